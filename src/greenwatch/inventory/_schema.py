@@ -1,0 +1,92 @@
+"""Typed inventory: sites, devices and links of the national network (DESIGN.md, Inventory).
+
+Every model forbids unknown keys; cross-record rules (unique ids, links to known sites) are
+checked after parsing and reported with the file, line and key of the offending value.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SiteId = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
+LinkId = Annotated[str, Field(pattern=r"^[a-z0-9]+(-{1,2}[a-z0-9]+)*$", max_length=140)]
+
+HUBS: tuple[str, ...] = (
+    "jingjinji",
+    "yangtze-delta",
+    "greater-bay",
+    "chengyu",
+    "inner-mongolia",
+    "guizhou",
+    "gansu",
+    "ningxia",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteKind(StrEnum):
+    HUB_CLUSTER = "hub_cluster"
+    SUPERCOMPUTING = "supercomputing"
+    AI = "ai"
+
+
+class Region(StrEnum):
+    EAST = "east"
+    WEST = "west"
+
+
+class Location(_Strict):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class Targets(_Strict):
+    """Targets a site is held to; absent keys are not judged."""
+
+    pue: float | None = Field(default=None, ge=1.0, le=3.0)
+    green_energy_share: float | None = Field(default=None, ge=0.0, le=1.0)
+    occupancy: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class Device(_Strict):
+    id: str = Field(min_length=1, max_length=128)
+    kind: str = Field(min_length=1, description="server, gpu, pdu, meter, switch, ups, chiller")
+    hall: str | None = None
+    rated_power_w: float | None = Field(default=None, gt=0)
+
+
+class Site(_Strict):
+    id: SiteId
+    name: str = Field(min_length=1)
+    kind: SiteKind
+    hub: str | None = None
+    region: Region
+    province: str = Field(min_length=1)
+    city: str | None = None
+    location: Location
+    it_capacity_kw: float = Field(gt=0)
+    pue_category: int = Field(default=2, ge=1, le=3)
+    targets: Targets = Targets()
+    timezone: str = "Asia/Shanghai"
+    grid_factor_kg_per_kwh: float | None = Field(default=None, ge=0, le=2)
+    source: str | None = Field(default=None, description="where the coordinates/facts come from")
+    devices: tuple[Device, ...] = ()
+
+
+class Link(_Strict):
+    id: LinkId
+    a: SiteId
+    b: SiteId
+    capacity_bps: float = Field(gt=0)
+    distance_km: float | None = Field(default=None, gt=0)
+
+
+class Inventory(_Strict):
+    sites: tuple[Site, ...] = Field(min_length=1)
+    links: tuple[Link, ...] = ()

@@ -1,0 +1,146 @@
+"""Sample batches: the columnar unit that moves through the pipeline.
+
+A batch is a :class:`pandas.DataFrame` with columns ``ts`` (``datetime64[ns, UTC]``), ``metric``
+(canonical name), ``value`` (float64, base unit) and one string column per label (``site`` first,
+then the rest sorted). A missing label is ``None``. Never one Python object per sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from greenwatch.model._errors import BatchError
+from greenwatch.model._registry import COMMON_LABELS, metric_spec
+
+BASE_COLUMNS: tuple[str, str, str] = ("ts", "metric", "value")
+TS_DTYPE = "datetime64[ns, UTC]"
+
+
+def label_columns(batch: pd.DataFrame) -> list[str]:
+    """Label columns of a batch, ``site`` first."""
+    return [c for c in batch.columns if c not in BASE_COLUMNS]
+
+
+def empty_batch(labels: Sequence[str] = ("site",)) -> pd.DataFrame:
+    """A batch with no rows and the given label columns."""
+    frame = pd.DataFrame(
+        {
+            "ts": pd.Series([], dtype=TS_DTYPE),
+            "metric": pd.Series([], dtype=object),
+            "value": pd.Series([], dtype="float64"),
+        }
+    )
+    for name in labels:
+        frame[name] = pd.Series([], dtype=object)
+    return frame
+
+
+def make_batch(
+    ts: Any,
+    metric: Any,
+    value: Any,
+    labels: Mapping[str, Any] | None = None,
+    unit: Any = None,
+) -> pd.DataFrame:
+    """Build and validate a batch from columns (arrays or scalars broadcast to the length).
+
+    ``unit``, when given, is checked against the registry and not stored.
+    """
+    frame = pd.DataFrame({"ts": ts, "metric": metric, "value": value, **dict(labels or {})})
+    if unit is not None:
+        frame["unit"] = unit
+    return validate_batch(frame)
+
+
+def _check_ts(frame: pd.DataFrame) -> pd.Series:
+    ts = frame["ts"]
+    if not isinstance(ts.dtype, pd.DatetimeTZDtype):
+        if len(ts) == 0:
+            return pd.Series([], dtype=TS_DTYPE)
+        raise BatchError(f"column ts must hold tz-aware UTC timestamps, not {ts.dtype}")
+    out: pd.Series = ts.dt.tz_convert("UTC").astype(TS_DTYPE)
+    if out.isna().any():
+        raise BatchError(f"{int(out.isna().sum())} samples have no timestamp")
+    return out
+
+
+def _check_values(frame: pd.DataFrame) -> pd.Series:
+    try:
+        values = pd.to_numeric(frame["value"], errors="raise").astype("float64")
+    except (TypeError, ValueError) as exc:
+        raise BatchError(f"column value must be numeric: {exc}") from exc
+    bad = ~np.isfinite(values.to_numpy())
+    if bad.any():
+        first = frame.loc[bad].iloc[0]
+        raise BatchError(
+            f"{int(bad.sum())} non-finite values (first: {first['metric']}={first['value']})"
+        )
+    return values
+
+
+def _check_metric(name: str, rows: pd.DataFrame, labels: list[str]) -> None:
+    spec = metric_spec(name)
+    if spec is None:
+        raise BatchError(f"unknown metric {name!r} (not in the canonical registry)")
+    if "unit" in rows and spec.unit:
+        units = {u for u in rows["unit"].dropna().unique() if u}
+        wrong = units - {spec.unit}
+        if wrong:
+            raise BatchError(f"metric {name} is in {spec.unit}, got unit {sorted(wrong)[0]!r}")
+    if spec.name.startswith("ext_"):
+        return
+    allowed = {"site", *spec.labels, *COMMON_LABELS}
+    present = {c for c in labels if rows[c].notna().any()}
+    extra = present - allowed
+    if extra:
+        raise BatchError(f"metric {name} does not take label(s) {sorted(extra)}")
+    values = rows["value"].to_numpy()
+    if spec.minimum is not None and (values < spec.minimum).any():
+        raise BatchError(f"metric {name} has values below {spec.minimum}")
+    if spec.maximum is not None and (values > spec.maximum).any():
+        raise BatchError(f"metric {name} has values above {spec.maximum}")
+
+
+def validate_batch(frame: pd.DataFrame) -> pd.DataFrame:
+    """Check a batch against the contract and return it normalised.
+
+    Raises :class:`BatchError` on an unknown metric, a unit that differs from the registry's,
+    a non-finite value, a naive or missing timestamp, a missing ``site`` or a label the metric
+    does not take.
+    """
+    missing = [c for c in (*BASE_COLUMNS, "site") if c not in frame.columns]
+    if missing:
+        raise BatchError(f"batch lacks column(s) {missing}")
+    out = pd.DataFrame({"ts": _check_ts(frame), "metric": frame["metric"]})
+    out["value"] = _check_values(frame)
+    labels = sorted(c for c in frame.columns if c not in (*BASE_COLUMNS, "unit", "site"))
+    for label in ["site", *labels]:
+        column = frame[label]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            out[label] = column  # categorical labels stay categorical (fast path for big batches)
+        else:
+            column = column.astype(object)
+            out[label] = column.where(column.notna(), None)
+    if out["site"].isna().any():
+        raise BatchError(f"{int(out['site'].isna().sum())} samples have no site label")
+    checked = out.assign(unit=frame["unit"]) if "unit" in frame.columns else out
+    for metric, rows in checked.groupby("metric", sort=False, observed=True):
+        _check_metric(str(metric), rows, ["site", *labels])
+    return out.reset_index(drop=True)
+
+
+def concat_batches(batches: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate batches whose label columns may differ (absent labels become ``None``)."""
+    frames = [b for b in batches if len(b)]
+    if not frames:
+        return empty_batch()
+    out = pd.concat(frames, ignore_index=True, sort=False)
+    labels = sorted({c for b in frames for c in label_columns(b)} - {"site"})
+    out = out[[*BASE_COLUMNS, "site", *labels]]
+    for name in labels:
+        out[name] = out[name].astype(object).where(out[name].notna(), None)
+    return out

@@ -1,0 +1,30 @@
+"""Typed errors that carry their context (file, line, key; metric; target)."""
+
+from __future__ import annotations
+
+
+class GreenwatchError(Exception):
+    """Base class of every error greenwatch raises on purpose."""
+
+
+class ConfigError(GreenwatchError):
+    """A configuration file (inventory, profile, rules, dashboard) is invalid.
+
+    ``problems`` holds one ``(line, key, message)`` per problem, so a user sees all of them at once.
+    """
+
+    def __init__(self, source: str, problems: list[tuple[int | None, str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        lines = []
+        for line, key, message in self.problems:
+            where = f"{self.source}:{line}" if line is not None else self.source
+            lines.append(f"{where}: {key}: {message}" if key else f"{where}: {message}")
+        return "\n".join(lines)
+
+
+class BatchError(GreenwatchError):
+    """A sample batch breaks the contract (unknown metric, naive timestamp, non-finite value…)."""

@@ -1,0 +1,6 @@
+"""Stores: the embedded DuckDB store (default) behind one contract."""
+
+from greenwatch.store._base import AGGS, Gaps, LabelFilter, Store, StoreError
+from greenwatch.store._duckdb import DuckDBStore
+
+__all__ = ["AGGS", "DuckDBStore", "Gaps", "LabelFilter", "Store", "StoreError"]

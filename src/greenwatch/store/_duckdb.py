@@ -1,0 +1,328 @@
+"""The embedded store: one DuckDB file, raw samples plus hourly and daily roll-ups.
+
+Raw samples live in ``samples(series_id, t, value)`` (t = ns since epoch, UTC); series labels in
+``series``. Writes are idempotent on (series, t): a batch is de-duplicated in itself and
+anti-joined against what is stored. After each write the hourly roll-ups of the touched series
+and hours are recomputed from raw samples (one hour of margin each side, for pairs that cross
+an hour), then the daily roll-ups of the touched days from the hourly ones. Queries whose grid
+aligns with hours or days read the roll-ups; others aggregate raw samples in SQL. One writer
+at a time (a lock); readers use their own cursors and may run concurrently.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from greenwatch.model import label_columns, validate_batch
+from greenwatch.store._base import (
+    Gaps,
+    LabelFilter,
+    StoreError,
+    check_range,
+    match_labels,
+    normalise_aggs,
+)
+from greenwatch.store._sql import SUMMARY_COLUMNS, regroup_sql, summary_sql
+
+HOUR = 3_600_000_000_000
+DAY = 24 * HOUR
+_SEP_PAIR, _SEP_KV = "\x1f", "\x1e"
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY, key VARCHAR UNIQUE NOT NULL, metric VARCHAR NOT NULL,
+    labels VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS samples (series_id INTEGER NOT NULL, t BIGINT NOT NULL,
+    value DOUBLE NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (name VARCHAR PRIMARY KEY, value VARCHAR);
+{
+    "".join(
+        f'''CREATE TABLE IF NOT EXISTS {table} (series_id INTEGER NOT NULL, bucket BIGINT NOT NULL,
+    n BIGINT, sum DOUBLE, min DOUBLE, max DOUBLE, first_t BIGINT, first_v DOUBLE,
+    last_t BIGINT, last_v DOUBLE, increase DOUBLE, integral DOUBLE, covered_s DOUBLE);
+'''
+        for table in ("rollup_1h", "rollup_1d")
+    )
+}
+"""
+
+
+def _ns(ts: pd.Timestamp) -> int:
+    return int(ts.tz_convert("UTC").value)
+
+
+_DEDUPED = "SELECT series_id, t, first(value) AS value FROM _batch GROUP BY series_id, t"
+
+
+def _series_key(record: tuple[object, ...], labels: list[str]) -> str:
+    """Canonical key of a series: metric, then its non-null labels in column order."""
+    pairs = [
+        f"{name}{_SEP_KV}{value}"
+        for name, value in zip(labels, record[1:], strict=True)
+        if value is not None and not (isinstance(value, float) and np.isnan(value))
+    ]
+    return f"{record[0]}{_SEP_KV}{_SEP_PAIR.join(pairs)}"
+
+
+def _parse_key(key: str) -> tuple[str, dict[str, str]]:
+    metric, _, rest = key.partition(_SEP_KV)
+    labels = dict(pair.split(_SEP_KV, 1) for pair in rest.split(_SEP_PAIR) if pair)
+    return metric, labels
+
+
+def _unique_pairs(sid: np.ndarray, t: np.ndarray) -> bool:
+    """True when no (series, t) pair repeats, checked in O(n) for the usual layout.
+
+    Batches normally hold each series as one run of increasing timestamps; anything else is
+    reported as possibly duplicated and de-duplicated in SQL.
+    """
+    if len(sid) < 2:
+        return True
+    same = sid[1:] == sid[:-1]
+    if not bool(np.all(t[1:][same] > t[:-1][same])):
+        return False
+    runs = int(np.count_nonzero(~same)) + 1
+    return runs == len(np.unique(sid))
+
+
+def _count(result: duckdb.DuckDBPyConnection) -> int:
+    row = result.fetchone()
+    return int(row[0]) if row else 0
+
+
+class DuckDBStore:
+    """Embedded DuckDB store; ``path`` is a database file (created) or ``:memory:``."""
+
+    def __init__(self, path: str | Path = ":memory:", gaps: Gaps | None = None) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.gaps = gaps or Gaps()
+        self._con = duckdb.connect(self.path)
+        self._con.execute(_SCHEMA)
+        self._lock = threading.Lock()
+        self._series_cache: pd.DataFrame | None = None
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def write(self, batch: pd.DataFrame) -> int:
+        """Store a batch idempotently; returns the number of samples newly stored."""
+        batch = validate_batch(batch)
+        if batch.empty:
+            return 0
+        labels = label_columns(batch)
+        groups = batch.groupby(["metric", *labels], observed=True, dropna=False, sort=False)
+        combos = groups.size().reset_index()[["metric", *labels]]
+        t = batch["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
+        with self._lock:
+            cur = self._con.cursor()
+            try:
+                cur.execute("BEGIN")
+                ids = self._series_ids(cur, combos, labels)
+                sid = ids[groups.ngroup().to_numpy()]
+                rows = pa.table(
+                    {"series_id": sid, "t": t, "value": batch["value"].to_numpy("float64")}
+                )
+                cur.register("_batch", rows)
+                source = "FROM _batch" if _unique_pairs(sid, t) else _DEDUPED
+                cur.execute(f"CREATE OR REPLACE TEMP TABLE _in AS {source}")
+                stored = _count(
+                    cur.execute(
+                        """INSERT INTO samples
+                        SELECT i.series_id, i.t, i.value FROM _in i
+                        ANTI JOIN (SELECT series_id, t FROM samples
+                                   WHERE t >= $lo AND t <= $hi) x
+                        ON x.series_id = i.series_id AND x.t = i.t""",
+                        {"lo": int(t.min()), "hi": int(t.max())},
+                    )
+                )
+                if stored:
+                    self._refresh_rollups(cur, int(t.min()), int(t.max()))
+                cur.execute("COMMIT")
+            except Exception:
+                cur.execute("ROLLBACK")
+                self._series_cache = None
+                raise
+            finally:
+                cur.close()
+        return stored
+
+    def _series_ids(
+        self, cur: duckdb.DuckDBPyConnection, combos: pd.DataFrame, labels: list[str]
+    ) -> np.ndarray:
+        """Series id of each label combination, creating series not seen before."""
+        keys = [_series_key(rec, labels) for rec in combos.itertuples(index=False)]
+        known = self._key_ids(cur)
+        missing = [k for k in dict.fromkeys(keys) if k not in known]
+        if missing:
+            next_id = max(known.values(), default=0) + 1
+            records = []
+            for offset, key in enumerate(missing):
+                metric, label_map = _parse_key(key)
+                records.append(
+                    (next_id + offset, key, metric, json.dumps(label_map, sort_keys=True))
+                )
+                known[key] = next_id + offset
+            cur.executemany("INSERT INTO series VALUES (?, ?, ?, ?)", records)
+            self._series_cache = None
+        return np.array([known[k] for k in keys], dtype="int32")
+
+    def _key_ids(self, cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
+        return {key: int(i) for i, key in cur.execute("SELECT id, key FROM series").fetchall()}
+
+    def _refresh_rollups(self, cur: duckdb.DuckDBPyConnection, t_lo: int, t_hi: int) -> None:
+        h_lo = (t_lo // HOUR - 1) * HOUR
+        h_hi = (t_hi // HOUR + 2) * HOUR
+        cur.execute("CREATE OR REPLACE TEMP TABLE _ids AS SELECT DISTINCT series_id AS id FROM _in")
+        cur.execute(
+            "DELETE FROM rollup_1h WHERE series_id IN (SELECT id FROM _ids) "
+            "AND bucket >= $lo AND bucket < $hi",
+            {"lo": h_lo, "hi": h_hi},
+        )
+        cur.execute(
+            f"INSERT INTO rollup_1h {summary_sql('_ids')}",
+            self._params(0, HOUR, h_lo, h_hi),
+        )
+        d_lo, d_hi = (h_lo // DAY) * DAY, -(-h_hi // DAY) * DAY
+        cur.execute(
+            "DELETE FROM rollup_1d WHERE series_id IN (SELECT id FROM _ids) "
+            "AND bucket >= $lo AND bucket < $hi",
+            {"lo": d_lo, "hi": d_hi},
+        )
+        cur.execute(
+            f"INSERT INTO rollup_1d {regroup_sql('rollup_1h', '_ids')}",
+            {"origin": 0, "step": DAY, "lo": d_lo, "hi": d_hi},
+        )
+
+    def _params(self, origin: int, step: int, lo: int, hi: int) -> dict[str, int]:
+        return {
+            "origin": origin,
+            "step": step,
+            "lo": lo,
+            "hi": hi,
+            "max_gap": int(self.gaps.max_gap.value),
+            "lookback": int(self.gaps.counter_lookback.value),
+        }
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _series_table(self) -> pd.DataFrame:
+        cached = self._series_cache
+        if cached is None:
+            cur = self._con.cursor()
+            try:
+                rows = cur.execute("SELECT id, metric, labels FROM series ORDER BY id").fetchall()
+            finally:
+                cur.close()
+            frame = pd.DataFrame([{"id": i, "metric": m, **json.loads(lbl)} for i, m, lbl in rows])
+            if frame.empty:
+                frame = pd.DataFrame(columns=["id", "metric", "site"])
+            self._series_cache = cached = frame
+        return cached
+
+    def series(self, metric: str | None = None, labels: LabelFilter | None = None) -> pd.DataFrame:
+        """Known series (columns metric and one per label present on them)."""
+        table = self._series_table()
+        if metric is not None:
+            table = table[table["metric"] == metric]
+        table = match_labels(table, labels)
+        return table.drop(columns="id").dropna(axis=1, how="all").reset_index(drop=True)
+
+    def query(
+        self,
+        metric: str,
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        labels: LabelFilter | None = None,
+        step: pd.Timedelta | None = None,
+        agg: str | Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Raw samples or per-bucket aggregates (see :class:`greenwatch.store.Store`)."""
+        check_range(start, end, step)
+        aggs = normalise_aggs(agg)
+        table = self._series_table()
+        chosen = match_labels(table[table["metric"] == metric], labels)
+        value_cols = ["value"] if len(aggs) <= 1 else aggs
+        if chosen.empty:
+            return pd.DataFrame(
+                {"ts": pd.Series([], dtype="datetime64[ns, UTC]")}
+                | {c: pd.Series([], dtype="float64") for c in value_cols}
+            )
+        lo, hi = _ns(start), _ns(end)
+        ids = pd.DataFrame({"id": chosen["id"].astype("int32")})
+        cur = self._con.cursor()
+        try:
+            cur.register("_q_ids", ids)
+            if not aggs:
+                data = cur.execute(
+                    "SELECT series_id, t, value FROM samples WHERE series_id IN "
+                    "(SELECT id FROM _q_ids) AND t >= $lo AND t < $hi ORDER BY series_id, t",
+                    {"lo": lo, "hi": hi},
+                ).df()
+                out = data.rename(columns={"t": "ts"})
+            else:
+                width = int(step.value) if step is not None else hi - lo
+                data = self._summaries(cur, lo, hi, width)
+                out = _finish(data, aggs, lo, hi, width)
+        finally:
+            cur.close()
+        out["ts"] = pd.to_datetime(out["ts"].astype("int64"), utc=True)
+        labelled = out.merge(
+            chosen.drop(columns="metric").dropna(axis=1, how="all"),
+            left_on="series_id",
+            right_on="id",
+        )
+        value_cols = ["value"] if len(aggs) <= 1 else aggs
+        label_cols = [
+            c for c in labelled.columns if c not in {"series_id", "id", "ts", *aggs, "value"}
+        ]
+        return labelled[["ts", *label_cols, *value_cols]].reset_index(drop=True)
+
+    def _summaries(self, cur: duckdb.DuckDBPyConnection, lo: int, hi: int, width: int) -> Any:
+        for table, grain in (("rollup_1d", DAY), ("rollup_1h", HOUR)):
+            if lo % grain == 0 and hi % grain == 0 and width % grain == 0:
+                return cur.execute(
+                    regroup_sql(table, "_q_ids"), {"origin": lo, "step": width, "lo": lo, "hi": hi}
+                ).df()
+        return cur.execute(summary_sql("_q_ids"), self._params(lo, width, lo, hi)).df()
+
+    def close(self) -> None:
+        """Checkpoint and close the database file."""
+        with self._lock:
+            self._con.close()
+
+
+def _finish(data: pd.DataFrame, aggs: list[str], lo: int, hi: int, width: int) -> pd.DataFrame:
+    """Requested aggregates from bucket summaries."""
+    out = pd.DataFrame({"series_id": data["series_id"], "ts": data["bucket"]})
+    n = data["n"].astype("float64")
+    span = ((data["bucket"] + width).clip(upper=hi) - data["bucket"].clip(lower=lo)).astype(
+        "float64"
+    ) / 1e9
+    columns: dict[str, Callable[[], pd.Series]] = {
+        "mean": lambda: data["sum"] / n.where(n > 0),
+        "min": lambda: data["min"],
+        "max": lambda: data["max"],
+        "sum": lambda: data["sum"],
+        "count": lambda: n,
+        "first": lambda: data["first_v"],
+        "last": lambda: data["last_v"],
+        "increase": lambda: data["increase"],
+        "integral": lambda: data["integral"],
+        "coverage": lambda: (data["covered_s"] / span).clip(upper=1.0),
+    }
+    for name in aggs:
+        out["value" if len(aggs) == 1 else name] = columns[name]().astype("float64")
+    return out.sort_values(["series_id", "ts"])
+
+
+__all__ = ["SUMMARY_COLUMNS", "DuckDBStore", "StoreError"]
