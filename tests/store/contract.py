@@ -182,3 +182,19 @@ class StoreContract:
             thread.join()
         assert errors == []
         assert len(store.query("power_watts", T0, T0 + 24 * HOUR)) == 300
+
+    def test_unaligned_long_range_equals_sum_of_pieces(self, store: Store) -> None:
+        rng = np.random.default_rng(3)
+        values = np.cumsum(rng.uniform(0, 50, 6 * 60))
+        store.write(counter(values))
+        start, end = T0 + 7 * MIN, T0 + 5 * HOUR + 13 * MIN
+        whole = store.query("energy_joules_total", start, end, agg=["increase", "coverage", "count"])
+        pieces = store.query(
+            "energy_joules_total", start, end, step=pd.Timedelta(minutes=1), agg="increase"
+        )
+        assert whole["increase"].iloc[0] == pytest.approx(pieces["value"].sum(), rel=1e-9)
+        assert whole["increase"].iloc[0] == pytest.approx(
+            values[int((end - T0) / MIN)] - values[7], rel=1e-9
+        )
+        assert whole["count"].iloc[0] == 306
+        assert whole["coverage"].iloc[0] == pytest.approx(1.0)

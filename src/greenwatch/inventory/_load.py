@@ -88,11 +88,16 @@ def link_distance_km(inv: Inventory, link: Link) -> float:
 
 @dataclass(frozen=True)
 class GridFactor:
-    """A grid emission factor with its provenance."""
+    """An electricity emission factor in kgCO2/kWh, with its year, source and region."""
 
     kg_per_kwh: float
     year: int
     source: str
+    region: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.kg_per_kwh >= 0:
+            raise ValueError(f"emission factor must be >= 0 kgCO2/kWh, got {self.kg_per_kwh}")
 
 
 def grid_factors(path: str | Path | None = None) -> dict[str, GridFactor]:
@@ -112,7 +117,10 @@ def grid_factors(path: str | Path | None = None) -> dict[str, GridFactor]:
     for n, row in enumerate(csv.DictReader(text.splitlines()), start=2):
         try:
             out[row["province"]] = GridFactor(
-                float(row["kgco2_per_kwh"]), int(row["year"]), row.get("source") or source
+                float(row["kgco2_per_kwh"]),
+                int(row["year"]),
+                row.get("source") or source,
+                row["province"],
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(source, [(n, "", f"bad grid factor row: {exc}")]) from exc
@@ -122,8 +130,10 @@ def grid_factors(path: str | Path | None = None) -> dict[str, GridFactor]:
 def site_grid_factor(site: Site, factors: dict[str, GridFactor]) -> GridFactor:
     """The factor that applies to a site: its override, its province's, else the national one."""
     if site.grid_factor_kg_per_kwh is not None:
-        return GridFactor(site.grid_factor_kg_per_kwh, 0, f"inventory override for {site.id}")
+        return GridFactor(
+            site.grid_factor_kg_per_kwh, 0, f"inventory override for {site.id}", site.province
+        )
     return factors.get(
         site.province,
-        GridFactor(NATIONAL_FACTOR_2023, 2023, "MEE/NBS 2023 national average (fallback)"),
+        GridFactor(NATIONAL_FACTOR_2023, 2023, "MEE/NBS 2023 national average (fallback)", "CN"),
     )

@@ -1,0 +1,205 @@
+"""Roll-ups of site totals to hub, region, site kind and the national network.
+
+A group's KPI is always the ratio of its summed totals (sum of facility energy / sum of IT
+energy for PUE), never a mean of site ratios: ISO/IEC 30134-2 defines PUE on energies, and
+DESIGN.md "Definitions that must be right" says a network or regional PUE is the ratio of
+summed energies. A big site therefore weighs in proportion to its energy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+
+from greenwatch.metrics._kpi import J_PER_KWH
+
+Level = Literal["hub", "region", "kind", "national"]
+LEVELS: tuple[Level, ...] = ("hub", "region", "kind", "national")
+DEFAULT_MIN_COVERAGE = 0.95
+
+
+@dataclass(frozen=True)
+class _Spec:
+    kpi: str
+    numerator: str
+    denominator: str
+    numerator_scale: float
+    denominator_scale: float
+    unit: str
+    standard: str
+
+
+# Totals and their coverage columns: ``facility_j`` goes with ``facility_coverage``, etc.
+_SPECS = (
+    _Spec("pue", "facility_j", "it_j", 1.0, 1.0, "ratio", "ISO/IEC 30134-2"),
+    _Spec("wue", "water_l", "it_j", 1.0, 1 / J_PER_KWH, "L/kWh", "ISO/IEC 30134-9"),
+    _Spec("cue", "co2_kg", "it_j", 1.0, 1 / J_PER_KWH, "kgCO2/kWh", "ISO/IEC 30134-8"),
+    _Spec("ref", "renewable_j", "facility_j", 1.0, 1.0, "ratio", "ISO/IEC 30134-3"),
+    _Spec("erf", "reused_j", "facility_j", 1.0, 1.0, "ratio", "ISO/IEC 30134-6"),
+)
+
+KPI_COLUMNS = (
+    "level",
+    "group",
+    "kpi",
+    "value",
+    "unit",
+    "numerator",
+    "denominator",
+    "sites",
+    "excluded",
+    "coverage",
+    "categories",
+    "standard",
+)
+EXCLUDED_COLUMNS = ("level", "group", "site", "kpi", "reason")
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """Group KPIs (one row per group and KPI) and the sites each KPI left out, with why.
+
+    ``kpis`` columns: level, group, kpi, value (in ``unit``), numerator and denominator (summed
+    totals, denominators of WUE/CUE in kWh), sites (count included), excluded (count), coverage
+    (energy-weighted, see :func:`rollup`), categories (PUE categories summed, e.g. ``"1,2"``),
+    standard. ``excluded`` columns: level, group, site, kpi, reason.
+    """
+
+    kpis: pd.DataFrame
+    excluded: pd.DataFrame
+
+
+def _coverage_column(total: str) -> str:
+    return total.rsplit("_", 1)[0] + "_coverage"
+
+
+def _check(sites: pd.DataFrame, level: Level) -> None:
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+    needed = {"site", "facility_j", "it_j", "facility_coverage", "it_coverage"}
+    if level != "national":
+        needed.add(level)
+    missing = needed - set(sites.columns)
+    for spec in _SPECS:
+        if spec.numerator in sites.columns and _coverage_column(spec.numerator) not in sites:
+            missing.add(_coverage_column(spec.numerator))
+    if missing:
+        raise ValueError(f"per-site table lacks columns {sorted(missing)}")
+
+
+def _site_status(
+    sites: pd.DataFrame, spec: _Spec, min_coverage: float
+) -> tuple[pd.Series, pd.Series]:
+    """Per site: the ratio's coverage (min of its inputs) and why it is excluded ('' if not)."""
+    num, den = sites[spec.numerator].astype(float), sites[spec.denominator].astype(float)
+    cov_num = sites[_coverage_column(spec.numerator)].astype(float)
+    cov_den = sites[_coverage_column(spec.denominator)].astype(float)
+    coverage = pd.concat([cov_num, cov_den], axis=1).min(axis=1, skipna=False).clip(0.0, 1.0)
+    low = pd.Series("coverage ", index=sites.index) + coverage.round(3).astype(str)
+    reason = pd.Series("", index=sites.index, dtype=object)
+    reason = reason.mask(~(coverage >= min_coverage), low + f" < {min_coverage}")
+    reason = reason.mask(den.notna() & ~(den > 0), f"{spec.denominator} is not positive")
+    reason = reason.mask(num.notna() & ~(num >= 0), f"{spec.numerator} is negative")
+    reason = reason.mask(den.isna(), f"missing {spec.denominator} (no meter)")
+    reason = reason.mask(num.isna(), f"missing {spec.numerator} (no meter)")
+    return coverage, reason
+
+
+def rollup(
+    sites: pd.DataFrame,
+    level: Level,
+    *,
+    min_coverage: float = DEFAULT_MIN_COVERAGE,
+) -> Rollup:
+    """KPIs of each hub / region / site kind, or of the whole network, as ratios of sums.
+
+    ``sites``: one row per site and period with columns site, hub, region, kind (as needed for
+    ``level``), facility_j, it_j (J) and optionally water_l (L), co2_kg (kg, one basis),
+    renewable_j, reused_j (J), each total with its coverage column (``facility_coverage``,
+    ``it_coverage``, ``water_coverage``, ``co2_coverage``, ``renewable_coverage``,
+    ``reused_coverage``) and optionally ``pue_category``.
+
+    Per KPI a site counts when both its totals exist, the denominator is positive and the
+    ratio's coverage (min of its two inputs) is at least ``min_coverage``; every other site is
+    listed in ``excluded`` with the reason (a missing meter, low coverage). PUE = sum facility /
+    sum IT (30134-2), WUE = sum water / sum IT kWh (30134-9), CUE = sum CO2 / sum IT kWh
+    (30134-8), REF = sum renewable / sum facility (30134-3), ERF = sum reused / sum facility
+    (30134-6). A group's coverage is the mean of its included sites' coverages weighted by
+    their denominator energy. Sites without a ``level`` key (e.g. no hub) are excluded.
+    """
+    _check(sites, level)
+    key = (
+        pd.Series("national", index=sites.index, dtype=object)
+        if level == "national"
+        else sites[level].astype(object)
+    )
+    rows: list[pd.DataFrame] = []
+    dropped: list[pd.DataFrame] = []
+    for spec in _SPECS:
+        if spec.numerator not in sites.columns:
+            continue
+        coverage, reason = _site_status(sites, spec, min_coverage)
+        reason = reason.mask(key.isna() & (reason == ""), f"no {level}")
+        table = pd.DataFrame(
+            {
+                "group": key,
+                "site": sites["site"],
+                "num": sites[spec.numerator].astype(float) * spec.numerator_scale,
+                "den": sites[spec.denominator].astype(float) * spec.denominator_scale,
+                "coverage": coverage,
+                "reason": reason,
+                "category": (
+                    sites["pue_category"].astype("Int64").astype(str)
+                    if "pue_category" in sites.columns and spec.kpi == "pue"
+                    else ""
+                ),
+            }
+        )
+        out = table[table["reason"] != ""]
+        dropped.append(
+            pd.DataFrame(
+                {
+                    "level": level,
+                    "group": out["group"],
+                    "site": out["site"],
+                    "kpi": spec.kpi,
+                    "reason": out["reason"],
+                }
+            )
+        )
+        used = table[table["reason"] == ""].assign(weighted=lambda t: t["coverage"] * t["den"])
+        sums = used.groupby("group", sort=True).agg(
+            numerator=("num", "sum"),
+            denominator=("den", "sum"),
+            weighted=("weighted", "sum"),
+            sites=("site", "count"),
+            categories=("category", lambda c: ",".join(sorted(set(c) - {""}))),
+        )
+        excluded = out.dropna(subset=["group"]).groupby("group").size()
+        sums = sums.reindex(sums.index.union(excluded.index))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "level": level,
+                    "group": sums.index,
+                    "kpi": spec.kpi,
+                    "value": (sums["numerator"] / sums["denominator"]).to_numpy(),
+                    "unit": spec.unit,
+                    "numerator": sums["numerator"].fillna(0.0).to_numpy(),
+                    "denominator": sums["denominator"].fillna(0.0).to_numpy(),
+                    "sites": sums["sites"].fillna(0).astype(int).to_numpy(),
+                    "excluded": excluded.reindex(sums.index).fillna(0).astype(int).to_numpy(),
+                    "coverage": (sums["weighted"] / sums["denominator"]).fillna(0.0).to_numpy(),
+                    "categories": sums["categories"].fillna("").to_numpy(),
+                    "standard": spec.standard,
+                }
+            )
+        )
+    kpis = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=KPI_COLUMNS)
+    excluded_sites = pd.concat(dropped, ignore_index=True)
+    return Rollup(
+        kpis=kpis.loc[:, list(KPI_COLUMNS)].reset_index(drop=True),
+        excluded=excluded_sites.loc[:, list(EXCLUDED_COLUMNS)].reset_index(drop=True),
+    )
