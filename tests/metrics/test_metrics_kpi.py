@@ -7,8 +7,8 @@ import math
 import pandas as pd
 import pytest
 
+from greenwatch.inventory import GridFactor
 from greenwatch.metrics import (
-    GridFactor,
     Measured,
     carbon_emissions,
     cue,

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from greenwatch.inventory import GridFactor
 from greenwatch.metrics import (
-    GridFactor,
     IntervalTotal,
     Measured,
     carbon_emissions,

@@ -10,7 +10,6 @@ from greenwatch.metrics._carbon import (
     GREEN_INSTRUMENTS,
     Carbon,
     CarbonFigure,
-    GridFactor,
     carbon_emissions,
 )
 from greenwatch.metrics._energy import (
@@ -83,7 +82,6 @@ __all__ = [
     "VERDICT_COLUMNS",
     "Carbon",
     "CarbonFigure",
-    "GridFactor",
     "IntervalTotal",
     "Kpi",
     "LinkTraffic",

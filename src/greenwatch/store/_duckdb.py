@@ -293,12 +293,50 @@ class DuckDBStore:
                 return cur.execute(
                     regroup_sql(table, "_q_ids"), {"origin": lo, "step": width, "lo": lo, "hi": hi}
                 ).df()
-        return cur.execute(summary_sql("_q_ids"), self._params(lo, width, lo, hi)).df()
+        inner_lo, inner_hi = -(-lo // HOUR) * HOUR, (hi // HOUR) * HOUR
+        if width != hi - lo or inner_hi - inner_lo < 2 * HOUR:
+            return cur.execute(summary_sql("_q_ids"), self._params(lo, width, lo, hi)).df()
+        # One bucket over a long unaligned range: raw edges plus hourly roll-ups in between.
+        parts = [
+            cur.execute(summary_sql("_q_ids"), self._params(lo, width, a, b)).df()
+            for a, b in ((lo, inner_lo), (inner_hi, hi))
+            if b > a
+        ]
+        parts.append(
+            cur.execute(
+                regroup_sql("rollup_1h", "_q_ids"),
+                {"origin": lo, "step": width, "lo": inner_lo, "hi": inner_hi},
+            ).df()
+        )
+        return _combine(pd.concat([p for p in parts if not p.empty], ignore_index=True))
 
     def close(self) -> None:
         """Checkpoint and close the database file."""
         with self._lock:
             self._con.close()
+
+
+def _combine(parts: pd.DataFrame) -> pd.DataFrame:
+    """Merge summaries of adjacent pieces of one bucket (same series and bucket)."""
+    if parts.empty:
+        return parts
+    parts = parts.sort_values("first_t", na_position="last")
+    grouped = parts.groupby(["series_id", "bucket"], sort=False)
+    out = grouped.agg(
+        n=("n", "sum"),
+        sum=("sum", "sum"),
+        min=("min", "min"),
+        max=("max", "max"),
+        first_t=("first_t", "min"),
+        first_v=("first_v", "first"),
+        increase=("increase", "sum"),
+        integral=("integral", "sum"),
+        covered_s=("covered_s", "sum"),
+    )
+    last = parts.sort_values("last_t", na_position="first").groupby(["series_id", "bucket"])
+    out["last_t"] = last["last_t"].max()
+    out["last_v"] = last["last_v"].last()
+    return out.reset_index()
 
 
 def _finish(data: pd.DataFrame, aggs: list[str], lo: int, hi: int, width: int) -> pd.DataFrame:
