@@ -1,0 +1,10 @@
+"""The KPI query layer: fetches exactly what a computation needs from a store.
+
+Aggregation is pushed down to the store (whole-range counter increases answered from its
+hourly roll-ups); the arithmetic of every figure lives in :mod:`greenwatch.metrics`.
+"""
+
+from greenwatch.query._kpi import KPIS, KpiAnswer, Scope, ScopeError, kpi_answer
+from greenwatch.query._sites import site_totals
+
+__all__ = ["KPIS", "KpiAnswer", "Scope", "ScopeError", "kpi_answer", "site_totals"]

@@ -1,0 +1,13 @@
+"""Deterministic simulator of the national computing-power network.
+
+:class:`Simulator` advances an :class:`~greenwatch.inventory.Inventory` through time and
+returns canonical batches (see :mod:`greenwatch.model`): per site, power and energy at every
+metering point, water, green and reused energy, utilisation and temperatures; per link,
+traffic counters, state, capacity, probe latency and loss. :class:`Scenario` scripts incidents
+(chiller failure, meter dropout, counter reset, link flap or outage, collector outage).
+"""
+
+from greenwatch.simulate._scenario import Scenario, ScenarioError, ScenarioKind
+from greenwatch.simulate._simulator import Simulator
+
+__all__ = ["Scenario", "ScenarioError", "ScenarioKind", "Simulator"]

@@ -1,0 +1,74 @@
+"""Real Chromium (Debian's) driven by Playwright, with every request outside loopback refused."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from tests.conftest import need
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+@dataclass
+class PageLog:
+    """What a page did: console errors and every URL it asked for."""
+
+    console_errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    def outside_loopback(self) -> list[str]:
+        return [
+            u
+            for u in self.requests
+            if urlparse(u).scheme in {"http", "https", "ws", "wss"}
+            and urlparse(u).hostname not in {"127.0.0.1", "localhost", "::1"}
+        ]
+
+
+@contextmanager
+def chromium_page(width: int = 1440, height: int = 1000) -> Iterator[tuple[object, PageLog]]:
+    """A fresh page in headless Debian Chromium; non-loopback requests are aborted and logged."""
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    need(Path(executable).exists(), "Debian chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - the test extra installs it
+        need(False, "the playwright Python package is not installed")
+        raise
+    log = PageLog()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.on(
+            "console", lambda m: log.console_errors.append(m.text) if m.type == "error" else None
+        )
+        page.on("pageerror", lambda e: log.console_errors.append(str(e)))
+
+        def route(r: object) -> None:
+            url = r.request.url  # type: ignore[attr-defined]
+            log.requests.append(url)
+            host = urlparse(url).hostname
+            if urlparse(url).scheme in {"http", "https"} and host not in {"127.0.0.1", "localhost"}:
+                r.abort()  # type: ignore[attr-defined]
+            else:
+                r.continue_()  # type: ignore[attr-defined]
+
+        page.route("**/*", route)
+        try:
+            yield page, log
+        finally:
+            browser.close()
