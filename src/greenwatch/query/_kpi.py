@@ -119,7 +119,7 @@ def _from_kpi(k: Kpi, kpi: str, scope: Scope, start: pd.Timestamp, end: pd.Times
         definition=KPIS[kpi],
         label=k.label,
         category="" if k.category is None else str(k.category),
-        interim=bool(k.interim),
+        interim=is_interim(start, end),
         inputs={"numerator": k.numerator, "denominator": k.denominator},
     )
 

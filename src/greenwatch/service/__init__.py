@@ -1,6 +1,16 @@
 """Wiring: the serve process, the demo; the only stage (with cli) that imports every stage."""
 
+from greenwatch.service._api_kpi import parse_period
+from greenwatch.service._context import ApiContext
 from greenwatch.service._demo import DemoState, backfill, demo_scenarios
 from greenwatch.service._serve import Service, run_until_stopped
 
-__all__ = ["DemoState", "Service", "backfill", "demo_scenarios", "run_until_stopped"]
+__all__ = [
+    "ApiContext",
+    "DemoState",
+    "Service",
+    "backfill",
+    "demo_scenarios",
+    "parse_period",
+    "run_until_stopped",
+]

@@ -7,6 +7,7 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -14,6 +15,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from greenwatch.dashboard import create_app
 from greenwatch.ingest import Ingest
 from greenwatch.inventory import Inventory
+from greenwatch.service import _api_kpi
+from greenwatch.service._context import ApiContext
 from greenwatch.service._http import HttpServer, create_flask
 from greenwatch.simulate import Simulator
 from greenwatch.store import Store
@@ -21,6 +24,8 @@ from greenwatch.store import Store
 log = logging.getLogger("greenwatch.serve")
 Clock = Callable[[], pd.Timestamp]
 LIVE_STEP = pd.Timedelta(seconds=15)
+# Each module registers its routes with ``register(app, ctx)``.
+API_MODULES = (_api_kpi,)
 
 
 def _utcnow() -> pd.Timestamp:
@@ -38,12 +43,18 @@ class Service:
     clock: Clock = _utcnow
     live: Simulator | None = None
     poll_s: float = 15.0
+    data_dir: Path | None = None
     ingest: Ingest = field(init=False)
     _ready: threading.Event = field(default_factory=threading.Event, init=False)
 
     def __post_init__(self) -> None:
         self.ingest = Ingest(self.store.write)
         flask_app = create_flask(self._ready.is_set)
+        self.context = ApiContext(
+            self.store, self.inventory, self.ingest, self.clock, self.data_dir
+        )
+        for module in API_MODULES:
+            module.register(flask_app, self.context)
         create_app(self.store, self.inventory, clock=self.clock, server=flask_app)
         self.http = HttpServer(flask_app, self.host, self.port)
         self.scheduler = BackgroundScheduler(timezone="UTC")

@@ -1,35 +1,24 @@
-"""The ``greenwatch`` command line. Exit 0 on success, 2 on bad input (file, line and key named)."""
+"""Core commands: ``demo``, ``serve``, ``inventory validate``."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from greenwatch import __version__
+from greenwatch.cli._common import DEFAULT_DATA_DIR, Subparsers, say
 from greenwatch.inventory import BUILTIN, load_inventory
-from greenwatch.model import BatchError, ConfigError
 from greenwatch.service import DemoState, Service, backfill, demo_scenarios, run_until_stopped
 from greenwatch.simulate import Simulator
-from greenwatch.store import DuckDBStore, StoreError
-
-EXIT_BAD_INPUT = 2
-DEFAULT_DATA_DIR = Path("greenwatch-data")
-Handler = Callable[[argparse.Namespace], int]
-
-
-def _say(text: str) -> None:
-    print(text, flush=True)
+from greenwatch.store import DuckDBStore
 
 
 def _cmd_inventory_validate(args: argparse.Namespace) -> int:
     inv = load_inventory(args.file)
-    _say(f"{args.file}: ok — {len(inv.sites)} sites, {len(inv.links)} links")
+    say(f"{args.file}: ok — {len(inv.sites)} sites, {len(inv.links)} links")
     return 0
 
 
@@ -43,7 +32,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     store = DuckDBStore(args.data_dir / "greenwatch.duckdb")
     expected = sim.series_count() * int((end - state.start) / pd.Timedelta(minutes=1))
-    _say(
+    say(
         f"greenwatch demo: {len(inventory.sites)} sites, {len(inventory.links)} links, "
         f"{sim.series_count()} series, backfilling {state.start:%Y-%m-%d %H:%M} → "
         f"{end:%Y-%m-%d %H:%M} UTC at 1-minute resolution into {args.data_dir}/"
@@ -56,7 +45,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
         generated, stored = backfill(sim, store.write, end, progress=advance)
     took = time.perf_counter() - started
-    _say(
+    say(
         f"backfill: {generated:,} samples generated, {stored:,} newly stored in {took:.1f} s "
         f"({generated / max(took, 1e-9):,.0f} samples/s)"
     )
@@ -64,7 +53,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         store.close()
         return 0
     service = Service(store, inventory, host=args.host, port=args.port, live=sim)
-    run_until_stopped(service, _say)
+    run_until_stopped(service, say)
     return 0
 
 
@@ -72,11 +61,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     store = DuckDBStore(args.data_dir / "greenwatch.duckdb")
     service = Service(store, inventory, host=args.host, port=args.port)
-    run_until_stopped(service, _say)
+    run_until_stopped(service, say)
     return 0
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def common_args(parser: argparse.ArgumentParser) -> None:
+    """``--data-dir`` and ``--inventory``, shared by every command that reads a store."""
     parser.add_argument(
         "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where the embedded store lives"
     )
@@ -92,15 +82,8 @@ def _server_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8050, help="HTTP port (default 8050)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="greenwatch",
-        description="Observability and green-efficiency monitoring for a national network of "
-        "computing centres: PUE, WUE, CUE, carbon, utilisation and link health.",
-    )
-    parser.add_argument("--version", action="version", version=f"greenwatch {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def add_commands(sub: Subparsers) -> None:
+    """Register ``demo``, ``serve`` and ``inventory``."""
     demo = sub.add_parser(
         "demo",
         help="backfill a simulated national network and serve the live dashboard",
@@ -111,12 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=30, help="days to backfill (default 30)")
     demo.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
     demo.add_argument("--no-serve", action="store_true", help="backfill only, then exit")
-    _common(demo)
+    common_args(demo)
     _server_args(demo)
     demo.set_defaults(handler=_cmd_demo)
 
     serve = sub.add_parser("serve", help="serve the HTTP API and dashboard over a data directory")
-    _common(serve)
+    common_args(serve)
     _server_args(serve)
     serve.set_defaults(handler=_cmd_serve)
 
@@ -127,22 +110,3 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("file", help="inventory YAML file")
     validate.set_defaults(handler=_cmd_inventory_validate)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``greenwatch`` command."""
-    args = build_parser().parse_args(argv)
-    handler: Handler = args.handler
-    try:
-        return handler(args)
-    except ConfigError as exc:
-        print(f"greenwatch: invalid configuration\n{exc.render()}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except (BatchError, StoreError) as exc:
-        print(f"greenwatch: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-
-
-if __name__ == "__main__":
-    sys.exit(main())

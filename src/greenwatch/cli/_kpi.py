@@ -1,0 +1,74 @@
+"""``greenwatch kpi``: one KPI for a site, hub, region, site kind or the national network."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pandas as pd
+
+from greenwatch.cli._common import Subparsers, say
+from greenwatch.cli._core import common_args
+from greenwatch.inventory import load_inventory
+from greenwatch.query import KPIS, Scope, kpi_answer
+from greenwatch.service import parse_period
+from greenwatch.store import DuckDBStore
+
+
+def _scope(args: argparse.Namespace) -> str:
+    for level in ("site", "hub", "region", "kind"):
+        value = getattr(args, level)
+        if value:
+            return f"{level}:{value}"
+    return "national"
+
+
+def _cmd_kpi(args: argparse.Namespace) -> int:
+    inventory = load_inventory(args.inventory)
+    start, end = parse_period(args.start, args.end, pd.Timestamp.now(tz="UTC"))
+    scope = Scope.parse(_scope(args), inventory)
+    store = DuckDBStore(args.data_dir / "greenwatch.duckdb")
+    try:
+        answers = [a.to_dict() for a in kpi_answer(store, inventory, args.kpi, scope, start, end)]
+    finally:
+        store.close()
+    if args.format == "json":
+        say(json.dumps(answers, indent=2))
+        return 0
+    frame = pd.DataFrame(answers).drop(columns=["excluded", "start", "end", "definition"])
+    frame["inputs"] = [", ".join(f"{k}={v:.6g}" for k, v in i.items()) for i in frame["inputs"]]
+    if args.format == "csv":
+        say(frame.to_csv(index=False).rstrip())
+        return 0
+    say(f"{start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC (half-open)")
+    say(frame.to_string(index=False))
+    for answer in answers:
+        say(f"definition: {answer['definition']}")
+        for dropped in answer["excluded"]:
+            say(f"excluded: {dropped['site']}: {dropped['reason']}")
+    return 0
+
+
+def add_commands(sub: Subparsers) -> None:
+    """Register ``kpi``."""
+    kpi = sub.add_parser(
+        "kpi",
+        help="compute a KPI (PUE, WUE, CUE, carbon …) over a period",
+        description="Compute one KPI over [start, end) for a site, hub, region, site kind or the "
+        "national network. Group figures are ratios of summed energies; every figure carries "
+        "its coverage and the sites it left out. KPIs: " + ", ".join(KPIS),
+    )
+    kpi.add_argument("kpi", choices=sorted(KPIS), help="which KPI")
+    where = kpi.add_mutually_exclusive_group()
+    where.add_argument("--site", help="one site id")
+    where.add_argument("--hub", help="one national hub (e.g. guizhou)")
+    where.add_argument("--region", choices=["east", "west"], help="hub target group")
+    where.add_argument("--kind", choices=["hub_cluster", "supercomputing", "ai"])
+    where.add_argument("--national", action="store_true", help="the whole network (default)")
+    kpi.add_argument(
+        "--start", help="ISO time, UTC unless an offset is given (default: end - 1 day)"
+    )
+    kpi.add_argument("--end", help="ISO time, exclusive (default: now)")
+    kpi.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    common_args(kpi)
+    kpi.set_defaults(handler=_cmd_kpi)

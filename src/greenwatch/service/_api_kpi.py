@@ -1,0 +1,48 @@
+"""``GET /api/v1/kpi``: one KPI for a scope and period, as JSON or CSV."""
+
+from __future__ import annotations
+
+import io
+
+import flask
+import pandas as pd
+
+from greenwatch.model import GreenwatchError
+from greenwatch.query import KPIS, Scope, kpi_answer
+from greenwatch.service._context import ApiContext, bad_request
+
+
+def parse_period(
+    start: str | None, end: str | None, now: pd.Timestamp
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``[start, end)`` from ISO strings (UTC when no offset); default: the last 24 hours."""
+    try:
+        stop = pd.Timestamp(end) if end else now.floor("min")
+        begin = pd.Timestamp(start) if start else stop - pd.Timedelta(days=1)
+    except ValueError as exc:
+        raise GreenwatchError(f"bad time: {exc}") from None
+    stop = stop.tz_localize("UTC") if stop.tzinfo is None else stop.tz_convert("UTC")
+    begin = begin.tz_localize("UTC") if begin.tzinfo is None else begin.tz_convert("UTC")
+    if stop <= begin:
+        raise GreenwatchError(f"empty period: end {stop} is not after start {begin}")
+    return begin, stop
+
+
+def register(app: flask.Flask, ctx: ApiContext) -> None:
+    @app.get("/api/v1/kpi")
+    def kpi() -> flask.Response | tuple[flask.Response, int]:
+        args = flask.request.args
+        name = args.get("kpi", "pue")
+        try:
+            start, end = parse_period(args.get("start"), args.get("end"), ctx.clock())
+            scope = Scope.parse(args.get("scope", "national"), ctx.inventory)
+            answers = kpi_answer(ctx.store, ctx.inventory, name, scope, start, end)
+        except GreenwatchError as exc:
+            return bad_request(str(exc), kpis=sorted(KPIS))
+        records = [a.to_dict() for a in answers]
+        if args.get("format") == "csv":
+            frame = pd.DataFrame(records).drop(columns=["excluded"])
+            buffer = io.StringIO()
+            frame.to_csv(buffer, index=False)
+            return flask.Response(buffer.getvalue(), mimetype="text/csv")
+        return flask.jsonify(data=records)
