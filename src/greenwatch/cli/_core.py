@@ -28,7 +28,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     state = DemoState.load_or_create(args.data_dir, args.days, now, args.seed)
     end = now.floor("min")
     sim = Simulator(
-        inventory, seed=state.seed, start=state.start, scenarios=demo_scenarios(state.start, end)
+        inventory,
+        seed=state.seed,
+        start=state.start,
+        scenarios=demo_scenarios(inventory, state.start, end),
     )
     store = DuckDBStore(args.data_dir / "greenwatch.duckdb")
     expected = sim.series_count() * int((end - state.start) / pd.Timedelta(minutes=1))

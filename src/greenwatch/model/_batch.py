@@ -82,27 +82,33 @@ def _check_values(frame: pd.DataFrame) -> pd.Series:
     return values
 
 
-def _check_metric(name: str, rows: pd.DataFrame, labels: list[str]) -> None:
-    spec = metric_spec(name)
-    if spec is None:
-        raise BatchError(f"unknown metric {name!r} (not in the canonical registry)")
-    if "unit" in rows and spec.unit:
-        units = {u for u in rows["unit"].dropna().unique() if u}
-        wrong = units - {spec.unit}
-        if wrong:
+def _check_metrics(frame: pd.DataFrame, labels: list[str]) -> None:
+    """Per metric (vectorised over rows): known name, unit, labels it takes, value range."""
+    by_metric = frame.groupby("metric", sort=False, observed=True)
+    present = frame[labels].notna().groupby(frame["metric"], sort=False, observed=True).any()
+    lows, highs = by_metric["value"].min(), by_metric["value"].max()
+    units = (
+        frame.dropna(subset=["unit"]).groupby("metric", observed=True)["unit"].unique()
+        if "unit" in frame.columns
+        else pd.Series(dtype=object)
+    )
+    for name in present.index:
+        spec = metric_spec(str(name))
+        if spec is None:
+            raise BatchError(f"unknown metric {name!r} (not in the canonical registry)")
+        wrong = {u for u in units.get(name, ()) if u} - {spec.unit}
+        if spec.unit and wrong:
             raise BatchError(f"metric {name} is in {spec.unit}, got unit {sorted(wrong)[0]!r}")
-    if spec.name.startswith("ext_"):
-        return
-    allowed = {"site", *spec.labels, *COMMON_LABELS}
-    present = {c for c in labels if rows[c].notna().any()}
-    extra = present - allowed
-    if extra:
-        raise BatchError(f"metric {name} does not take label(s) {sorted(extra)}")
-    values = rows["value"].to_numpy()
-    if spec.minimum is not None and (values < spec.minimum).any():
-        raise BatchError(f"metric {name} has values below {spec.minimum}")
-    if spec.maximum is not None and (values > spec.maximum).any():
-        raise BatchError(f"metric {name} has values above {spec.maximum}")
+        if spec.name.startswith("ext_"):
+            continue
+        allowed = {"site", *spec.labels, *COMMON_LABELS}
+        extra = {c for c in labels if present.at[name, c]} - allowed
+        if extra:
+            raise BatchError(f"metric {name} does not take label(s) {sorted(extra)}")
+        if spec.minimum is not None and lows[name] < spec.minimum:
+            raise BatchError(f"metric {name} has values below {spec.minimum}")
+        if spec.maximum is not None and highs[name] > spec.maximum:
+            raise BatchError(f"metric {name} has values above {spec.maximum}")
 
 
 def validate_batch(frame: pd.DataFrame) -> pd.DataFrame:
@@ -127,9 +133,9 @@ def validate_batch(frame: pd.DataFrame) -> pd.DataFrame:
             out[label] = column.where(column.notna(), None)
     if out["site"].isna().any():
         raise BatchError(f"{int(out['site'].isna().sum())} samples have no site label")
-    checked = out.assign(unit=frame["unit"]) if "unit" in frame.columns else out
-    for metric, rows in checked.groupby("metric", sort=False, observed=True):
-        _check_metric(str(metric), rows, ["site", *labels])
+    _check_metrics(
+        out.assign(unit=frame["unit"]) if "unit" in frame.columns else out, ["site", *labels]
+    )
     return out.reset_index(drop=True)
 
 

@@ -39,10 +39,14 @@ class DemoState:
         return state
 
 
-def demo_scenarios(start: pd.Timestamp, end: pd.Timestamp) -> list[Scenario]:
-    """Scripted faults in the last days of the demo, so alerts and gaps have something to show."""
+def demo_scenarios(inventory: Inventory, start: pd.Timestamp, end: pd.Timestamp) -> list[Scenario]:
+    """Scripted faults in the last days of the demo, so alerts and gaps have something to show.
+
+    Faults whose site or link is not in ``inventory`` are left out.
+    """
     last = end.floor("h")
-    return [
+    known = {s.id for s in inventory.sites} | {link.id for link in inventory.links}
+    scripted = [
         Scenario(
             "chiller_failure",
             "shaoguan-1",
@@ -66,6 +70,7 @@ def demo_scenarios(start: pd.Timestamp, end: pd.Timestamp) -> list[Scenario]:
             last - pd.Timedelta(hours=11),
         ),
     ]
+    return [s for s in scripted if s.target in known]
 
 
 def _chunks(sim: Simulator, end: pd.Timestamp, step: pd.Timedelta) -> Iterator[pd.DataFrame]:

@@ -80,18 +80,54 @@ def _parse_key(key: str) -> tuple[str, dict[str, str]]:
 
 
 def _unique_pairs(sid: np.ndarray, t: np.ndarray) -> bool:
-    """True when no (series, t) pair repeats, checked in O(n) for the usual layout.
+    """True when no (series, t) pair repeats, checked in O(n) for the two usual layouts.
 
-    Batches normally hold each series as one run of increasing timestamps; anything else is
-    reported as possibly duplicated and de-duplicated in SQL.
+    Series-major (each series one run of increasing timestamps) or time-major (timestamps
+    non-decreasing, series increasing within a timestamp); anything else is reported as
+    possibly duplicated and de-duplicated in SQL.
     """
     if len(sid) < 2:
+        return True
+    same_t = t[1:] == t[:-1]
+    if bool(np.all(t[1:] >= t[:-1])) and bool(np.all(sid[1:][same_t] > sid[:-1][same_t])):
         return True
     same = sid[1:] == sid[:-1]
     if not bool(np.all(t[1:][same] > t[:-1][same])):
         return False
     runs = int(np.count_nonzero(~same)) + 1
     return runs == len(np.unique(sid))
+
+
+def _group_rows(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Group number of each row over ``columns`` (nulls are a value) and each group's first row.
+
+    Columns are factorised (categoricals use their codes) and combined into one mixed-radix
+    integer per row, then factorised by hashing: no sort, no per-row Python.
+    """
+    combined = np.zeros(len(frame), dtype=np.int64)
+    radix = 1
+    for name in columns:
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            codes = column.cat.codes.to_numpy().astype(np.int64) + 1
+            size = len(column.cat.categories) + 1
+        else:
+            factor, uniques = pd.factorize(column)
+            codes, size = factor.astype(np.int64) + 1, len(uniques) + 1
+        if radix * size >= 2**62:  # too many combinations for one integer: hash the tuples
+            factor, _ = pd.factorize(pd.MultiIndex.from_frame(frame[columns].astype(object)))
+            return _first_rows(factor)
+        combined += codes * radix
+        radix *= size
+    return _first_rows(pd.factorize(combined)[0])
+
+
+def _first_rows(group_of_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Factorised codes number groups in order of appearance: a group starts where the code
+    first exceeds every code before it."""
+    seen = np.maximum.accumulate(group_of_row)
+    first = np.flatnonzero(np.r_[True, group_of_row[1:] > seen[:-1]])
+    return group_of_row, first
 
 
 def _count(result: duckdb.DuckDBPyConnection) -> int:
@@ -120,25 +156,24 @@ class DuckDBStore:
         if batch.empty:
             return 0
         labels = label_columns(batch)
-        groups = batch.groupby(["metric", *labels], observed=True, dropna=False, sort=False)
-        combos = groups.size().reset_index()[["metric", *labels]]
+        group_of_row, first_rows = _group_rows(batch, ["metric", *labels])
+        combos = batch.iloc[first_rows][["metric", *labels]]
         t = batch["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
         with self._lock:
             cur = self._con.cursor()
             try:
                 cur.execute("BEGIN")
                 ids = self._series_ids(cur, combos, labels)
-                sid = ids[groups.ngroup().to_numpy()]
+                sid = ids[group_of_row]
                 rows = pa.table(
                     {"series_id": sid, "t": t, "value": batch["value"].to_numpy("float64")}
                 )
                 cur.register("_batch", rows)
-                source = "FROM _batch" if _unique_pairs(sid, t) else _DEDUPED
-                cur.execute(f"CREATE OR REPLACE TEMP TABLE _in AS {source}")
+                source = "_batch" if _unique_pairs(sid, t) else f"({_DEDUPED})"
                 stored = _count(
                     cur.execute(
-                        """INSERT INTO samples
-                        SELECT i.series_id, i.t, i.value FROM _in i
+                        f"""INSERT INTO samples
+                        SELECT i.series_id, i.t, i.value FROM {source} i
                         ANTI JOIN (SELECT series_id, t FROM samples
                                    WHERE t >= $lo AND t <= $hi) x
                         ON x.series_id = i.series_id AND x.t = i.t""",
@@ -146,6 +181,8 @@ class DuckDBStore:
                     )
                 )
                 if stored:
+                    cur.register("_new_ids", pa.table({"id": pd.unique(sid)}))
+                    cur.execute("CREATE OR REPLACE TEMP TABLE _ids AS FROM _new_ids")
                     self._refresh_rollups(cur, int(t.min()), int(t.max()))
                 cur.execute("COMMIT")
             except Exception:
@@ -182,7 +219,6 @@ class DuckDBStore:
     def _refresh_rollups(self, cur: duckdb.DuckDBPyConnection, t_lo: int, t_hi: int) -> None:
         h_lo = (t_lo // HOUR - 1) * HOUR
         h_hi = (t_hi // HOUR + 2) * HOUR
-        cur.execute("CREATE OR REPLACE TEMP TABLE _ids AS SELECT DISTINCT series_id AS id FROM _in")
         cur.execute(
             "DELETE FROM rollup_1h WHERE series_id IN (SELECT id FROM _ids) "
             "AND bucket >= $lo AND bucket < $hi",
