@@ -188,7 +188,9 @@ class StoreContract:
         values = np.cumsum(rng.uniform(0, 50, 6 * 60))
         store.write(counter(values))
         start, end = T0 + 7 * MIN, T0 + 5 * HOUR + 13 * MIN
-        whole = store.query("energy_joules_total", start, end, agg=["increase", "coverage", "count"])
+        whole = store.query(
+            "energy_joules_total", start, end, agg=["increase", "coverage", "count"]
+        )
         pieces = store.query(
             "energy_joules_total", start, end, step=pd.Timedelta(minutes=1), agg="increase"
         )

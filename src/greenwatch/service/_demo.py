@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from greenwatch.inventory import Inventory
 from greenwatch.simulate import Scenario, Simulator
 
 DAY = pd.Timedelta(days=1)
