@@ -1,0 +1,266 @@
+"""Redfish collector: walks a BMC's or PDU's resource tree and maps readings by rules.
+
+A rule names a resource as a path from the service root — literal segments follow the link of
+that name, ``{var}`` segments iterate a collection's members and bind ``var`` to the member's
+``Id`` — and a property path inside it (``PowerControl[0].PowerConsumedWatts``,
+``PowerWatts.Reading``; ``[*]`` iterates an array and binds ``member``). Each resource is read
+once per poll. Links to other hosts are never followed; dangling links and unreadable
+sub-resources are skipped and noted. Auth: basic, or a Redfish session (``X-Auth-Token``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from typing import Any, ClassVar, Literal
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from pydantic import Field, model_validator
+
+from greenwatch.collect._base import Clock, Collector, utc_now
+from greenwatch.collect._errors import AUTH, MALFORMED, CollectorError, status_reason
+from greenwatch.collect._http import make_client, request_auth
+from greenwatch.collect._profile import ProfileBase, Rule
+from greenwatch.collect._rows import BatchBuilder
+from greenwatch.collect._target import Target
+
+_SEGMENT = re.compile(r"^(?:[A-Za-z][A-Za-z0-9]*|\{[A-Za-z_][A-Za-z0-9_]*\})$")
+_STEP = re.compile(r"^([A-Za-z@][A-Za-z0-9@#]*)(?:\[(\d+|\*)\])?$")
+HEADERS = {"Accept": "application/json", "OData-Version": "4.0"}
+
+
+def _steps(path: str) -> list[tuple[str, str | None]]:
+    steps = []
+    for part in path.split("."):
+        found = _STEP.match(part)
+        if found is None:
+            raise ValueError(f"bad property path {path!r} at {part!r}")
+        steps.append((found.group(1), found.group(2)))
+    return steps
+
+
+class RedfishRule(Rule):
+    """``resource``: path from the service root; ``property``: path inside it.
+
+    ``where`` keeps a resource only when each named property equals the given text (spaces
+    stripped), e.g. a Sensor's ``ReadingType: Power``.
+    """
+
+    resource: str = Field(min_length=1)
+    property: str = Field(min_length=1)
+    where: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _paths(self) -> RedfishRule:
+        segments = self.resource.strip("/").split("/")
+        bad = [s for s in segments if not _SEGMENT.match(s)]
+        if bad:
+            raise ValueError(f"resource {self.resource!r}: bad segment {bad[0]!r}")
+        steps = _steps(self.property)
+        for key in self.where:
+            _steps(key)
+        bound = {s[1:-1] for s in segments if s.startswith("{")} | {"target"}
+        if any(index == "*" for _, index in steps):
+            bound.add("member")
+        missing = self.variables() - bound
+        if missing:
+            raise ValueError(f"templates use {sorted(missing)}, not bound by resource/property")
+        return self
+
+    def segments(self) -> tuple[str, ...]:
+        return tuple(self.resource.strip("/").split("/"))
+
+
+class RedfishProfile(ProfileBase):
+    family: Literal["redfish"]
+    root: str = Field(default="/redfish/v1", pattern=r"^/")
+    rules: tuple[RedfishRule, ...] = Field(min_length=1)
+
+    def all_rules(self) -> tuple[RedfishRule, ...]:
+        return self.rules
+
+
+def values_at(doc: Any, path: str) -> list[tuple[Any, str | None]]:
+    """Values at a property path, each with the ``member`` an ``[*]`` step bound (or None)."""
+    found: list[tuple[Any, str | None]] = [(doc, None)]
+    for name, index in _steps(path):
+        nxt: list[tuple[Any, str | None]] = []
+        for node, member in found:
+            if not isinstance(node, dict) or name not in node:
+                continue
+            value = node[name]
+            if index is None:
+                nxt.append((value, member))
+            elif isinstance(value, list) and index == "*":
+                for i, item in enumerate(value):
+                    nxt.append((item, _member_id(item, i)))
+            elif isinstance(value, list) and int(index) < len(value):
+                nxt.append((value[int(index)], member))
+        found = nxt
+    return found
+
+
+def _member_id(item: Any, i: int) -> str:
+    if isinstance(item, dict):
+        for key in ("MemberId", "Id", "Name"):
+            if item.get(key) not in (None, ""):
+                return str(item[key]).strip()
+    return str(i)
+
+
+class RedfishCollector(Collector):
+    """Polls one Redfish service; ``client`` may be injected (else one is made)."""
+
+    family: ClassVar[str] = "redfish"
+    profile_model: ClassVar[type[ProfileBase]] = RedfishProfile
+
+    def __init__(
+        self,
+        profile: ProfileBase,
+        target: Target,
+        clock: Clock = utc_now,
+        *,
+        client: httpx.Client | None = None,
+    ) -> None:
+        super().__init__(profile, target, clock)
+        assert isinstance(profile, RedfishProfile)
+        self.redfish = profile
+        self._client = client
+        self._own_client = client is None
+        self._token: str | None = None
+        self._session_uri: str | None = None
+        self._base = target.require_url()
+        self._cache: dict[str, Any] = {}
+        self._walks: dict[tuple[str, ...], list[tuple[Any, dict[str, str]]]] = {}
+        self._notes: list[str] = []
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            self._client = make_client(self.target)
+        return self._client
+
+    def _login(self) -> None:
+        creds = self.target.credentials
+        password = creds.password.reveal(self.target.name) if creds.password else ""
+        url = self._base + self.redfish.root + "/SessionService/Sessions"
+        body = {"UserName": creds.username or "", "Password": password}
+        response = self._http().post(url, json=body, headers=HEADERS)
+        if response.status_code not in (200, 201):
+            reason = status_reason(response.status_code)
+            raise CollectorError(
+                self.target.name, f"session login: HTTP {response.status_code}", reason
+            )
+        token = response.headers.get("X-Auth-Token")
+        if not token:
+            raise CollectorError(self.target.name, "session login: no X-Auth-Token", AUTH)
+        self._token = token
+        location = response.headers.get("Location")
+        uri = urljoin(self._base + "/", location) if location else None
+        # The token is only ever sent back to the service it came from.
+        self._session_uri = uri if uri and self._same_origin(uri) else None
+
+    def _send(self, url: str) -> httpx.Response:
+        if self.target.credentials.method == "session" and self.target.credentials.password:
+            if self._token is None:
+                self._login()
+            response = self._http().get(url, headers={**HEADERS, "X-Auth-Token": self._token or ""})
+            if response.status_code == 401:  # session expired: log in again, once
+                self._login()
+                response = self._http().get(
+                    url, headers={**HEADERS, "X-Auth-Token": self._token or ""}
+                )
+            return response
+        return self._http().get(url, headers=HEADERS, auth=request_auth(self.target))
+
+    def _get(self, uri: str, *, required: bool = False) -> Any:
+        """The JSON document at ``uri`` (cached per poll); None when it cannot be read."""
+        url = urljoin(self._base + "/", uri.split("#", maxsplit=1)[0])
+        if not self._same_origin(url):
+            self._notes.append(f"link to another host skipped: {uri}")
+            return None
+        if url in self._cache:
+            return self._cache[url]
+        response = self._send(url)
+        doc: Any = None
+        if response.status_code in (401, 403):
+            raise CollectorError(self.target.name, f"HTTP {response.status_code} for {uri}", AUTH)
+        if response.status_code != 200:
+            if required:
+                reason = status_reason(response.status_code)
+                raise CollectorError(self.target.name, f"HTTP {response.status_code}", reason)
+            self._notes.append(f"{uri}: HTTP {response.status_code}")
+        else:
+            try:
+                doc = json.loads(response.content)
+            except (ValueError, UnicodeDecodeError) as exc:
+                if required:
+                    raise CollectorError(self.target.name, f"{uri}: {exc}", MALFORMED) from exc
+                self._notes.append(f"{uri}: not JSON")
+            if required and not isinstance(doc, dict):
+                raise CollectorError(self.target.name, f"{uri}: not an object", MALFORMED)
+        self._cache[url] = doc
+        return doc
+
+    def _same_origin(self, url: str) -> bool:
+        return urlsplit(url)[:2] == urlsplit(self._base)[:2]
+
+    # -- walking ------------------------------------------------------------------------------
+
+    def _link(self, doc: Any, name: str) -> Any:
+        link = doc.get(name) if isinstance(doc, dict) else None
+        uri = link.get("@odata.id") if isinstance(link, dict) else None
+        return self._get(uri) if isinstance(uri, str) else None
+
+    def _resources(self, segments: tuple[str, ...]) -> list[tuple[Any, dict[str, str]]]:
+        """Documents at a resource path with the variables bound on the way (memoised)."""
+        if segments in self._walks:
+            return self._walks[segments]
+        if not segments:
+            return [(self._get(self.redfish.root, required=True), {})]
+        found: list[tuple[Any, dict[str, str]]] = []
+        last = segments[-1]
+        for doc, env in self._resources(segments[:-1]):
+            if not last.startswith("{"):
+                child = self._link(doc, last)
+                if isinstance(child, dict):
+                    found.append((child, env))
+                continue
+            members = doc.get("Members") if isinstance(doc, dict) else None
+            for member in members if isinstance(members, list) else []:
+                uri = member.get("@odata.id") if isinstance(member, dict) else None
+                if not isinstance(uri, str):
+                    continue
+                child = self._get(uri)
+                if isinstance(child, dict):
+                    ident = str(child.get("Id") or uri.rstrip("/").rsplit("/", 1)[-1]).strip()
+                    found.append((child, {**env, last[1:-1]: ident}))
+        self._walks[segments] = found
+        return found
+
+    def _poll(self, out: BatchBuilder) -> None:
+        self._cache, self._walks, self._notes = {}, {}, []
+        for rule in self.redfish.rules:
+            for doc, env in self._resources(rule.segments()):
+                if not all(_equals(doc, key, want) for key, want in rule.where.items()):
+                    continue
+                for raw, member in values_at(doc, rule.property):
+                    variables = {**env, "member": member} if member is not None else env
+                    out.add(rule, raw, variables)
+        out.problems.extend(self._notes)
+
+    def close(self) -> None:
+        if self._token and self._session_uri and self._client is not None:
+            with contextlib.suppress(httpx.HTTPError):  # the BMC expires sessions itself
+                self._client.delete(self._session_uri, headers={"X-Auth-Token": self._token})
+        self._token = self._session_uri = None
+        if self._own_client and self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def _equals(doc: Any, key: str, want: str) -> bool:
+    return any(str(v).strip() == want for v, _ in values_at(doc, key) if v is not None)

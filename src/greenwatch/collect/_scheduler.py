@@ -1,0 +1,227 @@
+"""The collection scheduler: one interval job per target, health as samples, never stuck.
+
+Each target gets an APScheduler interval job (its interval and jitter). A job runs the
+collector's ``collect`` in a fresh daemon thread and waits at most the target's timeout, so a
+hanging device holds one worker for at most that long and never delays other targets; while
+its stuck call is still running, later polls of that target report ``timeout`` without
+starting another. At most ``max_workers`` polls run at once. Every poll, good or bad, sends
+the data batch plus two health samples — ``collector_up`` (with ``reason`` on failure) and
+``collector_duration_seconds`` — to ``sink``. Polls are traced (one span each) and counted
+with the OpenTelemetry providers given, else the global (no-op unless configured) ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from opentelemetry import metrics as otel_metrics
+from opentelemetry import trace as otel_trace
+from opentelemetry.trace import Status, StatusCode
+
+from greenwatch.collect._base import Clock, Collector, utc_now
+from greenwatch.collect._errors import TIMEOUT, reason_of
+from greenwatch.model import concat_batches, make_batch
+
+log = logging.getLogger("greenwatch.collect")
+Sink = Callable[[pd.DataFrame], None]
+
+
+@dataclass
+class TargetHealth:
+    """The last poll of one target: when it last succeeded, how long it took, what failed."""
+
+    up: bool = False
+    reason: str | None = None
+    error: str | None = None
+    duration_s: float = 0.0
+    last_poll: datetime | None = None
+    last_success: datetime | None = None
+    problems: tuple[str, ...] = ()  # readings skipped in the last good poll (partial failure)
+
+
+class _Run:
+    """One collect call on its own thread; ``done`` is set when it returns or raises."""
+
+    def __init__(self, collect: Callable[[], pd.DataFrame]) -> None:
+        self.done = threading.Event()
+        self.result: pd.DataFrame | None = None
+        self.error: BaseException | None = None
+        self._collect = collect
+
+    def __call__(self) -> None:
+        try:
+            self.result = self._collect()
+        except BaseException as exc:  # reported as health, never re-raised
+            self.error = exc
+        finally:
+            self.done.set()
+
+
+def health_batch(
+    ts: datetime, site: str, target: str, profile: str, reason: str | None, duration_s: float
+) -> pd.DataFrame:
+    """``collector_up`` (1, or 0 with ``reason``) and ``collector_duration_seconds``."""
+    return make_batch(
+        pd.Series([pd.Timestamp(ts)] * 2, dtype="datetime64[ns, UTC]"),
+        ["collector_up", "collector_duration_seconds"],
+        [0.0 if reason else 1.0, max(duration_s, 0.0)],
+        {"site": site, "target": target, "profile": profile, "reason": [reason, None]},
+    )
+
+
+class Scheduler:
+    """Polls collectors on their targets' intervals and hands every batch to ``sink``."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        collectors: Iterable[Collector] = (),
+        *,
+        clock: Clock = utc_now,
+        max_workers: int = 8,
+        tracer_provider: otel_trace.TracerProvider | None = None,
+        meter_provider: otel_metrics.MeterProvider | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sink = sink
+        self.clock = clock
+        self.monotonic = monotonic
+        self._collectors: dict[str, Collector] = {}
+        self._running: dict[str, _Run] = {}
+        self._health: dict[str, TargetHealth] = {}
+        self._lock = threading.Lock()
+        self._aps = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=UTC,
+        )
+        self._tracer = otel_trace.get_tracer("greenwatch.collect", tracer_provider=tracer_provider)
+        meter = otel_metrics.get_meter("greenwatch.collect", meter_provider=meter_provider)
+        self._polls = meter.create_counter(
+            "greenwatch.collect.polls", unit="{poll}", description="Polls of collection targets."
+        )
+        self._failures = meter.create_counter(
+            "greenwatch.collect.failures", unit="{poll}", description="Polls that failed."
+        )
+        self._durations = meter.create_histogram(
+            "greenwatch.collect.duration", unit="s", description="Duration of polls."
+        )
+        for collector in collectors:
+            self.add(collector)
+
+    def add(self, collector: Collector) -> None:
+        """Schedule a collector (its target's name must be new); jobs start with ``start``."""
+        name = collector.target.name
+        if name in self._collectors:
+            raise ValueError(f"target {name!r} is already scheduled")
+        self._collectors[name] = collector
+        self._health[name] = TargetHealth()
+        target = collector.target
+        trigger = IntervalTrigger(
+            seconds=target.interval_s, jitter=target.jitter_s or None, timezone=UTC
+        )
+        self._aps.add_job(
+            self.poll, trigger, args=[name], id=name, name=name, next_run_time=datetime.now(UTC)
+        )
+
+    def remove(self, name: str) -> None:
+        """Stop polling a target and close its collector."""
+        collector = self._collectors.pop(name)
+        if self._aps.get_job(name) is not None:
+            self._aps.remove_job(name)
+        with self._lock:
+            self._health.pop(name, None)
+        collector.close()
+
+    def targets(self) -> list[str]:
+        return list(self._collectors)
+
+    def health(self) -> dict[str, TargetHealth]:
+        """A snapshot of every target's health."""
+        with self._lock:
+            return {k: TargetHealth(**vars(v)) for k, v in self._health.items()}
+
+    def _run(self, name: str, collector: Collector) -> tuple[pd.DataFrame | None, Any]:
+        with self._lock:
+            previous = self._running.get(name)
+            if previous is not None and not previous.done.is_set():
+                return None, (TIMEOUT, "previous poll still running")
+            run = _Run(collector.collect)
+            self._running[name] = run
+        threading.Thread(target=run, name=f"greenwatch-poll-{name}", daemon=True).start()
+        if not run.done.wait(collector.target.timeout_s):
+            return None, (TIMEOUT, f"no result within {collector.target.timeout_s:g} s")
+        if run.error is not None:
+            return None, (reason_of(run.error), str(run.error) or type(run.error).__name__)
+        return run.result, None
+
+    def poll(self, name: str) -> pd.DataFrame:
+        """Poll one target now (bounded by its timeout); send and return data plus health."""
+        collector = self._collectors[name]
+        target, profile = collector.target, collector.profile_name
+        attributes = {"target": name, "profile": profile, "site": target.site}
+        ts, start = self.clock(), self.monotonic()
+        with self._tracer.start_as_current_span(
+            "greenwatch.collect.poll", attributes=attributes
+        ) as span:
+            batch, failure = self._run(name, collector)
+            duration = self.monotonic() - start
+            reason = failure[0] if failure else None
+            if failure:
+                span.set_attribute("reason", failure[0])
+                span.set_status(Status(StatusCode.ERROR, failure[1]))
+        self._record(name, ts, duration, failure)
+        health = health_batch(ts, target.site, name, profile, reason, duration)
+        out = concat_batches([batch, health]) if batch is not None else health
+        try:
+            self.sink(out)
+        except Exception:  # a failing sink must not stop collection
+            log.exception("sink failed for target %s", name)
+        return out
+
+    def _record(
+        self, name: str, ts: datetime, duration: float, failure: tuple[str, str] | None
+    ) -> None:
+        collector = self._collectors[name]
+        attributes = {"target": name, "profile": collector.profile_name}
+        self._polls.add(1, attributes)
+        self._durations.record(duration, attributes)
+        with self._lock:
+            health = self._health[name]
+            health.duration_s, health.last_poll = duration, ts
+            health.up = failure is None
+            health.reason, health.error = failure if failure else (None, None)
+            if failure is None:
+                health.last_success = ts
+                health.problems = tuple(collector.problems)
+        if failure:
+            self._failures.add(1, {**attributes, "reason": failure[0]})
+            log.warning("poll of %s failed: %s: %s", name, failure[0], failure[1])
+
+    def start(self) -> None:
+        """Start polling in the background (each target at once, then every interval)."""
+        self._aps.start()
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop scheduling, then close every collector."""
+        if self._aps.running:
+            self._aps.shutdown(wait=wait)
+        for collector in self._collectors.values():
+            try:
+                collector.close()
+            except Exception:  # shutting down; report and go on
+                log.exception("closing collector %s failed", collector.target.name)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._aps.running)

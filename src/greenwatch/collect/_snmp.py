@@ -1,0 +1,311 @@
+"""SNMP collector (v2c and v3 USM) over pysnmp's asyncio API.
+
+A poll bulk-walks every column the profile names — all columns in one GETBULK stream, the way
+``snmpbulkwalk`` does for one — then maps rows. A rule's ``index`` pattern picks rows and binds
+parts of the row index (``{pdu}.{outlet}.5`` for a Raritan outlet's active power); ``lookups``
+are further columns read at an index built from those variables (``ifName`` for an interface
+label, a sensor's decimal digits). ``decimals`` names a lookup holding a power of ten to divide
+by (Raritan PDU2-MIB); a missing one counts as 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import warnings
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from greenwatch.collect._base import Clock, Collector, utc_now
+from greenwatch.collect._errors import AUTH, ERROR, MALFORMED, TIMEOUT, CollectorError
+from greenwatch.collect._oids import NUMERIC, index_pattern, resolve_oid
+from greenwatch.collect._profile import ProfileBase, Rule, _Strict, template_fields
+from greenwatch.collect._rows import BatchBuilder
+from greenwatch.collect._target import Target
+
+with warnings.catch_warnings():
+    # pysnmp 7.1 imports pysmi's deprecated camelCase alias (getReadersFromUrls) at import
+    # time; the warning is about pysnmp's own code and harmless to us.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import pysnmp.hlapi.v3arch.asyncio as snmp  # type: ignore[import-untyped]
+    from pysnmp.smi import builder, view  # type: ignore[import-untyped]
+
+AUTH_PROTOCOLS = {
+    "MD5": snmp.USM_AUTH_HMAC96_MD5,
+    "SHA": snmp.USM_AUTH_HMAC96_SHA,
+    "SHA224": snmp.USM_AUTH_HMAC128_SHA224,
+    "SHA256": snmp.USM_AUTH_HMAC192_SHA256,
+    "SHA384": snmp.USM_AUTH_HMAC256_SHA384,
+    "SHA512": snmp.USM_AUTH_HMAC384_SHA512,
+}
+PRIV_PROTOCOLS = {
+    "DES": snmp.USM_PRIV_CBC56_DES,
+    "3DES": snmp.USM_PRIV_CBC168_3DES,
+    "AES": snmp.USM_PRIV_CFB128_AES,
+    "AES192": snmp.USM_PRIV_CFB192_AES,
+    "AES256": snmp.USM_PRIV_CFB256_AES,
+}
+_AUTH_WORDS = ("digest", "user", "auth", "decrypt", "security", "time window", "community")
+_END_TYPES = ("EndOfMibView", "NoSuchObject", "NoSuchInstance", "Null")
+
+
+def _oid(value: str, info: ValidationInfo) -> str:
+    symbols = (info.context or {}).get("symbols") or {}
+    return resolve_oid(value, symbols if isinstance(symbols, dict) else {})
+
+
+class Lookup(_Strict):
+    """Columns read at ``index`` (a template over row variables); the first with a value wins."""
+
+    oid: list[str] = Field(min_length=1)
+    index: str = "{index}"
+
+    @field_validator("oid", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("oid")
+    @classmethod
+    def _oids(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        return [_oid(v, info) for v in values]
+
+    @field_validator("index")
+    @classmethod
+    def _index(cls, template: str) -> str:
+        template_fields(template)
+        return template
+
+
+class SnmpRule(Rule):
+    """``oid``: the column (or scalar) walked; ``index``: row pattern; ``decimals``: a lookup."""
+
+    oid: str
+    index: str | None = None
+    decimals: str | None = None
+
+    @field_validator("oid")
+    @classmethod
+    def _column(cls, value: str, info: ValidationInfo) -> str:
+        return _oid(value, info)
+
+    @field_validator("index")
+    @classmethod
+    def _pattern(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            index_pattern(pattern)
+        return pattern
+
+    def bound(self) -> set[str]:
+        names = {"index", "target"}
+        if self.index is not None:
+            names |= set(index_pattern(self.index).groupindex)
+        return names
+
+
+class SnmpProfile(ProfileBase):
+    family: Literal["snmp"]
+    symbols: dict[str, str] = Field(default_factory=dict)
+    lookups: dict[str, Lookup] = Field(default_factory=dict)
+    rules: tuple[SnmpRule, ...] = Field(min_length=1)
+    max_repetitions: int = Field(default=25, ge=1, le=200)
+
+    @field_validator("symbols")
+    @classmethod
+    def _numeric(cls, symbols: dict[str, str]) -> dict[str, str]:
+        for name, oid in symbols.items():
+            if not NUMERIC.match(oid):
+                raise ValueError(f"symbol {name}: {oid!r} is not a dotted numeric OID")
+        return symbols
+
+    @model_validator(mode="after")
+    def _references(self) -> SnmpProfile:
+        for i, rule in enumerate(self.rules):
+            known = rule.bound() | set(self.lookups)
+            missing = rule.variables() - known
+            if missing:
+                raise ValueError(f"rules[{i}]: templates use unknown {sorted(missing)}")
+            if rule.decimals is not None and rule.decimals not in self.lookups:
+                raise ValueError(f"rules[{i}]: decimals names no lookup {rule.decimals!r}")
+        return self
+
+    def all_rules(self) -> tuple[SnmpRule, ...]:
+        return self.rules
+
+    def columns(self) -> list[str]:
+        """Every column a poll walks, each once, in profile order."""
+        cols = [r.oid for r in self.rules] + [o for lk in self.lookups.values() for o in lk.oid]
+        return list(dict.fromkeys(cols))
+
+
+class _NoMibCompiler:
+    """Stands in for pysmi's MIB compiler: the collector sends numeric OIDs only.
+
+    Without it pysnmp attaches a pysmi compiler on first use (through pysmi's deprecated API,
+    writing compiled MIBs under ``~/.pysnmp``); a missing MIB is then simply missing.
+    """
+
+    def compile(self, *names: str, **options: Any) -> dict[str, str]:
+        del options
+        return dict.fromkeys(names, "missing")
+
+
+def _mib_view() -> Any:
+    mibs = builder.MibBuilder()
+    mibs.set_mib_compiler(_NoMibCompiler(), os.devnull)
+    return view.MibViewController(mibs)
+
+
+def _value(raw: Any) -> int | str | None:
+    kind = type(raw).__name__
+    if kind in _END_TYPES:
+        return None
+    if hasattr(raw, "asOctets"):
+        return bytes(raw.asOctets()).decode("utf-8", "replace").strip().strip("\x00")
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return str(raw)
+
+
+def _reason(indication: Any) -> str:
+    text = str(indication).lower()
+    if "timed out" in text or "timeout" in text:
+        return TIMEOUT
+    return AUTH if any(word in text for word in _AUTH_WORDS) else ERROR
+
+
+class SnmpCollector(Collector):
+    """Polls one SNMP agent (UDP ``address``, default port 161)."""
+
+    family: ClassVar[str] = "snmp"
+    profile_model: ClassVar[type[ProfileBase]] = SnmpProfile
+
+    def __init__(
+        self,
+        profile: ProfileBase,
+        target: Target,
+        clock: Clock = utc_now,
+        *,
+        retries: int = 1,
+    ) -> None:
+        super().__init__(profile, target, clock)
+        assert isinstance(profile, SnmpProfile)
+        self.spec = profile
+        self.retries = retries
+        self._address = target.host_port(161)
+        self._mibs = _mib_view()
+        self._patterns = [
+            index_pattern(r.index) if r.index is not None else None for r in profile.rules
+        ]
+
+    def _auth(self) -> Any:
+        creds, name = self.target.credentials, self.target.name
+        if creds.username and creds.auth_key is not None:
+            return snmp.UsmUserData(
+                creds.username,
+                authKey=creds.auth_key.reveal(name),
+                privKey=creds.priv_key.reveal(name) if creds.priv_key else None,
+                authProtocol=AUTH_PROTOCOLS[creds.auth_protocol],
+                privProtocol=PRIV_PROTOCOLS[creds.priv_protocol] if creds.priv_key else None,
+            )
+        community = creds.community.reveal(name) if creds.community else "public"
+        return snmp.CommunityData(community, mpModel=1)
+
+    async def _walk(self, columns: list[str]) -> dict[str, dict[str, Any]]:
+        engine = snmp.SnmpEngine()
+        engine.cache["mibViewController"] = self._mibs
+        try:
+            transport = await snmp.UdpTransportTarget.create(
+                self._address,
+                timeout=self.target.timeout_s / (self.retries + 1),
+                retries=self.retries,
+            )
+            return await self._bulk(engine, transport, columns)
+        finally:
+            engine.close_dispatcher()
+
+    async def _bulk(
+        self, engine: Any, transport: Any, columns: list[str]
+    ) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {c: {} for c in columns}
+        cursor = {c: c for c in columns}
+        auth, context = self._auth(), snmp.ContextData()
+        while cursor:
+            active = list(cursor)
+            indication, status, _, table = await snmp.bulk_cmd(
+                engine,
+                auth,
+                transport,
+                context,
+                0,
+                self.spec.max_repetitions,
+                *[snmp.ObjectType(snmp.ObjectIdentity(cursor[c])) for c in active],
+                lookupMib=False,
+            )
+            if indication:
+                raise CollectorError(self.target.name, str(indication), _reason(indication))
+            if status:
+                text = status.prettyPrint() if hasattr(status, "prettyPrint") else str(status)
+                reason = AUTH if "authorization" in text.lower() else MALFORMED
+                raise CollectorError(self.target.name, f"agent error {text}", reason)
+            done, moved = set(), False
+            for i, (name, raw) in enumerate(table):
+                column = active[i % len(active)]
+                oid = str(name)
+                if column in done:
+                    continue
+                value = _value(raw)
+                if value is None or not oid.startswith(column + "."):
+                    done.add(column)
+                    continue
+                if oid != cursor[column]:
+                    moved = True
+                found[column][oid[len(column) + 1 :]] = value
+                cursor[column] = oid
+            if not table or not moved:
+                break
+            for column in done:
+                cursor.pop(column, None)
+        return found
+
+    def _poll(self, out: BatchBuilder) -> None:
+        columns = self.spec.columns()
+        walked = asyncio.run(self._walk(columns))
+        for rule, pattern in zip(self.spec.rules, self._patterns, strict=True):
+            for index, raw in walked[rule.oid].items():
+                variables = self._variables(pattern, index, walked)
+                if variables is None:
+                    continue
+                value: Any = raw
+                if rule.decimals is not None and rule.map is None:
+                    digits = variables.get(rule.decimals)
+                    number = float(raw) if isinstance(raw, int) else None
+                    value = number / 10 ** int(digits or 0) if number is not None else None
+                out.add(rule, value, variables)
+
+    def _variables(
+        self,
+        pattern: re.Pattern[str] | None,
+        index: str,
+        walked: dict[str, dict[str, Any]],
+    ) -> dict[str, str] | None:
+        variables = {"index": index}
+        if pattern is not None:
+            matched = pattern.fullmatch(index)
+            if matched is None:
+                return None
+            variables.update(matched.groupdict())
+        for name, lookup in self.spec.lookups.items():
+            try:
+                at = lookup.index.format_map(variables)
+            except KeyError:
+                continue
+            for column in lookup.oid:
+                value = walked[column].get(at)
+                if value not in (None, ""):
+                    variables[name] = str(value)
+                    break
+        return variables

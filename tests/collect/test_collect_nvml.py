@@ -1,0 +1,141 @@
+"""NVML collector: the real H100 NVML trace replayed through the injectable NVML interface, and
+the real nvidia-ml-py binding (a GPU host reports GPUs; any other host says "no NVIDIA driver")."""
+
+from __future__ import annotations
+
+import ast
+import csv
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from greenwatch.collect import CollectorError, NvmlApi, build_collector, collect_once
+from greenwatch.model import concat_batches
+from tests.collect.conftest import assert_golden
+
+
+class TraceNvml:
+    """:class:`NvmlApi` replaying gpu-nvml-trace.csv: one row per ``read``, as NVML would
+    return it (power in integer mW, energy in mJ, utilisation in %, memory in bytes)."""
+
+    def __init__(self, rows: list[dict[str, str]], meta: Mapping[str, object]) -> None:
+        self.rows = rows
+        self.meta = meta
+        self.position = -1
+        self.stride = 1
+        self.initialised = 0
+
+    def init(self) -> None:
+        self.initialised += 1
+
+    def device_count(self) -> int:
+        return 1
+
+    def identity(self, index: int) -> Mapping[str, str]:
+        assert index == 0
+        return {"uuid": "GPU-00000000-0000-0000-0000-000000000000", "name": str(self.meta["name"])}
+
+    def read(self, index: int) -> Mapping[str, float | None]:
+        assert index == 0
+        row = self.rows[self.position]
+        return {
+            "power_mw": round(float(row["power_w"]) * 1000),
+            "energy_mj": float(row["energy_mj_counter"]),
+            "util_gpu_pct": float(row["util_gpu_pct"]),
+            "util_mem_pct": float(row["util_mem_pct"]),
+            "mem_used_bytes": float(row["mem_used_bytes"]),
+            "temp_c": float(row["temp_c"]),
+            "sm_clock_mhz": float(row["sm_clock_mhz"]),
+        }
+
+    def shutdown(self) -> None:
+        pass
+
+    def clock(self) -> datetime:
+        """The collector's clock: advances the trace ``stride`` rows, returns the row's time."""
+        self.position += 1 if self.position < 0 else self.stride
+        return datetime.fromtimestamp(float(self.rows[self.position]["t_unix_s"]), UTC)
+
+
+@pytest.fixture
+def trace(shared_data: Path) -> TraceNvml:
+    folder = shared_data / "gpu-h100"
+    with (folder / "gpu-nvml-trace.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    meta = ast.literal_eval((folder / "gpu-meta.txt").read_text())
+    return TraceNvml(rows, meta)
+
+
+def test_trace_replay_batches(trace: TraceNvml) -> None:
+    api: NvmlApi = trace
+    trace.stride = 10  # every 10th sample (1 s apart) keeps the test fast
+    target = {"name": "h100-host", "site": "wuhu-1"}
+    with build_collector("nvml", target, trace.clock, nvml=api) as collector:
+        batches = [collector.collect() for _ in range(1 + (len(trace.rows) - 1) // 10)]
+    assert trace.initialised == 1  # NVML is initialised once, at the first poll
+    first = batches[0].set_index("metric")
+    assert first.loc["device_power_watts", "value"] == 76.11
+    assert first.loc["device_energy_joules_total", "value"] == pytest.approx(2720.008)
+    assert first.loc["temperature_celsius", "value"] == 54
+    one_per_phase = [batches[i] for i in (0, 1, 30, 80, 150, len(batches) - 1)]
+    assert_golden(concat_batches(one_per_phase), "nvml/h100-trace.expected")
+
+    # The energy counter (mJ -> J) agrees with power integrated over the trace.
+    all_rows = concat_batches(batches)
+    power = all_rows[all_rows.metric == "device_power_watts"].set_index("ts").value
+    energy = all_rows[all_rows.metric == "device_energy_joules_total"].set_index("ts").value
+    seconds = (power.index - power.index[0]).total_seconds().to_numpy()
+    integrated = float(np.trapezoid(power.to_numpy(), seconds))
+    counted = float(energy.iloc[-1] - energy.iloc[0])
+    assert integrated == pytest.approx(counted, rel=0.02), (integrated, counted)
+    util = all_rows[all_rows.metric == "device_utilisation_ratio"].value
+    assert util.between(0, 1).all()
+    assert isinstance(all_rows.ts.dtype, pd.DatetimeTZDtype)
+
+
+class NoDriver:
+    """An NVML that fails to load, as pynvml does without libnvidia-ml."""
+
+    def init(self) -> None:
+        from greenwatch.collect._nvml import NvmlUnavailable
+
+        raise NvmlUnavailable("NVML Shared Library Not Found")
+
+    def device_count(self) -> int:
+        raise AssertionError("not reached")
+
+    def identity(self, index: int) -> Mapping[str, str]:
+        raise AssertionError(f"not reached ({index})")
+
+    def read(self, index: int) -> Mapping[str, float | None]:
+        raise AssertionError(f"not reached ({index})")
+
+    def shutdown(self) -> None:
+        raise AssertionError("not reached")
+
+
+def test_missing_driver_is_a_health_reason_not_a_crash() -> None:
+    with pytest.raises(CollectorError) as err:
+        collect_once("nvml", {"name": "cpu-host", "site": "s1"}, nvml=NoDriver())
+    assert err.value.reason == "no NVIDIA driver"
+
+
+def test_real_nvml_binding() -> None:
+    """With the real nvidia-ml-py: GPUs where there is a driver, else "no NVIDIA driver"."""
+    try:
+        batch = collect_once("nvml", {"name": "this-host", "site": "s1"})
+    except CollectorError as err:
+        reason = err.reason
+    else:
+        reason = None
+    if reason is not None:
+        assert reason == "no NVIDIA driver"
+        return
+    power = batch[batch.metric == "device_power_watts"]
+    assert len(power) >= 1
+    assert power.value.between(1, 5000).all()
+    assert set(batch.device_kind.dropna()) == {"gpu"}
