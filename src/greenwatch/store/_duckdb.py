@@ -31,7 +31,7 @@ from greenwatch.store._base import (
     match_labels,
     normalise_aggs,
 )
-from greenwatch.store._sql import SUMMARY_COLUMNS, regroup_sql, summary_sql
+from greenwatch.store._sql import SUMMARY_COLUMNS, regroup_sql, rollup_sql, summary_sql
 
 HOUR = 3_600_000_000_000
 DAY = 24 * HOUR
@@ -307,25 +307,30 @@ class DuckDBStore:
                 out = data.rename(columns={"t": "ts"})
             else:
                 width = int(step.value) if step is not None else hi - lo
-                data = self._summaries(cur, lo, hi, width)
+                data = self._summaries(cur, lo, hi, width, aggs)
                 out = _finish(data, aggs, lo, hi, width)
         finally:
             cur.close()
-        out["ts"] = pd.to_datetime(out["ts"].astype("int64"), utc=True)
-        labelled = out.merge(
-            chosen.drop(columns="metric").dropna(axis=1, how="all"),
-            left_on="series_id",
-            right_on="id",
+        out["ts"] = pd.to_datetime(out["ts"].to_numpy(dtype="int64"), unit="ns", utc=True)
+        by_id = chosen.set_index("id").drop(columns="metric")
+        label_cols = [c for c in by_id.columns if by_id[c].notna().any()]
+        rows = by_id.index.get_indexer(pd.Index(out["series_id"]))
+        labelled = pd.DataFrame(
+            {"ts": out["ts"].array}
+            | {c: by_id[c].array.take(rows) for c in label_cols}
+            | {c: out[c].to_numpy() for c in value_cols}
         )
-        value_cols = ["value"] if len(aggs) <= 1 else aggs
-        label_cols = [
-            c for c in labelled.columns if c not in {"series_id", "id", "ts", *aggs, "value"}
-        ]
-        return labelled[["ts", *label_cols, *value_cols]].reset_index(drop=True)
+        return labelled
 
-    def _summaries(self, cur: duckdb.DuckDBPyConnection, lo: int, hi: int, width: int) -> Any:
+    def _summaries(
+        self, cur: duckdb.DuckDBPyConnection, lo: int, hi: int, width: int, aggs: list[str]
+    ) -> Any:
         for table, grain in (("rollup_1d", DAY), ("rollup_1h", HOUR)):
             if lo % grain == 0 and hi % grain == 0 and width % grain == 0:
+                if width == grain:
+                    needed = sorted({c for a in aggs for c in _NEEDS[a]})
+                    sql = rollup_sql(table, "_q_ids", needed)
+                    return cur.execute(sql, {"lo": lo, "hi": hi}).df()
                 return cur.execute(
                     regroup_sql(table, "_q_ids"), {"origin": lo, "step": width, "lo": lo, "hi": hi}
                 ).df()
@@ -344,7 +349,8 @@ class DuckDBStore:
                 {"origin": lo, "step": width, "lo": inner_lo, "hi": inner_hi},
             ).df()
         )
-        return _combine(pd.concat([p for p in parts if not p.empty], ignore_index=True))
+        combined = _combine(pd.concat([p for p in parts if not p.empty], ignore_index=True))
+        return combined.sort_values(["series_id", "bucket"])
 
     def close(self) -> None:
         """Checkpoint and close the database file."""
@@ -375,10 +381,25 @@ def _combine(parts: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+# Summary columns each aggregation reads.
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "mean": ("sum", "n"),
+    "min": ("min",),
+    "max": ("max",),
+    "sum": ("sum",),
+    "count": ("n",),
+    "first": ("first_v",),
+    "last": ("last_v",),
+    "increase": ("increase",),
+    "integral": ("integral",),
+    "coverage": ("covered_s",),
+}
+
+
 def _finish(data: pd.DataFrame, aggs: list[str], lo: int, hi: int, width: int) -> pd.DataFrame:
     """Requested aggregates from bucket summaries."""
     out = pd.DataFrame({"series_id": data["series_id"], "ts": data["bucket"]})
-    n = data["n"].astype("float64")
+    n = data["n"].astype("float64") if "n" in data else pd.Series(dtype="float64")
     span = ((data["bucket"] + width).clip(upper=hi) - data["bucket"].clip(lower=lo)).astype(
         "float64"
     ) / 1e9
@@ -396,7 +417,7 @@ def _finish(data: pd.DataFrame, aggs: list[str], lo: int, hi: int, width: int) -
     }
     for name in aggs:
         out["value" if len(aggs) == 1 else name] = columns[name]().astype("float64")
-    return out.sort_values(["series_id", "ts"])
+    return out
 
 
 __all__ = ["SUMMARY_COLUMNS", "DuckDBStore", "StoreError"]

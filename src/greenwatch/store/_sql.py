@@ -84,6 +84,7 @@ SELECT coalesce(s.series_id, c.series_id) AS series_id,
        coalesce(c.increase, 0.0) AS increase, coalesce(c.integral, 0.0) AS integral,
        coalesce(c.covered_s, 0.0) AS covered_s
 FROM stats s FULL OUTER JOIN contrib c ON s.series_id = c.series_id AND s.k = c.k
+ORDER BY 1, 2
 """
 
 # Regroups finer summaries (hourly roll-up rows) into coarser buckets.
@@ -96,6 +97,7 @@ SELECT series_id, $origin + ((bucket - $origin) // $step) * $step AS bucket,
 FROM {table}
 WHERE series_id IN (SELECT id FROM {ids}) AND bucket >= $lo AND bucket < $hi
 GROUP BY series_id, 2
+ORDER BY 1, 2
 """
 
 
@@ -106,6 +108,18 @@ def summary_sql(ids: str) -> str:
     ``$max_gap``, ``$lookback`` — all integer nanoseconds.
     """
     return _SUMMARY_SQL.format(ids=ids)
+
+
+_ROLLUP_SQL = """
+SELECT series_id, bucket, {columns} FROM {table}
+WHERE series_id IN (SELECT id FROM {ids}) AND bucket >= $lo AND bucket < $hi
+ORDER BY series_id, bucket
+"""
+
+
+def rollup_sql(table: str, ids: str, columns: list[str]) -> str:
+    """Roll-up rows as they are, when the asked grid is the table's own (``$lo $hi``)."""
+    return _ROLLUP_SQL.format(table=table, ids=ids, columns=", ".join(columns))
 
 
 def regroup_sql(table: str, ids: str) -> str:
