@@ -6,5 +6,6 @@ hourly roll-ups); the arithmetic of every figure lives in :mod:`greenwatch.metri
 
 from greenwatch.query._kpi import KPIS, KpiAnswer, Scope, ScopeError, kpi_answer
 from greenwatch.query._sites import site_totals
+from greenwatch.query._trend import pue_trend
 
-__all__ = ["KPIS", "KpiAnswer", "Scope", "ScopeError", "kpi_answer", "site_totals"]
+__all__ = ["KPIS", "KpiAnswer", "Scope", "ScopeError", "kpi_answer", "pue_trend", "site_totals"]
