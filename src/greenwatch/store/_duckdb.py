@@ -315,12 +315,11 @@ class DuckDBStore:
         by_id = chosen.set_index("id").drop(columns="metric")
         label_cols = [c for c in by_id.columns if by_id[c].notna().any()]
         rows = by_id.index.get_indexer(pd.Index(out["series_id"]))
-        labelled = pd.DataFrame(
+        return pd.DataFrame(
             {"ts": out["ts"].array}
             | {c: by_id[c].array.take(rows) for c in label_cols}
             | {c: out[c].to_numpy() for c in value_cols}
         )
-        return labelled
 
     def _summaries(
         self, cur: duckdb.DuckDBPyConnection, lo: int, hi: int, width: int, aggs: list[str]
