@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from greenwatch.inventory import Inventory
-from greenwatch.simulate import Scenario, Simulator
+from greenwatch.simulate import Scenario, ScenarioKind, Simulator
 
 DAY = pd.Timedelta(days=1)
 BACKFILL_STEP = pd.Timedelta(minutes=1)
@@ -47,30 +47,18 @@ def demo_scenarios(inventory: Inventory, start: pd.Timestamp, end: pd.Timestamp)
     """
     last = end.floor("h")
     known = {s.id for s in inventory.sites} | {link.id for link in inventory.links}
-    scripted = [
-        Scenario(
-            "chiller_failure",
-            "shaoguan-1",
-            last - pd.Timedelta(hours=30),
-            last - pd.Timedelta(hours=22),
-        ),
-        Scenario(
-            "meter_dropout", "sc-wuxi", last - pd.Timedelta(hours=50), last - pd.Timedelta(hours=47)
-        ),
-        Scenario("counter_reset", "tianfu-1", max(start, last - pd.Timedelta(hours=70)), last),
-        Scenario(
-            "link_flap",
-            "guian-1--guian-2",
-            last - pd.Timedelta(hours=6),
-            last - pd.Timedelta(hours=5),
-        ),
-        Scenario(
-            "collector_down",
-            "qingyang-2",
-            last - pd.Timedelta(hours=12),
-            last - pd.Timedelta(hours=11),
-        ),
+    hours = pd.Timedelta(hours=1)
+    # (fault, site or link, hours before the last full hour it starts, and ends)
+    script: list[tuple[ScenarioKind, str, int, int]] = [
+        ("chiller_failure", "shaoguan-1", 30, 22),
+        ("meter_dropout", "sc-wuxi", 50, 47),
+        ("link_flap", "guian-1--guian-2", 6, 5),
+        ("collector_down", "qingyang-2", 12, 11),
     ]
+    scripted = [
+        Scenario(kind, target, last - a * hours, last - b * hours) for kind, target, a, b in script
+    ]
+    scripted.append(Scenario("counter_reset", "tianfu-1", max(start, last - 70 * hours), last))
     return [s for s in scripted if s.target in known]
 
 
