@@ -31,7 +31,13 @@ from greenwatch.store._base import (
     match_labels,
     normalise_aggs,
 )
-from greenwatch.store._sql import SUMMARY_COLUMNS, regroup_sql, rollup_sql, summary_sql
+from greenwatch.store._sql import (
+    ROLLUP_COLUMNS,
+    SUMMARY_COLUMNS,
+    regroup_sql,
+    rollup_sql,
+    summary_sql,
+)
 
 HOUR = 3_600_000_000_000
 DAY = 24 * HOUR
@@ -324,15 +330,21 @@ class DuckDBStore:
     def _summaries(
         self, cur: duckdb.DuckDBPyConnection, lo: int, hi: int, width: int, aggs: list[str]
     ) -> Any:
+        """Bucket summaries: roll-up rows where the grid aligns, else SQL over raw samples.
+
+        Roll-up rows are regrouped in pandas, in a fixed order, so repeated reads of the same
+        data give bit-identical sums (a parallel SQL sum does not).
+        """
         for table, grain in (("rollup_1d", DAY), ("rollup_1h", HOUR)):
             if lo % grain == 0 and hi % grain == 0 and width % grain == 0:
                 if width == grain:
                     needed = sorted({c for a in aggs for c in _NEEDS[a]})
                     sql = rollup_sql(table, "_q_ids", needed)
                     return cur.execute(sql, {"lo": lo, "hi": hi}).df()
-                return cur.execute(
-                    regroup_sql(table, "_q_ids"), {"origin": lo, "step": width, "lo": lo, "hi": hi}
-                ).df()
+                rows = cur.execute(
+                    rollup_sql(table, "_q_ids", ROLLUP_COLUMNS), {"lo": lo, "hi": hi}
+                )
+                return _regroup(rows.df(), lo, width)
         inner_lo, inner_hi = -(-lo // HOUR) * HOUR, (hi // HOUR) * HOUR
         if width != hi - lo or inner_hi - inner_lo < 2 * HOUR:
             return cur.execute(summary_sql("_q_ids"), self._params(lo, width, lo, hi)).df()
@@ -342,14 +354,11 @@ class DuckDBStore:
             for a, b in ((lo, inner_lo), (inner_hi, hi))
             if b > a
         ]
-        parts.append(
-            cur.execute(
-                regroup_sql("rollup_1h", "_q_ids"),
-                {"origin": lo, "step": width, "lo": inner_lo, "hi": inner_hi},
-            ).df()
+        rows = cur.execute(
+            rollup_sql("rollup_1h", "_q_ids", ROLLUP_COLUMNS), {"lo": inner_lo, "hi": inner_hi}
         )
-        combined = _combine(pd.concat([p for p in parts if not p.empty], ignore_index=True))
-        return combined.sort_values(["series_id", "bucket"])
+        parts.append(_regroup(rows.df(), lo, width))
+        return _combine(pd.concat([p for p in parts if not p.empty], ignore_index=True))
 
     def close(self) -> None:
         """Checkpoint and close the database file."""
@@ -357,12 +366,17 @@ class DuckDBStore:
             self._con.close()
 
 
+def _regroup(rows: pd.DataFrame, origin: int, step: int) -> pd.DataFrame:
+    """Finer summaries (roll-up rows by series and bucket) merged into buckets of ``step``."""
+    return _combine(rows.assign(bucket=origin + (rows["bucket"] - origin) // step * step))
+
+
 def _combine(parts: pd.DataFrame) -> pd.DataFrame:
     """Merge summaries of adjacent pieces of one bucket (same series and bucket)."""
     if parts.empty:
         return parts
-    parts = parts.sort_values("first_t", na_position="last")
-    grouped = parts.groupby(["series_id", "bucket"], sort=False)
+    parts = parts.sort_values(["series_id", "first_t"], na_position="last", kind="stable")
+    grouped = parts.groupby(["series_id", "bucket"], sort=True)
     out = grouped.agg(
         n=("n", "sum"),
         sum=("sum", "sum"),
@@ -374,7 +388,8 @@ def _combine(parts: pd.DataFrame) -> pd.DataFrame:
         integral=("integral", "sum"),
         covered_s=("covered_s", "sum"),
     )
-    last = parts.sort_values("last_t", na_position="first").groupby(["series_id", "bucket"])
+    by_last = parts.sort_values(["series_id", "last_t"], na_position="first", kind="stable")
+    last = by_last.groupby(["series_id", "bucket"], sort=True)
     out["last_t"] = last["last_t"].max()
     out["last_v"] = last["last_v"].last()
     return out.reset_index()

@@ -87,6 +87,9 @@ FROM stats s FULL OUTER JOIN contrib c ON s.series_id = c.series_id AND s.k = c.
 ORDER BY 1, 2
 """
 
+# Summary columns besides the series and bucket keys.
+ROLLUP_COLUMNS: list[str] = list(SUMMARY_COLUMNS[2:])
+
 # Regroups finer summaries (hourly roll-up rows) into coarser buckets.
 _REGROUP_SQL = """
 SELECT series_id, $origin + ((bucket - $origin) // $step) * $step AS bucket,
