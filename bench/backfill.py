@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from _results import result
 from greenwatch.inventory import load_inventory
 from greenwatch.service import backfill
 from greenwatch.simulate import Simulator
@@ -54,6 +55,7 @@ def main() -> None:
         f"re-run (idempotent): {again:,} samples in {second:.1f} s = {again / second:,.0f} "
         f"samples/s, newly stored {stored_again:,}"
     )
+    result(f"backfill {args.days} d national", generated / first, "samples/s")
 
 
 if __name__ == "__main__":

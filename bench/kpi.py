@@ -19,6 +19,7 @@ import httpx
 import pandas as pd
 
 from _peers import START, demo_store, victoriametrics
+from _results import result
 from greenwatch.inventory import load_inventory
 from greenwatch.metrics import PUE_CATEGORY_METERS
 from greenwatch.query import pue_trend, site_totals
@@ -154,6 +155,10 @@ def main() -> None:
     print(f"{'query':42} {'engine':16} {'cold ms':>9} {'warm ms':>9}")
     for name, engine, cold, warm in rows:
         print(f"{name:42} {engine:16} {cold:9.1f} {warm:9.1f}")
+    vm = "VictoriaMetrics"
+    result(f"{args.days}-d national hourly PUE, cold", rows[0][2], "ms", vm, rows[2][2])
+    result(f"{args.days}-d national hourly PUE, warm", rows[0][3], "ms", vm, rows[2][3])
+    result(f"{args.days}-d per-site PUE table, warm", rows[1][3], "ms", vm, rows[4][3])
     vm_values = [float(v) for _, v in vm_pue["data"]["result"][0]["values"]]  # type: ignore[index]
     print(
         f"ratio VictoriaMetrics/greenwatch, hourly PUE cold: {rows[2][2] / rows[0][2]:.1f}x, "

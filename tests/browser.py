@@ -39,20 +39,18 @@ class PageLog:
         ]
 
 
-@contextmanager
-def chromium_page(width: int = 1440, height: int = 1000) -> Iterator[tuple[object, PageLog]]:
-    """A fresh page in headless Debian Chromium; non-loopback requests are aborted and logged."""
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    need(Path(executable).exists(), "Debian chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover - the test extra installs it
-        need(False, "the playwright Python package is not installed")
-        raise
-    log = PageLog()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": width, "height": height})
+class Chromium:
+    """One headless Debian Chromium; :meth:`page` opens a fresh page (own context) in it."""
+
+    def __init__(self, browser: object) -> None:
+        self._browser = browser
+
+    @contextmanager
+    def page(self, width: int = 1440, height: int = 1000) -> Iterator[tuple[object, PageLog]]:
+        """A page whose requests outside loopback are aborted and logged."""
+        log = PageLog()
+        context = self._browser.new_context(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
+        page = context.new_page()
         page.on(
             "console", lambda m: log.console_errors.append(m.text) if m.type == "error" else None
         )
@@ -71,4 +69,45 @@ def chromium_page(width: int = 1440, height: int = 1000) -> Iterator[tuple[objec
         try:
             yield page, log
         finally:
+            context.close()
+
+
+@contextmanager
+def chromium() -> Iterator[Chromium]:
+    """Debian Chromium driven by Playwright (skips, or fails under CI, when either is missing)."""
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    need(Path(executable).exists(), "Debian chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - the test extra installs it
+        need(False, "the playwright Python package is not installed")
+        raise
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield Chromium(browser)
+        finally:
             browser.close()
+
+
+@contextmanager
+def chromium_page(width: int = 1440, height: int = 1000) -> Iterator[tuple[object, PageLog]]:
+    """A fresh page in its own headless Debian Chromium (see :class:`Chromium`)."""
+    with chromium() as browser, browser.page(width, height) as (page, log):
+        yield page, log
+
+
+def settle(page: object, timeout_ms: int = 30_000) -> None:
+    """Wait until the page has no request in flight and no Dash component is loading."""
+    page.wait_for_load_state("networkidle", timeout=timeout_ms)  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "!document.querySelector('[data-dash-is-loading=\"true\"]')", timeout=timeout_ms
+    )
+
+
+def screenshot(page: object, name: str) -> Path:
+    """A full-page screenshot in test-artifacts/ (looked at by people, not compared)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    return path

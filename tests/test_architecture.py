@@ -14,12 +14,13 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "greenwatch"
 
-RANK: dict[str, int] = {
+RANK: dict[str, float] = {
     "model": 0,
     "inventory": 1,
     "simulate": 2,
     "collect": 3,
     "ingest": 4,
+    "agent": 4.5,  # edge agent: collect + ingest encoding, forwards to the centre; no store
     "store": 5,
     "metrics": 6,
     "query": 7,

@@ -1,66 +1,293 @@
-"""The overview page in real Chromium against a running ``greenwatch serve`` with demo data."""
+"""Every dashboard page in real Chromium against a running ``greenwatch serve`` with demo data.
+
+One service for the module: a simulated day of the national network (with the demo's scripted
+faults), its alert engine evaluated so alerts fire, and one report in the archive. Chromium
+may reach 127.0.0.1 only: any other request is aborted and fails the test.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+import httpx
 import pandas as pd
 import pytest
-from tests.browser import ARTIFACTS, chromium_page
+from tests.browser import Chromium, chromium, screenshot, settle
 from tests.conftest import free_port
 
 from greenwatch.inventory import load_inventory
-from greenwatch.service import Service, backfill
+from greenwatch.query import Scope
+from greenwatch.reports import make_report
+from greenwatch.reports import parse_period as report_period
+from greenwatch.service import Service, backfill, demo_scenarios
+from greenwatch.service._auth import TokenStore
 from greenwatch.simulate import Simulator
 from greenwatch.store import DuckDBStore
 
 pytestmark = pytest.mark.integration
 START = pd.Timestamp("2026-07-01T00:00:00Z")
 END = START + pd.Timedelta(days=1)
+PAGES = {
+    "overview": "/",
+    "network": "/network",
+    "site": "/site/shaoguan-1",
+    "alerts": "/alerts",
+    "reports": "/reports",
+}
+# Screen position of the first link's mid-point marker in the link graph (trace "links").
+LINK_MARKER = """() => {
+    const gd = document.querySelector('#panel-network-link-graph .js-plotly-plot');
+    const k = gd._fullData.findIndex(t => t.name === 'links');
+    const dot = gd.querySelectorAll('.scatterlayer .trace')[k].querySelector('.point');
+    const r = dot.getBoundingClientRect();
+    return [r.x + r.width / 2, r.y + r.height / 2];
+}"""
+
+
+@dataclass
+class Served:
+    service: Service
+    token: str
+
+    @property
+    def url(self) -> str:
+        return self.service.url.rstrip("/")
+
+    def api(self, path: str) -> httpx.Response:
+        return httpx.get(
+            self.url + path, headers={"Authorization": f"Token {self.token}"}, timeout=10
+        )
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    data = tmp_path_factory.mktemp("serve")
     inventory = load_inventory()
-    store = DuckDBStore(tmp_path_factory.mktemp("serve") / "greenwatch.duckdb")
-    backfill(Simulator(inventory, seed=1, start=START), store.write, END)
-    svc = Service(store, inventory, port=free_port(), clock=lambda: END)
+    store = DuckDBStore(data / "greenwatch.duckdb")
+    scenarios = demo_scenarios(inventory, START, END)
+    backfill(Simulator(inventory, seed=1, start=START, scenarios=scenarios), store.write, END)
+    tokens = TokenStore(None)
+    token = tokens.create(["admin"], name="test")
+    svc = Service(
+        store, inventory, port=free_port(), clock=lambda: END, data_dir=data, tokens=tokens
+    )
+    assert svc.alerts is not None
+    # Two evaluations an hour apart: rules with ``for`` up to an hour move on to firing.
+    svc.alerts.evaluate(END - pd.Timedelta(hours=1))
+    svc.alerts.evaluate(END)
+    make_report(
+        store,
+        inventory,
+        report_period("2026-07-01"),
+        Scope("national"),
+        formats=["html", "csv"],
+        archive_dir=data / "reports",
+        generated_at=END,
+    )
     svc.start()
-    yield svc
+    yield Served(svc, token)
     svc.stop()
 
 
-def test_overview_renders_every_site_offline(service: Service) -> None:
-    with chromium_page() as (page, log):
-        page.goto(service.url)  # type: ignore[attr-defined]
-        page.wait_for_selector(".site-row", timeout=30_000)  # type: ignore[attr-defined]
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Chromium]:
+    with chromium() as shared:
+        yield shared
+
+
+def _goto(page: object, url: str) -> None:
+    page.goto(url)  # type: ignore[attr-defined]
+    page.wait_for_selector(".panel", timeout=30_000)  # type: ignore[attr-defined]
+    settle(page)
+
+
+def test_overview_renders_every_site_offline(served: Served, browser: Chromium) -> None:
+    with browser.page() as (page, log):
+        _goto(page, served.url + "/")
         page.wait_for_function(  # type: ignore[attr-defined]
-            "document.querySelectorAll('#national-map .scattergeo .point').length > 0",
+            "document.querySelectorAll('#panel-overview-map .scattergeo .point').length > 0",
             timeout=30_000,
         )
-        page.wait_for_timeout(500)  # type: ignore[attr-defined]
         points = page.evaluate(  # type: ignore[attr-defined]
-            "document.querySelectorAll('#national-map .scattergeo .point').length"
+            "document.querySelectorAll('#panel-overview-map .scattergeo .point').length"
         )
         coast = page.evaluate(  # type: ignore[attr-defined]
-            "document.querySelectorAll('#national-map .coastlines path, "
-            "#national-map path.coastlines').length"
+            "document.querySelectorAll('#panel-overview-map .coastlines path, "
+            "#panel-overview-map path.coastlines').length"
         )
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)  # type: ignore[attr-defined]
-        pue = page.inner_text("#tile-pue")  # type: ignore[attr-defined]
+        tiles = page.locator(".tile .tile-note").all_inner_texts()  # type: ignore[attr-defined]
+        pue = page.inner_text("#panel-overview-pue .tile-value")  # type: ignore[attr-defined]
         rows = page.locator(".site-row").count()  # type: ignore[attr-defined]
-    sites = len(service.inventory.sites)
+        trend_points = page.evaluate(  # type: ignore[attr-defined]
+            "document.querySelector('#panel-overview-pue-trend .scatterlayer path.js-line')"
+            ".getAttribute('d').split('L').length"
+        )
+        screenshot(page, "overview.png")
+    sites = len(served.service.inventory.sites)
     assert points == sites >= 35
     assert rows == sites
     assert coast >= 1, "the coastline layer did not draw (topojson not served?)"
     assert 1.05 < float(pue) < 1.6
+    assert len(tiles) == 6
+    assert all("coverage" in t for t in tiles), tiles
+    assert trend_points >= 23, "the hourly national PUE trend should have a point per hour"
     assert log.console_errors == []
     assert log.outside_loopback() == []
 
 
-def test_health_endpoints(service: Service) -> None:
-    import httpx
+@pytest.mark.parametrize("name", list(PAGES))
+def test_every_page_renders_without_errors(served: Served, browser: Chromium, name: str) -> None:
+    with browser.page() as (page, log):
+        _goto(page, served.url + PAGES[name])
+        panels = page.locator(".panel").count()  # type: ignore[attr-defined]
+        empty = page.evaluate(  # type: ignore[attr-defined]
+            """[...document.querySelectorAll('.panel')].filter(p =>
+                !p.querySelector('.main-svg') &&
+                !(p.querySelector('.panel-body') || {innerText: ''}).innerText.trim()
+            ).map(p => p.id)"""
+        )
+        screenshot(page, f"{name}.png")
+    assert panels >= 1
+    assert empty == [], f"panels left blank: {empty}"
+    assert log.console_errors == []
+    assert log.outside_loopback() == []
 
-    assert httpx.get(service.url + "healthz").json() == {"status": "ok"}
-    assert httpx.get(service.url + "readyz").status_code == 200
+
+def test_dark_theme(served: Served, browser: Chromium) -> None:
+    with browser.page() as (page, log):
+        _goto(page, served.url + "/")
+        page.click("#theme-toggle")  # type: ignore[attr-defined]
+        page.wait_for_selector("#gw-root.theme-dark")  # type: ignore[attr-defined]
+        settle(page)
+        page.wait_for_timeout(300)  # type: ignore[attr-defined]
+        background = page.evaluate(  # type: ignore[attr-defined]
+            "getComputedStyle(document.querySelector('#panel-overview-pue-trend .main-svg'))"
+            ".backgroundColor"
+        )
+        screenshot(page, "overview-dark.png")
+    assert background in {"rgb(28, 33, 40)", "rgba(0, 0, 0, 0)"} or "28, 33, 40" in background
+    assert log.console_errors == []
+
+
+def test_drill_down_from_map_point_and_table_row(served: Served, browser: Chromium) -> None:
+    with browser.page() as (page, log):
+        _goto(page, served.url + "/?period=24h")
+        point = page.locator("#panel-overview-map .scattergeo .point").first  # type: ignore[attr-defined]
+        box = point.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # type: ignore[attr-defined]
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # type: ignore[attr-defined]
+        page.wait_for_url(re.compile(r"/site/[a-z0-9-]+"), timeout=15_000)  # type: ignore[attr-defined]
+        from_map = page.url  # type: ignore[attr-defined]
+        settle(page)
+        title = page.inner_text(".page-title")  # type: ignore[attr-defined]
+
+        _goto(page, served.url + "/")
+        row = page.locator(".site-row").nth(3)  # type: ignore[attr-defined]
+        site = row.get_attribute("data-site")
+        row.locator("a").click()
+        page.wait_for_url(re.compile(f"/site/{site}"), timeout=15_000)  # type: ignore[attr-defined]
+        settle(page)
+        site_title = page.inner_text(".page-title")  # type: ignore[attr-defined]
+        power = page.locator("#panel-site-power .main-svg").count()  # type: ignore[attr-defined]
+    names = {s.id: s.name for s in served.service.inventory.sites}
+    clicked = from_map.rsplit("/site/", 1)[1].split("?")[0]
+    assert clicked in names
+    assert title == names[clicked]
+    assert site_title == names[site]
+    assert power >= 1
+    assert log.console_errors == []
+
+
+def test_url_encodes_the_view(served: Served, browser: Chromium) -> None:
+    with browser.page() as (page, _log):
+        _goto(page, served.url + "/site/guian-1?period=7d")
+        checked = page.locator("#period input:checked").get_attribute("value")  # type: ignore[attr-defined]
+        page.locator("#period label", has_text="30d").click()  # type: ignore[attr-defined]
+        page.wait_for_url(re.compile(r"period=30d"), timeout=10_000)  # type: ignore[attr-defined]
+        settle(page)
+        note = page.inner_text("#view-note")  # type: ignore[attr-defined]
+        page.locator(".nav-link", has_text="Network").click()  # type: ignore[attr-defined]
+        page.wait_for_url(re.compile(r"/network\?period=30d"), timeout=10_000)  # type: ignore[attr-defined]
+    assert checked == "7d"
+    assert "2026-06-02 00:00 → 2026-07-02 00:00" in note
+
+
+def test_click_a_link_for_its_history(served: Served, browser: Chromium) -> None:
+    with browser.page() as (page, log):
+        _goto(page, served.url + "/network")
+        x, y = page.evaluate(LINK_MARKER)  # type: ignore[attr-defined]
+        page.mouse.move(x, y)  # type: ignore[attr-defined]
+        page.mouse.click(x, y)  # type: ignore[attr-defined]
+        page.wait_for_url(re.compile(r"link=[a-z0-9-]+"), timeout=15_000)  # type: ignore[attr-defined]
+        settle(page)
+        link = re.search(r"link=([a-z0-9-]+)", page.url).group(1)  # type: ignore[attr-defined, union-attr]
+        title = page.text_content("#panel-network-link-history .gtitle")  # type: ignore[attr-defined]
+        selected = page.inner_text(".link-row.selected")  # type: ignore[attr-defined]
+        screenshot(page, "network-link.png")
+    assert link in {lk.id for lk in served.service.inventory.links}
+    assert title is not None
+    assert title.startswith(link)
+    assert link in selected
+    assert log.console_errors == []
+
+
+def test_silence_and_acknowledge_from_the_ui_show_in_the_api(
+    served: Served, browser: Chromium
+) -> None:
+    before = served.api("/api/v1/alerts?state=firing&silenced=false").json()["data"]
+    assert len(before) >= 2, "the demo day should have firing alerts"
+    with browser.page() as (page, log):
+        _goto(page, served.url + "/alerts")
+        rows = page.locator(".alert-row.alert-firing")  # type: ignore[attr-defined]
+        first = rows.nth(0).get_attribute("data-fingerprint")
+        rows.nth(0).locator("button").click()
+        page.wait_for_function(  # type: ignore[attr-defined]
+            "document.querySelector('#silence-matchers').value.includes('alertname=')"
+        )
+        page.fill("#alert-comment", "chiller maintenance, vendor on site")  # type: ignore[attr-defined]
+        page.click("#silence-button")  # type: ignore[attr-defined]
+        page.wait_for_selector("#alert-action-result .ok-note", timeout=10_000)  # type: ignore[attr-defined]
+        result = page.inner_text("#alert-action-result")  # type: ignore[attr-defined]
+        settle(page)
+        second = page.locator(".alert-row.alert-firing").nth(0)  # type: ignore[attr-defined]
+        acked = second.get_attribute("data-fingerprint")
+        second.locator("button").click()
+        page.fill("#alert-comment", "looking into it")  # type: ignore[attr-defined]
+        page.click("#ack-button")  # type: ignore[attr-defined]
+        page.wait_for_function(  # type: ignore[attr-defined]
+            "document.querySelector('#alert-action-result').innerText.startsWith('Acknowledged')"
+        )
+        settle(page)
+        silence_rows = page.locator(".silence-row").count()  # type: ignore[attr-defined]
+        screenshot(page, "alerts-after-silence.png")
+    assert result.startswith("Silence")
+    silenced = served.api(f"/api/v1/alerts/{first}").json()["data"]
+    assert silenced["silenced"] is True
+    silences = served.api("/api/v1/silences").json()["data"]
+    assert any(s["comment"] == "chiller maintenance, vendor on site" for s in silences)
+    assert served.api(f"/api/v1/alerts/{acked}").json()["data"]["acknowledged"]["comment"] == (
+        "looking into it"
+    )
+    assert silence_rows >= 1
+    assert log.console_errors == []
+
+
+def test_reports_are_listed_and_download(served: Served, browser: Chromium) -> None:
+    with browser.page() as (page, log):
+        _goto(page, served.url + "/reports")
+        rows = page.locator(".report-row").count()  # type: ignore[attr-defined]
+        href = page.locator(".report-row a").first.get_attribute("href")  # type: ignore[attr-defined]
+    assert rows >= 1
+    assert href is not None
+    got = httpx.get(served.url + href, timeout=10)
+    assert got.status_code == 200
+    assert got.headers["content-type"].startswith("text/html")
+    assert httpx.get(served.url + "/reports/download/nope/x.html", timeout=10).status_code == 404
+    assert log.console_errors == []
+
+
+def test_health_endpoints(served: Served) -> None:
+    assert httpx.get(served.url + "/healthz").json() == {"status": "ok"}
+    assert httpx.get(served.url + "/readyz").status_code == 200

@@ -200,3 +200,9 @@ class StoreContract:
         )
         assert whole["count"].iloc[0] == 306
         assert whole["coverage"].iloc[0] == pytest.approx(1.0)
+
+    def test_long_unaligned_range_without_data(self, store: Store) -> None:
+        store.write(power("a", 5, 1.0))
+        later = T0 + 10 * HOUR + 7 * MIN
+        out = store.query("power_watts", later, later + 5 * HOUR, agg=["integral", "count"])
+        assert out.empty or float(out["count"].sum()) == 0.0

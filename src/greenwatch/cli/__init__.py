@@ -10,11 +10,20 @@ import sys
 from collections.abc import Callable, Sequence
 
 from greenwatch import __version__
-from greenwatch.cli import _core, _kpi
+from greenwatch.cli import (
+    _alerts,
+    _collect,
+    _core,
+    _export_cmd,
+    _ingest,
+    _kpi,
+    _report,
+    _simulate,
+)
 from greenwatch.cli._common import EXIT_BAD_INPUT
 from greenwatch.model import GreenwatchError
 
-COMMAND_MODULES = (_core, _kpi)
+COMMAND_MODULES = (_core, _kpi, _report, _collect, _simulate, _alerts, _ingest, _export_cmd)
 Handler = Callable[[argparse.Namespace], int]
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from greenwatch.cli._common import DEFAULT_DATA_DIR, Subparsers, say
+from greenwatch.cli._simulate import serve_demo_over_protocols
 from greenwatch.inventory import BUILTIN, load_inventory
 from greenwatch.service import DemoState, Service, backfill, demo_scenarios, run_until_stopped
 from greenwatch.simulate import Simulator
@@ -55,6 +56,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.no_serve:
         store.close()
         return 0
+    if args.live == "protocols":
+        return serve_demo_over_protocols(sim, inventory, store, host=args.host, port=args.port)
     service = Service(store, inventory, host=args.host, port=args.port, live=sim)
     run_until_stopped(service, say)
     return 0
@@ -91,12 +94,22 @@ def add_commands(sub: Subparsers) -> None:
         "demo",
         help="backfill a simulated national network and serve the live dashboard",
         description="Backfill N days of the simulated national network at 1-minute resolution "
-        "(idempotent: re-running adds no duplicates), then serve the dashboard while a job "
-        "polls the simulator's live values every 15 s.",
+        "(idempotent: re-running adds no duplicates), then serve the dashboard with live data "
+        "every 15 s: the simulated centres are served on loopback over Prometheus, Redfish, "
+        "Modbus TCP and SNMP, and real collectors poll them (--live inprocess reads the "
+        "simulator directly instead).",
     )
     demo.add_argument("--days", type=int, default=30, help="days to backfill (default 30)")
     demo.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
     demo.add_argument("--no-serve", action="store_true", help="backfill only, then exit")
+    demo.add_argument(
+        "--live",
+        choices=["protocols", "inprocess"],
+        default="protocols",
+        help="where live data comes from: collectors polling the simulated centres over "
+        "Prometheus, Redfish, Modbus and SNMP on loopback (default), or the simulator read "
+        "in-process",
+    )
     common_args(demo)
     _server_args(demo)
     demo.set_defaults(handler=_cmd_demo)

@@ -1,5 +1,19 @@
-"""The Dash operations dashboard (reads through query and store; nothing imports it)."""
+"""The Dash operations dashboard (reads through query, metrics and store; nothing imports it).
 
-from greenwatch.dashboard._app import create_app, national_map
+Pages and panels are declared in YAML (top-level ``dashboards/``, shipped with the wheel);
+:func:`load_dashboards` validates them, :func:`create_app` serves them.
+"""
 
-__all__ = ["create_app", "national_map"]
+from greenwatch.dashboard._app import create_app
+from greenwatch.dashboard._auth import hash_password, verify_password
+from greenwatch.dashboard._spec import Dashboards, Page, Settings, load_dashboards
+
+__all__ = [
+    "Dashboards",
+    "Page",
+    "Settings",
+    "create_app",
+    "hash_password",
+    "load_dashboards",
+    "verify_password",
+]

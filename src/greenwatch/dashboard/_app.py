@@ -1,155 +1,44 @@
-"""The Dash operations dashboard: national map, national PUE with coverage, per-site table."""
+"""The Dash app: a shell (navigation, time range, refresh, theme) around YAML-defined pages.
+
+Routing follows the URL (``dcc.Location``): ``/`` and the other page paths, ``/site/ID`` for a
+site, ``?period=7d`` (``&end=…`` to pin a past period), ``&link=ID`` and ``&edge=…`` on the
+network page. Every panel renders in its own callback (pattern-matching ids), so the browser
+fetches a page's panels in parallel and the slowest panel bounds the page, not their sum.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import dash
+import flask
 import pandas as pd
-import plotly.graph_objects as go
-from dash import Input, Output, dcc, html
+from dash import ALL, MATCH, Input, Output, State, ctx
+from dash.exceptions import PreventUpdate
 
-from greenwatch.dashboard._theme import STATUS_COLOURS, pue_status
+from greenwatch.dashboard import _alerts_actions, _auth, _reports_page
+from greenwatch.dashboard._blocks import BLOCKS
+from greenwatch.dashboard._env import Env
+from greenwatch.dashboard._graphs import render_graph
+from greenwatch.dashboard._layout import page_layout, shell, view_note
+from greenwatch.dashboard._spec import Page, load_dashboards
+from greenwatch.dashboard._view import View, parse_view, with_params
 from greenwatch.inventory import Inventory
-from greenwatch.metrics import rollup
-from greenwatch.query import site_totals
+from greenwatch.model import shipped_dir
 from greenwatch.store import Store
 
 ASSETS = Path(__file__).parent / "assets"
-PERIODS: dict[str, pd.Timedelta] = {
-    "24h": pd.Timedelta(hours=24),
-    "7d": pd.Timedelta(days=7),
-    "30d": pd.Timedelta(days=30),
-}
-GRAPH_CONFIG: Any = {"topojsonURL": "assets/topojson/", "displaylogo": False}
 Clock = Callable[[], pd.Timestamp]
+QUANTUM = pd.Timedelta(minutes=1)
+# Panels that show state changed by the user (not by the clock): never served from the cache.
+LIVE_BLOCKS = frozenset({"alerts", "reports"})
 
 
 def _now() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC")
-
-
-def _tile(title: str, value: str, note: str, ident: str) -> html.Div:
-    return html.Div(
-        [
-            html.Div(title, className="tile-title"),
-            html.Div(value, id=ident, className="tile-value"),
-            html.Div(note, id=f"{ident}-note", className="tile-note"),
-        ],
-        className="tile",
-    )
-
-
-def site_overview(totals: pd.DataFrame, span: pd.Timedelta) -> pd.DataFrame:
-    """Per-site totals plus the map's columns: PUE, its coverage and mean IT power."""
-    return totals.assign(
-        pue=totals["facility_j"] / totals["it_j"].where(totals["it_j"] > 0),
-        coverage=totals[["facility_coverage", "it_coverage"]].min(axis=1),
-        it_power_w=totals["it_j"] / span.total_seconds(),
-        category=totals["pue_category"],
-    )
-
-
-def national_map(overview: pd.DataFrame) -> go.Figure:
-    """Sites on a map of China, coloured by PUE against target and sized by IT power."""
-    fig = go.Figure()
-    frame = overview.assign(
-        status=[
-            pue_status(p, t, c)
-            for p, t, c in zip(
-                overview["pue"], overview["target_pue"], overview["coverage"], strict=True
-            )
-        ]
-    )
-    peak = max(float(frame["it_power_w"].fillna(0).max()), 1.0)
-    for status, colour in STATUS_COLOURS.items():
-        part = frame[frame["status"] == status]
-        if part.empty:
-            continue
-        fig.add_trace(
-            go.Scattergeo(
-                lat=part["lat"],
-                lon=part["lon"],
-                name=f"{status} ({len(part)})",
-                text=[
-                    f"<b>{n}</b><br>PUE {p:.3f} (target {t if t is not None else '—'})"
-                    f"<br>coverage {c:.0%}<br>IT {w / 1e6:.1f} MW"
-                    for n, p, t, c, w in zip(
-                        part["name"],
-                        part["pue"],
-                        part["target_pue"],
-                        part["coverage"],
-                        part["it_power_w"].fillna(0),
-                        strict=True,
-                    )
-                ],
-                hoverinfo="text",
-                customdata=part["site"],
-                marker={
-                    "color": colour,
-                    "size": 8 + 22 * (part["it_power_w"].fillna(0) / peak) ** 0.5,
-                    "line": {"width": 1, "color": "#1b1f24"},
-                },
-                mode="markers",
-            )
-        )
-    fig.update_geos(
-        scope="asia",
-        resolution=50,
-        projection_type="mercator",
-        lataxis_range=[17, 54],
-        lonaxis_range=[73, 135],
-        showcoastlines=True,
-        coastlinecolor="#6b7280",
-        showland=True,
-        landcolor="#eef1f4",
-        showocean=True,
-        oceancolor="#dbe7f3",
-        showcountries=False,
-        showlakes=False,
-    )
-    fig.update_layout(
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        legend={"orientation": "h", "y": 0.02, "x": 0.01, "bgcolor": "rgba(255,255,255,0.7)"},
-        height=620,
-    )
-    return fig
-
-
-def site_table(overview: pd.DataFrame) -> html.Table:
-    """Per-site rows, worst PUE against target first."""
-    frame = overview.assign(gap=overview["pue"] - overview["target_pue"].astype("float64"))
-    frame = frame.sort_values("gap", ascending=False, na_position="last")
-    head = html.Tr(
-        [html.Th(h) for h in ("site", "kind", "hub", "PUE", "target", "cat.", "coverage", "IT MW")]
-    )
-    records: list[dict[str, Any]] = frame.to_dict("records")  # type: ignore[assignment]
-    body = [
-        html.Tr(
-            [
-                html.Td(r["name"]),
-                html.Td(r["kind"]),
-                html.Td(r["hub"] or "—"),
-                html.Td(
-                    f"{r['pue']:.3f}",
-                    style={
-                        "color": STATUS_COLOURS[
-                            pue_status(r["pue"], r["target_pue"], r["coverage"])
-                        ]
-                    },
-                ),
-                html.Td("—" if r["target_pue"] is None else f"{r['target_pue']:.2f}"),
-                html.Td(str(r["category"])),
-                html.Td(f"{r['coverage']:.0%}"),
-                html.Td(f"{r['it_power_w'] / 1e6:.1f}"),
-            ],
-            className="site-row",
-        )
-        for r in records
-    ]
-    return html.Table([html.Thead(head), html.Tbody(body)], className="site-table")
 
 
 def create_app(
@@ -158,79 +47,233 @@ def create_app(
     *,
     clock: Clock = _now,
     server: Any = True,
-    refresh_s: float = 15.0,
+    dashboards_dir: Path | None = None,
+    alerts: Any = None,
+    reports_dir: Path | None = None,
 ) -> dash.Dash:
-    """The Dash app; ``server`` is a Flask app to mount on (or True for a new one)."""
+    """The Dash app over ``store`` and ``inventory``; ``server`` is a Flask app to mount on.
+
+    Pages come from ``dashboards_dir`` (default: the shipped ``dashboards/``); a bad file raises
+    :class:`~greenwatch.model.ConfigError` naming file, line and key. ``alerts`` is the alert
+    engine (None: the alerts page says alerting is not configured); ``reports_dir`` the report
+    archive.
+    """
+    dashboards = load_dashboards(dashboards_dir or shipped_dir("dashboards"))
+    env = Env(
+        store,
+        inventory,
+        dashboards,
+        clock,
+        auth=_auth.Auth(dashboards.settings.auth),
+        alerts=alerts,
+        reports_dir=reports_dir,
+    )
+    settings = dashboards.settings
     app = dash.Dash(
         __name__,
         server=server,
         assets_folder=str(ASSETS),
-        title="greenwatch — national computing network",
+        title=settings.title,
         serve_locally=True,
+        suppress_callback_exceptions=True,
+        update_title="",
     )
-    app.layout = html.Div(
-        [
-            html.Header(
-                [
-                    html.H1("greenwatch"),
-                    html.Span("national computing-power network — live efficiency"),
-                ],
-                className="top",
-            ),
-            dcc.RadioItems(
-                id="period",
-                options=[{"label": f"last {k}", "value": k} for k in PERIODS],
-                value="24h",
-                inline=True,
-                className="period",
-            ),
-            html.Div(
-                [
-                    _tile("National PUE", "…", "", "tile-pue"),
-                    _tile("IT energy", "…", "", "tile-it"),
-                    _tile("Facility energy", "…", "", "tile-facility"),
-                    _tile("Sites reporting", "…", "", "tile-sites"),
-                ],
-                className="tiles",
-            ),
-            html.Div(
-                [
-                    dcc.Graph(id="national-map", config=GRAPH_CONFIG, className="map"),
-                    html.Div(id="site-table", className="table-scroll"),
-                ],
-                className="overview",
-            ),
-            dcc.Interval(id="refresh", interval=int(refresh_s * 1000)),
-        ],
-        className="page",
-    )
+    flask_app: flask.Flask = app.server
+    env.auth.install(flask_app, [p.path for p in dashboards.pages])
+    _reports_page.install(flask_app, env)
+    _server_timing(flask_app)
+    app.layout = shell(env, settings.refresh_s)
+    pages: dict[str, Page] = {p.id: p for p in dashboards.pages}
+
+    def view_of(pathname: str | None, search: str | None) -> View:
+        return parse_view(pathname, search, dashboards, env.clock(), QUANTUM)
 
     @app.callback(
-        Output("national-map", "figure"),
-        Output("tile-pue", "children"),
-        Output("tile-pue-note", "children"),
-        Output("tile-it", "children"),
-        Output("tile-facility", "children"),
-        Output("tile-sites", "children"),
-        Output("site-table", "children"),
-        Input("period", "value"),
-        Input("refresh", "n_intervals"),
+        Output("page", "children"),
+        Output("view-note", "children"),
+        Input("url", "pathname"),
+        State("url", "search"),
     )
-    def _refresh(period: str, _tick: int | None) -> tuple[Any, ...]:
-        end = clock().floor("min")
-        span = PERIODS[period]
-        overview = site_overview(site_totals(store, inventory, end - span, end), span)
-        kpis = rollup(overview, "national").kpis
-        national: dict[str, Any] = kpis[kpis["kpi"] == "pue"].iloc[0].to_dict()  # type: ignore[assignment]
+    def route(pathname: str | None, search: str | None) -> tuple[Any, Any]:
+        view = view_of(pathname, search)
+        return page_layout(env, view, search or ""), view_note(view)
+
+    @app.callback(
+        Output("url", "search", allow_duplicate=True),
+        Output("period", "value"),
+        Output("view-note", "children", allow_duplicate=True),
+        Input("period", "value"),
+        Input("url", "search"),
+        State("url", "pathname"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def sync_period(period: str, search: str | None, pathname: str | None) -> tuple[Any, Any, Any]:
+        if ctx.triggered_id == "period":
+            changed = with_params(search, period=period, start=None)
+            # A callback is not re-run by its own output: the note follows here.
+            return changed, dash.no_update, view_note(view_of(pathname, changed))
+        view = view_of(pathname, search)
         return (
-            national_map(overview),
-            f"{national['value']:.3f}",
-            f"ratio of summed energies · coverage {national['coverage']:.0%} · "
-            f"{national['excluded']} sites excluded · target < 1.5",
-            f"{national['denominator'] / 3.6e9:,.0f} MWh",
-            f"{national['numerator'] / 3.6e9:,.0f} MWh",
-            f"{national['sites']} / {len(inventory.sites)}",
-            site_table(overview),
+            dash.no_update,
+            view.period if view.period in settings.periods else dash.no_update,
+            view_note(view),
         )
 
+    @app.callback(
+        Output({"gw": "nav", "page": ALL}, "href"),
+        Input("url", "search"),
+        State({"gw": "nav", "page": ALL}, "id"),
+    )
+    def nav_links(search: str | None, ids: list[dict[str, str]]) -> list[str]:
+        # The time range follows the operator from page to page; page-specific choices do not.
+        keep = with_params(search, link=None, edge=None, state=None, severity=None, q=None)
+        return [pages[i["page"]].path + keep for i in ids]
+
+    @app.callback(
+        Output({"gw": "graph", "panel": MATCH}, "figure"),
+        Input("url", "search"),
+        Input("refresh", "n_intervals"),
+        Input("theme", "data"),
+        State("url", "pathname"),
+        State({"gw": "graph", "panel": MATCH}, "id"),
+    )
+    def graph(
+        search: str | None,
+        _tick: int | None,
+        theme: str | None,
+        pathname: str | None,
+        ident: dict[str, str],
+    ) -> Any:
+        view = view_of(pathname, search)
+        page_id, _, panel_id = ident["panel"].partition("/")
+        if page_id != view.page.id:
+            raise PreventUpdate
+        panel = next(p for p in pages[page_id].panels if p.id == panel_id)
+        # A figure is a function of its panel, the view and the theme: drawn once per minute.
+        return env.memo(
+            ("graph", ident["panel"], view.key, view.now, theme),
+            lambda: render_graph(panel, view, env, theme).to_plotly_json(),
+        )
+
+    @app.callback(
+        Output({"gw": "html", "panel": MATCH}, "children"),
+        Input("url", "search"),
+        Input("refresh", "n_intervals"),
+        Input("alerts-version", "data"),
+        State("url", "pathname"),
+        State({"gw": "html", "panel": MATCH}, "id"),
+    )
+    def block(
+        search: str | None,
+        _tick: int | None,
+        _v: int | None,
+        pathname: str | None,
+        ident: dict[str, str],
+    ) -> Any:
+        view = view_of(pathname, search)
+        page_id, _, panel_id = ident["panel"].partition("/")
+        if page_id != view.page.id:
+            raise PreventUpdate
+        panel = next(p for p in pages[page_id].panels if p.id == panel_id)
+        if panel.type in LIVE_BLOCKS:
+            return BLOCKS[panel.type](panel, view, env, search or "")
+        return env.memo(
+            ("block", ident["panel"], view.key, view.now, search),
+            lambda: BLOCKS[panel.type](panel, view, env, search or ""),
+        )
+
+    @app.callback(
+        Output("url", "pathname", allow_duplicate=True),
+        Output("url", "search", allow_duplicate=True),
+        Input({"gw": "graph", "panel": ALL}, "clickData"),
+        State("url", "pathname"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def drill_down(_clicks: list[Any], pathname: str | None, search: str | None) -> tuple[Any, Any]:
+        point = (ctx.triggered[0]["value"] or {}).get("points", [{}])[0] if ctx.triggered else {}
+        target = str(point.get("customdata") or "")
+        kind, _, ident = target.partition(":")
+        if kind == "site" and ident in env.sites:
+            path, query = f"/site/{ident}", with_params(search, link=None, edge=None)
+        elif kind == "link" and ident in env.links:
+            history = (
+                p for p in dashboards.pages if any(q.type == "link_history" for q in p.panels)
+            )
+            path, query = (
+                next((p.path for p in history), "/network"),
+                with_params(search, link=ident),
+            )
+        else:
+            raise PreventUpdate
+        # Only what changes is set: setting the path again would redraw the page, setting the
+        # search again would re-run the panels of a page that is being replaced.
+        return (
+            path if path != pathname else dash.no_update,
+            query if query != (search or "") else dash.no_update,
+        )
+
+    @app.callback(
+        Output("url", "pathname", allow_duplicate=True),
+        Input("site-select", "value"),
+        State("url", "pathname"),
+        prevent_initial_call=True,
+    )
+    def choose_site(site: str | None, pathname: str | None) -> str:
+        page, current = dashboards.page_for(pathname or "/")
+        if not site or site == current:
+            raise PreventUpdate
+        return f"{page.path.rstrip('/')}/{site}"
+
+    @app.callback(
+        Output("url", "search", allow_duplicate=True),
+        Input("edge-mode", "value"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+    def edge_mode(mode: str, search: str | None) -> str:
+        return with_params(search, edge=None if mode == "health" else mode)
+
+    @app.callback(
+        Output("refresh", "interval"),
+        Output("refresh", "disabled"),
+        Input("refresh-every", "value"),
+        Input("url", "search"),
+        State("url", "pathname"),
+    )
+    def refresh_every(seconds: int, search: str | None, pathname: str | None) -> tuple[int, bool]:
+        live = view_of(pathname, search).live
+        return max(int(seconds or 0), 1) * 1000, not seconds or not live
+
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        "function(n, theme) { if (!n) { return theme || 'light'; }"
+        " return theme === 'dark' ? 'light' : 'dark'; }",
+        Output("theme", "data"),
+        Input("theme-toggle", "n_clicks"),
+        State("theme", "data"),
+    )
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        "function(theme) { return 'gw theme-' + (theme === 'dark' ? 'dark' : 'light'); }",
+        Output("gw-root", "className"),
+        Input("theme", "data"),
+    )
+    _alerts_actions.register(app, env)
     return app
+
+
+def _server_timing(server: flask.Flask) -> None:
+    """``Server-Timing`` on every callback response, so a browser (or the bench) sees how long
+    each callback took on the server."""
+
+    @server.before_request
+    def _start() -> None:
+        flask.g.gw_started = time.perf_counter()
+
+    @server.after_request
+    def _stop(response: flask.Response) -> flask.Response:
+        started = flask.g.get("gw_started")
+        if started is not None and flask.request.path.startswith("/_dash-update-component"):
+            response.headers["Server-Timing"] = (
+                f"callback;dur={(time.perf_counter() - started) * 1000:.1f}"
+            )
+        return response

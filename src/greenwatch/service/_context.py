@@ -9,6 +9,7 @@ from pathlib import Path
 import flask
 import pandas as pd
 
+from greenwatch.alerts import AlertEngine
 from greenwatch.ingest import Ingest
 from greenwatch.inventory import Inventory
 from greenwatch.store import Store
@@ -25,6 +26,7 @@ class ApiContext:
     ingest: Ingest
     clock: Clock
     data_dir: Path | None = None
+    alerts: AlertEngine | None = None
 
 
 def bad_request(message: str, status: int = 400, **extra: object) -> tuple[flask.Response, int]:

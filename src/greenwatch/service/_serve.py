@@ -5,17 +5,31 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from greenwatch.alerts import AlertEngine, load_config, load_rules
+from greenwatch.collect import Collector, Scheduler
 from greenwatch.dashboard import create_app
+from greenwatch.export import ExportSettings, KpiExports, ServiceHealth
 from greenwatch.ingest import Ingest
 from greenwatch.inventory import Inventory
-from greenwatch.service import _api_kpi
+from greenwatch.model import concat_batches
+from greenwatch.reports import ReportScheduler, ReportSettings, report_scheduler
+from greenwatch.service import (
+    _api_alerts,
+    _api_ingest,
+    _api_kpi,
+    _api_metrics,
+    _api_read,
+    _api_reports,
+    _auth,
+)
+from greenwatch.service._auth import TokenStore
 from greenwatch.service._context import ApiContext
 from greenwatch.service._http import HttpServer, create_flask
 from greenwatch.simulate import Simulator
@@ -24,8 +38,10 @@ from greenwatch.store import Store
 log = logging.getLogger("greenwatch.serve")
 Clock = Callable[[], pd.Timestamp]
 LIVE_STEP = pd.Timedelta(seconds=15)
+FLUSH_S = 5.0  # collected batches are written together, not one store write per poll
 # Each module registers its routes with ``register(app, ctx)``.
-API_MODULES = (_api_kpi,)
+API_MODULES = (_auth, _api_kpi, _api_ingest, _api_read, _api_reports, _api_alerts, _api_metrics)
+ALERT_TICK_S = 15.0  # dispatch this often; rules are evaluated every evaluation_interval
 
 
 def _utcnow() -> pd.Timestamp:
@@ -44,20 +60,55 @@ class Service:
     live: Simulator | None = None
     poll_s: float = 15.0
     data_dir: Path | None = None
+    tokens: TokenStore | None = None  # default: tokens.json in the data directory
+    max_body_bytes: int = _api_ingest.DEFAULT_MAX_BODY
+    collectors: Sequence[Collector] = ()  # polled on their targets' intervals into ingest
+    reports: ReportSettings | None = None  # scheduled reports into DATA_DIR/reports
+    alert_rules: Path | None = None  # None: the national rule pack shipped in greenwatch.alerts
+    alert_config: Path | None = None  # None: the shipped default (alerts kept, sent nowhere)
+    alerting: bool = True
+    dashboards: Path | None = None  # dashboard pages and settings; None: the shipped dashboards/
+    export: ExportSettings = field(default_factory=ExportSettings)  # /metrics, OTLP, Influx
     ingest: Ingest = field(init=False)
     _ready: threading.Event = field(default_factory=threading.Event, init=False)
 
     def __post_init__(self) -> None:
         self.ingest = Ingest(self.store.write)
         flask_app = create_flask(self._ready.is_set)
+        tokens = self.tokens or _auth.default_tokens(self.data_dir, self.store)
+        flask_app.config[_auth.TOKENS_KEY] = tokens
+        flask_app.config[_api_ingest.MAX_BODY_KEY] = self.max_body_bytes
+        self.alerts = self._alert_engine() if self.alerting else None
         self.context = ApiContext(
-            self.store, self.inventory, self.ingest, self.clock, self.data_dir
+            self.store, self.inventory, self.ingest, self.clock, self.data_dir, self.alerts
         )
+        self.exports = KpiExports(
+            self.store, self.inventory, self.clock, self.export, health=self._health
+        )
+        flask_app.config[_api_metrics.EXPORTS_KEY] = self.exports
         for module in API_MODULES:
             module.register(flask_app, self.context)
-        create_app(self.store, self.inventory, clock=self.clock, server=flask_app)
+        create_app(
+            self.store,
+            self.inventory,
+            clock=self.clock,
+            server=flask_app,
+            dashboards_dir=self.dashboards,
+            alerts=self.alerts,
+            reports_dir=_api_reports.archive_dir(self.context),
+        )
         self.http = HttpServer(flask_app, self.host, self.port)
         self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.exports.install(self.scheduler)  # KPI snapshot job; OTLP and Influx pushes
+        if self.alerts is not None:
+            self.scheduler.add_job(
+                self.alerts.tick,
+                "interval",
+                seconds=ALERT_TICK_S,
+                id="alerts",
+                max_instances=1,
+                coalesce=True,
+            )
         if self.live is not None:
             self.scheduler.add_job(
                 self.poll_live,
@@ -67,6 +118,55 @@ class Service:
                 max_instances=1,
                 coalesce=True,
             )
+        self.report_scheduler: ReportScheduler | None = None
+        if self.reports is not None:
+            if self.data_dir is None:
+                raise ValueError("scheduled reports need data_dir (archive: DATA_DIR/reports)")
+            archive = _api_reports.archive_dir(self.context)
+            assert archive is not None
+            self.report_scheduler = report_scheduler(
+                self.store, self.inventory, self.reports, archive, self.clock
+            )
+            self.report_scheduler.install(self.scheduler)
+        self._collected: list[pd.DataFrame] = []
+        self._collected_lock = threading.Lock()
+        self.collection: Scheduler | None = None
+        if self.collectors:
+            self.collection = Scheduler(self._keep, self.collectors, clock=self.clock)
+            self.scheduler.add_job(
+                self.flush_collected,
+                "interval",
+                seconds=FLUSH_S,
+                id="collected",
+                max_instances=1,
+                coalesce=True,
+            )
+
+    def _keep(self, batch: pd.DataFrame) -> None:
+        with self._collected_lock:
+            self._collected.append(batch)
+
+    def flush_collected(self) -> int:
+        """Ingest what the collectors sent since the last flush, as one batch."""
+        with self._collected_lock:
+            batches, self._collected = self._collected, []
+        return self.ingest.submit(concat_batches(batches)) if batches else 0
+
+    def _alert_engine(self) -> AlertEngine:
+        """Rules and receivers as configured; state in DATA_DIR/alerts.sqlite (else memory)."""
+        state = self.data_dir / "alerts.sqlite" if self.data_dir is not None else None
+        return AlertEngine(
+            self.store,
+            self.inventory,
+            load_rules(self.alert_rules),
+            load_config(self.alert_config),
+            state_path=state,
+            clock=self.clock,
+        )
+
+    def _health(self) -> ServiceHealth:
+        pending = len(self._collected)
+        return _api_metrics.service_health(self.context, self.collection, self.collectors, pending)
 
     def poll_live(self) -> int:
         """Advance the simulated network to now and ingest what it produced."""
@@ -83,11 +183,20 @@ class Service:
     def start(self) -> None:
         self.http.start()
         self.scheduler.start()
+        if self.collection is not None:
+            self.collection.start()
         self._ready.set()
 
     def stop(self) -> None:
         self._ready.clear()
+        if self.collection is not None:
+            self.collection.shutdown()
         self.scheduler.shutdown(wait=True)
+        self.exports.close()
+        if self.alerts is not None:
+            self.alerts.close()
+        self.flush_collected()
+        self.ingest.close()  # refuse new writes (503), let those in flight finish
         self.http.stop()
         self.store.close()
 
@@ -95,13 +204,12 @@ class Service:
 def run_until_stopped(service: Service, announce: Callable[[str], None]) -> None:
     """Start the service, block until Ctrl-C or SIGTERM, then stop it cleanly."""
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Both handled explicitly: a process started in the background inherits SIGINT ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     service.start()
     announce(f"greenwatch is serving the dashboard at {service.url} (Ctrl-C stops)")
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
+    while not stop.wait(0.5):
         pass
     announce("greenwatch: stopping…")
     service.stop()

@@ -5,9 +5,24 @@ returns canonical batches (see :mod:`greenwatch.model`): per site, power and ene
 metering point, water, green and reused energy, utilisation and temperatures; per link,
 traffic counters, state, capacity, probe latency and loss. :class:`Scenario` scripts incidents
 (chiller failure, meter dropout, counter reset, link flap or outage, collector outage).
+:class:`SimulatedCentres` serves a live simulator on loopback over Prometheus, Redfish,
+Modbus TCP and SNMP, so real collectors can poll it.
 """
 
 from greenwatch.simulate._scenario import Scenario, ScenarioError, ScenarioKind
+from greenwatch.simulate._serve import Endpoint, SimulatedCentres, serving
+from greenwatch.simulate._serve_live import LIVE_STEP, LiveNetwork, Snapshot
 from greenwatch.simulate._simulator import Simulator
 
-__all__ = ["Scenario", "ScenarioError", "ScenarioKind", "Simulator"]
+__all__ = [
+    "LIVE_STEP",
+    "Endpoint",
+    "LiveNetwork",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioKind",
+    "SimulatedCentres",
+    "Simulator",
+    "Snapshot",
+    "serving",
+]

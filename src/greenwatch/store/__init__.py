@@ -2,5 +2,14 @@
 
 from greenwatch.store._base import AGGS, Gaps, LabelFilter, Store, StoreError
 from greenwatch.store._duckdb import DuckDBStore
+from greenwatch.store._victoria import VictoriaMetricsStore
 
-__all__ = ["AGGS", "DuckDBStore", "Gaps", "LabelFilter", "Store", "StoreError"]
+__all__ = [
+    "AGGS",
+    "DuckDBStore",
+    "Gaps",
+    "LabelFilter",
+    "Store",
+    "StoreError",
+    "VictoriaMetricsStore",
+]

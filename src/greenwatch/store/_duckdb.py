@@ -358,7 +358,8 @@ class DuckDBStore:
             rollup_sql("rollup_1h", "_q_ids", ROLLUP_COLUMNS), {"lo": inner_lo, "hi": inner_hi}
         )
         parts.append(_regroup(rows.df(), lo, width))
-        return _combine(pd.concat([p for p in parts if not p.empty], ignore_index=True))
+        found = [p for p in parts if not p.empty]
+        return _combine(pd.concat(found, ignore_index=True)) if found else parts[0]
 
     def close(self) -> None:
         """Checkpoint and close the database file."""

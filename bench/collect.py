@@ -1,0 +1,155 @@
+"""Collection benchmark: many targets polled every 15 s through the real collect Scheduler.
+
+``greenwatch simulate serve`` runs in its own process (so the figures are the collecting
+process's alone); N targets scrape its per-site Prometheus pages (or its Redfish services),
+many targets sharing each server port with per-site paths. After a warm-up, prints the CPU
+share of the collecting process (process CPU time / wall time; the goal is under one core),
+the server's, and the poll-duration percentiles from the scheduler's own
+``collector_duration_seconds`` health samples.
+
+Usage: python bench/collect.py [--targets 1000] [--seconds 90] [--protocol prometheus|redfish]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from greenwatch.collect import Scheduler, build_collector
+
+PROFILES = {"prometheus": "greenwatch", "redfish": "redfish-meters"}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _serve(folder: Path) -> tuple[subprocess.Popen[bytes], list[dict[str, Any]]]:
+    targets = folder / "targets.yaml"
+    args = [sys.executable, "-m", "greenwatch.cli", "simulate", "serve", "--base-port", "0"]
+    args += ["--no-snmp", "--targets-out", str(targets)]
+    log = (folder / "serve.log").open("wb")
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while not targets.exists() or "serving until" not in (folder / "serve.log").read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError((folder / "serve.log").read_text())
+        time.sleep(0.2)
+    return proc, yaml.safe_load(targets.read_text())["targets"]
+
+
+def _targets(specs: list[dict[str, Any]], protocol: str, n: int, jitter: float) -> list[Any]:
+    """``n`` targets cycling over the simulator's per-site endpoints of ``protocol``."""
+    base = [s for s in specs if s["profile"] == PROFILES[protocol]]
+    out = []
+    for i in range(n):
+        spec = dict(base[i % len(base)])
+        spec |= {"name": f"bench-{i:04d}", "jitter_s": jitter, "interval_s": 15.0}
+        out.append(build_collector(spec.pop("profile"), spec))
+    return out
+
+
+class Tally:
+    """The sink: counts samples and keeps the health samples of the measured window."""
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.health: list[pd.DataFrame] = []
+        self.measuring = False
+        self._lock = threading.Lock()
+
+    def __call__(self, batch: pd.DataFrame) -> None:
+        health = batch[batch["metric"].isin(("collector_up", "collector_duration_seconds"))]
+        with self._lock:
+            self.samples += len(batch) - len(health)
+            if self.measuring:
+                self.health.append(health)
+
+
+class Skipped(logging.Filter):
+    """Counts (and hides) APScheduler's "skipped: maximum number of running instances" —
+    a target whose previous poll had not even started when its next one was due."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "skipped: maximum number of running instances" in record.getMessage():
+            self.count += 1
+            return False
+        return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--targets", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=90.0, help="measured window")
+    parser.add_argument("--warmup", type=float, default=20.0)
+    parser.add_argument("--protocol", choices=sorted(PROFILES), default="prometheus")
+    parser.add_argument("--workers", type=int, default=16, help="scheduler max_workers")
+    parser.add_argument("--jitter", type=float, default=5.0, help="jitter_s of each target")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        server, specs = _serve(Path(tmp))
+        try:
+            tally, skipped = Tally(), Skipped()
+            logging.getLogger("apscheduler.scheduler").addFilter(skipped)
+            collectors = _targets(specs, args.protocol, args.targets, args.jitter)
+            scheduler = Scheduler(tally, collectors, max_workers=args.workers)
+            scheduler.start()
+            time.sleep(args.warmup)
+            tally.measuring, skipped.count = True, 0
+            cpu0, wall0, srv0 = time.process_time(), time.perf_counter(), _cpu_seconds(server.pid)
+            time.sleep(args.seconds)
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+            srv = _cpu_seconds(server.pid) - srv0
+            tally.measuring = False
+            scheduler.shutdown()
+        finally:
+            server.terminate()
+            server.wait(20)
+    health = pd.concat(tally.health, ignore_index=True)
+    up = health[health["metric"] == "collector_up"]["value"]
+    durations = health[health["metric"] == "collector_duration_seconds"]["value"].to_numpy()
+    p50, p95, p99 = np.percentile(durations, [50, 95, 99]) * 1000
+    sites = len({s["site"] for s in specs})
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}"
+    )
+    print(
+        f"{args.targets} {args.protocol} targets over {sites} simulated sites, every 15 s, "
+        f"{args.workers} workers, jitter {args.jitter:g} s; measured {wall:.0f} s after "
+        f"{args.warmup:g} s warm-up"
+    )
+    print(
+        f"polls: {len(up):,} ({len(up) / wall:.1f}/s, expected {args.targets / 15:.1f}/s), "
+        f"failed {int((up == 0).sum())}, runs skipped because the target's previous run was "
+        f"still queued {skipped.count:,}, data samples {tally.samples:,}"
+    )
+    print(
+        f"collecting process CPU: {cpu:.1f} s over {wall:.1f} s = {cpu / wall:.2f} cores "
+        f"({cpu / max(len(up), 1) * 1000:.2f} ms CPU per poll); simulator server "
+        f"{srv / wall:.2f} cores"
+    )
+    print(f"poll duration (collector_duration_seconds): p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
+          f"p99 {p99:.1f} ms")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

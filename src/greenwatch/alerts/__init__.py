@@ -1,0 +1,97 @@
+"""Alerting for on-call staff: rules over metrics and KPIs, alert lifecycle, notifications.
+
+Rules (YAML, :func:`load_rules`; a national pack ships in ``rules/national.yaml``) are
+evaluated by an :class:`AlertEngine` against a store; alerts move inactive -> pending -> firing
+-> resolved, with state kept in SQLite across restarts; an :class:`AlertingConfig`
+(:func:`load_config`) routes them by labels to receivers (webhook, e-mail, Alertmanager),
+grouped, inhibited, silenced and muted in maintenance windows. :func:`prometheus_rules` exports
+what PromQL can express. Fakes for tests live in :mod:`greenwatch.alerts.testing`.
+"""
+
+from greenwatch.alerts._config import (
+    AlertingConfig,
+    AlertmanagerTarget,
+    EmailConfig,
+    InhibitRule,
+    Receiver,
+    Route,
+    SecretRef,
+    WebhookConfig,
+    load_config,
+)
+from greenwatch.alerts._dispatch import Integration
+from greenwatch.alerts._duration import format_duration, parse_duration
+from greenwatch.alerts._email import EmailNotifier, render_email
+from greenwatch.alerts._engine import AlertEngine, AlertNotFoundError
+from greenwatch.alerts._export import PrometheusExport, prometheus_rules
+from greenwatch.alerts._integrations import build_integrations
+from greenwatch.alerts._matchers import Matcher
+from greenwatch.alerts._notify import (
+    SIGNATURE_HEADER,
+    AlertmanagerNotifier,
+    Notification,
+    NotifiedAlert,
+    Notifier,
+    NotifyError,
+    WebhookNotifier,
+    sign,
+    verify,
+)
+from greenwatch.alerts._rules import (
+    AbsentRule,
+    KpiRule,
+    MetricRule,
+    Rule,
+    RuleSet,
+    SubmeterRule,
+    load_rules,
+    parse_rules,
+)
+from greenwatch.alerts._silence import MaintenanceWindow, Silence, SilenceError
+from greenwatch.alerts._state import AlertRecord, Transition, fingerprint
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "AbsentRule",
+    "AlertEngine",
+    "AlertNotFoundError",
+    "AlertRecord",
+    "AlertingConfig",
+    "AlertmanagerNotifier",
+    "AlertmanagerTarget",
+    "EmailConfig",
+    "EmailNotifier",
+    "InhibitRule",
+    "Integration",
+    "KpiRule",
+    "MaintenanceWindow",
+    "Matcher",
+    "MetricRule",
+    "Notification",
+    "NotifiedAlert",
+    "Notifier",
+    "NotifyError",
+    "PrometheusExport",
+    "Receiver",
+    "Route",
+    "Rule",
+    "RuleSet",
+    "SecretRef",
+    "Silence",
+    "SilenceError",
+    "SubmeterRule",
+    "Transition",
+    "WebhookConfig",
+    "WebhookNotifier",
+    "build_integrations",
+    "fingerprint",
+    "format_duration",
+    "load_config",
+    "load_rules",
+    "parse_duration",
+    "parse_rules",
+    "prometheus_rules",
+    "render_email",
+    "sign",
+    "verify",
+]

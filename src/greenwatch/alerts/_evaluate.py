@@ -1,0 +1,278 @@
+"""The evaluator: every rule at one instant, with rules sharing a metric batched into one read.
+
+Per metric, one raw read covers the longest short window any ``metric``/``absent`` rule asks of
+it; each (metric, window) is reduced once for every aggregate asked, and each distinct matcher
+list is turned into a mask once. A rule is then a vectorised comparison over all series. KPI
+and sub-meter rules read per-window site totals once per window (see ``_kpis``).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+from greenwatch.alerts._duration import format_duration
+from greenwatch.alerts._kpis import KPI_COUNTERS, RAW_LIMIT, KpiEvaluator
+from greenwatch.alerts._matchers import Matcher
+from greenwatch.alerts._outcome import OPS, Hit, Outcome, Table, label_columns, label_records
+from greenwatch.alerts._rules import AbsentRule, KpiRule, MetricRule, RuleSet, SubmeterRule
+from greenwatch.alerts._window import F64, SeriesWindow
+from greenwatch.inventory import Inventory
+from greenwatch.store import Store
+
+DEFAULT_MAX_GAP = pd.Timedelta(minutes=15)
+
+
+class Evaluator:
+    """Evaluates a rule set against a store at a given instant (no state, no I/O but reads)."""
+
+    def __init__(self, store: Store, inventory: Inventory, rules: RuleSet) -> None:
+        self.store = store
+        self.inventory = inventory
+        self.rules = rules
+        gaps = getattr(store, "gaps", None)
+        self.max_gap = pd.Timedelta(getattr(gaps, "max_gap", DEFAULT_MAX_GAP))
+        self._kpis = KpiEvaluator(inventory, [r for r in rules.rules if isinstance(r, KpiRule)])
+        self._raw_span: dict[str, pd.Timedelta] = {}
+        self._hourly: dict[tuple[str, pd.Timedelta], tuple[pd.Timestamp, Table]] = {}
+        self._seen: dict[tuple[str, pd.Timedelta], tuple[pd.Timestamp, pd.DataFrame]] = {}
+        self._aggs: dict[tuple[str, pd.Timedelta], set[str]] = {}
+        for rule in rules.rules:
+            for metric, window, aggs in _needs(rule):
+                key = (metric, window)
+                self._aggs.setdefault(key, set()).update(aggs)
+                if window <= RAW_LIMIT:
+                    self._raw_span[metric] = max(self._raw_span.get(metric, window), window)
+
+    def evaluate(self, now: pd.Timestamp) -> list[Outcome]:
+        """Every rule's outcome at ``now`` (data in windows ending at ``now``, exclusive)."""
+        run = _Run(self, now)
+        self._kpis.reset(now)
+        out: list[Outcome] = []
+        for rule in self.rules.rules:
+            try:
+                if isinstance(rule, MetricRule):
+                    out.append(run.metric_rule(rule))
+                elif isinstance(rule, AbsentRule):
+                    out.append(run.absent_rule(rule))
+                elif isinstance(rule, KpiRule):
+                    out.extend(self._kpis.kpi_rule(rule, run.table))
+                else:
+                    out.append(self._kpis.submeter_rule(rule, run.table))
+            except Exception as exc:  # one broken rule must not stop the others (STYLE 10)
+                out.append(Outcome(rule.alert, error=f"{type(exc).__name__}: {exc}"))
+        return out
+
+
+def _needs(rule: object) -> list[tuple[str, pd.Timedelta, set[str]]]:
+    if isinstance(rule, MetricRule):
+        window = pd.Timedelta(rule.window)
+        needs: list[tuple[str, pd.Timedelta, set[str]]] = [(rule.metric, window, {rule.agg})]
+        if rule.divide_by is not None:
+            needs.append((rule.divide_by.metric, window, {rule.divide_by.agg}))
+        return needs
+    if isinstance(rule, AbsentRule):
+        return [(rule.metric, pd.Timedelta(rule.window), {"count"})]
+    if isinstance(rule, KpiRule) and rule.kpi == "occupancy":
+        return [("utilisation_ratio", pd.Timedelta(rule.window), {"mean", "coverage"})]
+    if isinstance(rule, KpiRule):
+        counters = KPI_COUNTERS[rule.kpi]
+        return [(m, pd.Timedelta(rule.window), {"increase", "coverage"}) for m in counters]
+    if isinstance(rule, SubmeterRule):
+        return [("energy_joules_total", pd.Timedelta(rule.window), {"increase", "coverage"})]
+    return []
+
+
+class _Run:
+    """Caches of one evaluation: raw reads, reduced tables, matcher masks."""
+
+    def __init__(self, evaluator: Evaluator, now: pd.Timestamp) -> None:
+        self.ev = evaluator
+        self.now = now
+        self._raw: dict[str, SeriesWindow] = {}
+        self._tables: dict[tuple[str, pd.Timedelta], Table] = {}
+        self._masks: dict[tuple[int, tuple[Matcher, ...]], np.ndarray] = {}
+        self._columns: dict[int, tuple[pd.DataFrame, dict[str, np.ndarray]]] = {}
+        self._absent: dict[tuple[object, ...], tuple[list[str], set[tuple[str, ...]]]] = {}
+        self._rows: dict[tuple[object, ...], np.ndarray] = {}
+        self._denominators: dict[tuple[object, ...], F64] = {}
+        self._recent: dict[tuple[object, ...], set[tuple[str, ...]]] = {}
+
+    def table(self, metric: str, window: timedelta) -> Table:
+        """Every aggregate the rules ask of (metric, window), per series."""
+        w = pd.Timedelta(window)
+        key = (metric, w)
+        if key in self._tables:
+            return self._tables[key]
+        aggs = self.ev._aggs.get(key, {"last"})
+        store = self.ev.store
+        if w <= RAW_LIMIT:
+            raw = self._raw.get(metric)
+            if raw is None:
+                span = self.ev._raw_span.get(metric, w)
+                frame = store.query(metric, self.now - span, self.now)
+                raw = self._raw[metric] = SeriesWindow(frame, self.now, self.ev.max_gap)
+            table = Table(raw.labels, raw.reduce(w, set(aggs)))
+        else:
+            table = self._hourly_table(metric, w, aggs)
+        self._tables[key] = table
+        return table
+
+    def _hourly_table(self, metric: str, w: pd.Timedelta, aggs: set[str]) -> Table:
+        end = self.now.floor("h")
+        cached = self.ev._hourly.get((metric, w))
+        if cached is not None and cached[0] == end:
+            return cached[1]
+        asked = sorted((set(aggs) - {"rate"}) | {"increase", "coverage"})
+        frame = self.ev.store.query(metric, end - w, end, agg=asked)
+        values = {a: frame[a].to_numpy(dtype=np.float64) for a in asked}
+        covered_s = values["coverage"] * w.total_seconds()
+        values["rate"] = values["increase"] / np.where(covered_s > 0, covered_s, np.nan)
+        table = Table(SeriesWindow.from_aggregates(frame.drop(columns=asked)), values)
+        self.ev._hourly[(metric, w)] = (end, table)
+        return table
+
+    def columns(self, labels: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The label columns of a table as string arrays, computed once per table."""
+        found = self._columns.get(id(labels))
+        if found is None or found[0] is not labels:
+            found = self._columns[id(labels)] = (labels, label_columns(labels))
+        return found[1]
+
+    def mask(self, labels: pd.DataFrame, matchers: tuple[Matcher, ...]) -> np.ndarray:
+        """Rows whose labels match every matcher; each matcher's mask is computed once."""
+        key = (id(labels), matchers)
+        found = self._masks.get(key)
+        if found is None:
+            found = np.ones(len(labels), dtype=bool)
+            cols = self.columns(labels)
+            missing = np.full(len(labels), "", dtype=object)
+            for m in matchers:
+                one = self._masks.get((id(labels), (m,)))
+                if one is None:
+                    one = self._masks[(id(labels), (m,))] = m.mask(cols.get(m.name, missing))
+                found = found & one
+            self._masks[key] = found
+        return found
+
+    def _candidates(self, table: Table, agg: str, matchers: tuple[Matcher, ...]) -> np.ndarray:
+        """Rows that match and have a value: shared by every rule with the same selection."""
+        key = (id(table.labels), agg, matchers)
+        found = self._rows.get(key)
+        if found is None:
+            mask = self.mask(table.labels, matchers) & np.isfinite(table.values[agg])
+            found = self._rows[key] = np.flatnonzero(mask)
+        return found
+
+    def metric_rule(self, rule: MetricRule) -> Outcome:
+        table = self.table(rule.metric, rule.window)
+        if rule.divide_by is None:
+            rows = self._candidates(table, rule.agg, rule.match)
+            values = table.values[rule.agg][rows] * rule.scale
+        else:
+            ratio = self._divide(rule, table, table.values[rule.agg] * rule.scale)
+            rows = np.flatnonzero(self.mask(table.labels, rule.match) & np.isfinite(ratio))
+            values = ratio[rows]
+        with np.errstate(invalid="ignore"):
+            hit = OPS[rule.op](values, rule.threshold)
+        rows, values = rows[hit], values[hit]
+        figures: dict[str, object] = {"threshold": rule.threshold, "window": _fmt(rule.window)}
+        records = label_records(table.labels, rows, self.columns(table.labels))
+        hits = [Hit(labels, float(v), figures) for v, labels in zip(values, records, strict=True)]
+        return Outcome(rule.alert, hits)
+
+    def _divide(self, rule: MetricRule, table: Table, values: F64) -> F64:
+        div = rule.divide_by
+        assert div is not None
+        key = (id(table.labels), div.metric, div.agg, div.join_on, rule.window)
+        den = self._denominators.get(key)
+        if den is None:
+            den = self._denominators[key] = self._denominator(rule, table)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out: F64 = np.where(den > 0, values / den, np.nan)
+        return out
+
+    def _denominator(self, rule: MetricRule, table: Table) -> F64:
+        """The divisor of each row of ``table``, joined on the labels both carry."""
+        div = rule.divide_by
+        assert div is not None
+        other = self.table(div.metric, rule.window)
+        present = [c for c in table.labels.columns if table.labels[c].notna().any()]
+        on = list(div.join_on) if div.join_on else [c for c in present if c in other.labels.columns]
+        if not on or table.labels.empty or other.labels.empty:
+            return np.full(len(table.labels), np.nan)
+        right = other.labels[on].assign(_den=other.values[div.agg]).dropna(subset=["_den"])
+        right = right.drop_duplicates(subset=on, keep="last")
+        left = table.labels[on].reset_index(drop=True)
+        den: F64 = left.merge(right, on=on, how="left")["_den"].to_numpy(dtype=np.float64)
+        return den
+
+    def _expected(self, rule: AbsentRule) -> tuple[list[str], set[tuple[str, ...]]]:
+        """The ``by`` labels and the groups of known series seen within the look-back."""
+        key = (rule.metric, rule.match, rule.by, rule.lookback)
+        found = self._absent.get(key)
+        if found is None:
+            known = self.ev.store.series(rule.metric).drop(columns="metric")
+            known = known[self.mask(known, rule.match)] if not known.empty else known
+            by = list(rule.by) or list(known.columns)
+            past = self._seen_before(rule.metric, pd.Timedelta(rule.lookback))
+            candidates = pd.concat([past, self._raw_labels(rule.metric)])
+            found = self._absent[key] = (by, _group_keys(known, by) & _group_keys(candidates, by))
+        return found
+
+    def absent_rule(self, rule: AbsentRule) -> Outcome:
+        recent = self.table(rule.metric, rule.window)
+        by, expected = self._expected(rule)
+        if not expected:
+            return Outcome(rule.alert)
+        key = (rule.metric, rule.window, tuple(by))
+        seen = self._recent.get(key)
+        if seen is None:
+            cols = self.columns(recent.labels)
+            present = recent.values["count"] > 0
+            blank = np.full(len(recent.labels), "", dtype=object)
+            picked = [cols.get(c, blank)[present] for c in by]
+            seen = self._recent[key] = set(zip(*picked, strict=True))
+        absent = sorted(expected - seen)
+        hits = [
+            Hit(
+                {k: v for k, v in zip(by, values, strict=True) if v},
+                math.nan,
+                {"window": _fmt(rule.window)},
+            )
+            for values in absent
+        ]
+        return Outcome(rule.alert, hits)
+
+    def _seen_before(self, metric: str, lookback: pd.Timedelta) -> pd.DataFrame:
+        """Series with samples in the look-back up to the last full hour (roll-ups, hourly)."""
+        hour = self.now.floor("h")
+        cached = self.ev._seen.get((metric, lookback))
+        if cached is None or cached[0] != hour:
+            past = self.ev.store.query(metric, hour - lookback, hour, agg="count")
+            cached = (hour, past[past["value"] > 0])
+            self.ev._seen[(metric, lookback)] = cached
+        return cached[1]
+
+    def _raw_labels(self, metric: str) -> pd.DataFrame:
+        raw = self._raw.get(metric)
+        return raw.labels if raw is not None else pd.DataFrame()
+
+
+def _group_keys(frame: pd.DataFrame, by: list[str]) -> set[tuple[str, ...]]:
+    if frame.empty:
+        return set()
+    columns = [
+        frame[c].astype(object).where(frame[c].notna(), "").astype(str)
+        if c in frame.columns
+        else pd.Series("", index=frame.index)
+        for c in by
+    ]
+    return set(zip(*columns, strict=True))
+
+
+def _fmt(window: timedelta) -> str:
+    return format_duration(window)

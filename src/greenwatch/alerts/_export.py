@@ -1,0 +1,131 @@
+"""Export the PromQL-expressible rules as a Prometheus rule file (also loaded by vmalert).
+
+``metric`` rules become ``<fn>_over_time`` (or ``rate``/``increase``) comparisons, ratio rules a
+vector division, ``absent`` rules "seen within the look-back, unless seen within the window".
+KPI and sub-meter rules need the inventory (PUE category meters, targets) and the metrics
+engine's coverage semantics, which PromQL cannot express; they are listed as skipped.
+Annotation templates are translated to Go templates (``{site}`` -> ``{{ $labels.site }}``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from greenwatch.alerts._duration import format_duration
+from greenwatch.alerts._matchers import selector
+from greenwatch.alerts._rules import AbsentRule, MetricRule, Rule, RuleSet
+from greenwatch.alerts._template import go_template
+
+_OVER_TIME = {
+    "mean": "avg_over_time",
+    "min": "min_over_time",
+    "max": "max_over_time",
+    "sum": "sum_over_time",
+    "count": "count_over_time",
+    "last": "last_over_time",
+    "increase": "increase",
+    "rate": "rate",
+}
+
+
+@dataclass
+class PrometheusExport:
+    """The rule file's text, the rules it holds and the rules left out with why."""
+
+    text: str
+    exported: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _number(value: float) -> str:
+    return repr(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _metric_expr(rule: MetricRule) -> str | None:
+    fn = _OVER_TIME.get(rule.agg)
+    if fn is None:
+        return None
+    window = format_duration(rule.window)
+    expr = f"{fn}({selector(rule.metric, rule.match)}[{window}])"
+    if rule.scale != 1.0:
+        expr = f"{_number(rule.scale)} * {expr}"
+    if rule.divide_by is not None:
+        div = rule.divide_by
+        den_fn = _OVER_TIME.get(div.agg)
+        if den_fn is None:
+            return None
+        on = f" on({', '.join(div.join_on)})" if div.join_on else ""
+        expr = f"({expr}) /{on} {den_fn}({div.metric}[{window}])"
+    return f"{expr} {rule.op} {_number(rule.threshold)}"
+
+
+def _absent_expr(rule: AbsentRule) -> str:
+    sel = selector(rule.metric, rule.match)
+    before = f"count_over_time({sel}[{format_duration(rule.lookback)}])"
+    recent = f"count_over_time({sel}[{format_duration(rule.window)}])"
+    if rule.by:
+        by = ", ".join(rule.by)
+        return f"count by ({by}) ({before}) unless count by ({by}) ({recent})"
+    return f"{before} unless {recent}"
+
+
+def _expr(rule: Rule) -> tuple[str | None, str]:
+    if isinstance(rule, MetricRule):
+        expr = _metric_expr(rule)
+        return expr, "" if expr else f"aggregation {rule.agg!r} has no PromQL function"
+    if isinstance(rule, AbsentRule):
+        return _absent_expr(rule), ""
+    return None, f"{rule.kind} rules need the inventory and coverage semantics of greenwatch"
+
+
+def prometheus_rules(
+    rules: RuleSet, interval: str = "1m", *, flavour: str = "prometheus"
+) -> PrometheusExport:
+    """A rule file with every rule PromQL can express.
+
+    ``flavour`` ``"vmalert"`` leaves out ``keep_firing_for``, which vmalert releases before
+    1.90 (Debian's 1.79, for one) reject as an unknown field; the header says so.
+    """
+    out = PrometheusExport(text="")
+    dropped: list[str] = []
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for rule in rules.rules:
+        expr, why = _expr(rule)
+        if expr is None:
+            out.skipped.append((rule.alert, why))
+            continue
+        constants: dict[str, object] = {"window": format_duration(rule.window)}
+        if isinstance(rule, MetricRule):
+            constants["threshold"] = rule.threshold
+        entry: dict[str, Any] = {"alert": rule.alert, "expr": expr}
+        if rule.for_:
+            entry["for"] = format_duration(rule.for_)
+        if rule.keep_firing_for and flavour == "vmalert":
+            dropped.append(rule.alert)
+        elif rule.keep_firing_for:
+            entry["keep_firing_for"] = format_duration(rule.keep_firing_for)
+        entry["labels"] = {"severity": rule.severity, **rule.labels}
+        if rule.annotations:
+            entry["annotations"] = {
+                k: go_template(t, constants) for k, t in rule.annotations.items()
+            }
+        groups.setdefault(rule.group, []).append(entry)
+        out.exported.append(rule.alert)
+    document = {
+        "groups": [
+            {"name": name, "interval": interval, "rules": entries}
+            for name, entries in groups.items()
+        ]
+    }
+    header = [f"# Exported by greenwatch from {rules.source}.", ""]
+    if out.skipped:
+        header = [header[0], "# Not expressible in PromQL (evaluated by greenwatch only):"]
+        header += [f"#   {name}: {why}" for name, why in out.skipped] + [""]
+    if dropped:
+        header.insert(-1, f"# keep_firing_for left out for vmalert: {', '.join(dropped)}")
+    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=1000)
+    out.text = "\n".join(header) + body
+    return out

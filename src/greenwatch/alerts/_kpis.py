@@ -1,0 +1,323 @@
+"""KPI and sub-meter rules: figures from the metrics engine over per-window totals.
+
+Per window the counters a KPI needs (energy per meter, water, green energy) are read once for
+every site, through the evaluator's tables (raw samples reduced for short windows, store
+aggregates for long ones), and every KPI rule over that window is computed from them with the
+metrics engine's definitions: ISO/IEC 30134 ratios of energies over the same period, group
+figures as ratios of summed totals (:func:`greenwatch.metrics.rollup`). A figure whose coverage
+is below the rule's ``min_coverage`` is not judged: the rule's instance is held and the rule's
+data-quality companion fires instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+from greenwatch.alerts._duration import format_duration
+from greenwatch.alerts._matchers import matches_all
+from greenwatch.alerts._outcome import OPS, Hit, Outcome, Table
+from greenwatch.alerts._rules import SITE_TARGETS, KpiRule, SubmeterRule, coverage_rule_id
+from greenwatch.inventory import GridFactor, Inventory, Site, grid_factors, site_grid_factor
+from greenwatch.metrics import (
+    NATIONAL_PUE_TARGET,
+    PUE_CATEGORY_METERS,
+    Kpi,
+    Measured,
+    carbon_emissions,
+    cue,
+    partial_pue,
+    pue,
+    ref,
+    rollup,
+    submeter_findings,
+    wue,
+)
+
+TableFn = Callable[[str, timedelta], Table]
+Total = tuple[float, float]  # (value, coverage)
+Figure = tuple[dict[str, str], dict[str, str], float, float, float | None]
+Totals = dict[tuple[str, str], Total]
+MISSING: Total = (math.nan, 0.0)
+# Windows up to this long are reduced from raw samples and end at the evaluation instant.
+# Longer ones are store aggregates over whole hours (read from its hourly roll-ups) ending at
+# the last full hour, read once per hour: a 24-hour figure moves little within an hour.
+RAW_LIMIT = pd.Timedelta(hours=1)
+# The counters behind each KPI, read once per window for all sites.
+ENERGY, WATER, GREEN = "energy_joules_total", "water_litres_total", "green_energy_joules_total"
+KPI_COUNTERS: dict[str, tuple[str, ...]] = {
+    "pue": (ENERGY,),
+    "ppue": (ENERGY,),
+    "cue": (ENERGY,),
+    "wue": (ENERGY, WATER),
+    "ref": (ENERGY, GREEN),
+}
+_NONE = Table(pd.DataFrame(), {"increase": np.zeros(0), "coverage": np.zeros(0)})
+
+
+def _per_label(table: Table, label: str, *, scale: bool = False) -> Totals:
+    """(increase, coverage) by (site, value of ``label``), summed over other labels.
+
+    With ``scale``, each increase is divided by its coverage: the total over the whole window
+    at the rate its covered part shows. Two meters with different gaps then compare like with
+    like in a ratio (PUE of a window where the facility meter missed 5 minutes is not 8 %
+    low); the coverage still says how much of the window evidences it.
+    """
+    labels = table.labels
+    if labels.empty or "site" not in labels.columns:
+        return {}
+    keys = labels[label] if label in labels.columns else pd.Series("", index=labels.index)
+    frame = pd.DataFrame(
+        {
+            "site": labels["site"].astype(str),
+            "key": keys.astype(object).where(keys.notna(), "").astype(str),
+            "value": table.values["increase"],
+            "coverage": table.values["coverage"],
+        }
+    ).dropna(subset=["value"])
+    if scale:
+        frame["value"] = frame["value"] / frame["coverage"].where(frame["coverage"] > 0)
+    grouped = frame.groupby(["site", "key"]).agg(
+        value=("value", "sum"), coverage=("coverage", "min")
+    )
+    return {
+        (str(s), str(k)): (float(v), float(c))
+        for (s, k), v, c in zip(grouped.index, grouped["value"], grouped["coverage"], strict=True)
+    }
+
+
+def _site_row(
+    site: Site, energy: Totals, water: Totals, green: Totals, factor: GridFactor
+) -> dict[str, object]:
+    facility = energy.get((site.id, "facility"), MISSING)
+    mine = [t for (s, _), t in green.items() if s == site.id]
+    # A site with no green-energy meter has none: 0 J, as well known as its facility energy.
+    renewable = (sum(v for v, _ in mine), min(c for _, c in mine)) if mine else (0.0, facility[1])
+    co2 = MISSING
+    if not math.isnan(facility[0]):
+        carbon = carbon_emissions(Measured(*facility), factor)
+        co2 = (carbon.location.value, carbon.location.coverage)
+    totals = {
+        "facility_j": facility,
+        "it_j": energy.get((site.id, PUE_CATEGORY_METERS[site.pue_category]), MISSING),
+        "cooling_j": energy.get((site.id, "cooling"), MISSING),
+        "water_l": water.get((site.id, "site_inflow"), MISSING),
+        "renewable_j": renewable,
+        "co2_kg": co2,
+    }
+    row: dict[str, object] = {
+        "site": site.id,
+        "hub": site.hub,
+        "region": site.region.value,
+        "kind": site.kind.value,
+        "province": site.province,
+        "pue_category": site.pue_category,
+    }
+    for column, (value, coverage) in totals.items():
+        row[column] = value
+        row[column.rsplit("_", 1)[0] + "_coverage"] = coverage
+    return row
+
+
+def _site_kpi(row: pd.Series, kpi: str) -> Kpi:
+    def q(name: str, unit: str = "j") -> Measured:
+        return Measured(float(row[f"{name}_{unit}"]), float(row[f"{name}_coverage"]))
+
+    it = q("it")
+    if kpi == "pue":
+        return pue(q("facility"), it, category=int(row["pue_category"]))
+    if kpi == "ppue":
+        return partial_pue(q("cooling"), it, subsystem_name="cooling")
+    if kpi == "cue":
+        return cue(q("co2", "kg"), it)
+    if kpi == "wue":
+        return wue(q("water", "l"), it)
+    return ref(q("renewable"), q("facility"))
+
+
+def _threshold(rule: KpiRule, target: float | None) -> float | None:
+    if rule.threshold != "target":
+        return float(rule.threshold)
+    if target is None or math.isnan(target):
+        return None
+    sign = 1.0 if rule.op in (">", ">=") else -1.0 if rule.op in ("<", "<=") else 0.0
+    return float(target) + sign * rule.margin
+
+
+class KpiEvaluator:
+    """KPI and sub-meter rules at one instant; caches per-window totals."""
+
+    def __init__(self, inventory: Inventory, rules: list[KpiRule]) -> None:
+        self.inventory = inventory
+        self._counters: dict[timedelta, set[str]] = {}
+        for rule in rules:
+            wanted = KPI_COUNTERS.get(rule.kpi, ())
+            self._counters.setdefault(rule.window, set()).update(wanted)
+        self._targets = {
+            s.id: {kpi: getattr(s.targets, attr) for kpi, attr in SITE_TARGETS.items()}
+            for s in inventory.sites
+        }
+        factors = grid_factors()
+        self._factors = {s.id: site_grid_factor(s, factors) for s in inventory.sites}
+        self._totals: dict[tuple[timedelta, pd.Timestamp], pd.DataFrame] = {}
+        self._rollups: dict[tuple[timedelta, pd.Timestamp, str], pd.DataFrame] = {}
+        self._findings: dict[tuple[object, ...], pd.DataFrame] = {}
+        self._site_figures: dict[tuple[object, ...], list[Figure]] = {}
+        self.now = pd.Timestamp(0, tz="UTC")
+
+    def reset(self, now: pd.Timestamp) -> None:
+        """A new instant: forget figures of windows that end earlier."""
+        self.now = now
+        ends = {now, now.floor("h")}
+        self._totals = {k: v for k, v in self._totals.items() if k[1] in ends}
+        self._findings = {}
+        self._site_figures = {}
+        self._rollups = {k: v for k, v in self._rollups.items() if k[1] in ends}
+
+    def _end(self, window: timedelta) -> pd.Timestamp:
+        return self.now if pd.Timedelta(window) <= RAW_LIMIT else self.now.floor("h")
+
+    def _site_totals(self, window: timedelta, table: TableFn) -> pd.DataFrame:
+        """One row per inventory site: energies, water, green energy and CO2, with coverage."""
+        key = (window, self._end(window))
+        if key not in self._totals:
+            # Raw windows leave gaps out (see _window); long ones are the store's increases.
+            scale = pd.Timedelta(window) <= RAW_LIMIT
+            wanted = self._counters.get(window, {ENERGY})
+
+            def read(metric: str, label: str) -> Totals:
+                t = table(metric, window) if metric in wanted else _NONE
+                return _per_label(t, label, scale=scale)
+
+            energy, water = read(ENERGY, "meter"), read(WATER, "meter")
+            green = read(GREEN, "instrument")
+            rows = [
+                _site_row(s, energy, water, green, self._factors[s.id])
+                for s in self.inventory.sites
+            ]
+            self._totals[key] = pd.DataFrame(rows)
+        return self._totals[key]
+
+    def kpi_rule(self, rule: KpiRule, table: TableFn) -> list[Outcome]:
+        """The rule's outcome and its data-quality companion's."""
+        main, quality = Outcome(rule.alert), Outcome(coverage_rule_id(rule))
+        for labels, attrs, value, coverage, target in self._figures(rule, table):
+            if not matches_all(rule.match, attrs):
+                continue
+            threshold = _threshold(rule, target)
+            if threshold is None:
+                continue
+            figures: dict[str, object] = {
+                "threshold": threshold,
+                "coverage": coverage,
+                "min_coverage": rule.min_coverage,
+                "window": format_duration(rule.window),
+                "scope": " ".join(labels.values()),
+            }
+            if not coverage >= rule.min_coverage or math.isnan(value):
+                main.held.append(labels)
+                companion = {**labels, "kpi": rule.kpi, "rule": rule.alert}
+                quality.hits.append(Hit(companion, coverage, figures))
+            elif bool(OPS[rule.op](np.array([value]), threshold)[0]):
+                main.hits.append(Hit(labels, value, figures))
+        return [main, quality]
+
+    def _figures(self, rule: KpiRule, table: TableFn) -> list[Figure]:
+        """(labels, attributes for matchers, value, coverage, target) per judged scope."""
+        if rule.kpi == "occupancy":
+            return self._occupancy(rule, table)
+        totals = self._site_totals(rule.window, table)
+        out: list[Figure] = []
+        if rule.level == "site":
+            fkey = (rule.window, rule.kpi)
+            if fkey not in self._site_figures:
+                for _, row in totals.iterrows():
+                    k = _site_kpi(row, rule.kpi)
+                    site = str(row["site"])
+                    attrs = {a: str(row[a]) for a in ("site", "hub", "region", "kind", "province")}
+                    target = self._targets.get(site, {}).get(rule.kpi)
+                    out.append(({"site": site}, attrs, k.value, k.coverage, target))
+                self._site_figures[fkey] = out
+            return self._site_figures[fkey]
+        key = (rule.window, self._end(rule.window), str(rule.level))
+        if key not in self._rollups:
+            self._rollups[key] = rollup(totals, rule.level, min_coverage=0.0).kpis
+        result = self._rollups[key]
+        rows = result[result["kpi"] == rule.kpi]
+        national = rule.level == "national"
+        for group, value, coverage in zip(
+            rows["group"], rows["value"], rows["coverage"], strict=True
+        ):
+            labels = {"scope": "national"} if national else {str(rule.level): str(group)}
+            target = NATIONAL_PUE_TARGET if national else None
+            out.append((labels, labels, float(value), float(coverage), target))
+        return out
+
+    def _occupancy(self, rule: KpiRule, table: TableFn) -> list[Figure]:
+        t = table("utilisation_ratio", rule.window)
+        labels = t.labels
+        found: dict[str, Total] = {}
+        if not labels.empty and "resource" in labels.columns:
+            for i in np.flatnonzero((labels["resource"] == "it_capacity").to_numpy()):
+                site = str(labels["site"].iloc[i])
+                found[site] = (float(t.values["mean"][i]), float(t.values["coverage"][i]))
+        out: list[Figure] = []
+        for s in self.inventory.sites:
+            value, coverage = found.get(s.id, MISSING)
+            attrs = {"site": s.id, "hub": s.hub or "", "region": s.region.value}
+            attrs |= {"kind": s.kind.value, "province": s.province}
+            out.append(({"site": s.id}, attrs, value, coverage, s.targets.occupancy))
+        return out
+
+    def _submeter_findings(self, rule: SubmeterRule, table: TableFn) -> pd.DataFrame:
+        """Findings at tolerance 0 (every parent with a drift or a missing meter), shared by
+        the rules over the same window and meter tree; each rule applies its own tolerance."""
+        parents = tuple(sorted(rule.parents.items()))
+        key = (rule.window, parents)
+        if key not in self._findings:
+            scale = pd.Timedelta(rule.window) <= RAW_LIMIT
+            energy = _per_label(table(ENERGY, rule.window), "meter", scale=scale)
+            meters = set(rule.parents) | set(rule.parents.values())
+            rows = [
+                {
+                    "site": site,
+                    "meter": meter,
+                    "parent": rule.parents.get(meter, ""),
+                    "energy_j": value,
+                    "coverage": coverage,
+                }
+                for (site, meter), (value, coverage) in energy.items()
+                if meter in meters
+            ]
+            found = submeter_findings(pd.DataFrame(rows), tolerance=0.0) if rows else None
+            self._findings[key] = found if found is not None else pd.DataFrame()
+        return self._findings[key]
+
+    def submeter_rule(self, rule: SubmeterRule, table: TableFn) -> Outcome:
+        """Parents whose sub-meters drift beyond the tolerance, or whose own meter is missing."""
+        out = Outcome(rule.alert)
+        findings = self._submeter_findings(rule, table)
+        if findings.empty:
+            return out
+        drifting = (findings["reason"] != "drift") | (
+            findings["drift_ratio"].abs() > rule.tolerance
+        )
+        for rec in findings[drifting].to_dict("records"):
+            labels = {"site": str(rec["site"]), "meter": str(rec["parent"])}
+            coverage = 0.0 if pd.isna(rec["coverage"]) else float(rec["coverage"])
+            if rec["reason"] == "drift" and coverage < rule.min_coverage:
+                out.held.append(labels)
+                continue
+            figures: dict[str, object] = {
+                "reason": str(rec["reason"]),
+                "tolerance": rule.tolerance,
+                "coverage": coverage,
+                "children": int(rec["children"]),
+                "window": format_duration(rule.window),
+            }
+            out.hits.append(Hit(labels, float(rec["drift_ratio"]), figures))
+        return out

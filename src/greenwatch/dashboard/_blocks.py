@@ -1,0 +1,78 @@
+"""How a panel sits on its page, and the renderers of panels that are not charts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from dash import dcc, html
+
+from greenwatch.dashboard import _alerts_page, _quality, _reports_page, _stats, _tables
+from greenwatch.dashboard._env import Env
+from greenwatch.dashboard._maps import GEO_TYPES, MAP_ASPECT
+from greenwatch.dashboard._spec import GRAPH_TYPES, MarkdownPanel, Page, Panel, StatPanel
+from greenwatch.dashboard._view import View
+
+Block = Callable[[Any, View, Env, str], Any]
+GRAPH_CONFIG: Any = {"topojsonURL": "assets/topojson/", "displaylogo": False}
+GEO_CONFIG: Any = {**GRAPH_CONFIG, "responsive": True}
+
+
+def _stat(panel: StatPanel, view: View, env: Env, _search: str) -> Any:
+    return _stats.render_stat(panel, view, env)
+
+
+def _markdown(panel: MarkdownPanel, _view: View, _env: Env, _search: str) -> Any:
+    return dcc.Markdown(panel.text)
+
+
+BLOCKS: dict[str, Block] = {
+    "stat": _stat,
+    "markdown": _markdown,
+    "site_table": _tables.site_table,
+    "link_table": _tables.link_table,
+    "site_facts": _tables.site_facts,
+    "site_links": _tables.site_links,
+    "device_table": _tables.device_table,
+    "coverage_gaps": _quality.coverage_gaps,
+    "submeter": _quality.submeter,
+    "placement": _quality.placement,
+    "alerts": _alerts_page.alert_list,
+    "reports": _reports_page.report_list,
+}
+# Widgets with controls that must survive a refresh: drawn once, around their refreshed body.
+STATIC: dict[str, Callable[[Any, View, Env], Any]] = {"alerts": _alerts_page.controls}
+
+
+def panel_section(page: Page, panel: Panel, env: Env, view: View) -> html.Section:
+    """A panel's frame on the page grid: title, note and an empty body its callback fills."""
+    key = f"{page.id}/{panel.id}"
+    body: Any
+    if panel.type in GEO_TYPES:
+        body = dcc.Graph(
+            id={"gw": "graph", "panel": key},
+            config=GEO_CONFIG,
+            style={"aspectRatio": str(MAP_ASPECT), "width": "100%"},
+            className="chart",
+        )
+    elif panel.type in GRAPH_TYPES:
+        body = dcc.Graph(
+            id={"gw": "graph", "panel": key},
+            config=GRAPH_CONFIG,
+            figure={"layout": {"height": panel.height}},
+            className="chart",
+        )
+    else:
+        body = html.Div(id={"gw": "html", "panel": key}, className=f"panel-body body-{panel.type}")
+    parts: list[Any] = [html.H3(panel.title, className="panel-title")]
+    if panel.note:
+        parts.append(html.Div(panel.note, className="panel-note"))
+    if panel.type in STATIC:
+        parts.append(STATIC[panel.type](panel, view, env))
+    parts.append(body)
+    kind = "tile" if panel.type == "stat" else "card"
+    return html.Section(
+        parts,
+        id=f"panel-{page.id}-{panel.id}",
+        className=f"panel {kind} w{panel.width} type-{panel.type}",
+    )

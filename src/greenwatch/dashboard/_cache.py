@@ -1,0 +1,120 @@
+"""A small TTL cache in front of a store, so a page's panels share their queries.
+
+Every panel of a page asks for the same period at once (and again on each refresh); the
+dashboard floors the period's end to the refresh quantum, so identical questions have identical
+keys. Concurrent callers of one key wait for the first one's answer instead of asking the store
+again (single flight). Entries expire after ``ttl_s`` because late data may still change a
+closed period, and the cache never holds more than ``max_entries``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from greenwatch.store import LabelFilter, Store
+
+T = TypeVar("T")
+Monotonic = Callable[[], float]
+
+
+class TtlCache:
+    """Values by key for ``ttl_s`` seconds; one computation per key at a time."""
+
+    def __init__(
+        self, ttl_s: float = 60.0, max_entries: int = 512, monotonic: Monotonic = time.monotonic
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._monotonic = monotonic
+        self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self._inflight: dict[Hashable, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def _fresh(self, key: Hashable) -> tuple[bool, Any]:
+        entry = self._entries.get(key)
+        if entry is None or self._monotonic() - entry[0] > self.ttl_s:
+            return False, None
+        self._entries.move_to_end(key)
+        return True, entry[1]
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The cached value of ``key``, computing it (once, whoever asks) when absent or stale."""
+        with self._lock:
+            found, value = self._fresh(key)
+            if found:
+                self.hits += 1
+                return value  # type: ignore[no-any-return]
+            gate = self._inflight.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                found, value = self._fresh(key)
+                if found:
+                    self.hits += 1
+                    return value  # type: ignore[no-any-return]
+                self.misses += 1
+            try:
+                value = compute()
+            finally:
+                with self._lock:
+                    self._inflight.pop(key, None)
+            with self._lock:
+                self._entries[key] = (self._monotonic(), value)
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+            return value
+
+
+def _freeze(labels: LabelFilter | None) -> Hashable:
+    if not labels:
+        return ()
+    return tuple(sorted((k, v if isinstance(v, str) else tuple(v)) for k, v in labels.items()))
+
+
+class CachingStore:
+    """A read-only :class:`~greenwatch.store.Store` view that caches aggregated queries.
+
+    Raw queries (no ``agg``) pass through: the dashboard never caches raw samples. Callers get
+    a copy of the cached frame, so nothing they do changes what the next caller sees.
+    """
+
+    def __init__(self, store: Store, cache: TtlCache) -> None:
+        self._store = store
+        self._cache = cache
+
+    def write(self, batch: pd.DataFrame) -> int:
+        return self._store.write(batch)
+
+    def query(
+        self,
+        metric: str,
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        labels: LabelFilter | None = None,
+        step: pd.Timedelta | None = None,
+        agg: str | Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        if agg is None:
+            return self._store.query(metric, start, end, labels=labels, step=step)
+        aggs = agg if isinstance(agg, str) else tuple(agg)
+        key = ("query", metric, start, end, _freeze(labels), step, aggs)
+        frame = self._cache.get(
+            key,
+            lambda: self._store.query(metric, start, end, labels=labels, step=step, agg=agg),
+        )
+        return frame.copy()
+
+    def series(self, metric: str | None = None, labels: LabelFilter | None = None) -> pd.DataFrame:
+        key = ("series", metric, _freeze(labels))
+        return self._cache.get(key, lambda: self._store.series(metric, labels)).copy()
+
+    def close(self) -> None:
+        """Closing belongs to the owner of the underlying store, not to the dashboard."""

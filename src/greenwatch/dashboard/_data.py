@@ -1,0 +1,361 @@
+"""The figures the dashboard's panels draw, read through the query layer and the store.
+
+Every read is an aggregate the store computes (whole-range totals, or one row per series and
+step, answered from hourly roll-ups when the grid is aligned): no function here loads raw
+samples for a long period. Ratios follow DESIGN.md: a group's KPI is the ratio of its summed
+totals, per step as over the whole period (ISO/IEC 30134-2 for PUE), never a mean of ratios.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from greenwatch.dashboard._theme import pue_status
+from greenwatch.inventory import Inventory, Site, grid_factors, site_grid_factor
+from greenwatch.metrics import J_PER_KWH, NATIONAL_PUE_TARGET, PUE_CATEGORY_METERS
+from greenwatch.query import site_totals
+from greenwatch.store import LabelFilter, Store
+
+# A site's step counts towards a group's ratio when both inputs cover at least this share.
+MIN_STEP_COVERAGE = 0.5
+ENERGY_METERS = ("facility", "cooling", "it_ups_output", "it_pdu_output", "it_input")
+# numerator, denominator and the scale of the denominator (J -> kWh for WUE and CUE)
+TREND_RATIOS: dict[str, tuple[str, str, float]] = {
+    "pue": ("facility_j", "it_j", 1.0),
+    "ppue": ("it_cooling_j", "it_j", 1.0),
+    "wue": ("water_l", "it_j", 1.0 / J_PER_KWH),
+    "cue": ("co2_kg", "it_j", 1.0 / J_PER_KWH),
+    "ref": ("renewable_j", "facility_j", 1.0),
+}
+TREND_LABELS = {
+    "pue": "PUE",
+    "ppue": "pPUE (cooling)",
+    "wue": "WUE L/kWh",
+    "cue": "CUE kgCO2/kWh",
+    "ref": "green share",
+}
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a frame as dicts keyed by column name."""
+    return frame.to_dict("records")  # type: ignore[return-value]
+
+
+def overview(
+    store: Store, inventory: Inventory, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DataFrame:
+    """Per-site totals (:func:`greenwatch.query.site_totals`) plus the columns panels draw.
+
+    Added: pue, coverage (of the PUE: min of its meters'), it_power_w (mean IT power over the
+    period, W), green_share (renewable / facility energy), status (PUE vs target), gap
+    (PUE minus target).
+    """
+    totals = site_totals(store, inventory, start, end)
+    pue = totals["facility_j"] / totals["it_j"].where(totals["it_j"] > 0)
+    coverage = totals[["facility_coverage", "it_coverage"]].min(axis=1)
+    frame = totals.assign(
+        pue=pue,
+        coverage=coverage,
+        it_power_w=totals["it_j"] / (end - start).total_seconds(),
+        green_share=totals["renewable_j"] / totals["facility_j"].where(totals["facility_j"] > 0),
+        gap=pue - totals["target_pue"].astype("float64"),
+    )
+    frame["status"] = [
+        pue_status(p, t, c)
+        for p, t, c in zip(frame["pue"], frame["target_pue"], frame["coverage"], strict=True)
+    ]
+    return frame
+
+
+def scope_sites(inventory: Inventory, scope: str, site: str | None) -> list[Site]:
+    """Sites of a scope: ``national``, ``site`` (the page's), ``site:ID``, ``hub:ID``, …"""
+    if scope == "site":
+        return [s for s in inventory.sites if s.id == site]
+    if scope == "national":
+        return list(inventory.sites)
+    level, _, key = scope.partition(":")
+    attr = {"site": "id", "hub": "hub", "region": "region", "kind": "kind"}.get(level)
+    if attr is None:
+        return []
+    return [s for s in inventory.sites if str(getattr(s, attr)) == key]
+
+
+def scope_target(sites: Sequence[Site], national: bool) -> float | None:
+    """The PUE target of a scope: the national target, or the one target its sites share."""
+    if national:
+        return NATIONAL_PUE_TARGET
+    targets = {s.targets.pue for s in sites}
+    return targets.pop() if len(targets) == 1 else None
+
+
+def steps_of(start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta) -> pd.DatetimeIndex:
+    """Bucket starts of ``[start, end)``: the store returns no row for a bucket without data."""
+    return pd.date_range(start, end, freq=step, inclusive="left", name="ts")
+
+
+def trusted_coverage(coverage: pd.Series, site: pd.Series) -> pd.Series:
+    """A counter step's coverage, lowered to the previous step's when that one was a gap.
+
+    The store books a counter's increase across a gap (up to its look-back) in the bucket of
+    the first sample after it, so the step after a gap holds energy of the gap too: its
+    per-step ratio would spike. Rows must be sorted by site, then time.
+    """
+    previous = coverage.groupby(site.to_numpy(), sort=False).shift(1).fillna(coverage)
+    return pd.concat([coverage, previous], axis=1).min(axis=1)
+
+
+def _by_site(frame: pd.DataFrame, value: str, key: str) -> pd.DataFrame:
+    """Sum of ``value`` and min of coverage per (ts, site), as ``<key>`` and ``<key>_cov``."""
+    if frame.empty:
+        return pd.DataFrame(columns=["ts", "site", key, f"{key}_cov"])
+    out = frame.groupby(["ts", "site"], sort=False).agg(
+        **{key: (value, "sum"), f"{key}_cov": ("coverage", "min")}
+    )
+    return out.reset_index()
+
+
+def step_totals(
+    store: Store,
+    sites: Sequence[Site],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    step: pd.Timedelta,
+    kpis: Sequence[str],
+) -> pd.DataFrame:
+    """Per site and step the totals the trend ``kpis`` need, each with its coverage (``_cov``).
+
+    Columns: ts, site, facility_j, it_j (the site's PUE-category meter), it_cooling_j (IT +
+    cooling, for pPUE), water_l (site inflow), renewable_j (every instrument; 0 where a site
+    has none), co2_kg (location-based: facility kWh x the site's grid factor). One row per
+    site and step of ``[start, end)``; a step without data has NaN totals and coverage 0, and
+    the step after a gap is not trusted (:func:`trusted_coverage`).
+    """
+    ids = [s.id for s in sites]
+    site_filter: LabelFilter = {"site": ids}
+    energy = store.query(
+        "energy_joules_total",
+        start,
+        end,
+        labels={**site_filter, "meter": list(ENERGY_METERS)},
+        step=step,
+        agg=["increase", "coverage"],
+    )
+    if energy.empty:
+        return pd.DataFrame(columns=["ts", "site"])
+    meters = energy.pivot_table(
+        index=["site", "ts"], columns="meter", values=["increase", "coverage"], aggfunc="first"
+    )
+    grid = pd.MultiIndex.from_product([ids, steps_of(start, end, step)], names=["site", "ts"])
+    meters = meters.reindex(grid)
+    frame = pd.DataFrame(index=meters.index)
+    category = pd.Series({s.id: PUE_CATEGORY_METERS[s.pue_category] for s in sites})
+    site_of_row = meters.index.get_level_values("site")
+    for name in ENERGY_METERS:
+        for part in ("increase", "coverage"):
+            column = (part, name)
+            frame[f"{name}_{part}"] = meters[column] if column in meters.columns else np.nan
+    it_meter = category.reindex(site_of_row).to_numpy()
+    pick = {m: it_meter == m for m in PUE_CATEGORY_METERS.values()}
+    frame["it_j"] = np.select(
+        list(pick.values()), [frame[f"{m}_increase"] for m in pick], default=np.nan
+    )
+    frame["it_j_cov"] = np.select(
+        list(pick.values()), [frame[f"{m}_coverage"] for m in pick], default=0.0
+    )
+    frame["facility_j"] = frame["facility_increase"]
+    frame["facility_j_cov"] = frame["facility_coverage"].fillna(0.0)
+    frame["it_cooling_j"] = frame["it_j"] + frame["cooling_increase"]
+    frame["it_cooling_j_cov"] = np.minimum(frame["it_j_cov"], frame["cooling_coverage"].fillna(0))
+    frame = frame.reset_index()
+    for cov in ("facility_j_cov", "it_j_cov", "it_cooling_j_cov"):
+        frame[cov] = trusted_coverage(frame[cov].fillna(0.0), frame["site"])
+    keep = ["ts", "site", "facility_j", "facility_j_cov", "it_j", "it_j_cov"]
+    keep += ["it_cooling_j", "it_cooling_j_cov"]
+    frame = frame[keep]
+    if "wue" in kpis:
+        water = store.query(
+            "water_litres_total",
+            start,
+            end,
+            labels={**site_filter, "meter": "site_inflow"},
+            step=step,
+            agg=["increase", "coverage"],
+        )
+        water = _by_site(water.rename(columns={"increase": "v"}), "v", "water_l")
+        frame = frame.merge(water, on=["ts", "site"], how="left")
+        frame["water_l_cov"] = trusted_coverage(frame["water_l_cov"].fillna(0.0), frame["site"])
+    if "ref" in kpis:
+        green = store.query(
+            "green_energy_joules_total",
+            start,
+            end,
+            labels=site_filter,
+            step=step,
+            agg=["increase", "coverage"],
+        )
+        green = _by_site(green.rename(columns={"increase": "v"}), "v", "renewable_j")
+        frame = frame.merge(green, on=["ts", "site"], how="left")
+        # A site without green instruments credits none: 0 J, as well known as its facility.
+        frame["renewable_j"] = frame["renewable_j"].fillna(0.0)
+        frame["renewable_j_cov"] = trusted_coverage(
+            frame["renewable_j_cov"].fillna(frame["facility_j_cov"]), frame["site"]
+        )
+    if "cue" in kpis:
+        factors = grid_factors()
+        factor = pd.Series({s.id: site_grid_factor(s, factors).kg_per_kwh for s in sites})
+        frame["co2_kg"] = frame["facility_j"] / J_PER_KWH * factor.reindex(frame["site"]).to_numpy()
+        frame["co2_kg_cov"] = frame["facility_j_cov"]
+    return frame
+
+
+def ratio_per_step(totals: pd.DataFrame, kpi: str, group: pd.Series | None = None) -> pd.DataFrame:
+    """A trend KPI per step (and group): sum of numerators / sum of denominators.
+
+    A site's step counts when both inputs exist, the denominator is positive and both cover at
+    least :data:`MIN_STEP_COVERAGE` of the step. Columns: ts, group, value, coverage
+    (denominator-weighted coverage of the sites counted), sites (counted).
+    """
+    num, den, scale = TREND_RATIOS[kpi]
+    if totals.empty or num not in totals.columns:
+        return pd.DataFrame(columns=["ts", "group", "value", "coverage", "sites"])
+    cov = np.minimum(totals[f"{num}_cov"].fillna(0.0), totals[f"{den}_cov"].fillna(0.0))
+    ok = totals[num].notna() & (totals[den] > 0) & (cov >= MIN_STEP_COVERAGE)
+    table = pd.DataFrame(
+        {
+            "ts": totals["ts"],
+            "group": group if group is not None else "all",
+            "num": totals[num].where(ok),
+            "den": (totals[den] * scale).where(ok),
+            "weighted": (cov * totals[den] * scale).where(ok),
+            "site": totals["site"].where(ok),
+        }
+    )
+    sums = table.groupby(["ts", "group"], sort=True).agg(
+        num=("num", "sum"),
+        den=("den", "sum"),
+        weighted=("weighted", "sum"),
+        sites=("site", "count"),
+    )
+    den_ok = sums["den"].where(sums["den"] > 0)
+    out = pd.DataFrame(
+        {
+            "value": sums["num"] / den_ok,
+            "coverage": sums["weighted"] / den_ok,
+            "sites": sums["sites"],
+        }
+    )
+    return out.reset_index()
+
+
+def occupancy(
+    store: Store, sites: Sequence[Site], start: pd.Timestamp, end: pd.Timestamp
+) -> tuple[float, float]:
+    """Capacity-weighted time-mean of ``utilisation_ratio{resource="it_capacity"}``, coverage.
+
+    A site's mean is its time integral over the covered seconds (store ``integral`` and
+    ``coverage``); the scope's occupancy weighs sites by rated IT capacity (kW), as the hub
+    plan's rack occupancy target (>= 65 %) is a share of built capacity. Coverage is the
+    capacity-weighted share of the period covered.
+    """
+    frame = store.query(
+        "utilisation_ratio",
+        start,
+        end,
+        labels={"site": [s.id for s in sites], "resource": "it_capacity"},
+        agg=["integral", "coverage"],
+    )
+    capacity = pd.Series({s.id: s.it_capacity_kw for s in sites})
+    if frame.empty or capacity.sum() <= 0:
+        return math.nan, 0.0
+    seconds = (end - start).total_seconds()
+    covered = frame["coverage"] * seconds
+    mean = (frame["integral"] / covered.where(covered > 0)).to_numpy()
+    weight = capacity.reindex(frame["site"]).to_numpy()
+    ok = np.isfinite(mean)
+    if not ok.any():
+        return math.nan, 0.0
+    value = float((mean[ok] * weight[ok]).sum() / weight[ok].sum())
+    coverage = float((frame["coverage"].to_numpy() * weight).sum() / capacity.sum())
+    return value, coverage
+
+
+def metric_lines(
+    store: Store,
+    metric: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    step: pd.Timedelta,
+    *,
+    labels: LabelFilter,
+    agg: str,
+    by: str | None,
+    combine: str,
+) -> pd.DataFrame:
+    """One line per value of label ``by`` (or one line): columns ts, line, value.
+
+    Series sharing a line are summed or averaged (``combine``); the store aggregates each
+    series per step first.
+    """
+    frame = store.query(metric, start, end, labels=labels, step=step, agg=agg)
+    if frame.empty:
+        return pd.DataFrame(columns=["ts", "line", "value"])
+    line = (
+        frame[by].astype(str)
+        if by and by in frame.columns
+        else pd.Series(metric, index=frame.index)
+    )
+    grouped = frame.assign(line=line).groupby(["line", "ts"], sort=True)["value"]
+    out = grouped.sum(min_count=1) if combine == "sum" else grouped.mean()
+    return out.reset_index()
+
+
+def site_power(
+    store: Store, site: Site, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta
+) -> pd.DataFrame:
+    """Mean power per step (W) of each part of a site's power chain.
+
+    From meter energy per step (ISO/IEC 30134-2 metering points): IT equipment (it_input),
+    distribution losses (UPS output - IT input), cooling, other and UPS losses (facility -
+    UPS output - cooling), on-site renewables; facility for reference. Columns: ts and one
+    per component, W. Negative remainders (meter noise) are clipped to 0.
+    """
+    energy = store.query(
+        "energy_joules_total",
+        start,
+        end,
+        labels={"site": site.id},
+        step=step,
+        agg=["increase", "coverage"],
+    )
+    if energy.empty:
+        return pd.DataFrame(columns=["ts"])
+    steps = steps_of(start, end, step)
+    table = energy.pivot_table(
+        index="ts", columns="meter", values=["increase", "coverage"], aggfunc="first"
+    ).reindex(steps)
+    # A step the meter did not cover, or the step after a gap, is left blank: never bridged.
+    coverage = table["coverage"].fillna(0.0)
+    trusted = np.minimum(coverage, coverage.shift(1).fillna(coverage))
+    watts = (table["increase"] / step.total_seconds()).where(trusted >= MIN_STEP_COVERAGE)
+
+    def get(meter: str) -> pd.Series:
+        return watts[meter] if meter in watts.columns else pd.Series(np.nan, index=watts.index)
+
+    it = get("it_input").fillna(get(PUE_CATEGORY_METERS[site.pue_category]))
+    ups = get("it_ups_output")
+    out = pd.DataFrame(
+        {
+            "IT equipment": it,
+            "power distribution losses": (ups - it).clip(lower=0),
+            "cooling": get("cooling"),
+            "UPS losses and other": (get("facility") - ups - get("cooling")).clip(lower=0),
+            "facility": get("facility"),
+            "on-site renewables": get("renewable_onsite"),
+        }
+    )
+    return out.reset_index()

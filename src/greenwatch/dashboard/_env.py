@@ -1,0 +1,63 @@
+"""What every panel renderer gets: the cached store, the inventory, shared derived frames."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from greenwatch.dashboard import _data, _links
+from greenwatch.dashboard._auth import Auth
+from greenwatch.dashboard._cache import CachingStore, TtlCache
+from greenwatch.dashboard._spec import Dashboards
+from greenwatch.dashboard._view import View
+from greenwatch.inventory import Inventory, Site
+from greenwatch.store import Store
+
+T = TypeVar("T")
+Clock = Callable[[], pd.Timestamp]
+
+
+@dataclass
+class Env:
+    """The dashboard's side of the world; ``alerts`` is the alert engine (None: not configured)."""
+
+    raw_store: Store
+    inventory: Inventory
+    dashboards: Dashboards
+    clock: Clock
+    auth: Auth
+    alerts: Any = None
+    reports_dir: Path | None = None
+    cache: TtlCache = field(default_factory=TtlCache)
+    store: Store = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.store = CachingStore(self.raw_store, self.cache)
+        self.sites: dict[str, Site] = {s.id: s for s in self.inventory.sites}
+        self.links = {lk.id: lk for lk in self.inventory.links}
+
+    def memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+        """A derived value shared by panels for one period (same TTL as the queries)."""
+        return self.cache.get(("memo", *key), compute)
+
+    def overview(self, view: View) -> pd.DataFrame:
+        """Per-site totals of the view's period (one computation for every panel)."""
+        return self.memo(
+            ("overview", view.start, view.end),
+            lambda: _data.overview(self.store, self.inventory, view.start, view.end),
+        )
+
+    def link_health(self, view: View) -> pd.DataFrame:
+        """Links over the view's trend range: their state is as fresh as the data."""
+        start, end = view.trend_range()
+        return self.memo(
+            ("links", start, end),
+            lambda: _links.link_health(self.store, self.inventory, start, end),
+        )
+
+    def graph_positions(self) -> dict[str, tuple[float, float]]:
+        return self.memo(("graph-layout",), lambda: _links.graph_layout(self.inventory))

@@ -1,0 +1,158 @@
+"""The dashboard's shell (header, navigation, time range, refresh, theme) and page grids."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from dash import dcc, html
+
+from greenwatch.dashboard._blocks import panel_section
+from greenwatch.dashboard._env import Env
+from greenwatch.dashboard._spec import Dashboards
+from greenwatch.dashboard._view import View
+
+REFRESH_CHOICES = (0, 15, 30, 60, 300)
+
+
+def _nav(dashboards: Dashboards) -> list[dcc.Link]:
+    return [
+        dcc.Link(
+            page.title, href=page.path, id={"gw": "nav", "page": page.id}, className="nav-link"
+        )
+        for page in dashboards.pages
+        if page.nav
+    ]
+
+
+def shell(env: Env, refresh_s: int) -> Callable[[], html.Div]:
+    settings = env.dashboards.settings
+
+    def layout() -> html.Div:
+        user = env.auth.current_user()
+        if user is None:
+            who: list[Any] = [html.A("log in", href="/login")]
+        elif user.name:
+            who = [
+                html.Span(f"{user.name} · {user.role}", className="user"),
+                html.A("log out", href="/logout"),
+            ]
+        else:
+            who = [html.Span(f"no login · {user.role}", className="user")]
+        return html.Div(
+            [
+                dcc.Location(id="url", refresh=False),
+                dcc.Store(id="theme", storage_type="local", data="light"),
+                dcc.Store(id="alerts-version", data=0),
+                dcc.Interval(id="refresh", interval=refresh_s * 1000),
+                html.Header(
+                    [
+                        html.Div(
+                            [
+                                html.Span(settings.title, className="brand"),
+                                html.Span(settings.subtitle, className="subtitle"),
+                            ],
+                            className="brand-box",
+                        ),
+                        html.Nav(_nav(env.dashboards), className="nav"),
+                        html.Div(
+                            [
+                                dcc.RadioItems(
+                                    id="period",
+                                    options=[{"label": p, "value": p} for p in settings.periods],
+                                    value=settings.default_period,
+                                    inline=True,
+                                    className="period",
+                                ),
+                                dcc.Dropdown(
+                                    id="refresh-every",
+                                    options=[
+                                        {
+                                            "label": "no refresh"
+                                            if s == 0
+                                            else f"every {s} s"
+                                            if s < 60
+                                            else f"every {s // 60} min",
+                                            "value": s,
+                                        }
+                                        for s in sorted({*REFRESH_CHOICES, refresh_s})
+                                    ],
+                                    value=refresh_s,
+                                    clearable=False,
+                                    searchable=False,
+                                    className="refresh-every",
+                                ),
+                                html.Button(
+                                    "◐ theme",
+                                    id="theme-toggle",
+                                    className="button ghost",
+                                    title="light / dark",
+                                ),
+                                *who,
+                            ],
+                            className="controls",
+                        ),
+                    ],
+                    className="top",
+                ),
+                html.Div(id="view-note", className="view-note"),
+                html.Main(id="page", className="page"),
+            ],
+            id="gw-root",
+            className="gw theme-light",
+        )
+
+    return layout
+
+
+def page_layout(env: Env, view: View, _search: str) -> list[Any]:
+    page = view.page
+    head: list[Any] = [html.H2(page.title, className="page-title")]
+    if page.scope == "site":
+        site = env.sites.get(view.site or "")
+        head = [
+            html.H2(site.name if site else "Choose a site", className="page-title"),
+            dcc.Dropdown(
+                id="site-select",
+                options=[
+                    {"label": f"{s.name} ({s.id})", "value": s.id} for s in env.inventory.sites
+                ],
+                value=site.id if site else None,
+                placeholder="choose a site…",
+                clearable=False,
+                className="site-select",
+            ),
+        ]
+        if site is None:
+            message = (
+                f"Unknown site {view.site!r}."
+                if view.site
+                else "Choose a site from the list or the map."
+            )
+            return [html.Div(head, className="page-head"), html.Div(message, className="muted")]
+    if any(p.type in {"link_map", "link_graph"} for p in page.panels):
+        head.append(
+            dcc.RadioItems(
+                id="edge-mode",
+                options=[
+                    {"label": f"colour by {m}", "value": m}
+                    for m in ("health", "utilisation", "latency", "loss")
+                ],
+                value=view.param("edge") or "health",
+                inline=True,
+                className="edge-mode",
+            )
+        )
+    sections = [panel_section(page, panel, env, view) for panel in page.panels]
+    return [html.Div(head, className="page-head"), html.Div(sections, className="grid")]
+
+
+def view_note(view: View) -> list[Any]:
+    span = f"{view.start:%Y-%m-%d %H:%M} → {view.end:%Y-%m-%d %H:%M} UTC"
+    if view.live:
+        text = f"live · totals {span} (whole hours) · trends to {view.now:%H:%M}"
+    else:
+        text = f"pinned · {span}"
+    parts: list[Any] = [html.Span(text, className="range")]
+    parts += [html.Span(p, className="problem") for p in view.problems]
+    return parts

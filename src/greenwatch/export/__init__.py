@@ -1,0 +1,55 @@
+"""Exports: greenwatch's KPIs and health to Prometheus, OpenTelemetry and Influx.
+
+A scheduled job takes a :class:`KpiSnapshot` (:func:`take_snapshot`: every figure of
+:data:`FIGURES` for trailing windows, by default ``1h`` and ``24h``); ``GET /metrics`` exposes
+it through a dedicated Prometheus registry (:func:`build_registry`, :func:`exposition`),
+:class:`OtlpExport` pushes it as OpenTelemetry observable gauges over OTLP/HTTP and
+:class:`InfluxExport` writes it as ``greenwatch_kpi`` points. :class:`KpiExports` wires these
+into a service.
+"""
+
+from greenwatch.export._catalogue import FIGURES, Figure
+from greenwatch.export._exports import ExportSettings, KpiExports
+from greenwatch.export._health import CollectorHealth, ExportStats, ServiceHealth
+from greenwatch.export._influx import MEASUREMENT, InfluxExport, InfluxSettings, snapshot_lines
+from greenwatch.export._otlp import OtlpExport, OtlpSettings
+from greenwatch.export._prometheus import (
+    HealthCollector,
+    SnapshotCollector,
+    build_registry,
+    exposition,
+)
+from greenwatch.export._snapshot import (
+    WINDOWS,
+    KpiPoint,
+    KpiSnapshot,
+    Window,
+    take_snapshot,
+    window_bounds,
+)
+
+__all__ = [
+    "FIGURES",
+    "MEASUREMENT",
+    "WINDOWS",
+    "CollectorHealth",
+    "ExportSettings",
+    "ExportStats",
+    "Figure",
+    "HealthCollector",
+    "InfluxExport",
+    "InfluxSettings",
+    "KpiExports",
+    "KpiPoint",
+    "KpiSnapshot",
+    "OtlpExport",
+    "OtlpSettings",
+    "ServiceHealth",
+    "SnapshotCollector",
+    "Window",
+    "build_registry",
+    "exposition",
+    "snapshot_lines",
+    "take_snapshot",
+    "window_bounds",
+]

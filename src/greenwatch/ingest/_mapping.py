@@ -1,0 +1,344 @@
+"""Push profiles: how pushed data (line protocol, OTLP, remote write) becomes canonical samples.
+
+A push profile is YAML in the format of a collector profile's rules (``greenwatch.collect.Rule``:
+``metric``, ``unit``, ``scale``, label templates, plausible range) plus what selects the data:
+
+.. code-block:: yaml
+
+    description: Telegraf inputs.nvidia_smi
+    protocols: [influx]            # influx, otlp, remote_write (default: all)
+    site_tag: datacenter           # tag holding the site when there is no ``site`` tag
+    rules:
+      - match: nvidia_smi          # full-match regex on the measurement / metric name
+        field: power_draw          # full-match regex on the field key (influx only)
+        where: {unit: watts}       # tag regexes that must match (exclude: must not)
+        metric: device_power_watts
+        unit: watts
+        labels: {device: "{host}/gpu{index}", device_kind: gpu}
+
+Templates see the tags (dots and other signs as ``_``: ``{hw_id}``), the regex's named
+groups, ``measurement``, ``field`` and ``target`` (the first of the tags instance, host,
+server, agent_host, source). The shipped Prometheus collector profiles (``collectors/*.yaml``
+with ``family: prometheus``) also map remote write,
+so a dcgm-exporter scraped by Prometheus lands exactly as if greenwatch had scraped it.
+
+What a rule does not map is kept, never dropped: a canonical name with field ``value`` is
+stored as it is; anything else under ``ext_<measurement>_<field>`` (line protocol) or
+``ext_<name>`` (OTLP, remote write) with its tags as labels. Mapped readings outside the rule's
+plausible range are dropped and counted, as collectors do; a canonical name written as is
+with a value outside the registry's range is an error of that line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from greenwatch.collect import PrometheusProfile, Rule, load_profile, shipped_profiles
+from greenwatch.collect._profile import label_problem
+from greenwatch.model import REGISTRY, load_yaml, metric_spec, parse_model
+
+Protocol = Literal["influx", "otlp", "remote_write"]
+PROTOCOLS: tuple[Protocol, ...] = ("influx", "otlp", "remote_write")
+TARGET_TAGS = ("instance", "host", "server", "agent_host", "source")
+RESERVED = {"ts", "metric", "value", "unit"}
+PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
+_NOT_NAME = re.compile(r"[^A-Za-z0-9_]")
+
+
+def _regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"bad regular expression {pattern!r}: {exc}") from exc
+    return pattern
+
+
+class PushRule(Rule):
+    """A collector rule plus what it selects: name, field and tag filters (regexes)."""
+
+    match: str
+    field: str = "value"
+    where: dict[str, str] = Field(default_factory=dict)
+    exclude: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("match", "field")
+    @classmethod
+    def _pattern(cls, pattern: str) -> str:
+        return _regex(pattern)
+
+    @field_validator("where", "exclude")
+    @classmethod
+    def _filters(cls, filters: dict[str, str]) -> dict[str, str]:
+        for pattern in filters.values():
+            _regex(pattern)
+        return filters
+
+
+class PushProfile(BaseModel):
+    """A push profile file (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = ""
+    description: str = ""
+    protocols: tuple[Protocol, ...] = PROTOCOLS
+    site_tag: str | None = None
+    rules: tuple[PushRule, ...] = Field(min_length=1)
+
+
+def load_push_profile(path: str | Path) -> PushProfile:
+    """A validated push profile; problems raise ``ConfigError`` naming file, line and key."""
+    doc = load_yaml(path)
+    profile = parse_model(doc, PushProfile)
+    return profile.model_copy(update={"name": profile.name or Path(path).stem})
+
+
+def _from_prometheus(profile: PrometheusProfile) -> PushProfile:
+    rules = tuple(
+        PushRule(**rule.model_dump(exclude={"group"}), field="value") for rule in profile.rules
+    )
+    return PushProfile(
+        name=profile.name or "",
+        description=profile.description,
+        rules=rules,
+        protocols=("remote_write",),
+    )
+
+
+def default_profiles(extra_dirs: Iterable[Path] = ()) -> list[PushProfile]:
+    """Shipped push profiles, the shipped Prometheus collector profiles, then ``extra_dirs``."""
+    out = [load_push_profile(p) for p in sorted(PROFILE_DIR.glob("*.yaml"))]
+    for name in shipped_profiles():
+        profile = load_profile(name)
+        if isinstance(profile, PrometheusProfile):
+            out.append(_from_prometheus(profile))
+    for directory in extra_dirs:
+        out += [load_push_profile(p) for p in sorted(Path(directory).glob("*.y*ml"))]
+    return out
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """Where one (name, field, tags) goes: metric, labels (with site), scale and checks."""
+
+    metric: str
+    labels: tuple[tuple[str, str], ...]
+    scale: float = 1.0
+    bounds: tuple[float, float] | None = None  # mapped: drop outside; None: registry check
+    error: str | None = None
+
+
+def ext_name(name: str, field_key: str | None) -> str:
+    """``ext_<name>[_<field>]`` with every character outside ``[A-Za-z0-9_]`` as ``_``."""
+    base = _NOT_NAME.sub("_", name if field_key is None else f"{name}_{field_key}")
+    return f"ext_{base}"
+
+
+def _label_name(tag: str) -> str:
+    """A tag as a label name: ``[A-Za-z0-9_]`` only, never a batch column name."""
+    name = _NOT_NAME.sub("_", tag)
+    return f"tag_{name}" if name in RESERVED or name[:1].isdigit() else name
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    profile: PushProfile
+    rule: PushRule
+    match: re.Pattern[str]
+    field: re.Pattern[str]
+    where: dict[str, re.Pattern[str]]
+    exclude: dict[str, re.Pattern[str]]
+
+
+def _compile(profile: PushProfile, rule: PushRule) -> _Compiled:
+    return _Compiled(
+        profile,
+        rule,
+        re.compile(rule.match),
+        re.compile(rule.field),
+        {k: re.compile(v) for k, v in rule.where.items()},
+        {k: re.compile(v) for k, v in rule.exclude.items()},
+    )
+
+
+class Mapper:
+    """Maps pushed series onto canonical metrics with push profiles (first matching rule)."""
+
+    def __init__(self, profiles: Sequence[PushProfile]) -> None:
+        self.profiles = list(profiles)
+        self._rules: dict[str, list[_Compiled]] = {
+            protocol: [
+                _compile(profile, rule)
+                for profile in self.profiles
+                if protocol in profile.protocols
+                for rule in profile.rules
+            ]
+            for protocol in PROTOCOLS
+        }
+
+    def map(
+        self,
+        protocol: Protocol,
+        name: str,
+        field_key: str | None,
+        tags: dict[str, str],
+        default_site: str | None,
+    ) -> Mapped:
+        """The mapping of one series (``field_key`` None: OTLP/remote write, one value)."""
+        for entry in self._rules[protocol]:
+            profile, rule = entry.profile, entry.rule
+            found = entry.match.fullmatch(name)
+            if found is None or not entry.field.fullmatch(field_key or "value"):
+                continue
+            if any(not p.fullmatch(tags.get(k, "")) for k, p in entry.where.items()):
+                continue
+            if any(p.fullmatch(tags.get(k, "")) for k, p in entry.exclude.items()):
+                continue
+            site = _site(tags, profile.site_tag, default_site)
+            variables = {
+                "measurement": name,
+                "field": field_key or "value",
+                "target": next((tags[t] for t in TARGET_TAGS if t in tags), ""),
+                **{_NOT_NAME.sub("_", k): v for k, v in tags.items()},
+                **{k: v for k, v in found.groupdict().items() if v is not None},
+            }
+            try:
+                labels = {k: t.format_map(variables).strip() for k, t in rule.labels.items()}
+            except KeyError:
+                continue  # the rule needs a tag this series lacks: try the next rule
+            if site is None:
+                return Mapped(rule.metric, (), error=_NO_SITE)
+            pairs = (("site", site), *sorted(labels.items()))
+            return Mapped(rule.metric, pairs, rule.scale, rule.bounds())
+        return self._unmapped(name, field_key, tags, default_site)
+
+    def _unmapped(
+        self, name: str, field_key: str | None, tags: dict[str, str], default_site: str | None
+    ) -> Mapped:
+        site = _site(tags, None, default_site)
+        rest = {_label_name(k): v for k, v in tags.items() if k != "site"}
+        canonical = name in REGISTRY and field_key in (None, "value")
+        metric = name if canonical else ext_name(name, field_key)
+        if site is None:
+            return Mapped(metric, (), error=_NO_SITE)
+        pairs = (("site", site), *sorted(rest.items()))
+        if canonical:
+            problem = label_problem(metric, tuple(sorted(rest)))
+            if problem:
+                return Mapped(metric, pairs, error=problem)
+        return Mapped(metric, pairs)
+
+
+_NO_SITE = (
+    "no site: add a 'site' tag (Telegraf [global_tags], Prometheus external_labels, OTel "
+    "resource attribute greenwatch.site), or use a token created with --site"
+)
+
+
+def _site(tags: dict[str, str], site_tag: str | None, default: str | None) -> str | None:
+    if "site" in tags:
+        return tags["site"]
+    if site_tag is not None and site_tag in tags:
+        return tags[site_tag]
+    return default
+
+
+@dataclass
+class PushResult:
+    """What a push turned into: a canonical batch, errors by reference, and counts."""
+
+    batch: pd.DataFrame
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=64)
+def _spec_bounds(metric: str) -> tuple[float, float]:
+    spec = metric_spec(metric)
+    lo = spec.minimum if spec is not None and spec.minimum is not None else -np.inf
+    hi = spec.maximum if spec is not None and spec.maximum is not None else np.inf
+    return lo, hi
+
+
+def to_batch(
+    mapper: Mapper,
+    protocol: Protocol,
+    series: Sequence[tuple[str, dict[str, str]]],
+    rows: pd.DataFrame,
+    default_site: str | None,
+) -> PushResult:
+    """Map rows (columns ``ref``, ``series``, ``field`` or None, ``value``, ``t``) to a batch.
+
+    ``ref`` is what an error names (a line number, a series index). Mapping runs once per
+    distinct (series, field); samples move as columns.
+    """
+    counts = {"received": len(rows)}
+    errors: list[tuple[int, str]] = []
+    mapped: list[Mapped] = []
+    series_codes = rows["series"].to_numpy("int64")
+    if "field" in rows:
+        # One integer per (series, field): factorising ints is fast, tuples are not.
+        field_codes, field_names = pd.factorize(rows["field"].to_numpy(dtype=object))
+        combo = series_codes * max(len(field_names), 1) + field_codes
+        codes, uniques = pd.factorize(combo)
+        width = max(len(field_names), 1)
+        pairs: list[tuple[int, str | None]] = [
+            (int(u) // width, str(field_names[int(u) % width])) for u in uniques
+        ]
+    else:  # OTLP and remote write: one value per series
+        codes, series_uniques = pd.factorize(series_codes)
+        pairs = [(int(s), None) for s in series_uniques]
+    for series_idx, field_key in pairs:
+        name, tags = series[series_idx]
+        mapped.append(mapper.map(protocol, name, field_key, tags, default_site))
+    refs = rows["ref"].to_numpy()
+    values = rows["value"].to_numpy("float64").copy()
+    scale = np.array([m.scale for m in mapped], dtype="float64")
+    values *= scale[codes] if mapped else 1.0
+    # Per-combination facts, then one vectorised pass over the rows.
+    failed = np.array([m.error is not None for m in mapped], dtype=bool)
+    soft = np.array([m.bounds is not None for m in mapped], dtype=bool)
+    bounds = [m.bounds if m.bounds is not None else _spec_bounds(m.metric) for m in mapped]
+    lo = np.array([b[0] for b in bounds], dtype="float64")[codes] if mapped else values
+    hi = np.array([b[1] for b in bounds], dtype="float64")[codes] if mapped else values
+    bad = failed[codes] if mapped else np.zeros(len(rows), dtype=bool)
+    outside = ~bad & ~((values >= lo) & (values <= hi))
+    dropped = outside & soft[codes] if mapped else outside
+    refused = outside & ~dropped
+    for j in np.unique(codes[bad]):
+        errors += [(int(r), str(mapped[j].error)) for r in np.unique(refs[bad & (codes == j)])]
+    for j in np.unique(codes[refused]):
+        where = refused & (codes == j)
+        why = f"{mapped[j].metric}: value outside [{lo[where][0]}, {hi[where][0]}]"
+        errors += [(int(r), why) for r in np.unique(refs[where])]
+    keep = ~(bad | outside)
+    implausible = int(dropped.sum())
+    counts["implausible"] = implausible
+    codes, values, t = codes[keep], values[keep], rows["t"].to_numpy("int64")[keep]
+    names = sorted({k for m in mapped for k, _ in m.labels} - {"site"})
+    metric = np.array([m.metric for m in mapped], dtype=object)
+    columns: dict[str, object] = {}
+    for label in ["site", *names]:
+        per_combo = np.array([dict(m.labels).get(label) for m in mapped], dtype=object)
+        columns[label] = per_combo[codes] if mapped else np.array([], dtype=object)
+    batch = pd.DataFrame(
+        {
+            "ts": pd.DatetimeIndex(t.astype("datetime64[ns]")).tz_localize("UTC"),
+            "metric": metric[codes] if mapped else np.array([], dtype=object),
+            "value": values,
+            **columns,
+        }
+    )  # validated by Ingest.submit, once
+    counts["ext"] = int(batch["metric"].str.startswith("ext_").sum()) if len(batch) else 0
+    counts["accepted"] = len(batch)
+    errors.sort()
+    return PushResult(batch, errors, counts)

@@ -1,0 +1,190 @@
+"""Alerts API: ``GET /api/v1/alerts``, one alert, its acknowledgement, silences, maintenance.
+
+- ``GET /api/v1/alerts`` — pending, firing and recently resolved alerts; filters ``state``,
+  ``severity`` (comma-separated), ``silenced`` / ``inhibited`` (true|false) and any label
+  (``?site=guian-1``); ``GET /api/v1/alerts/<fingerprint>``.
+- ``POST /api/v1/alerts/<fingerprint>/ack`` ``{"by": …, "comment": …}`` — no repeat
+  notifications for it while it fires.
+- ``GET /api/v1/alerts/status`` — last evaluation, rule errors, deliveries and failures per
+  receiver integration (last error included).
+- ``GET|POST /api/v1/silences``, ``GET|PUT|DELETE /api/v1/silences/<id>`` — silences with
+  ``matchers`` (``["site=\\"guian-1\\""]`` or Alertmanager objects), ``createdBy``,
+  ``comment``, ``startsAt`` and ``endsAt`` or ``duration`` (``2h``). DELETE expires.
+- ``GET /api/v1/maintenance`` — the configured recurring maintenance windows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask
+import pandas as pd
+
+from greenwatch.alerts import AlertEngine, AlertNotFoundError, Silence, parse_duration
+from greenwatch.model import GreenwatchError
+from greenwatch.service._context import ApiContext, bad_request
+
+Reply = flask.Response | tuple[flask.Response, int]
+_LIST_ARGS = {"state", "severity", "silenced", "inhibited"}
+
+
+def _off() -> tuple[flask.Response, int]:
+    return flask.jsonify(code="unavailable", message="alerting is not enabled in this service"), 503
+
+
+def _time(raw: object, name: str) -> pd.Timestamp | None:
+    if raw in (None, ""):
+        return None
+    try:
+        ts = pd.Timestamp(str(raw))
+    except ValueError as exc:
+        raise GreenwatchError(f"{name}: bad time {raw!r}: {exc}") from None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _body() -> dict[str, Any]:
+    body = flask.request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise GreenwatchError("send a JSON object (Content-Type: application/json)")
+    return body
+
+
+def _silence_from(body: dict[str, Any], now: pd.Timestamp, silence_id: str | None) -> Silence:
+    duration = body.get("duration")
+    try:
+        span = parse_duration(duration) if duration not in (None, "") else None
+    except ValueError as exc:
+        raise GreenwatchError(f"duration: {exc}") from None
+    return Silence.create(
+        body.get("matchers"),
+        created_by=str(body.get("createdBy", "")),
+        comment=str(body.get("comment", "")),
+        now=now,
+        starts_at=_time(body.get("startsAt"), "startsAt"),
+        ends_at=_time(body.get("endsAt"), "endsAt"),
+        duration=span,
+        silence_id=silence_id,
+    )
+
+
+def _keep(view: dict[str, Any], args: Any) -> bool:
+    for name in ("state", "severity"):
+        wanted = args.get(name)
+        if wanted and view[name] not in wanted.split(","):
+            return False
+    for name in ("silenced", "inhibited"):
+        wanted = args.get(name)
+        if wanted in ("true", "false") and view[name] != (wanted == "true"):
+            return False
+    labels = view["labels"]
+    return all(labels.get(k) == v for k, v in args.items() if k not in _LIST_ARGS)
+
+
+def register(app: flask.Flask, ctx: ApiContext) -> None:
+    def engine() -> AlertEngine | None:
+        return ctx.alerts
+
+    @app.get("/api/v1/alerts")
+    def list_alerts() -> Reply:
+        alerts = engine()
+        if alerts is None:
+            return _off()
+        views = [v for v in alerts.alerts(ctx.clock()) if _keep(v, flask.request.args)]
+        return flask.jsonify(data=views)
+
+    @app.get("/api/v1/alerts/status")
+    def alerts_status() -> Reply:
+        alerts = engine()
+        return _off() if alerts is None else flask.jsonify(data=alerts.status())
+
+    @app.get("/api/v1/alerts/<fingerprint>")
+    def one_alert(fingerprint: str) -> Reply:
+        alerts = engine()
+        if alerts is None:
+            return _off()
+        try:
+            return flask.jsonify(data=alerts.alert(fingerprint, ctx.clock()))
+        except AlertNotFoundError as exc:
+            return bad_request(str(exc), 404)
+
+    @app.post("/api/v1/alerts/<fingerprint>/ack")
+    def acknowledge(fingerprint: str) -> Reply:
+        alerts = engine()
+        if alerts is None:
+            return _off()
+        try:
+            body = _body()
+            view = alerts.acknowledge(
+                fingerprint, str(body.get("by", "")), str(body.get("comment", ""))
+            )
+        except AlertNotFoundError as exc:
+            return bad_request(str(exc), 404)
+        except GreenwatchError as exc:
+            return bad_request(str(exc))
+        return flask.jsonify(data=view)
+
+    @app.get("/api/v1/silences")
+    def list_silences() -> Reply:
+        alerts = engine()
+        if alerts is None:
+            return _off()
+        now = ctx.clock()
+        wanted = flask.request.args.get("state")
+        views = [s.to_api(now) for s in alerts.silences()]
+        views = [v for v in views if not wanted or v["status"]["state"] in wanted.split(",")]
+        return flask.jsonify(data=views)
+
+    @app.post("/api/v1/silences")
+    def create_silence() -> Reply:
+        alerts = engine()
+        if alerts is None:
+            return _off()
+        now = ctx.clock()
+        try:
+            silence = alerts.add_silence(_silence_from(_body(), now, None))
+        except GreenwatchError as exc:
+            return bad_request(str(exc))
+        return flask.jsonify(data=silence.to_api(now)), 201
+
+    @app.get("/api/v1/silences/<silence_id>")
+    def one_silence(silence_id: str) -> Reply:
+        alerts = engine()
+        if alerts is None:
+            return _off()
+        try:
+            return flask.jsonify(data=alerts.silence(silence_id).to_api(ctx.clock()))
+        except AlertNotFoundError as exc:
+            return bad_request(str(exc), 404)
+
+    @app.put("/api/v1/silences/<silence_id>")
+    def update_silence(silence_id: str) -> Reply:
+        alerts = engine()
+        if alerts is None:
+            return _off()
+        now = ctx.clock()
+        try:
+            alerts.silence(silence_id)
+            silence = alerts.add_silence(_silence_from(_body(), now, silence_id))
+        except AlertNotFoundError as exc:
+            return bad_request(str(exc), 404)
+        except GreenwatchError as exc:
+            return bad_request(str(exc))
+        return flask.jsonify(data=silence.to_api(now))
+
+    @app.delete("/api/v1/silences/<silence_id>")
+    def expire_silence(silence_id: str) -> Reply:
+        alerts = engine()
+        if alerts is None:
+            return _off()
+        try:
+            return flask.jsonify(data=alerts.expire_silence(silence_id).to_api(ctx.clock()))
+        except AlertNotFoundError as exc:
+            return bad_request(str(exc), 404)
+
+    @app.get("/api/v1/maintenance")
+    def maintenance() -> Reply:
+        alerts = engine()
+        if alerts is None:
+            return _off()
+        windows = [w.model_dump(mode="json") for w in alerts.config.maintenance_windows]
+        return flask.jsonify(data=windows)

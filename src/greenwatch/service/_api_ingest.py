@@ -1,0 +1,215 @@
+"""Push APIs: InfluxDB v2 and v1 write, OTLP/HTTP metrics, Prometheus remote write.
+
+=====================  =======================================  ===========================
+route                  body                                     answers
+=====================  =======================================  ===========================
+POST /api/v2/write     line protocol (gzip ok); ``precision``   204; 400 bad lines
+                       ns|us|ms|s; ``org``/``bucket`` accepted
+POST /write            line protocol; v1 ``db``/``rp``/          204; 400 bad lines
+                       ``precision`` n|u|ms|s|m|h
+POST /v1/metrics       OTLP ExportMetricsServiceRequest,        200 (partial_success names
+                       application/x-protobuf or /json          ignored points); 415 other
+POST /api/v1/write     snappy protobuf prometheus.WriteRequest  204; 400 bad series
+=====================  =======================================  ===========================
+
+A request is atomic (see :mod:`greenwatch.ingest._push`): a 400 lists every bad line (``line``
+is the first, ``errors`` all, up to 100) and nothing of the request is stored. 401: no or an
+unknown token; 403: a token without the ``write`` scope; 413: a body over the limit (default
+10 MiB after decompression; a gzip bomb is cut off at the limit); 415: a content type or
+encoding the route does not take; 503: the server is shutting down (retry). Counts of what was
+done come back as ``X-Greenwatch-*`` headers (stored, ext, strings, implausible, …).
+
+Site of samples without a ``site`` tag: the profile's site tag, else ``?site=`` on the URL,
+else the token's site (``greenwatch token create --site``); none is an error of that line.
+An agent's ``X-Greenwatch-Batch-Id`` makes a retried request a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import flask
+
+from greenwatch.ingest import (
+    IngestClosedError,
+    Mapper,
+    OtlpError,
+    Push,
+    PushError,
+    PushOutcome,
+    RemoteWriteError,
+    default_profiles,
+    encode_otlp_response,
+)
+from greenwatch.model import BatchError
+from greenwatch.service._context import ApiContext, bad_request
+
+log = logging.getLogger("greenwatch.ingest.api")
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+MAX_BODY_KEY = "GREENWATCH_MAX_BODY"
+BATCH_ID = "X-Greenwatch-Batch-Id"
+V2_PRECISIONS = ("ns", "us", "ms", "s")
+V1_PRECISIONS = {"n": "ns", "ns": "ns", "u": "us", "us": "us", "ms": "ms", "s": "s"}
+V1_PRECISIONS |= {"m": "m", "h": "h"}
+PROFILES_DIR = "ingest-profiles"
+
+
+class BodyError(Exception):
+    """The body could not be read within the limits (413) or decoded (400/415)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _read_body(limit: int, raw_encoding: str | None = None) -> bytes:
+    """The request body, gunzipped if so encoded, never more than ``limit`` bytes.
+
+    ``raw_encoding`` (remote write's ``snappy``) is passed through for the decoder.
+    """
+    request = flask.request
+    length = request.content_length
+    if length is not None and length > limit:
+        raise BodyError(413, f"body of {length} bytes exceeds the limit of {limit} bytes")
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise BodyError(413, f"body exceeds the limit of {limit} bytes")
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding in ("", "identity") or encoding == raw_encoding:
+        return raw
+    if encoding != "gzip":
+        raise BodyError(415, f"Content-Encoding {encoding!r} is not supported (gzip, identity)")
+    # A gzip body may hold several members one after another (RFC 1952 §2.2): read them all.
+    body = bytearray()
+    data = raw
+    while data:
+        inflate = zlib.decompressobj(wbits=31)
+        try:
+            body += inflate.decompress(data, limit + 1 - len(body))
+        except zlib.error as exc:
+            raise BodyError(400, f"bad gzip body: {exc}") from None
+        if len(body) > limit or inflate.unconsumed_tail:
+            raise BodyError(413, f"decompressed body exceeds the limit of {limit} bytes")
+        if not inflate.eof:
+            raise BodyError(400, "bad gzip body: truncated")
+        data = inflate.unused_data
+    return bytes(body)
+
+
+def _default_site() -> str | None:
+    site = flask.request.args.get("site")
+    if site:
+        return site
+    token = getattr(flask.g, "token", None)
+    return getattr(token, "site", None)
+
+
+def _accepted(outcome: PushOutcome, status: int = 204, body: bytes = b"") -> flask.Response:
+    response = flask.Response(body, status=status)
+    response.headers.update(outcome.headers())
+    return response
+
+
+def _rejected(exc: PushError) -> tuple[flask.Response, int]:
+    errors = [{exc.what.replace(" ", "_"): ref, "message": why} for ref, why in exc.errors]
+    return bad_request(str(exc), line=exc.errors[0][0], errors=errors)
+
+
+def register(app: flask.Flask, ctx: ApiContext) -> None:
+    extra = [ctx.data_dir / PROFILES_DIR] if ctx.data_dir is not None else []
+    mapper = Mapper(default_profiles(p for p in extra if Path(p).is_dir()))
+    push = Push(ctx.ingest, mapper, ctx.clock)
+
+    def limit() -> int:
+        return int(app.config.get(MAX_BODY_KEY, DEFAULT_MAX_BODY))
+
+    def handle(
+        run: Callable[[bytes, str | None], flask.Response], raw_encoding: str | None = None
+    ) -> flask.Response | tuple[flask.Response, int]:
+        batch_id = flask.request.headers.get(BATCH_ID)
+        if batch_id and ctx.ingest.seen(batch_id) is not None:
+            return flask.Response(status=204, headers={"X-Greenwatch-Repeated": "1"})
+        try:
+            return run(_read_body(limit(), raw_encoding), batch_id)
+        except BodyError as exc:
+            return bad_request(str(exc), exc.status)
+        except PushError as exc:
+            return _rejected(exc)
+        except RemoteWriteError as exc:
+            return bad_request(str(exc), exc.status)
+        except (BatchError, OtlpError, ValueError) as exc:
+            return bad_request(str(exc))
+        except IngestClosedError as exc:
+            response, status = bad_request(str(exc), 503)
+            response.headers["Connection"] = "close"  # reconnect: to whatever serves next
+            response.headers["Retry-After"] = "1"
+            return response, status
+        except Exception:  # the store failed: nothing acknowledged, the client retries
+            log.exception("storing a pushed batch failed")
+            message = "storing the batch failed; nothing was acknowledged, retry"
+            return flask.jsonify(code="internal error", message=message), 503
+
+    def influx(precision: str) -> flask.Response | tuple[flask.Response, int]:
+        def run(body: bytes, batch_id: str | None) -> flask.Response:
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                line = body[: exc.start].count(b"\n") + 1
+                raise PushError([(line, "not UTF-8")]) from None
+            outcome = push.influx(text, precision, _default_site(), batch_id)
+            return _accepted(outcome)
+
+        return handle(run)
+
+    @app.post("/api/v2/write")
+    def write_v2() -> flask.Response | tuple[flask.Response, int]:
+        precision = flask.request.args.get("precision", "ns")
+        if precision not in V2_PRECISIONS:
+            return bad_request(f"precision must be one of {', '.join(V2_PRECISIONS)}")
+        return influx(precision)
+
+    @app.post("/write")
+    def write_v1() -> flask.Response | tuple[flask.Response, int]:
+        precision = V1_PRECISIONS.get(flask.request.args.get("precision", "n"))
+        if precision is None:
+            return bad_request(f"precision must be one of {', '.join(V1_PRECISIONS)}")
+        return influx(precision)
+
+    @app.post("/v1/metrics")
+    def otlp_metrics() -> flask.Response | tuple[flask.Response, int]:
+        kind = (flask.request.mimetype or "").lower()
+        if kind not in ("application/x-protobuf", "application/json"):
+            return bad_request(
+                f"Content-Type {kind or 'none'!r} is not OTLP "
+                "(application/x-protobuf or application/json)",
+                415,
+            )
+        json_body = kind == "application/json"
+
+        def run(body: bytes, batch_id: str | None) -> flask.Response:
+            outcome = push.otlp(body, json_body, _default_site(), batch_id)
+            ignored = outcome.counts.get("ignored", 0)
+            message = f"{ignored} histogram/summary points are not stored" if ignored else ""
+            payload = encode_otlp_response(ignored, message, json_body)
+            response = _accepted(outcome, 200, payload)
+            response.mimetype = kind
+            return response
+
+        return handle(run)
+
+    @app.post("/api/v1/write")
+    def remote_write() -> flask.Response | tuple[flask.Response, int]:
+        kind = (flask.request.mimetype or "").lower()
+        if kind not in ("application/x-protobuf", ""):
+            return bad_request(f"Content-Type {kind!r} is not application/x-protobuf", 415)
+        encoding = flask.request.headers.get("Content-Encoding", "snappy").lower()
+        if encoding != "snappy":
+            return bad_request(f"Content-Encoding {encoding!r}: remote write is snappy", 415)
+
+        def run(body: bytes, batch_id: str | None) -> flask.Response:
+            return _accepted(push.remote_write(body, _default_site(), batch_id, limit()))
+
+        return handle(run, raw_encoding="snappy")

@@ -1,0 +1,91 @@
+"""``GET /metrics``: greenwatch's KPIs and its own health in the Prometheus exposition format.
+
+The page is rendered from the latest KPI snapshot (refreshed by a scheduler job, see
+:class:`greenwatch.export.KpiExports`) and from counters the service keeps anyway, so a scrape
+costs a few milliseconds whatever the network's size. OpenMetrics when the scraper sends
+``Accept: application/openmetrics-text`` (Prometheus does), gzip on ``Accept-Encoding``.
+
+Open by default, like ``/healthz``: the page holds aggregates (no raw samples, no labels beyond
+site, hub, region and link ids). ``ExportSettings(metrics_token=True)`` makes it need a token
+with the ``read`` scope (Prometheus: ``authorization: {credentials_file: …}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import flask
+
+from greenwatch.collect import Collector, Scheduler
+from greenwatch.export import CollectorHealth, KpiExports, ServiceHealth, exposition
+from greenwatch.service import _auth
+from greenwatch.service._context import ApiContext, bad_request
+
+EXPORTS_KEY = "GREENWATCH_EXPORTS"
+
+
+def service_health(
+    ctx: ApiContext,
+    collection: Scheduler | None = None,
+    collectors: Sequence[Collector] = (),
+    pending_batches: int = 0,
+) -> ServiceHealth:
+    """What ``/metrics`` reports about the service, read without waiting on any job's lock."""
+    profiles = {c.target.name: (c.profile_name, c.target.site) for c in collectors}
+    targets = []
+    for name, h in sorted((collection.health() if collection else {}).items()):
+        profile, site = profiles.get(name, ("", ""))
+        last = h.last_success.timestamp() if h.last_success is not None else None
+        targets.append(CollectorHealth(name, profile, site, h.up, h.duration_s, last))
+    alerts = ctx.alerts
+    evaluated = alerts.last_eval_at if alerts is not None else None
+    return ServiceHealth(
+        samples_received=ctx.ingest.received,
+        samples_stored=ctx.ingest.stored,
+        batches_rejected=ctx.ingest.rejected_batches,
+        pending_batches=pending_batches,
+        collectors=tuple(targets),
+        alert_rules=len(alerts.rules.rules) if alerts is not None else None,
+        alert_rule_errors=len(alerts.rule_errors) if alerts is not None else 0,
+        alert_evaluation_s=alerts.last_eval_s if alerts and evaluated is not None else None,
+        alert_last_evaluation=evaluated.timestamp() if evaluated is not None else None,
+    )
+
+
+def _refused(exports: KpiExports) -> tuple[flask.Response, int] | None:
+    """401/403 when the page needs a read token and the request has none that allows it."""
+    if not exports.settings.metrics_token:
+        return None
+    token = _auth.presented_token(flask.request)
+    if token is None:
+        return bad_request("missing token: send 'Authorization: Bearer <token>'", 401)
+    info = flask.current_app.config[_auth.TOKENS_KEY].check(token)
+    if info is None:
+        return bad_request("invalid token", 401)
+    if not info.allows("read"):
+        return bad_request(f"token {info.name!r} lacks the read scope", 403)
+    return None
+
+
+def register(app: flask.Flask, ctx: ApiContext) -> None:
+    """``GET /metrics`` over the service's :class:`KpiExports` (else health only)."""
+    exports: KpiExports | None = app.config.get(EXPORTS_KEY)
+    if exports is None:  # an app without a service: no snapshot job, health from the context
+        exports = KpiExports(
+            ctx.store, ctx.inventory, ctx.clock, health=lambda: service_health(ctx)
+        )
+        app.config[EXPORTS_KEY] = exports
+    registry = exports.registry
+
+    @app.get("/metrics")
+    def metrics() -> flask.Response | tuple[flask.Response, int]:
+        refused = _refused(exports)
+        if refused is not None:
+            return refused
+        request = flask.request
+        body, headers = exposition(
+            registry,
+            request.headers.get("Accept", ""),
+            request.headers.get("Accept-Encoding", ""),
+        )
+        return flask.Response(body, headers=headers)

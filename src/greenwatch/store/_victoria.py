@@ -1,0 +1,394 @@
+"""The scale-out store: VictoriaMetrics (single node or cluster) behind the store contract.
+
+**Names.** A sample is written as Influx line protocol ``<metric>,site=…,<labels> value=<v>``
+through influxdb-client; VictoriaMetrics names it ``{measurement}_{field}``, so the series of
+``power_watts`` is ``power_watts_value`` there (what a PromQL user or Grafana sees).
+
+**Writes** go through influxdb-client's synchronous ``write_api`` in chunks of ``batch_size``
+lines, with its exponential-backoff retry strategy (``WritesRetry``) on 429/503 and connection
+errors. The contract wants ``write`` to be idempotent and to say how many samples were new,
+which VictoriaMetrics does not report, so a write first reads back the (series, ms) pairs
+already stored in the batch's time range (``/api/v1/export``) and sends only new samples;
+within a batch the first of duplicates wins, as in the embedded store. Then it asks for
+``/internal/force_flush`` (single node; ``flush=False`` for a cluster, where ``vminsert`` has no
+such endpoint and data shows up within a second or so) so the next read sees the write.
+Writes from one store object are serialised; two writers racing on the same samples may both
+send them, which VictoriaMetrics then keeps once only if it runs with
+``-dedup.minScrapeInterval=1ms``. **Timestamps have millisecond resolution** in
+VictoriaMetrics: samples of one series closer than 1 ms collapse to one.
+
+**Reads.** Raw samples come from ``/api/v1/export`` (half-open: ``end`` − 1 ms). The
+aggregations ``mean min max sum count first last`` are pushed down as MetricsQL
+``avg_over_time`` … ``last_over_time`` over ``query_range`` with window = step, evaluated at
+each bucket's last millisecond, so every bucket is exactly ``[b, b + step)``. ``increase``,
+``integral`` and ``coverage`` are **not** PromQL's: VictoriaMetrics's ``increase`` looks at
+the sample before the window and bridges every gap, while the contract splits a pair of
+samples across buckets in proportion to time and bridges only gaps up to ``Gaps.max_gap``
+(counters up to ``Gaps.counter_lookback``). So these three are computed from the raw export
+(with the look-back margins) by the very SQL the embedded store uses (``store/_sql.py``) in a
+throw-away in-memory DuckDB — the same definitions, the same numbers. Coverage is the covered
+share of the bucket from those raw pairs, not ``count_over_time`` × scrape interval (which
+would assume an interval).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import httpx
+import numpy as np
+import pandas as pd
+from influxdb_client.client.influxdb_client import InfluxDBClient
+from influxdb_client.client.write.retry import WritesRetry
+from influxdb_client.client.write_api import SYNCHRONOUS
+from influxdb_client.domain.write_precision import WritePrecision
+
+from greenwatch.ingest import encode_lines
+from greenwatch.model import label_columns, validate_batch
+from greenwatch.store._base import (
+    Gaps,
+    LabelFilter,
+    StoreError,
+    check_range,
+    match_labels,
+    normalise_aggs,
+)
+from greenwatch.store._duckdb import _finish
+from greenwatch.store._sql import summary_sql
+
+SUFFIX = "_value"
+ADDITIVE = ("sum", "count", "increase", "integral")
+MS = 1_000_000
+PUSHDOWN = {
+    "mean": "avg_over_time",
+    "min": "min_over_time",
+    "max": "max_over_time",
+    "sum": "sum_over_time",
+    "count": "count_over_time",
+    "first": "first_over_time",
+    "last": "last_over_time",
+}
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def selector(metric: str, labels: LabelFilter | None = None) -> str:
+    """The series selector of a canonical metric with label filters (lists: any of)."""
+    parts = [f"__name__={_quote(metric + SUFFIX)}"]
+    for name, wanted in (labels or {}).items():
+        values = [wanted] if isinstance(wanted, str) else list(wanted)
+        if len(values) == 1:
+            parts.append(f"{name}={_quote(values[0])}")
+        else:
+            parts.append(f"{name}=~{_quote('|'.join(re.escape(v) for v in values))}")
+    return "{" + ",".join(parts) + "}"
+
+
+def _seconds(ns: int) -> str:
+    """A time parameter VictoriaMetrics reads with millisecond precision."""
+    return f"{ns // MS / 1000:.3f}"
+
+
+class VictoriaMetricsStore:
+    """A store in VictoriaMetrics at ``url`` (e.g. ``http://127.0.0.1:8428``).
+
+    ``token`` is sent as ``Authorization: Token …`` (for vmauth or a proxy in front);
+    ``flush`` calls ``/internal/force_flush`` after writes (single-node VictoriaMetrics).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        gaps: Gaps | None = None,
+        timeout_s: float = 30.0,
+        batch_size: int = 50_000,
+        max_retries: int = 5,
+        flush: bool = True,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.gaps = gaps or Gaps()
+        self.batch_size = batch_size
+        self.flush = flush
+        headers = {"Authorization": f"Token {token}"} if token else {}
+        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, headers=headers)
+        retries = WritesRetry(total=max_retries, retry_interval=1, exponential_base=2)
+        self._influx = InfluxDBClient(
+            url=self.url,
+            token=token or "",
+            org="greenwatch",
+            timeout=int(timeout_s * 1000),
+            retries=retries,
+        )
+        self._write_api = self._influx.write_api(write_options=SYNCHRONOUS)
+        self._lock = threading.Lock()
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:
+        try:
+            answer = self._http.post(path, data=params)
+        except httpx.HTTPError as exc:
+            raise StoreError(f"VictoriaMetrics at {self.url} unreachable: {exc}") from exc
+        if answer.status_code != 200:
+            raise StoreError(f"VictoriaMetrics {path}: HTTP {answer.status_code}: {answer.text}")
+        return answer
+
+    def _export(self, match: str, lo: int, hi: int) -> pd.DataFrame:
+        """Raw samples of the series matching ``match`` with ``lo <= t < hi`` (ns; ms steps).
+
+        Columns: ``key`` (labels as JSON), ``t`` (ns), ``value``; one row per (key, t).
+        """
+        answer = self._get(
+            "/api/v1/export", {"match[]": match, "start": _seconds(lo), "end": _seconds(hi - MS)}
+        )
+        keys: list[str] = []
+        times: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        for line in answer.text.splitlines():
+            if not line:
+                continue
+            item = json.loads(line)
+            labels = {k: v for k, v in item["metric"].items() if k != "__name__"}
+            stamps = np.asarray(item["timestamps"], dtype="int64") * MS
+            keys += [json.dumps(labels, sort_keys=True)] * len(stamps)
+            times.append(stamps)
+            values.append(np.asarray(item["values"], dtype="float64"))
+        frame = pd.DataFrame(
+            {
+                "key": pd.Series(keys, dtype=object),
+                "t": np.concatenate(times) if times else np.array([], dtype="int64"),
+                "value": np.concatenate(values) if values else np.array([], dtype="float64"),
+            }
+        )
+        frame = frame[(frame["t"] >= lo) & (frame["t"] < hi)]
+        return frame.drop_duplicates(["key", "t"]).sort_values(["key", "t"], ignore_index=True)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def write(self, batch: pd.DataFrame) -> int:
+        """Store a batch idempotently; returns the number of samples newly stored."""
+        batch = validate_batch(batch)
+        if batch.empty:
+            return 0
+        labels = label_columns(batch)
+        batch = batch.assign(ts=batch["ts"].dt.floor("ms"))
+        batch = batch.drop_duplicates(["metric", *labels, "ts"], keep="first")
+        batch["key"] = _keys(batch, labels)
+        with self._lock:
+            fresh = []
+            for metric, rows in batch.groupby("metric", sort=False):
+                sites = sorted(set(rows["site"].astype(str)))
+                stored = self._export(
+                    selector(str(metric), {"site": sites}),
+                    int(rows["ts"].min().value),
+                    int(rows["ts"].max().value) + MS,
+                )
+                if stored.empty:
+                    fresh.append(rows)
+                    continue
+                seen = pd.MultiIndex.from_frame(stored[["key", "t"]])
+                mine = pd.MultiIndex.from_arrays(
+                    [rows["key"], rows["ts"].to_numpy(dtype="datetime64[ns]").view("int64")]
+                )
+                fresh.append(rows[~mine.isin(seen)])
+            new = pd.concat(fresh) if fresh else batch.iloc[0:0]
+            if new.empty:
+                return 0
+            self._send(new.drop(columns="key"))
+        return len(new)
+
+    def _send(self, batch: pd.DataFrame) -> None:
+        lines = encode_lines(batch, precision="ms")
+        try:
+            for start in range(0, len(lines), self.batch_size):
+                self._write_api.write(
+                    bucket="greenwatch",
+                    org="greenwatch",
+                    record="\n".join(lines[start : start + self.batch_size]),
+                    write_precision=WritePrecision.MS,  # type: ignore[arg-type]
+                )
+        except Exception as exc:  # influxdb-client raises ApiException, urllib3 errors…
+            raise StoreError(f"VictoriaMetrics write failed: {exc}") from exc
+        if self.flush:
+            self._get("/internal/force_flush", {})
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def series(self, metric: str | None = None, labels: LabelFilter | None = None) -> pd.DataFrame:
+        """Known series (columns metric and one per label present on them)."""
+        match = selector(metric, labels) if metric else '{__name__=~".+' + SUFFIX + '"}'
+        answer = self._get("/api/v1/series", {"match[]": match, "start": "1"})  # 0: last day
+        rows = []
+        for item in answer.json()["data"]:
+            name = item.pop("__name__")
+            if name.endswith(SUFFIX):
+                rows.append({"metric": name[: -len(SUFFIX)], **item})
+        frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["metric", "site"])
+        frame = match_labels(frame, labels)
+        label_cols = sorted(c for c in frame.columns if c not in ("metric", "site"))
+        frame = frame[["metric", "site", *label_cols]].astype(object)
+        return frame.where(frame.notna(), None).reset_index(drop=True)
+
+    def query(
+        self,
+        metric: str,
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        labels: LabelFilter | None = None,
+        step: pd.Timedelta | None = None,
+        agg: str | Sequence[str] | None = None,
+        by: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Raw samples or per-bucket aggregates (see :class:`greenwatch.store.Store`).
+
+        ``by`` (additive aggregations only) sums the per-series aggregates over the series
+        that share those labels.
+        """
+        check_range(start, end, step)
+        aggs = normalise_aggs(agg)
+        if by is not None:
+            if isinstance(by, str) or not aggs or not set(aggs) <= set(ADDITIVE):
+                raise StoreError(f"by needs additive aggregations ({', '.join(ADDITIVE)})")
+            per_series = self.query(metric, start, end, labels, step, aggs)
+            return _summed_by(per_series, list(by), ["value"] if len(aggs) == 1 else aggs)
+        lo, hi = int(start.tz_convert("UTC").value), int(end.tz_convert("UTC").value)
+        width = int(step.value) if step is not None else hi - lo
+        match = selector(metric, labels)
+        if not aggs:
+            raw = self._export(match, lo, hi)
+            out = raw.rename(columns={"t": "ts"})
+            out["ts"] = pd.to_datetime(out["ts"], unit="ns", utc=True)
+            return _labelled(out, ["value"])
+        if set(aggs) <= set(PUSHDOWN) and (hi - lo) % width == 0 and width % MS == 0:
+            return self._pushed_down(match, aggs, lo, hi, width)
+        return self._from_raw(match, aggs, lo, hi, width)
+
+    def _pushed_down(
+        self, match: str, aggs: list[str], lo: int, hi: int, width: int
+    ) -> pd.DataFrame:
+        parts = []
+        for name in aggs:
+            query = f"{PUSHDOWN[name]}({match}[{width // MS}ms])"
+            answer = self._get(
+                "/api/v1/query_range",
+                {
+                    "query": query,
+                    "start": _seconds(lo + width - MS),
+                    "end": _seconds(hi - MS),
+                    "step": f"{width // MS}ms",
+                    "nocache": "1",
+                },
+            )
+            for item in answer.json()["data"]["result"]:
+                labels = {k: v for k, v in item["metric"].items() if k != "__name__"}
+                stamps = np.array([p[0] for p in item["values"]], dtype="float64")
+                bucket = np.round(stamps * 1000).astype("int64") * MS - width + MS
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "key": json.dumps(labels, sort_keys=True),
+                            "ts": bucket,
+                            "agg": name,
+                            "value": [float(p[1]) for p in item["values"]],
+                        }
+                    )
+                )
+        if not parts:
+            return _empty(aggs)
+        long = pd.concat(parts, ignore_index=True)
+        wide = long.pivot_table(index=["key", "ts"], columns="agg", values="value", aggfunc="first")
+        wide = wide.reindex(columns=aggs).reset_index()
+        wide["ts"] = pd.to_datetime(wide["ts"], unit="ns", utc=True)
+        if len(aggs) == 1:
+            wide = wide.rename(columns={aggs[0]: "value"})
+        wide.columns.name = None
+        return _labelled(wide, ["value"] if len(aggs) == 1 else aggs)
+
+    def _from_raw(self, match: str, aggs: list[str], lo: int, hi: int, width: int) -> pd.DataFrame:
+        margin_lo = int(self.gaps.counter_lookback.value)
+        margin_hi = int(self.gaps.max_gap.value)
+        raw = self._export(match, lo - margin_lo, hi + margin_hi)
+        if raw.empty:
+            return _empty(aggs)
+        codes, keys = pd.factorize(raw["key"])
+        samples = pd.DataFrame(
+            {"series_id": codes.astype("int32"), "t": raw["t"], "value": raw["value"]}
+        )
+        ids = pd.DataFrame({"id": np.arange(len(keys), dtype="int32")})
+        con = duckdb.connect()
+        try:
+            con.register("samples", samples)
+            con.register("_ids", ids)
+            params = {
+                "origin": lo,
+                "step": width,
+                "lo": lo,
+                "hi": hi,
+                "max_gap": margin_hi,
+                "lookback": margin_lo,
+            }
+            data = con.execute(summary_sql("_ids"), params).df()
+        finally:
+            con.close()
+        if data.empty:
+            return _empty(aggs)
+        out = _finish(data, aggs, lo, hi, width)
+        out["ts"] = pd.to_datetime(out["ts"].astype("int64"), unit="ns", utc=True)
+        out["key"] = np.asarray(keys, dtype=object)[out["series_id"].to_numpy()]
+        return _labelled(out.drop(columns="series_id"), ["value"] if len(aggs) == 1 else aggs)
+
+    def close(self) -> None:
+        """Close the HTTP clients (the data lives on in VictoriaMetrics)."""
+        self._write_api.close()  # type: ignore[no-untyped-call]
+        self._influx.close()  # type: ignore[no-untyped-call]
+        self._http.close()
+
+
+def _keys(batch: pd.DataFrame, labels: list[str]) -> pd.Series:
+    """Each row's labels as the JSON key the export parser makes (None labels left out)."""
+    grouped = batch.groupby(labels, dropna=False, sort=False, observed=True)
+    firsts = grouped.head(1)[labels]
+    keys = [
+        json.dumps({k: v for k, v in zip(labels, row, strict=True) if pd.notna(v)}, sort_keys=True)
+        for row in firsts.itertuples(index=False, name=None)
+    ]
+    return pd.Series(np.asarray(keys, dtype=object)[grouped.ngroup().to_numpy()], index=batch.index)
+
+
+def _summed_by(frame: pd.DataFrame, by: list[str], value_cols: list[str]) -> pd.DataFrame:
+    """Per-series aggregates summed over the series sharing the ``by`` labels, per bucket."""
+    for name in by:
+        if name not in frame.columns:
+            frame = frame.assign(**{name: None})
+    keys = ["ts", *by]
+    out = frame.groupby(keys, dropna=False, sort=True)[value_cols].sum(min_count=1)
+    return out.reset_index()[[*keys, *value_cols]]
+
+
+def _empty(aggs: list[str]) -> pd.DataFrame:
+    value_cols = ["value"] if len(aggs) <= 1 else aggs
+    return pd.DataFrame(
+        {"ts": pd.Series([], dtype="datetime64[ns, UTC]")}
+        | {c: pd.Series([], dtype="float64") for c in value_cols}
+    )
+
+
+def _labelled(frame: pd.DataFrame, value_cols: list[str]) -> pd.DataFrame:
+    """``key`` (labels as JSON) expanded into label columns: ts, site, labels…, values."""
+    if frame.empty:
+        return _empty(value_cols if value_cols != ["value"] else [])
+    uniques = frame["key"].unique()
+    table = pd.DataFrame([{"key": k, **json.loads(k)} for k in uniques])
+    out = frame.merge(table, on="key").drop(columns="key")
+    label_cols = ["site", *sorted(c for c in table.columns if c not in ("key", "site"))]
+    out = out[["ts", *label_cols, *value_cols]].sort_values([*label_cols, "ts"], kind="stable")
+    return out.reset_index(drop=True)

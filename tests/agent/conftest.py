@@ -1,0 +1,3 @@
+from tests.ingest.conftest import server
+
+__all__ = ["server"]

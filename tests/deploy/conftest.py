@@ -1,0 +1,81 @@
+"""Paths of deploy/ and the register of which test checks which file there."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import ROOT
+
+DEPLOY = ROOT / "deploy"
+
+# Every file in deploy/ and the test that checks it (test_every_deploy_file_is_checked).
+CHECKED: dict[str, str] = {
+    "README.md": "test_docs.py: relative links resolve, every listed path exists",
+    "scale-out.md": "test_docs.py: relative links resolve",
+    "prometheus/prometheus.yml": "test_prometheus.py: promtool check config (and its rule files)",
+    "prometheus/rules/greenwatch-alerts.yml": "test_rules.py: regenerated, promtool check rules",
+    "prometheus/rules/greenwatch-kpi.yml": "test_rules.py: promtool check/test rules, vmalert",
+    "prometheus/rules/greenwatch-kpi.test.yml": "test_rules.py: promtool test rules",
+    "vmalert/greenwatch-alerts.yml": "test_rules.py: regenerated, promtool, vmalert -dryRun",
+    "victoriametrics/scrape.yml": "test_prometheus.py: victoria-metrics -promscrape.config.dryRun",
+    "alertmanager/alertmanager.yml": "test_prometheus.py: amtool check-config",
+    "systemd/greenwatch.service": "test_systemd.py: systemd-analyze verify, hardening keys",
+    "systemd/greenwatch-agent.service": "test_systemd.py: systemd-analyze verify, hardening keys",
+    "compose/compose.yaml": "test_compose.py: structure, mounts, images, loopback ports",
+    "compose/Dockerfile": "test_compose.py: instructions, sources, non-root user",
+    "compose/.gitignore": "test_compose.py: secrets stay out of git",
+    "grafana/greenwatch-dashboard.json": "test_grafana.py: panels, targets, exported metrics",
+    "grafana/provisioning/datasources/greenwatch.yml": "test_grafana.py: structure",
+    "grafana/provisioning/dashboards/greenwatch.yml": "test_grafana.py: structure, compose mount",
+}
+
+
+def deploy_files() -> list[str]:
+    """Files under deploy/ (secrets, which compose reads from an ignored folder, left out)."""
+    return sorted(
+        str(p.relative_to(DEPLOY))
+        for p in DEPLOY.rglob("*")
+        if p.is_file() and "secrets" not in p.relative_to(DEPLOY).parts
+    )
+
+
+def read(path: str) -> str:
+    return (DEPLOY / path).read_text(encoding="utf-8")
+
+
+def dashboard_exprs() -> list[str]:
+    """Every query of the Grafana dashboard (the Prometheus end-to-end test runs them all)."""
+    board = json.loads(read("grafana/greenwatch-dashboard.json"))
+    return [t["expr"] for p in board["panels"] if p["type"] != "row" for t in p["targets"]]
+
+
+def exported_names() -> set[str]:
+    """Every sample name greenwatch's /metrics can carry (one point of each figure, full health)."""
+    import pandas as pd
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from greenwatch.export import (
+        FIGURES,
+        CollectorHealth,
+        ExportStats,
+        KpiPoint,
+        KpiSnapshot,
+        ServiceHealth,
+        Window,
+        build_registry,
+        exposition,
+    )
+
+    end = pd.Timestamp("2026-01-01T00:00:00Z")
+    points = tuple(KpiPoint(f, (("window", "1h"),), 1.0, 1.0) for f in FIGURES)
+    snapshot = KpiSnapshot(end, (Window("1h", end - pd.Timedelta(hours=1), end),), points, 0.1)
+    health = ServiceHealth(
+        collectors=(CollectorHealth("t", "p", "s", True, 0.1, 1.0),),
+        alert_rules=1,
+        alert_evaluation_s=0.1,
+        alert_last_evaluation=1.0,
+    )
+    stats = ExportStats()
+    stats.record("otlp", ok=True)
+    body, _ = exposition(build_registry(lambda: snapshot, lambda: health, stats))
+    return {s.name for f in text_string_to_metric_families(body.decode()) for s in f.samples}

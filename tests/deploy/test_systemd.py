@@ -1,0 +1,108 @@
+"""systemd units: hardened, and accepted by ``systemd-analyze verify`` where it is installed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, need
+from tests.deploy.conftest import read
+
+UNITS = ["systemd/greenwatch.service", "systemd/greenwatch-agent.service"]
+HARDENING = {
+    "DynamicUser": "yes",
+    "NoNewPrivileges": "yes",
+    "ProtectSystem": "strict",
+    "ProtectHome": "yes",
+    "PrivateTmp": "yes",
+    "CapabilityBoundingSet": "",
+    "RestrictNamespaces": "yes",
+    "RestrictSUIDSGID": "yes",
+    "LockPersonality": "yes",
+    "SystemCallArchitectures": "native",
+    "SystemCallFilter": "@system-service",
+    "UMask": "0077",
+}
+EXEC = "/opt/greenwatch/bin/greenwatch"
+
+
+def _sections(text: str) -> dict[str, dict[str, list[str]]]:
+    """A unit file as section -> key -> values (keys may repeat); comments dropped."""
+    out: dict[str, dict[str, list[str]]] = {}
+    section = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = out.setdefault(line[1:-1], {})
+            continue
+        assert section is not None, f"key outside a section: {line}"
+        key, sep, value = line.partition("=")
+        assert sep, f"not KEY=VALUE: {line}"
+        section.setdefault(key.strip(), []).append(value.strip())
+    return out
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_unit_is_hardened(unit: str) -> None:
+    sections = _sections(read(unit))
+    assert set(sections) == {"Unit", "Service", "Install"}
+    service = sections["Service"]
+    for key, value in HARDENING.items():
+        assert service.get(key) == [value], f"{unit}: {key}={service.get(key)}"
+    assert service["StateDirectory"][0].startswith("greenwatch")
+    assert "AF_PACKET" not in service["RestrictAddressFamilies"][0]
+    assert sections["Install"]["WantedBy"] == ["multi-user.target"]
+    (command,) = service["ExecStart"]
+    assert command.startswith(EXEC + " ")
+
+
+def test_serve_listens_on_loopback_in_its_state_directory() -> None:
+    (command,) = _sections(read(UNITS[0]))["Service"]["ExecStart"]
+    assert "serve --data-dir /var/lib/greenwatch --host 127.0.0.1" in command
+    agent = _sections(read(UNITS[1]))["Service"]
+    assert agent["LoadCredential"] == ["agent.token:/etc/greenwatch/agent.token"]
+    assert agent["DevicePolicy"] == ["closed"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("unit", UNITS)
+def test_systemd_analyze_verify(unit: str, tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    need(analyze is not None, "systemd-analyze is not installed (Debian package systemd)")
+    assert analyze is not None
+    # verify checks that ExecStart is executable: point it at this checkout's greenwatch
+    greenwatch = ROOT / ".venv" / "bin" / "greenwatch"
+    need(greenwatch.exists(), "no .venv/bin/greenwatch (make test builds it)")
+    copy = tmp_path / Path(unit).name
+    copy.write_text(read(unit).replace(EXEC, str(greenwatch)), encoding="utf-8")
+    done = subprocess.run(
+        [analyze, "verify", "--man=no", str(copy)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # unknown or misspelt keys are only warnings: any output is a failure
+    assert (done.returncode, done.stdout + done.stderr) == (0, "")
+
+
+@pytest.mark.integration
+def test_systemd_analyze_verify_catches_a_misspelt_key(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    need(analyze is not None, "systemd-analyze is not installed (Debian package systemd)")
+    assert analyze is not None
+    bad = tmp_path / "bad.service"
+    bad.write_text("[Service]\nExecStart=/bin/true\nProtectSystm=strict\n", encoding="utf-8")
+    done = subprocess.run(
+        [analyze, "verify", "--man=no", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "Unknown key" in done.stderr

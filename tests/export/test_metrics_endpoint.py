@@ -1,0 +1,167 @@
+"""``GET /metrics`` of a running service: snapshot-backed, cheap, open by default, linted clean."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from greenwatch.export import ExportSettings
+from greenwatch.service import Service
+from greenwatch.service._auth import TokenStore
+from tests.conftest import need_binary
+from tests.export.conftest import T_END, serve, wait_for_snapshot
+
+
+def _families(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    out: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out.setdefault(s.name, []).append((s.labels, s.value))
+    return out
+
+
+def _one(
+    families: dict[str, list[tuple[dict[str, str], float]]], name: str, **labels: str
+) -> float:
+    (value,) = [v for lab, v in families[name] if labels.items() <= lab.items()]
+    return value
+
+
+def test_metrics_serves_the_snapshot_and_health(service: Service) -> None:
+    page = httpx.get(service.url + "metrics", timeout=10)
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/plain; version=0.0.4")
+    families = _families(page.text)
+    snapshot = service.exports.snapshot
+    assert snapshot is not None
+    (national,) = snapshot.find("pue", scope="national", window="24h")
+    assert _one(families, "greenwatch_pue_ratio", scope="national", window="24h") == national.value
+    assert _one(families, "greenwatch_kpi_window_end_timestamp_seconds", window="24h") == (
+        T_END.timestamp()
+    )
+    assert (
+        _one(families, "greenwatch_kpi_window_start_timestamp_seconds", window="1h")
+        == (T_END - pd.Timedelta(hours=1)).timestamp()
+    )
+    for name in (
+        "greenwatch_pue_ratio",
+        "greenwatch_ppue_ratio",
+        "greenwatch_wue_litres_per_kilowatt_hour",
+        "greenwatch_cue_grams_per_kilowatt_hour",
+        "greenwatch_carbon_grams",
+        "greenwatch_green_energy_share_ratio",
+        "greenwatch_occupancy_ratio",
+        "greenwatch_link_utilisation_ratio",
+        "greenwatch_pue_coverage_ratio",
+        "greenwatch_ingest_samples_received_total",
+        "greenwatch_alert_rules",
+    ):
+        assert name in families, name
+    hubs = {lab["hub"] for lab, _ in families["greenwatch_pue_ratio"] if lab["scope"] == "hub"}
+    assert hubs == {"guizhou", "yangtze-delta"}
+
+
+def test_a_scrape_computes_nothing(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    queries: list[str] = []
+    original = service.store.query
+
+    def counted(metric: str, *args: object, **kwargs: object) -> pd.DataFrame:
+        queries.append(metric)
+        return original(metric, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service.store, "query", counted)
+    before = service.exports.snapshot
+    for _ in range(3):
+        assert httpx.get(service.url + "metrics", timeout=10).status_code == 200
+    assert queries == []
+    assert service.exports.snapshot is before
+    service.exports.refresh()  # what the scheduler job does
+    assert "energy_joules_total" in queries
+
+
+def test_openmetrics_and_gzip_on_request(service: Service) -> None:
+    page = httpx.get(
+        service.url + "metrics",
+        headers={
+            "Accept": "application/openmetrics-text; version=1.0.0",
+            "Accept-Encoding": "gzip",
+        },
+        timeout=10,
+    )
+    assert page.headers["content-type"].startswith("application/openmetrics-text; version=1.0.0")
+    assert page.headers["content-encoding"] == "gzip"
+    assert page.text.endswith("# EOF\n")  # httpx decompressed it
+    assert "# UNIT greenwatch_pue_ratio ratio" in page.text
+
+
+def test_ingest_and_alert_health_move(service: Service, data_dir: Path) -> None:
+    token = TokenStore.for_data_dir(data_dir).create(["write"], "centre")
+    ns = int(T_END.value)
+    body = f"power_watts,site=guian-1,meter=facility value=1000 {ns}\n"
+    written = httpx.post(
+        service.url + "api/v2/write",
+        content=body,
+        headers={"Authorization": f"Token {token}"},
+        timeout=10,
+    )
+    assert written.status_code == 204, written.text
+    assert service.alerts is not None
+    service.alerts.evaluate()
+    families = _families(httpx.get(service.url + "metrics", timeout=10).text)
+    assert _one(families, "greenwatch_ingest_samples_received_total") == 1
+    assert _one(families, "greenwatch_ingest_samples_stored_total") == 1
+    assert _one(families, "greenwatch_alert_evaluation_duration_seconds") > 0
+    assert _one(families, "greenwatch_alert_last_evaluation_timestamp_seconds") == (
+        T_END.timestamp()
+    )
+
+
+def test_metrics_token_is_optional(data_dir: Path) -> None:
+    tokens = TokenStore.for_data_dir(data_dir)
+    reader, writer = tokens.create(["read"], "prometheus"), tokens.create(["write"], "agent")
+    service = serve(data_dir, ExportSettings(refresh_s=None, metrics_token=True))
+    try:
+        url = service.url + "metrics"
+        assert httpx.get(url, timeout=10).status_code == 401
+        denied = httpx.get(url, headers={"Authorization": f"Bearer {writer}"}, timeout=10)
+        assert denied.status_code == 403
+        page = httpx.get(url, headers={"Authorization": f"Bearer {reader}"}, timeout=10)
+        assert page.status_code == 200
+        assert "greenwatch_pue_ratio" not in page.text  # refresh_s=None: health only
+        assert "greenwatch_ingest_samples_received_total" in page.text
+    finally:
+        service.stop()
+
+
+def test_a_failed_refresh_keeps_the_last_snapshot(service: Service) -> None:
+    before = service.exports.snapshot
+
+    def broken(*args: object, **kwargs: object) -> pd.DataFrame:
+        raise OSError("disk gone")
+
+    service.store.query = broken  # type: ignore[method-assign]
+    assert service.exports.refresh() is None
+    assert service.exports.snapshot is before
+    text = httpx.get(service.url + "metrics", timeout=10).text
+    assert "greenwatch_kpi_snapshot_failures_total 1.0" in text
+
+
+@pytest.mark.integration
+def test_promtool_check_metrics_on_the_live_page(service: Service) -> None:
+    promtool = need_binary("promtool")
+    service.exports.refresh()
+    wait_for_snapshot(service)
+    page = httpx.get(service.url + "metrics", timeout=10)
+    done = subprocess.run(
+        [promtool, "check", "metrics"],
+        input=page.content,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert (done.returncode, done.stdout + done.stderr) == (0, b"")
