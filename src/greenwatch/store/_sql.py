@@ -28,7 +28,13 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 _SUMMARY_SQL = """
 WITH raw AS (
     SELECT series_id, t, value AS v FROM samples
-    WHERE series_id IN (SELECT id FROM {ids}) AND t >= $lo - $lookback AND t < $hi + $max_gap
+    WHERE series_id IN (SELECT id FROM {ids}) AND t >= $lo - $max_gap AND t < $hi + $max_gap
+    UNION ALL
+    -- Only the last sample before that, for a counter pair across a long gap: an aggregate,
+    -- not hours of samples through the window sort.
+    SELECT series_id, max(t), arg_max(value, t) FROM samples
+    WHERE series_id IN (SELECT id FROM {ids}) AND t >= $lo - $lookback AND t < $lo - $max_gap
+    GROUP BY series_id
 ),
 p AS (
     SELECT series_id, t0, v0, t1, v1, t1 - t0 AS dt,
