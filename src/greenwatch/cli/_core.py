@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from tqdm import tqdm
@@ -12,7 +13,9 @@ from tqdm import tqdm
 from greenwatch.cli._common import DEFAULT_DATA_DIR, Subparsers, say
 from greenwatch.cli._simulate import serve_demo_over_protocols
 from greenwatch.inventory import BUILTIN, load_inventory
+from greenwatch.reports import load_report_settings
 from greenwatch.service import DemoState, Service, backfill, demo_scenarios, run_until_stopped
+from greenwatch.service._auth import TokenStore
 from greenwatch.simulate import Simulator
 from greenwatch.store import DuckDBStore
 
@@ -56,19 +59,35 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.no_serve:
         store.close()
         return 0
+    options = _service_options(args)
+    tokens = TokenStore.for_data_dir(args.data_dir)
+    if not tokens.tokens():
+        say(f"demo API token (read, write), shown once: {tokens.create(['read', 'write'], 'demo')}")
     if args.live == "protocols":
-        return serve_demo_over_protocols(sim, inventory, store, host=args.host, port=args.port)
-    service = Service(store, inventory, host=args.host, port=args.port, live=sim)
-    run_until_stopped(service, say)
+        return serve_demo_over_protocols(sim, inventory, store, **options)
+    run_until_stopped(Service(store, inventory, live=sim, **options), say)
     return 0
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
+    options = _service_options(args)  # bad configuration stops here, before the store opens
     store = DuckDBStore(args.data_dir / "greenwatch.duckdb")
-    service = Service(store, inventory, host=args.host, port=args.port)
-    run_until_stopped(service, say)
+    run_until_stopped(Service(store, inventory, **options), say)
     return 0
+
+
+def _service_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Service settings shared by ``serve`` and ``demo``."""
+    return {
+        "host": args.host,
+        "port": args.port,
+        "data_dir": args.data_dir,
+        "reports": load_report_settings(args.reports) if args.reports else None,
+        "alert_rules": args.alert_rules,
+        "alert_config": args.alert_config,
+        "dashboards": args.dashboards,
+    }
 
 
 def common_args(parser: argparse.ArgumentParser) -> None:
@@ -86,6 +105,18 @@ def common_args(parser: argparse.ArgumentParser) -> None:
 def _server_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="listen address (loopback by default)")
     parser.add_argument("--port", type=int, default=8050, help="HTTP port (default 8050)")
+    parser.add_argument(
+        "--alert-rules", type=Path, help="alert rule file (default: the shipped national pack)"
+    )
+    parser.add_argument(
+        "--alert-config",
+        type=Path,
+        help="receivers, routes, inhibitions, maintenance windows (default: alerts sent nowhere)",
+    )
+    parser.add_argument("--reports", type=Path, help="scheduled reports YAML (default: none)")
+    parser.add_argument(
+        "--dashboards", type=Path, help="dashboard pages directory (default: the shipped pages)"
+    )
 
 
 def add_commands(sub: Subparsers) -> None:

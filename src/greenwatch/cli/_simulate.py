@@ -13,6 +13,7 @@ import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -97,9 +98,8 @@ def serve_demo_over_protocols(
     inventory: Inventory,
     store: Store,
     *,
-    host: str,
-    port: int,
     announce: Callable[[str], None] = say,
+    **options: Any,
 ) -> int:
     """Serve the demo with live data collected from the simulator over real protocols.
 
@@ -114,12 +114,12 @@ def serve_demo_over_protocols(
         centres.start()
     except OSError as exc:  # no loopback ports: fall back to reading the simulator directly
         announce(f"cannot serve the simulated centres ({exc}); reading the simulator in-process")
-        run_until_stopped(Service(store, inventory, host=host, port=port, live=sim), announce)
+        run_until_stopped(Service(store, inventory, live=sim, **options), announce)
         return 0
     try:
         specs = centres.target_specs()
         collectors = [build_collector(spec["profile"], spec) for spec in specs]
-        service = Service(store, inventory, host=host, port=port, collectors=collectors)
+        service = Service(store, inventory, collectors=collectors, **options)
         protocols = sorted({e.protocol for e in centres.endpoints()})
         announce(
             f"live data: {len(collectors)} collectors poll the simulated centres over "

@@ -154,6 +154,11 @@ POLICY: tuple[tuple[str, str, str], ...] = (
     ("POST", "/v1/metrics", "write"),
     ("POST", "/api/v1/write", "write"),
     ("GET", "/api/", "read"),
+    # Every other change through the API (acknowledge, silences) needs write: fail closed.
+    ("POST", "/api/", "write"),
+    ("PUT", "/api/", "write"),
+    ("PATCH", "/api/", "write"),
+    ("DELETE", "/api/", "write"),
 )
 
 

@@ -45,5 +45,23 @@ class HttpServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.close()
-        self._thread.join(timeout=5)
+        """Close the listener and every open connection from the loop thread, then join.
+
+        Closing from this thread would race the loop's select() (EBADF) and leave keep-alive
+        connections served after stop; the trigger runs the close inside the loop instead.
+        """
+        server = self._server
+        channels = server._map  # type: ignore[union-attr]  # waitress keeps no public list
+
+        def close_all() -> None:
+            for channel in list(channels.values()):
+                if channel is not server.trigger:  # type: ignore[union-attr]
+                    channel.close()
+            server.close()  # the listener, and the trigger with it: the loop ends
+
+        if self._thread.is_alive():
+            server.trigger.pull_trigger(close_all)  # type: ignore[union-attr]
+            self._thread.join(timeout=5)
+        else:
+            close_all()
+        server.task_dispatcher.shutdown(timeout=5)
