@@ -175,8 +175,42 @@ def _post(
 
 
 class _HttpNotifier:
+    name: str
+    url: str
     _client: httpx.Client
     _own_client: bool
+    _attempts: int
+    _backoff: timedelta
+    _sleep: Sleep
+
+    def _init_http(
+        self,
+        client: httpx.Client | None,
+        timeout: timedelta,
+        max_attempts: int,
+        backoff: timedelta,
+        sleep: Sleep,
+    ) -> None:
+        self._own_client = client is None
+        self._client = client or httpx.Client(timeout=timeout.total_seconds())
+        self._attempts = max_attempts
+        self._backoff = backoff
+        self._sleep = sleep
+
+    def _post_json(self, body: bytes, extra_headers: Mapping[str, str] | None = None) -> None:
+        """POST a JSON body to ``url`` (with the notifier's retries)."""
+        headers = {"Content-Type": "application/json", "User-Agent": f"greenwatch/{__version__}"}
+        headers.update(extra_headers or {})
+        _post(
+            self.name,
+            self._client,
+            self.url,
+            body,
+            headers,
+            self._attempts,
+            self._backoff,
+            self._sleep,
+        )
 
     def close(self) -> None:
         """Close the HTTP client if this notifier made it."""
@@ -202,31 +236,18 @@ class WebhookNotifier(_HttpNotifier):
         self.url = url
         self.name = name
         self._secret = secret
-        self._own_client = client is None
-        self._client = client or httpx.Client(timeout=timeout.total_seconds())
-        self._attempts = max_attempts
-        self._backoff = backoff
-        self._sleep = sleep
+        self._init_http(client, timeout, max_attempts, backoff, sleep)
 
     def notify(self, notification: Notification) -> None:
         body = json.dumps(notification.webhook_payload(), separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json", "User-Agent": f"greenwatch/{__version__}"}
+        headers: dict[str, str] = {}
         if self._secret is not None:
             try:
                 secret = self._secret() if callable(self._secret) else self._secret
             except GreenwatchError as exc:
                 raise NotifyError(self.name, str(exc)) from None
             headers[SIGNATURE_HEADER] = sign(secret.encode(), body)
-        _post(
-            self.name,
-            self._client,
-            self.url,
-            body,
-            headers,
-            self._attempts,
-            self._backoff,
-            self._sleep,
-        )
+        self._post_json(body, headers)
 
 
 class AlertmanagerNotifier(_HttpNotifier):
@@ -250,11 +271,7 @@ class AlertmanagerNotifier(_HttpNotifier):
         self.name = name
         self._clock = clock
         self._valid_for = pd.Timedelta(valid_for)
-        self._own_client = client is None
-        self._client = client or httpx.Client(timeout=timeout.total_seconds())
-        self._attempts = max_attempts
-        self._backoff = backoff
-        self._sleep = sleep
+        self._init_http(client, timeout, max_attempts, backoff, sleep)
 
     def notify(self, notification: Notification) -> None:
         until = self._clock() + self._valid_for
@@ -270,15 +287,4 @@ class AlertmanagerNotifier(_HttpNotifier):
                     "generatorURL": a.generator_url,
                 }
             )
-        body = json.dumps(alerts, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json", "User-Agent": f"greenwatch/{__version__}"}
-        _post(
-            self.name,
-            self._client,
-            self.url,
-            body,
-            headers,
-            self._attempts,
-            self._backoff,
-            self._sleep,
-        )
+        self._post_json(json.dumps(alerts, separators=(",", ":")).encode())

@@ -7,6 +7,8 @@ from collections.abc import Generator
 
 import httpx
 
+from greenwatch.collect._base import Clock, Collector, utc_now
+from greenwatch.collect._profile import ProfileBase
 from greenwatch.collect._target import Target
 
 
@@ -43,3 +45,33 @@ def request_auth(target: Target) -> httpx.Auth | None:
     if creds.method == "bearer":
         return BearerAuth(secret)
     return httpx.BasicAuth(creds.username or "", secret)
+
+
+class HttpCollector(Collector):
+    """A collector over HTTP(S); ``client`` may be injected (else one is made on first use).
+
+    An injected client belongs to the caller: :meth:`close` closes only a client it made.
+    """
+
+    def __init__(
+        self,
+        profile: ProfileBase,
+        target: Target,
+        clock: Clock = utc_now,
+        *,
+        client: httpx.Client | None = None,
+    ) -> None:
+        super().__init__(profile, target, clock)
+        self._client = client
+        self._own_client = client is None
+        self._base = target.require_url()
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            self._client = make_client(self.target)
+        return self._client
+
+    def close(self) -> None:
+        if self._own_client and self._client is not None:
+            self._client.close()
+            self._client = None

@@ -10,14 +10,22 @@ register — is a :class:`ConfigError` naming file, line and key.
 from __future__ import annotations
 
 import math
+import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from greenwatch.model import (
     BatchError,
@@ -44,6 +52,25 @@ def template_fields(template: str) -> set[str]:
             raise ValueError(f"label template {template!r}: use plain {{name}} fields")
         names.add(field)
     return names
+
+
+def _regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"bad regular expression {pattern!r}: {exc}") from exc
+    return pattern
+
+
+def _regexes(filters: dict[str, str]) -> dict[str, str]:
+    for pattern in filters.values():
+        _regex(pattern)
+    return filters
+
+
+# A rule's selectors: a regular expression, and label filters (label name -> regex).
+Regex = Annotated[str, AfterValidator(_regex)]
+LabelFilters = Annotated[dict[str, str], AfterValidator(_regexes)]
 
 
 class Rule(_Strict):

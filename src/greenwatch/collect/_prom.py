@@ -13,48 +13,28 @@ with the suffix.
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from typing import ClassVar, Literal
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from greenwatch.collect._base import Clock, Collector, utc_now
 from greenwatch.collect._errors import MALFORMED, CollectorError, status_reason
-from greenwatch.collect._http import make_client, request_auth
-from greenwatch.collect._profile import ProfileBase, Rule
+from greenwatch.collect._http import HttpCollector, request_auth
+from greenwatch.collect._profile import LabelFilters, ProfileBase, Regex, Rule
 from greenwatch.collect._rows import BatchBuilder
-from greenwatch.collect._target import Target
 
 ACCEPT = "text/plain;version=0.0.4;q=1.0,*/*;q=0.1"
-
-
-def _regex(pattern: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"bad regular expression {pattern!r}: {exc}") from exc
-    return pattern
+_Filters = dict[str, re.Pattern[str]]
 
 
 class PromRule(Rule):
     """``match``: full-match regex on the sample name; ``where``/``exclude``: label regexes."""
 
-    match: str
-    where: dict[str, str] = Field(default_factory=dict)
-    exclude: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("match")
-    @classmethod
-    def _match(cls, pattern: str) -> str:
-        return _regex(pattern)
-
-    @field_validator("where", "exclude")
-    @classmethod
-    def _filters(cls, filters: dict[str, str]) -> dict[str, str]:
-        for pattern in filters.values():
-            _regex(pattern)
-        return filters
+    match: Regex
+    where: LabelFilters = Field(default_factory=dict)
+    exclude: LabelFilters = Field(default_factory=dict)
 
 
 class PrometheusProfile(ProfileBase):
@@ -66,34 +46,27 @@ class PrometheusProfile(ProfileBase):
         return self.rules
 
 
-class PrometheusCollector(Collector):
+class PrometheusCollector(HttpCollector):
     """Scrapes one exporter over HTTP(S); ``client`` may be injected (else one is made)."""
 
     family: ClassVar[str] = "prometheus"
     profile_model: ClassVar[type[ProfileBase]] = PrometheusProfile
 
-    def __init__(
-        self,
-        profile: ProfileBase,
-        target: Target,
-        clock: Clock = utc_now,
-        *,
-        client: httpx.Client | None = None,
-    ) -> None:
-        super().__init__(profile, target, clock)
-        assert isinstance(profile, PrometheusProfile)
-        self.prom = profile
-        self._client = client
-        self._own_client = client is None
-        self._base = target.require_url()
-        self._compiled = [
+    @property
+    def prom(self) -> PrometheusProfile:
+        assert isinstance(self.profile, PrometheusProfile)
+        return self.profile
+
+    @cached_property
+    def _compiled(self) -> list[tuple[PromRule, re.Pattern[str], _Filters, _Filters]]:
+        return [
             (
                 rule,
                 re.compile(rule.match),
                 {k: re.compile(v) for k, v in rule.where.items()},
                 {k: re.compile(v) for k, v in rule.exclude.items()},
             )
-            for rule in profile.rules
+            for rule in self.prom.rules
         ]
 
     def _url(self) -> str:
@@ -101,9 +74,7 @@ class PrometheusCollector(Collector):
         return base if httpx.URL(base).path not in ("", "/") else base + self.prom.path
 
     def _poll(self, out: BatchBuilder) -> None:
-        if self._client is None:
-            self._client = make_client(self.target)
-        response = self._client.get(
+        response = self._http().get(
             self._url(), headers={"Accept": ACCEPT}, auth=request_auth(self.target)
         )
         if response.status_code != 200:
@@ -133,8 +104,3 @@ class PrometheusCollector(Collector):
                 continue
             groups = {k: v for k, v in found.groupdict().items() if v is not None}
             out.add(rule, value, {**labels, **groups})
-
-    def close(self) -> None:
-        if self._own_client and self._client is not None:
-            self._client.close()
-            self._client = None

@@ -19,12 +19,10 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from pydantic import Field, model_validator
 
-from greenwatch.collect._base import Clock, Collector, utc_now
 from greenwatch.collect._errors import AUTH, MALFORMED, CollectorError, status_reason
-from greenwatch.collect._http import make_client, request_auth
+from greenwatch.collect._http import HttpCollector, request_auth
 from greenwatch.collect._profile import ProfileBase, Rule
 from greenwatch.collect._rows import BatchBuilder
-from greenwatch.collect._target import Target
 
 _SEGMENT = re.compile(r"^(?:[A-Za-z][A-Za-z0-9]*|\{[A-Za-z_][A-Za-z0-9_]*\})$")
 _STEP = re.compile(r"^([A-Za-z@][A-Za-z0-9@#]*)(?:\[(\d+|\*)\])?$")
@@ -110,38 +108,25 @@ def _member_id(item: Any, i: int) -> str:
     return str(i)
 
 
-class RedfishCollector(Collector):
+class RedfishCollector(HttpCollector):
     """Polls one Redfish service; ``client`` may be injected (else one is made)."""
 
     family: ClassVar[str] = "redfish"
     profile_model: ClassVar[type[ProfileBase]] = RedfishProfile
 
-    def __init__(
-        self,
-        profile: ProfileBase,
-        target: Target,
-        clock: Clock = utc_now,
-        *,
-        client: httpx.Client | None = None,
-    ) -> None:
-        super().__init__(profile, target, clock)
-        assert isinstance(profile, RedfishProfile)
-        self.redfish = profile
-        self._client = client
-        self._own_client = client is None
-        self._token: str | None = None
-        self._session_uri: str | None = None
-        self._base = target.require_url()
-        self._cache: dict[str, Any] = {}
-        self._walks: dict[tuple[str, ...], list[tuple[Any, dict[str, str]]]] = {}
-        self._notes: list[str] = []
+    _token: str | None = None
+    _session_uri: str | None = None
+    # What one poll has read: set afresh by each _poll.
+    _cache: dict[str, Any]
+    _walks: dict[tuple[str, ...], list[tuple[Any, dict[str, str]]]]
+    _notes: list[str]
+
+    @property
+    def redfish(self) -> RedfishProfile:
+        assert isinstance(self.profile, RedfishProfile)
+        return self.profile
 
     # -- HTTP ---------------------------------------------------------------------------------
-
-    def _http(self) -> httpx.Client:
-        if self._client is None:
-            self._client = make_client(self.target)
-        return self._client
 
     def _login(self) -> None:
         creds = self.target.credentials
@@ -257,9 +242,7 @@ class RedfishCollector(Collector):
             with contextlib.suppress(httpx.HTTPError):  # the BMC expires sessions itself
                 self._client.delete(self._session_uri, headers={"X-Auth-Token": self._token})
         self._token = self._session_uri = None
-        if self._own_client and self._client is not None:
-            self._client.close()
-            self._client = None
+        super().close()
 
 
 def _equals(doc: Any, key: str, want: str) -> bool:

@@ -24,7 +24,7 @@ from greenwatch.dashboard._blocks import BLOCKS
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._graphs import render_graph
 from greenwatch.dashboard._layout import page_layout, shell, view_note
-from greenwatch.dashboard._spec import Page, load_dashboards
+from greenwatch.dashboard._spec import Page, Panel, load_dashboards
 from greenwatch.dashboard._view import View, parse_view, with_params
 from greenwatch.inventory import Inventory
 from greenwatch.model import shipped_dir
@@ -88,6 +88,16 @@ def create_app(
     def view_of(pathname: str | None, search: str | None) -> View:
         return parse_view(pathname, search, dashboards, env.clock(), QUANTUM)
 
+    def panel_view(
+        pathname: str | None, search: str | None, ident: dict[str, str]
+    ) -> tuple[Panel, View]:
+        """The panel a callback draws and the view it draws in; stale pages are not drawn."""
+        view = view_of(pathname, search)
+        page_id, _, panel_id = ident["panel"].partition("/")
+        if page_id != view.page.id:
+            raise PreventUpdate
+        return next(p for p in pages[page_id].panels if p.id == panel_id), view
+
     @app.callback(
         Output("page", "children"),
         Output("view-note", "children"),
@@ -144,11 +154,7 @@ def create_app(
         pathname: str | None,
         ident: dict[str, str],
     ) -> Any:
-        view = view_of(pathname, search)
-        page_id, _, panel_id = ident["panel"].partition("/")
-        if page_id != view.page.id:
-            raise PreventUpdate
-        panel = next(p for p in pages[page_id].panels if p.id == panel_id)
+        panel, view = panel_view(pathname, search, ident)
         # A figure is a function of its panel, the view and the theme: drawn once per minute.
         return env.memo(
             ("graph", ident["panel"], view.key, view.now, theme),
@@ -170,11 +176,7 @@ def create_app(
         pathname: str | None,
         ident: dict[str, str],
     ) -> Any:
-        view = view_of(pathname, search)
-        page_id, _, panel_id = ident["panel"].partition("/")
-        if page_id != view.page.id:
-            raise PreventUpdate
-        panel = next(p for p in pages[page_id].panels if p.id == panel_id)
+        panel, view = panel_view(pathname, search, ident)
         if panel.type in LIVE_BLOCKS:
             return BLOCKS[panel.type](panel, view, env, search or "")
         return env.memo(

@@ -145,28 +145,27 @@ def _edge_mode(view: View) -> str:
     return mode if mode in _maps.EDGE_MODES else "health"
 
 
-def link_map(panel: WidgetPanel, view: View, env: Env, theme: str | None) -> go.Figure:
+def _link_figure(
+    panel: WidgetPanel, view: View, env: Env, theme: str | None, *, geo: bool
+) -> go.Figure:
     return _maps.link_figure(
         env.overview(view),
         env.link_health(view),
         _edge_mode(view),
         theme,
         panel.height,
-        settings=env.dashboards.settings.map,
+        positions=None if geo else env.graph_positions(),
+        settings=env.dashboards.settings.map if geo else None,
         selected=view.param("link"),
     )
+
+
+def link_map(panel: WidgetPanel, view: View, env: Env, theme: str | None) -> go.Figure:
+    return _link_figure(panel, view, env, theme, geo=True)
 
 
 def link_graph(panel: WidgetPanel, view: View, env: Env, theme: str | None) -> go.Figure:
-    return _maps.link_figure(
-        env.overview(view),
-        env.link_health(view),
-        _edge_mode(view),
-        theme,
-        panel.height,
-        positions=env.graph_positions(),
-        selected=view.param("link"),
-    )
+    return _link_figure(panel, view, env, theme, geo=False)
 
 
 def chosen_link(view: View, env: Env) -> str | None:

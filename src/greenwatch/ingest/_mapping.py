@@ -40,10 +40,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from greenwatch.collect import PrometheusProfile, Rule, load_profile, shipped_profiles
-from greenwatch.collect._profile import label_problem
+from greenwatch.collect._profile import LabelFilters, Regex, label_problem
 from greenwatch.model import REGISTRY, load_yaml, metric_spec, parse_model
 
 Protocol = Literal["influx", "otlp", "remote_write"]
@@ -54,33 +54,13 @@ PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_]")
 
 
-def _regex(pattern: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"bad regular expression {pattern!r}: {exc}") from exc
-    return pattern
-
-
 class PushRule(Rule):
     """A collector rule plus what it selects: name, field and tag filters (regexes)."""
 
-    match: str
-    field: str = "value"
-    where: dict[str, str] = Field(default_factory=dict)
-    exclude: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("match", "field")
-    @classmethod
-    def _pattern(cls, pattern: str) -> str:
-        return _regex(pattern)
-
-    @field_validator("where", "exclude")
-    @classmethod
-    def _filters(cls, filters: dict[str, str]) -> dict[str, str]:
-        for pattern in filters.values():
-            _regex(pattern)
-        return filters
+    match: Regex
+    field: Regex = "value"
+    where: LabelFilters = Field(default_factory=dict)
+    exclude: LabelFilters = Field(default_factory=dict)
 
 
 class PushProfile(BaseModel):
