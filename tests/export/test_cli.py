@@ -78,3 +78,37 @@ def test_a_failed_push_exits_1_and_a_missing_store_2(
     empty = ["--data-dir", str(tmp_path / "nothing"), "--inventory", str(network_file)]
     assert main(["export-kpis", *empty]) == 2
     assert "no store at" in capsys.readouterr().err
+    assert main(["export-kpis", "--window", "soon", *_common(data_dir, network_file)]) == 2
+    assert "--window 'soon'" in capsys.readouterr().err
+
+
+def test_serve_options_give_export_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from greenwatch.cli._export_args import add_export_args, export_settings
+
+    parser = argparse.ArgumentParser()
+    add_export_args(parser)
+    monkeypatch.setenv("GREENWATCH_INFLUX_TOKEN", "influx-secret")
+    monkeypatch.delenv("GREENWATCH_OTLP_TOKEN", raising=False)
+    defaults = export_settings(parser.parse_args([]))
+    assert (defaults.refresh_s, defaults.metrics_token, defaults.otlp, defaults.influx) == (
+        60.0,
+        False,
+        None,
+        None,
+    )
+    assert set(defaults.windows) == {"1h", "24h"}
+    argv = ["--kpi-refresh", "30", "--metrics-token", "--window", "7d", "--push-interval", "120"]
+    argv += ["--otlp-endpoint", "http://collector:4318/v1/metrics", "--influx-url", "http://vm"]
+    settings = export_settings(parser.parse_args(argv))
+    assert settings.refresh_s == 30.0
+    assert settings.metrics_token
+    assert list(settings.windows) == ["7d"]
+    assert settings.otlp is not None
+    assert settings.otlp.headers == {}
+    assert settings.otlp.interval_s == 120.0
+    assert settings.influx is not None
+    assert (settings.influx.url, settings.influx.token) == ("http://vm", "influx-secret")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--kpi-refresh", "soon"])

@@ -11,6 +11,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from greenwatch.cli._common import DEFAULT_DATA_DIR, Subparsers, say
+from greenwatch.cli._export_args import add_export_args, export_settings
 from greenwatch.cli._simulate import serve_demo_over_protocols
 from greenwatch.inventory import BUILTIN, load_inventory
 from greenwatch.reports import load_report_settings
@@ -87,6 +88,7 @@ def _service_options(args: argparse.Namespace) -> dict[str, Any]:
         "alert_rules": args.alert_rules,
         "alert_config": args.alert_config,
         "dashboards": args.dashboards,
+        "export": export_settings(args),
     }
 
 
@@ -117,6 +119,7 @@ def _server_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dashboards", type=Path, help="dashboard pages directory (default: the shipped pages)"
     )
+    add_export_args(parser)
 
 
 def add_commands(sub: Subparsers) -> None:

@@ -2,8 +2,8 @@
 
 ``greenwatch serve`` exports continuously (``GET /metrics``, and OTLP/Influx pushes when
 configured); this command takes one snapshot from a data directory no server holds open, for a
-timer, a backfill of an Influx bucket, or a look at what ``/metrics`` would say.
-:func:`add_export_args` and :func:`export_settings` give ``serve`` the same options.
+timer, a backfill of an Influx bucket, or a look at what ``/metrics`` would say. Its options
+are those of :mod:`greenwatch.cli._export_args`, which ``serve`` shares.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -19,16 +18,14 @@ import pandas as pd
 
 from greenwatch.cli._common import Subparsers, say
 from greenwatch.cli._core import common_args
+from greenwatch.cli._export_args import add_export_args, export_settings
 from greenwatch.export import (
     FIGURES,
-    WINDOWS,
     ExportSettings,
     ExportStats,
     InfluxExport,
-    InfluxSettings,
     KpiSnapshot,
     OtlpExport,
-    OtlpSettings,
     ServiceHealth,
     build_registry,
     exposition,
@@ -39,19 +36,7 @@ from greenwatch.inventory import load_inventory
 from greenwatch.model import GreenwatchError
 from greenwatch.store import DuckDBStore
 
-OTLP_TOKEN_ENV = "GREENWATCH_OTLP_TOKEN"
-INFLUX_TOKEN_ENV = "GREENWATCH_INFLUX_TOKEN"
 EXIT_PUSH_FAILED = 1
-
-
-def _secret(path: Path | None, env: str) -> str:
-    """A token from a file (first line) or the environment; '' when neither is given."""
-    if path is not None:
-        try:
-            return path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise GreenwatchError(f"{path}: cannot read token: {exc.strerror}") from None
-    return os.environ.get(env, "")
 
 
 def _utc(text: str) -> pd.Timestamp:
@@ -60,95 +45,6 @@ def _utc(text: str) -> pd.Timestamp:
     except ValueError as exc:
         raise GreenwatchError(f"--at: bad time {text!r}: {exc}") from None
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
-def _windows(texts: list[str] | None) -> dict[str, pd.Timedelta]:
-    if not texts:
-        return dict(WINDOWS)
-    out = {}
-    for text in texts:
-        try:
-            span = pd.Timedelta(text)
-        except ValueError:
-            raise GreenwatchError(f"--window {text!r}: not a duration (1h, 24h, 7d)") from None
-        if span <= pd.Timedelta(0):
-            raise GreenwatchError(f"--window {text!r}: must be positive")
-        out[text] = span
-    return out
-
-
-def add_export_args(parser: argparse.ArgumentParser, *, service: bool = True) -> None:
-    """Options for the KPI windows and the OTLP and Influx pushes (``service``: also the
-    snapshot interval and the token on ``/metrics``)."""
-    group = parser.add_argument_group("KPI export")
-    group.add_argument(
-        "--window",
-        action="append",
-        metavar="SPAN",
-        help="trailing KPI window, repeatable (default: 1h and 24h)",
-    )
-    if service:
-        group.add_argument(
-            "--kpi-refresh",
-            type=float,
-            default=60.0,
-            metavar="S",
-            help="recompute the KPI snapshot every S seconds (default 60)",
-        )
-        group.add_argument(
-            "--metrics-token",
-            action="store_true",
-            help="GET /metrics needs a token with the read scope (default: open)",
-        )
-    group.add_argument("--otlp-endpoint", help="push KPIs over OTLP/HTTP to this …/v1/metrics URL")
-    group.add_argument(
-        "--otlp-token-file",
-        type=Path,
-        help=f"bearer token for --otlp-endpoint (default: ${OTLP_TOKEN_ENV}, else none)",
-    )
-    group.add_argument(
-        "--influx-url", help="write KPIs to this InfluxDB v2 API (or VictoriaMetrics)"
-    )
-    group.add_argument(
-        "--influx-token-file",
-        type=Path,
-        help=f"token for --influx-url (default: ${INFLUX_TOKEN_ENV}, else none)",
-    )
-    group.add_argument(
-        "--influx-org", default="greenwatch", help="organisation (default greenwatch)"
-    )
-    group.add_argument("--influx-bucket", default="greenwatch", help="bucket (default greenwatch)")
-    if service:
-        group.add_argument(
-            "--push-interval",
-            type=float,
-            default=60.0,
-            metavar="S",
-            help="push to OTLP and Influx every S seconds (default 60)",
-        )
-
-
-def export_settings(args: argparse.Namespace) -> ExportSettings:
-    """:class:`ExportSettings` from the options of :func:`add_export_args`."""
-    interval = float(getattr(args, "push_interval", 60.0))
-    otlp = None
-    if args.otlp_endpoint:
-        token = _secret(args.otlp_token_file, OTLP_TOKEN_ENV)
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        otlp = OtlpSettings(args.otlp_endpoint, headers, interval_s=interval)
-    influx = None
-    if args.influx_url:
-        token = _secret(args.influx_token_file, INFLUX_TOKEN_ENV)
-        influx = InfluxSettings(
-            args.influx_url, token, args.influx_org, args.influx_bucket, interval_s=interval
-        )
-    return ExportSettings(
-        refresh_s=getattr(args, "kpi_refresh", 60.0),
-        windows=_windows(args.window),
-        metrics_token=getattr(args, "metrics_token", False),
-        otlp=otlp,
-        influx=influx,
-    )
 
 
 def _as_json(snapshot: KpiSnapshot) -> str:

@@ -99,8 +99,8 @@ class KpiExports:
             return 0
         try:
             written = self.influx.write(snapshot)
-        except Exception:  # the engine is down or refuses: count it, try the next snapshot
-            log.exception("Influx export to %s failed", self.influx.settings.url)
+        except Exception as exc:  # the engine is down or refuses: count it, try the next one
+            log.warning("Influx export to %s failed: %s", self.influx.settings.url, exc)
             self.stats.record("influx", ok=False)
             return 0
         self._pushed = snapshot.taken_at

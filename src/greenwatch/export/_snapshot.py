@@ -231,15 +231,14 @@ def _occupancy_points(store: Store, window: Window, totals: pd.DataFrame) -> lis
     )
     if frame.empty:
         return []
-    seconds = (window.end - window.start).total_seconds()
-    per_site = frame.groupby("site").agg(integral=("integral", "sum"), coverage=("coverage", "min"))
+    covered = frame["coverage"] * (window.end - window.start).total_seconds()
+    frame = frame.assign(mean=frame["integral"] / covered.where(covered > 0))
+    # a site with several such series (halls) gets the mean of theirs, the weakest coverage
+    per_site = frame.groupby("site").agg(mean=("mean", "mean"), coverage=("coverage", "min"))
     sites = totals.set_index("site")
     sites = sites.assign(
+        mean=per_site["mean"].reindex(sites.index),
         coverage=per_site["coverage"].reindex(sites.index).fillna(0.0),
-        covered=per_site["coverage"].reindex(sites.index) * seconds,
-    )
-    sites["mean"] = per_site["integral"].reindex(sites.index) / sites["covered"].where(
-        sites["covered"] > 0
     )
     out: list[KpiPoint] = []
     for site, row in sites.iterrows():
