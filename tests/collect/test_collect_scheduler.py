@@ -141,9 +141,10 @@ def test_hanging_target_never_delays_the_others(dcgm: StaticServer) -> None:
     try:
         # Wait (bounded) for several good polls: a fixed sleep is flaky on a loaded machine.
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and min(
-            len(sink.health("gpu-a")), len(sink.health("gpu-b"))
-        ) < 4:
+        while (
+            time.monotonic() < deadline
+            and min(len(sink.health("gpu-a")), len(sink.health("gpu-b"))) < 4
+        ):
             time.sleep(0.1)
         assert scheduler.running
     finally:
