@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from dataclasses import dataclass
 from importlib import resources
@@ -100,16 +101,21 @@ class GridFactor:
             raise ValueError(f"emission factor must be >= 0 kgCO2/kWh, got {self.kg_per_kwh}")
 
 
+@functools.cache
+def _builtin_factors() -> str:
+    """The shipped factor table, read once per process (every KPI query needs it)."""
+    return (resources.files("greenwatch.inventory") / "data" / "grid-factors.csv").read_text(
+        encoding="utf-8"
+    )
+
+
 def grid_factors(path: str | Path | None = None) -> dict[str, GridFactor]:
     """Provincial grid emission factors by province name (default: MEE 2023 table).
 
     A CSV given by ``path`` (columns province, kgco2_per_kwh, year, source) overrides them.
     """
     if path is None:
-        text = (resources.files("greenwatch.inventory") / "data" / "grid-factors.csv").read_text(
-            encoding="utf-8"
-        )
-        source = "<builtin>/grid-factors.csv"
+        text, source = _builtin_factors(), "<builtin>/grid-factors.csv"
     else:
         source = str(path)
         text = Path(path).read_text(encoding="utf-8")
