@@ -153,6 +153,9 @@ class DuckDBStore:
         self._con.execute(_SCHEMA)
         self._lock = threading.Lock()
         self._series_cache: pd.DataFrame | None = None
+        # Bumped after a commit that added series: a reader that began before it must not
+        # cache what it read (it may predate the new series).
+        self._series_generation = 0
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -169,7 +172,7 @@ class DuckDBStore:
             cur = self._con.cursor()
             try:
                 cur.execute("BEGIN")
-                ids = self._series_ids(cur, combos, labels)
+                ids, added = self._series_ids(cur, combos, labels)
                 sid = ids[group_of_row]
                 rows = pa.table(
                     {"series_id": sid, "t": t, "value": batch["value"].to_numpy("float64")}
@@ -193,16 +196,18 @@ class DuckDBStore:
                 cur.execute("COMMIT")
             except Exception:
                 cur.execute("ROLLBACK")
-                self._series_cache = None
                 raise
             finally:
                 cur.close()
+            if added:
+                self._series_generation += 1
+                self._series_cache = None
         return stored
 
     def _series_ids(
         self, cur: duckdb.DuckDBPyConnection, combos: pd.DataFrame, labels: list[str]
-    ) -> np.ndarray:
-        """Series id of each label combination, creating series not seen before."""
+    ) -> tuple[np.ndarray, bool]:
+        """Series id of each label combination, creating series not seen before (then True)."""
         keys = [_series_key(rec, labels) for rec in combos.itertuples(index=False)]
         known = self._key_ids(cur)
         missing = [k for k in dict.fromkeys(keys) if k not in known]
@@ -216,8 +221,7 @@ class DuckDBStore:
                 )
                 known[key] = next_id + offset
             cur.executemany("INSERT INTO series VALUES (?, ?, ?, ?)", records)
-            self._series_cache = None
-        return np.array([known[k] for k in keys], dtype="int32")
+        return np.array([known[k] for k in keys], dtype="int32"), bool(missing)
 
     def _key_ids(self, cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
         return {key: int(i) for i, key in cur.execute("SELECT id, key FROM series").fetchall()}
@@ -260,6 +264,7 @@ class DuckDBStore:
     def _series_table(self) -> pd.DataFrame:
         cached = self._series_cache
         if cached is None:
+            generation = self._series_generation
             cur = self._con.cursor()
             try:
                 rows = cur.execute("SELECT id, metric, labels FROM series ORDER BY id").fetchall()
@@ -268,7 +273,9 @@ class DuckDBStore:
             frame = pd.DataFrame([{"id": i, "metric": m, **json.loads(lbl)} for i, m, lbl in rows])
             if frame.empty:
                 frame = pd.DataFrame(columns=["id", "metric", "site"])
-            self._series_cache = cached = frame
+            if generation == self._series_generation:
+                self._series_cache = frame
+            return frame
         return cached
 
     def series(self, metric: str | None = None, labels: LabelFilter | None = None) -> pd.DataFrame:
