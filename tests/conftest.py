@@ -9,8 +9,15 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,3 +55,43 @@ def free_port() -> int:
 def shared_data() -> Path:
     need(SHARED_DATA.is_dir(), f"shared data folder {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+@contextmanager
+def daemon(args: list[str], log: Path, ready_url: str, poll_s: float = 0.1) -> Iterator[None]:
+    """A server process on loopback, ready when ``ready_url`` answers 200; stopped on exit.
+
+    Its output goes to ``log``, shown if it dies before it is ready.
+    """
+    out = log.open("wb")
+    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                if httpx.get(ready_url, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"{args[0]} did not get ready"
+            time.sleep(poll_s)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        out.close()
+
+
+@contextmanager
+def http_handler_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """A threaded HTTP server on a free loopback port for ``handler``; yields the port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

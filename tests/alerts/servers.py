@@ -8,13 +8,12 @@ import ipaddress
 import json
 import ssl
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from greenwatch.alerts import SIGNATURE_HEADER, verify
-from tests.conftest import free_port, need_binary
+from tests.conftest import free_port, http_handler_server, need_binary
 
 
 @dataclass
@@ -63,16 +62,9 @@ def webhook_server(secret: bytes) -> Iterator[WebhookReceiver]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_handler_server(Handler) as port:
+        receiver.port = port
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def self_signed(tmp: Path) -> tuple[Path, Path]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import gzip
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
-from tests.conftest import free_port
+from tests.conftest import daemon, free_port, http_handler_server
 
 
 @contextmanager
@@ -40,35 +39,16 @@ def prometheus(binary: str, tmp: Path, target: str, interval: str = "1s") -> Ite
     }
     path = tmp / "prometheus.yml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    log = (tmp / "prometheus.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={path}",
-            f"--storage.tsdb.path={tmp / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    args = [
+        binary,
+        f"--config.file={path}",
+        f"--storage.tsdb.path={tmp / 'tsdb'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--log.level=warn",
+    ]
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, (tmp / "prometheus.log").read_text()
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "prometheus did not get ready"
-            time.sleep(0.1)
+    with daemon(args, tmp / "prometheus.log", f"{url}/-/ready"):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
 
 
 def instant(url: str, query: str) -> list[dict[str, Any]]:
@@ -141,49 +121,23 @@ def otlp_receiver() -> Iterator[OtlpReceiver]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_handler_server(Handler) as port:
+        receiver.port = port
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @contextmanager
 def victoriametrics(binary: str, tmp: Path) -> Iterator[str]:
     """A VictoriaMetrics single node on loopback (an InfluxDB-compatible write API); its URL."""
     port = free_port()
-    log = (tmp / "victoria-metrics.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"-storageDataPath={tmp / 'vm-data'}",
-            f"-httpListenAddr=127.0.0.1:{port}",
-            "-retentionPeriod=100y",
-            "-search.latencyOffset=0s",
-            "-search.disableCache",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    args = [
+        binary,
+        f"-storageDataPath={tmp / 'vm-data'}",
+        f"-httpListenAddr=127.0.0.1:{port}",
+        "-retentionPeriod=100y",
+        "-search.latencyOffset=0s",
+        "-search.disableCache",
+    ]
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, (tmp / "victoria-metrics.log").read_text()
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "victoria-metrics did not get ready"
-            time.sleep(0.05)
+    with daemon(args, tmp / "victoria-metrics.log", f"{url}/health", poll_s=0.05):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
