@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import TextIO
 
@@ -18,7 +16,7 @@ from greenwatch.agent import Agent, load_agent_config
 from greenwatch.cli._common import DEFAULT_DATA_DIR, Subparsers, say
 from greenwatch.ingest import encode_lines
 from greenwatch.model import GreenwatchError
-from greenwatch.service import parse_period
+from greenwatch.service import parse_period, wait_for_stop
 from greenwatch.service._auth import SCOPES, TokenStore
 from greenwatch.store import DuckDBStore
 
@@ -142,18 +140,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_agent(args: argparse.Namespace) -> int:
     config = load_agent_config(args.config)
     agent = Agent.from_config(config)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     agent.start()
     say(
         f"greenwatch agent: {len(config.targets)} targets → {config.central.url}, "
         f"buffer {config.buffer.path} (Ctrl-C stops)"
     )
-    try:
-        while not stop.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        pass
+    wait_for_stop()
     say("greenwatch agent: stopping (flushing the buffer)…")
     agent.stop()
     say("greenwatch agent: stopped")

@@ -9,8 +9,6 @@ collect scheduler at those endpoints, so the live dashboard is fed by the real c
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ import yaml
 from greenwatch.cli._common import Subparsers, say
 from greenwatch.collect import build_collector
 from greenwatch.inventory import BUILTIN, Inventory, load_inventory
-from greenwatch.service import Service, run_until_stopped
+from greenwatch.service import Service, run_until_stopped, wait_for_stop
 from greenwatch.simulate import LIVE_STEP, LiveNetwork, SimulatedCentres, Simulator
 from greenwatch.store import Store
 
@@ -54,16 +52,6 @@ def first_sites(inventory: Inventory, count: int | None) -> Inventory:
     return inventory.model_copy(update={"sites": sites, "links": links})
 
 
-def _wait_for_stop() -> None:
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-
-
 def _cmd_serve(args: argparse.Namespace) -> int:
     inventory = first_sites(load_inventory(args.inventory), args.sites)
     start = pd.Timestamp.now(tz="UTC").floor(LIVE_STEP)
@@ -88,7 +76,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             first = specs[0]["name"]
             say(f"  greenwatch collect --once --targets {args.targets_out} --target {first}")
         say("serving until Ctrl-C")
-        _wait_for_stop()
+        wait_for_stop()
     say("greenwatch simulate: stopped")
     return 0
 

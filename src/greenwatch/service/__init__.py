@@ -3,7 +3,7 @@
 from greenwatch.service._api_kpi import parse_period
 from greenwatch.service._context import ApiContext
 from greenwatch.service._demo import DemoState, backfill, demo_scenarios
-from greenwatch.service._serve import Service, run_until_stopped
+from greenwatch.service._serve import Service, run_until_stopped, wait_for_stop
 
 __all__ = [
     "ApiContext",
@@ -13,4 +13,5 @@ __all__ = [
     "demo_scenarios",
     "parse_period",
     "run_until_stopped",
+    "wait_for_stop",
 ]

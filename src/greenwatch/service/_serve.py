@@ -201,16 +201,24 @@ class Service:
         self.store.close()
 
 
-def run_until_stopped(service: Service, announce: Callable[[str], None]) -> None:
-    """Start the service, block until Ctrl-C or SIGTERM, then stop it cleanly."""
+def wait_for_stop() -> None:
+    """Block until Ctrl-C (SIGINT) or SIGTERM.
+
+    Both are handled explicitly: a process started in the background inherits SIGINT ignored,
+    so waiting for KeyboardInterrupt would never end.
+    """
     stop = threading.Event()
-    # Both handled explicitly: a process started in the background inherits SIGINT ignored.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    service.start()
-    announce(f"greenwatch is serving the dashboard at {service.url} (Ctrl-C stops)")
     while not stop.wait(0.5):
         pass
+
+
+def run_until_stopped(service: Service, announce: Callable[[str], None]) -> None:
+    """Start the service, block until Ctrl-C or SIGTERM, then stop it cleanly."""
+    service.start()
+    announce(f"greenwatch is serving the dashboard at {service.url} (Ctrl-C stops)")
+    wait_for_stop()
     announce("greenwatch: stopping…")
     service.stop()
     announce("greenwatch: stopped")
