@@ -1,5 +1,17 @@
 """Inventory of the national network: sites, devices, links, grid emission factors."""
 
+from greenwatch.inventory._compute import (
+    CLASS_PRECISION,
+    Catalogue,
+    ComputeClass,
+    ComputePool,
+    DeviceKind,
+    DeviceModel,
+    Precision,
+    builtin_catalogue,
+    pool_peak_flops,
+    pool_problems,
+)
 from greenwatch.inventory._load import (
     BUILTIN,
     GridFactor,
@@ -23,19 +35,29 @@ from greenwatch.inventory._schema import (
 
 __all__ = [
     "BUILTIN",
+    "CLASS_PRECISION",
     "HUBS",
+    "Catalogue",
+    "ComputeClass",
+    "ComputePool",
     "Device",
+    "DeviceKind",
+    "DeviceModel",
     "GridFactor",
     "Inventory",
     "Link",
     "Location",
+    "Precision",
     "Region",
     "Site",
     "SiteKind",
     "Targets",
+    "builtin_catalogue",
     "great_circle_km",
     "grid_factors",
     "link_distance_km",
     "load_inventory",
+    "pool_peak_flops",
+    "pool_problems",
     "site_grid_factor",
 ]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from greenwatch.inventory._compute import pool_problems
 from greenwatch.inventory._schema import HUBS, Inventory, Link, Site
 from greenwatch.model import ConfigError, YamlDocument, load_yaml, parse_model
 
@@ -51,8 +52,33 @@ def _cross_check(doc: YamlDocument, inv: Inventory) -> None:
                 )
         if link.a == link.b:
             problems.append((doc.line_of(("links", i)), f"links[{i}]", "a link joins two sites"))
+    problems += _compute_problems(doc, inv)
     if problems:
         raise ConfigError(doc.source, problems)
+
+
+def _compute_problems(doc: YamlDocument, inv: Inventory) -> list[tuple[int | None, str, str]]:
+    catalogue = inv.catalogue()
+    problems: list[tuple[int | None, str, str]] = []
+    for i, site in enumerate(inv.sites):
+        ids: set[str] = set()
+        for j, pool in enumerate(site.compute):
+            where = ("sites", i, "compute", j)
+            if pool.id in ids:
+                problems.append(
+                    (
+                        doc.line_of((*where, "id")),
+                        f"sites[{i}].compute[{j}].id",
+                        f"duplicate pool id {pool.id!r} at site {site.id}",
+                    )
+                )
+            ids.add(pool.id)
+            for key, problem in pool_problems(
+                pool, catalogue, site.it_capacity_kw, site.compute[:j]
+            ):
+                line = doc.line_of((*where, key))
+                problems.append((line, f"sites[{i}].compute[{j}].{key}", problem))
+    return problems
 
 
 def load_inventory(path: str | Path | None = None) -> Inventory:

@@ -11,6 +11,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from greenwatch.inventory._compute import Catalogue, ComputePool, DeviceModel, builtin_catalogue
+
 SiteId = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
 LinkId = Annotated[str, Field(pattern=r"^[a-z0-9]+(-{1,2}[a-z0-9]+)*$", max_length=140)]
 
@@ -77,6 +79,9 @@ class Site(_Strict):
     grid_factor_kg_per_kwh: float | None = Field(default=None, ge=0, le=2)
     source: str | None = Field(default=None, description="where the coordinates/facts come from")
     devices: tuple[Device, ...] = ()
+    compute: tuple[ComputePool, ...] = Field(
+        default=(), description="computing resources as pools of one device model each"
+    )
 
 
 class Link(_Strict):
@@ -90,3 +95,11 @@ class Link(_Strict):
 class Inventory(_Strict):
     sites: tuple[Site, ...] = Field(min_length=1)
     links: tuple[Link, ...] = ()
+    device_models: tuple[DeviceModel, ...] = Field(
+        default=(), description="device models added to the shipped catalogue"
+    )
+
+    def catalogue(self) -> Catalogue:
+        """The shipped device-model catalogue plus this inventory's ``device_models``."""
+        base = builtin_catalogue()
+        return base.extended(self.device_models) if self.device_models else base

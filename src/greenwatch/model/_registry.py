@@ -100,6 +100,14 @@ _SPECS: tuple[MetricSpec, ...] = (
         ("device", "device_kind"),
         0.0,
     ),
+    MetricSpec(
+        "compute_devices",
+        "devices",
+        _G,
+        "Computing devices of one model seen by a collector (NVML, DCGM, Redfish Processors).",
+        ("device_kind", "model"),
+        0.0,
+    ),
     MetricSpec("temperature_celsius", "celsius", _G, "Temperature at a sensor.", ("sensor",)),
     MetricSpec(
         "link_transmit_bytes_total",
