@@ -4,8 +4,30 @@ Aggregation is pushed down to the store (whole-range counter increases answered 
 hourly roll-ups); the arithmetic of every figure lives in :mod:`greenwatch.metrics`.
 """
 
+from greenwatch.query._compute import (
+    ComputeFigures,
+    compute_figures,
+    declared_pools,
+    discovered_devices,
+    empty_verifications,
+    pool_frame,
+)
 from greenwatch.query._kpi import KPIS, KpiAnswer, Scope, ScopeError, kpi_answer
 from greenwatch.query._sites import site_totals
 from greenwatch.query._trend import pue_trend
 
-__all__ = ["KPIS", "KpiAnswer", "Scope", "ScopeError", "kpi_answer", "pue_trend", "site_totals"]
+__all__ = [
+    "KPIS",
+    "ComputeFigures",
+    "KpiAnswer",
+    "Scope",
+    "ScopeError",
+    "compute_figures",
+    "declared_pools",
+    "discovered_devices",
+    "empty_verifications",
+    "kpi_answer",
+    "pool_frame",
+    "pue_trend",
+    "site_totals",
+]

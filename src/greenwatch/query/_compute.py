@@ -1,0 +1,181 @@
+"""Computing-power figures over a period: pools, discovered devices, utilisation and energy.
+
+The registry's pools (or the inventory's), the devices collectors report (``compute_devices``),
+hourly utilisation and the per-site facility energy and CO2 of :func:`site_totals` are read
+here; every figure is computed by :mod:`greenwatch.metrics` (``_compute``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from greenwatch.inventory import CLASS_PRECISION, ComputePool, Inventory
+from greenwatch.metrics import (
+    DEFAULT_MAX_VERIFICATION_AGE,
+    DISCOVERED_COLUMNS,
+    POOL_COLUMNS,
+    VERIFICATION_COLUMNS,
+    attribute_energy,
+    computing_efficiency,
+    computing_power,
+    delivered_computing,
+    free_computing,
+    identify_findings,
+    pool_status,
+    regional_share,
+)
+from greenwatch.query._sites import site_totals
+from greenwatch.store import Store
+
+# Collectors poll every 15-60 s; a model not reported within this window is not identified.
+IDENTIFY_WINDOW = pd.Timedelta(minutes=15)
+RESOURCES = ["cpu", "gpu"]
+
+
+def declared_pools(inventory: Inventory) -> list[tuple[str, ComputePool]]:
+    """``(site id, pool)`` for every pool the inventory declares."""
+    return [(site.id, pool) for site in inventory.sites for pool in site.compute]
+
+
+def pool_frame(inventory: Inventory, pools: Iterable[tuple[str, ComputePool]]) -> pd.DataFrame:
+    """One row per pool with the columns :data:`greenwatch.metrics.POOL_COLUMNS` names.
+
+    Pools of sites the inventory does not know, or of models its catalogue lacks, are left out
+    (the registry refuses both, so only a stale registry can hold one).
+    """
+    catalogue = inventory.catalogue()
+    sites = {s.id: s for s in inventory.sites}
+    rows = []
+    for site_id, pool in pools:
+        site, model = sites.get(site_id), catalogue.find(pool.model)
+        if site is None or model is None:
+            continue
+        precision = CLASS_PRECISION[pool.compute_class]
+        rows.append(
+            (
+                site.id,
+                site.hub,
+                site.region.value,
+                pool.id,
+                pool.compute_class.value,
+                model.kind.value,
+                model.id,
+                pool.count,
+                model.peak_flops.get(precision, 0.0),
+                model.rated_power_w,
+                pool.in_service,
+                pool.retired,
+                precision.value,
+            )
+        )
+    frame = pd.DataFrame(rows, columns=list(POOL_COLUMNS))
+    return frame.astype({"count": "int64", "flops_per_device": "float64"})
+
+
+def empty_verifications() -> pd.DataFrame:
+    """A verification frame with no records (the columns and dtypes the metrics expect)."""
+    frame = pd.DataFrame({name: pd.Series([], dtype=object) for name in VERIFICATION_COLUMNS})
+    return frame.astype(
+        {
+            "measured_flops": "float64",
+            "devices": "int64",
+            "passed": "bool",
+            "at": "datetime64[ns, UTC]",
+        }
+    )
+
+
+def discovered_devices(store: Store, at: pd.Timestamp, window: pd.Timedelta) -> pd.DataFrame:
+    """Latest ``compute_devices`` per reporting target within ``window`` before ``at``."""
+    out = store.query("compute_devices", at - window, at, agg="last")
+    if out.empty:
+        return pd.DataFrame(columns=list(DISCOVERED_COLUMNS))
+    return pd.DataFrame(
+        {
+            "site": out["site"],
+            "device_kind": out.get("device_kind", pd.Series("", index=out.index)),
+            "model": out.get("model", pd.Series("", index=out.index)),
+            "devices": out["value"].astype(float),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class ComputeFigures:
+    """Everything the computing-power views show for one period ``[start, end)``.
+
+    ``status`` (one row per pool, at ``end``), ``findings`` (identify mismatches), ``pools``
+    (per pool: delivered FLOP-hours and attributed energy and CO2) and ``free`` (free FLOPS per
+    site and class now); :meth:`power`, :meth:`efficiency` and :meth:`share` aggregate them.
+    """
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    status: pd.DataFrame
+    findings: pd.DataFrame
+    pools: pd.DataFrame
+    free: pd.DataFrame
+
+    @property
+    def hours(self) -> float:
+        return (self.end - self.start) / pd.Timedelta(hours=1)
+
+    def power(self, level: str) -> pd.DataFrame:
+        """Rated and available FLOPS per ``level`` (site, hub, region, nation) and class."""
+        return computing_power(self.status, level)
+
+    def efficiency(self, level: str) -> pd.DataFrame:
+        """Delivered computing, FLOPS per facility watt, kWh and kgCO2 per PFLOP-hour."""
+        return computing_efficiency(self.pools, level, self.hours)
+
+    def share(self, region: str = "west") -> pd.DataFrame:
+        """Share of national rated and available FLOPS per class in ``region``."""
+        return regional_share(self.status, region)
+
+
+def compute_figures(
+    store: Store,
+    inventory: Inventory,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    *,
+    pools: Iterable[tuple[str, ComputePool]] | None = None,
+    verifications: pd.DataFrame | None = None,
+    identify_window: pd.Timedelta = IDENTIFY_WINDOW,
+    max_age: pd.Timedelta = DEFAULT_MAX_VERIFICATION_AGE,
+) -> ComputeFigures:
+    """Computing-power figures for ``[start, end)``; pools default to the inventory's."""
+    frame = pool_frame(inventory, declared_pools(inventory) if pools is None else pools)
+    records = empty_verifications() if verifications is None else verifications
+    catalogue = inventory.catalogue()
+    seen = discovered_devices(store, end, identify_window)
+    status = pool_status(frame, seen, records, catalogue, end, max_age=max_age)
+    usage = store.query(
+        "utilisation_ratio",
+        start,
+        end,
+        labels={"resource": RESOURCES},
+        step=pd.Timedelta(hours=1),
+        agg="mean",
+    )
+    if usage.empty:
+        usage = pd.DataFrame(columns=["site", "resource", "ts", "value"])
+    totals = site_totals(store, inventory, start, end)
+    energy = totals.loc[:, ["site", "facility_j", "facility_coverage", "co2_kg"]]
+    delivered = delivered_computing(frame, usage, start, end)
+    current = store.query(
+        "utilisation_ratio", end - identify_window, end, labels={"resource": RESOURCES}, agg="last"
+    )
+    if current.empty:
+        current = pd.DataFrame(columns=["site", "resource", "value"])
+    return ComputeFigures(
+        start=start,
+        end=end,
+        status=status,
+        findings=identify_findings(frame, seen, catalogue, end),
+        pools=attribute_energy(delivered, energy),
+        free=free_computing(status, current),
+    )
