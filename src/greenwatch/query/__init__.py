@@ -6,10 +6,13 @@ hourly roll-ups); the arithmetic of every figure lives in :mod:`greenwatch.metri
 
 from greenwatch.query._compute import (
     ComputeFigures,
+    ComputeSource,
+    PoolsAndRecords,
     compute_figures,
     declared_pools,
     discovered_devices,
     empty_verifications,
+    inventory_source,
     pool_frame,
 )
 from greenwatch.query._kpi import KPIS, KpiAnswer, Scope, ScopeError, kpi_answer
@@ -19,13 +22,16 @@ from greenwatch.query._trend import pue_trend
 __all__ = [
     "KPIS",
     "ComputeFigures",
+    "ComputeSource",
     "KpiAnswer",
+    "PoolsAndRecords",
     "Scope",
     "ScopeError",
     "compute_figures",
     "declared_pools",
     "discovered_devices",
     "empty_verifications",
+    "inventory_source",
     "kpi_answer",
     "pool_frame",
     "pue_trend",

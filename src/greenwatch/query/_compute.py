@@ -7,7 +7,7 @@ here; every figure is computed by :mod:`greenwatch.metrics` (``_compute``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -35,9 +35,21 @@ IDENTIFY_WINDOW = pd.Timedelta(minutes=15)
 RESOURCES = ["cpu", "gpu"]
 
 
+PoolsAndRecords = tuple[Sequence[tuple[str, ComputePool]], pd.DataFrame]
+# Where the current pools and verification records come from: the registry in a running
+# service, the inventory alone otherwise (see :func:`inventory_source`).
+ComputeSource = Callable[[], PoolsAndRecords]
+
+
 def declared_pools(inventory: Inventory) -> list[tuple[str, ComputePool]]:
     """``(site id, pool)`` for every pool the inventory declares."""
     return [(site.id, pool) for site in inventory.sites for pool in site.compute]
+
+
+def inventory_source(inventory: Inventory) -> ComputeSource:
+    """A :data:`ComputeSource` with the inventory's pools and no verification records."""
+    pools = declared_pools(inventory)
+    return lambda: (pools, empty_verifications())
 
 
 def pool_frame(inventory: Inventory, pools: Iterable[tuple[str, ComputePool]]) -> pd.DataFrame:
@@ -142,14 +154,13 @@ def compute_figures(
     start: pd.Timestamp,
     end: pd.Timestamp,
     *,
-    pools: Iterable[tuple[str, ComputePool]] | None = None,
-    verifications: pd.DataFrame | None = None,
+    source: ComputeSource | None = None,
     identify_window: pd.Timedelta = IDENTIFY_WINDOW,
     max_age: pd.Timedelta = DEFAULT_MAX_VERIFICATION_AGE,
 ) -> ComputeFigures:
-    """Computing-power figures for ``[start, end)``; pools default to the inventory's."""
-    frame = pool_frame(inventory, declared_pools(inventory) if pools is None else pools)
-    records = empty_verifications() if verifications is None else verifications
+    """Computing-power figures for ``[start, end)``; ``source`` defaults to the inventory's."""
+    pools, records = (source or inventory_source(inventory))()
+    frame = pool_frame(inventory, pools)
     catalogue = inventory.catalogue()
     seen = discovered_devices(store, end, identify_window)
     status = pool_status(frame, seen, records, catalogue, end, max_age=max_age)
