@@ -258,3 +258,23 @@ def test_builtin_network_simulates() -> None:
     assert len(batch) == 10 * sim.series_count()
     assert sim.series_count() > 20 * len(national.sites)
     validate_batch(batch)
+
+
+def test_device_loss_hides_one_accelerator_in_sixteen() -> None:
+    from greenwatch.inventory import load_inventory
+
+    national = load_inventory()
+    start, end = JAN + pd.Timedelta(minutes=2), JAN + pd.Timedelta(minutes=4)
+    sim = Simulator(
+        national, seed=0, start=JAN, scenarios=[Scenario("device_loss", "ai-wuhan", start, end)]
+    )
+    batch = sim.advance(JAN + pd.Timedelta(minutes=5))
+    wuhan = batch[(batch["metric"] == "compute_devices") & (batch["site"] == "ai-wuhan")]
+    ascend = wuhan[wuhan["model"] == "Ascend 910"].set_index("ts")["value"]
+    cpus = wuhan[wuhan["device_kind"] == "cpu"].set_index("ts")["value"]
+    # 400 registered Ascend 910: 400 seen, then floor(400 x 15/16) = 375 during the loss.
+    assert ascend.tolist() == [400.0, 400.0, 375.0, 375.0, 400.0]
+    assert cpus.nunique() == 1  # CPUs are not affected
+    # Every site reports its pools' devices, per model.
+    reported = batch[batch["metric"] == "compute_devices"].groupby("site", observed=True).size()
+    assert set(reported.index) == {s.id for s in national.sites}

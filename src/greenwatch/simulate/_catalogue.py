@@ -39,6 +39,7 @@ class _Rows:
     site: list[int] = field(default_factory=list)
     rel: list[float] = field(default_factory=list)
     abs: list[float] = field(default_factory=list)
+    scale: list[float] = field(default_factory=list)
 
     def add(
         self,
@@ -51,6 +52,7 @@ class _Rows:
         domain: str = "site",
         rel: float = 0.0,
         abs_: float = 0.0,
+        scale: float = 1.0,
     ) -> None:
         self.metric.append(metric)
         self.labels.append(labels)
@@ -60,6 +62,7 @@ class _Rows:
         self.site.append(site)
         self.rel.append(rel)
         self.abs.append(abs_)
+        self.scale.append(scale)
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Group:
     quantity: str
     positions: NDArray[np.intp]
     entities: NDArray[np.intp]
+    scale: F64 | None = None  # per position, when not all 1; such series count whole devices
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,10 @@ def _site_rows(rows: _Rows, sites: SiteParams) -> None:
         rows.add("utilisation_ratio", {"resource": "it_capacity"}, "u_it_capacity", i, i, rel=0.005)
         rows.add("temperature_celsius", {"sensor": "outdoor"}, "t_out", i, i, abs_=0.1)
         rows.add("temperature_celsius", {"sensor": "supply_air"}, "t_supply", i, i, abs_=0.05)
+        for kind, model, count in sites.devices[i]:
+            seen = "seen_cpus" if kind == "cpu" else "seen_accelerators"
+            labels = {"device_kind": kind, "model": model}
+            rows.add("compute_devices", labels, seen, i, i, scale=float(count))
 
 
 def _link_rows(rows: _Rows, links: LinkParams) -> None:
@@ -186,9 +194,11 @@ def build_catalogue(sites: SiteParams, links: LinkParams, seed: int) -> Catalogu
     groups = []
     pairs = sorted({(d, q) for d, q in zip(rows.domain, rows.quantity, strict=True)})
     domain, quantity = np.array(rows.domain), np.array(rows.quantity)
+    scales = np.array(rows.scale, dtype=np.float64)
     for d, q in pairs:
         pos = np.flatnonzero((domain == d) & (quantity == q))
-        groups.append(Group(d, q, pos, np.array(rows.entity, dtype=np.intp)[pos]))
+        scale = scales[pos] if bool((scales[pos] != 1.0).any()) else None
+        groups.append(Group(d, q, pos, np.array(rows.entity, dtype=np.intp)[pos], scale))
 
     specs = [REGISTRY[m] for m in rows.metric]
     is_counter = np.array([s.is_counter for s in specs])

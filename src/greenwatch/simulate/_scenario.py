@@ -13,7 +13,13 @@ from greenwatch.inventory import Inventory
 from greenwatch.model import GreenwatchError
 
 ScenarioKind = Literal[
-    "chiller_failure", "meter_dropout", "counter_reset", "link_flap", "link_down", "collector_down"
+    "chiller_failure",
+    "meter_dropout",
+    "counter_reset",
+    "link_flap",
+    "link_down",
+    "collector_down",
+    "device_loss",
 ]
 SCENARIO_KINDS: tuple[str, ...] = get_args(ScenarioKind)
 LINK_KINDS = ("link_flap", "link_down")
@@ -47,6 +53,8 @@ class Scenario:
     - ``link_flap``: ``link_up`` toggles 0/1 every few minutes; no traffic while down.
     - ``link_down``: ``link_up`` 0, no traffic, loss 1.0, no latency samples.
     - ``collector_down``: no samples at all for the site (its links included).
+    - ``device_loss``: collectors see one in sixteen of the site's accelerators fewer
+      (``compute_devices``), as when nodes drop out; the registry still lists them.
     """
 
     kind: ScenarioKind

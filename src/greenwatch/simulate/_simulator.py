@@ -39,6 +39,7 @@ class _Effects:
     failure_s: F64
     down: NDArray[np.bool_]
     emit: NDArray[np.bool_]
+    loss: NDArray[np.bool_]  # device-loss cells (sites, times)
 
 
 class Simulator:
@@ -125,6 +126,7 @@ class Simulator:
         age = np.zeros(failure.shape)
         down = np.zeros((self._links.n, len(ts)), dtype=bool)
         emit = np.ones((self._cat.n, len(ts)), dtype=bool)
+        loss = np.zeros_like(failure)
         for sc in self._scenarios:
             win = sc.window(ts)
             if not win.any():
@@ -133,6 +135,8 @@ class Simulator:
                 i = self._site_index[sc.target]
                 failure[i] |= win
                 age[i] = np.where(win, (ts - sc.start.value) / 1e9, age[i])
+            elif sc.kind == "device_loss":
+                loss[self._site_index[sc.target]] |= win
             elif sc.kind == "meter_dropout":
                 rows = self._cat.facility_meter & (self._cat.site == self._site_index[sc.target])
                 emit[np.ix_(rows, win)] = False
@@ -148,18 +152,23 @@ class Simulator:
                 down[j] |= win
                 # A probe that gets no answer measures no round trip.
                 emit[np.ix_((self._cat.link == j) & self._cat.latency, win)] = False
-        return _Effects(failure, age, down, emit)
+        return _Effects(failure, age, down, emit, loss)
 
     def _values(self, ts: I64, effects: _Effects) -> F64:
         """Gauge values and counter rates (series, times), gauges with meter noise."""
         cat = self._cat
         quantities = {
-            "site": site_quantities(self._sites, ts, effects.failure, effects.failure_s),
+            "site": site_quantities(
+                self._sites, ts, effects.failure, effects.failure_s, effects.loss
+            ),
             "link": link_quantities(self._links, ts, effects.down),
         }
         values = np.empty((cat.n, len(ts)), dtype=np.float64)
         for g in cat.groups:
-            values[g.positions] = quantities[g.domain][g.quantity][g.entities]
+            block = quantities[g.domain][g.quantity][g.entities]
+            if g.scale is not None:
+                block = np.floor(block * g.scale.reshape(-1, 1))
+            values[g.positions] = block
         if len(cat.noisy):
             noise = normal(hash_index(cat.keys[cat.noisy].reshape(-1, 1), ts))
             rows = values[cat.noisy]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from greenwatch.inventory import Inventory, Region, Site, SiteKind
+from greenwatch.inventory import Catalogue, Inventory, Region, Site, SiteKind
 from greenwatch.simulate._climate import (
     DAY_NS,
     hour_angle,
@@ -43,6 +43,7 @@ _FREE_COOLING_BAND = 8.0  # °C of wet bulb over which free cooling fades out
 _FAILURE_EXTRA = 0.08  # stand-by DX cooling during a chiller failure, per unit heat
 _SUPPLY_RISE = 6.0  # °C supply-air rise a chiller failure settles at
 _SUPPLY_TAU_S = 900.0
+DEVICE_LOSS = 1.0 / 16.0  # one node in sixteen out of service during a device_loss
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ class SiteParams:
     gpu_weight: F64  # share of IT power that follows GPU (jobs) rather than CPU
     job_p: F64
     has_gpu: NDArray[np.bool_]
+    # Devices of each pool model as collectors would report them: (device_kind, reported model
+    # name, count) per site, counts of pools of the same model added.
+    devices: tuple[tuple[tuple[str, str, int], ...], ...]
     pdu_loss: F64
     dist_loss: F64
     ups_loss: F64
@@ -92,7 +96,17 @@ def _utc_offset_hours(site: Site) -> float:
     return offset.total_seconds() / 3600.0 if offset is not None else 0.0
 
 
-def _one_site(site: Site, seed: int) -> dict[str, float]:
+def _devices(site: Site, catalogue: Catalogue) -> tuple[tuple[str, str, int], ...]:
+    counts: dict[tuple[str, str], int] = {}
+    for pool in site.compute:
+        model = catalogue.find(pool.model)
+        if model is not None:
+            key = (model.kind.value, model.names[0] if model.names else model.id)
+            counts[key] = counts.get(key, 0) + pool.count
+    return tuple((kind, name, n) for (kind, name), n in sorted(counts.items()))
+
+
+def _one_site(site: Site, seed: int, accelerated: bool) -> dict[str, float]:
     rng = Draws(seed, "site-params", site.id)
     lat, lon = site.location.lat, site.location.lon
     jan, jul, humid = site_climate(lat, lon)
@@ -115,7 +129,7 @@ def _one_site(site: Site, seed: int) -> dict[str, float]:
         "weekend": 0.85 if hub else 0.97 if ai else 0.92,
         "gpu_weight": 0.75 if ai else 0.4 if kind is SiteKind.SUPERCOMPUTING else 0.0,
         "job_p": rng.uniform(0.55, 0.8),
-        "has_gpu": float(not hub),
+        "has_gpu": float(not hub or accelerated),
         "pdu_loss": rng.uniform(0.01, 0.02),
         "dist_loss": rng.uniform(0.015, 0.03),
         "ups_loss": rng.uniform(0.03, 0.045) if hub else rng.uniform(0.035, 0.06),
@@ -141,12 +155,17 @@ _STREAMS = ("weather", "weather-fast", "load", "jobs", "cloud", "supply", "stora
 
 def site_params(inventory: Inventory, seed: int) -> SiteParams:
     """Draw every site's constants from the seed and its id (adding a site changes no other)."""
-    rows = [_one_site(s, seed) for s in inventory.sites]
+    catalogue = inventory.catalogue()
+    devices = tuple(_devices(s, catalogue) for s in inventory.sites)
+    rows = [
+        _one_site(s, seed, any(kind != "cpu" for kind, _, _ in d))
+        for s, d in zip(inventory.sites, devices, strict=True)
+    ]
     ids = [s.id for s in inventory.sites]
     cols = {k: np.array([r[k] for r in rows], dtype=np.float64) for k in rows[0]}
     has_gpu = cols.pop("has_gpu") > 0
     keys = {name: keys_array(seed, ids, f"site-{name}") for name in _STREAMS}
-    return SiteParams(ids=tuple(ids), has_gpu=has_gpu, keys=keys, **cols)
+    return SiteParams(ids=tuple(ids), has_gpu=has_gpu, devices=devices, keys=keys, **cols)
 
 
 def _col(x: F64) -> F64:
@@ -216,12 +235,17 @@ def _storage(p: SiteParams, ts_ns: I64) -> F64:
 
 
 def site_quantities(
-    p: SiteParams, ts_ns: I64, failure: NDArray[np.bool_], failure_s: F64
+    p: SiteParams,
+    ts_ns: I64,
+    failure: NDArray[np.bool_],
+    failure_s: F64,
+    loss: NDArray[np.bool_],
 ) -> dict[str, F64]:
     """Physical quantities (n_sites, T) at the sample times, in W, L/s, °C and ratios.
 
     ``failure`` marks (site, time) cells in a chiller failure, ``failure_s`` the seconds since
-    that failure began (for the supply-air drift).
+    that failure began (for the supply-air drift); ``loss`` cells in a device loss, where the
+    share of accelerators collectors see (``seen_accelerators``) drops by :data:`DEVICE_LOSS`.
     """
     weather = _col(p.weather_sd) * smooth_noise(p.keys["weather"], ts_ns, 2 * DAY_NS)
     weather += 0.5 * smooth_noise(p.keys["weather-fast"], ts_ns, 3 * _HOUR_NS)
@@ -268,4 +292,6 @@ def site_quantities(
         "u_gpu": gpu,
         "u_storage": _storage(p, ts_ns),
         "u_it_capacity": np.clip(it_input / rated, 0.0, 1.0),
+        "seen_cpus": np.ones_like(t_out),
+        "seen_accelerators": np.where(loss, 1.0 - DEVICE_LOSS, 1.0),
     }
