@@ -30,6 +30,7 @@ from greenwatch.metrics import (
 from greenwatch.query._sites import site_totals
 from greenwatch.store import Store
 
+PFLOP = 1.0e15
 # Collectors poll every 15-60 s; a model not reported within this window is not identified.
 IDENTIFY_WINDOW = pd.Timedelta(minutes=15)
 RESOURCES = ["cpu", "gpu"]
@@ -146,6 +147,36 @@ class ComputeFigures:
     def share(self, region: str = "west") -> pd.DataFrame:
         """Share of national rated and available FLOPS per class in ``region``."""
         return regional_share(self.status, region)
+
+    def table(self, level: str) -> pd.DataFrame:
+        """One row per ``level`` key and class in display units (PFLOPS, GFLOPS/W).
+
+        Columns: key, class, pools, devices, rated_pflops, available_pflops, delivered_pflops,
+        utilisation, delivered_pflop_hours, gflops_per_watt, kwh_per_pflop_hour,
+        kg_co2_per_pflop_hour, identified_share, verified_share, coverage.
+        """
+        power = self.power(level)
+        eff = self.efficiency(level)
+        both = power.merge(eff, on=["key", "class"], how="left", suffixes=("", "_mean"))
+        return pd.DataFrame(
+            {
+                "key": both["key"],
+                "class": both["class"],
+                "pools": both["pools"],
+                "devices": both["devices"],
+                "rated_pflops": both["rated_flops"] / PFLOP,
+                "available_pflops": both["available_flops"] / PFLOP,
+                "delivered_pflops": both["delivered_flops"] / PFLOP,
+                "utilisation": both["utilisation"],
+                "delivered_pflop_hours": both["delivered_pflop_hours"],
+                "gflops_per_watt": both["flops_per_watt"] / 1e9,
+                "kwh_per_pflop_hour": both["kwh_per_pflop_hour"],
+                "kg_co2_per_pflop_hour": both["kg_co2_per_pflop_hour"],
+                "identified_share": both["identified_share"],
+                "verified_share": both["verified_share"],
+                "coverage": both["coverage"],
+            }
+        )
 
 
 def compute_figures(
