@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +52,17 @@ def assert_golden(batch: pd.DataFrame, name: str) -> None:
 def redfish_tree(shared_data: Path) -> Iterator[StaticServer]:
     """The DMTF rack-mount server mockup on loopback."""
     with StaticServer(shared_data / "redfish" / "dmtf-public-rackmount1") as server:
+        yield server
+
+
+@pytest.fixture
+def gpu_tree(shared_data: Path, tmp_path: Path) -> Iterator[StaticServer]:
+    """The rack-mount mockup plus ``testdata/redfish/rackmount1-gpus`` (its Processors: the
+    DMTF CPU1, CPU2, FPGA1 and eight constructed H100 GPUs) on loopback."""
+    root = tmp_path / "rackmount1-gpus"
+    shutil.copytree(shared_data / "redfish" / "dmtf-public-rackmount1", root)
+    shutil.copytree(TESTDATA / "redfish" / "rackmount1-gpus", root, dirs_exist_ok=True)
+    with StaticServer(root) as server:
         yield server
 
 

@@ -20,11 +20,15 @@ from tests.collect.conftest import assert_golden
 
 class TraceNvml:
     """:class:`NvmlApi` replaying gpu-nvml-trace.csv: one row per ``read``, as NVML would
-    return it (power in integer mW, energy in mJ, utilisation in %, memory in bytes)."""
+    return it (power in integer mW, energy in mJ, utilisation in %, memory in bytes).
+
+    ``names`` lists the host's GPUs (default: the traced H100 alone); every GPU replays the
+    same row."""
 
     def __init__(self, rows: list[dict[str, str]], meta: Mapping[str, object]) -> None:
         self.rows = rows
         self.meta = meta
+        self.names = [str(meta["name"])]
         self.position = -1
         self.stride = 1
         self.initialised = 0
@@ -33,14 +37,13 @@ class TraceNvml:
         self.initialised += 1
 
     def device_count(self) -> int:
-        return 1
+        return len(self.names)
 
     def identity(self, index: int) -> Mapping[str, str]:
-        assert index == 0
-        return {"uuid": "GPU-00000000-0000-0000-0000-000000000000", "name": str(self.meta["name"])}
+        return {"uuid": f"GPU-00000000-0000-0000-0000-{index:012d}", "name": self.names[index]}
 
     def read(self, index: int) -> Mapping[str, float | None]:
-        assert index == 0
+        assert index < len(self.names)
         row = self.rows[self.position]
         return {
             "power_mw": round(float(row["power_w"]) * 1000),
@@ -95,6 +98,25 @@ def test_trace_replay_batches(trace: TraceNvml) -> None:
     util = all_rows[all_rows.metric == "device_utilisation_ratio"].value
     assert util.between(0, 1).all()
     assert isinstance(all_rows.ts.dtype, pd.DatetimeTZDtype)
+
+
+def _devices(batch: pd.DataFrame) -> dict[str, float]:
+    rows = batch[batch.metric == "compute_devices"]
+    assert set(rows.device_kind) == {"gpu"}
+    assert set(rows.source) == {"gpu-host"}
+    return dict(zip(rows.model, rows.value, strict=True))
+
+
+def test_gpus_are_counted_per_model(trace: TraceNvml) -> None:
+    h100 = str(trace.meta["name"])
+    target = {"name": "gpu-host", "site": "wuhu-1"}
+    trace.names = [h100] * 4
+    batch = collect_once("nvml", target, clock=trace.clock, nvml=trace)
+    assert _devices(batch) == {h100: 4.0}
+    assert len(batch[batch.metric == "device_power_watts"]) == 4  # still one series per GPU
+    trace.names = [h100, "NVIDIA L40S", h100, " NVIDIA L40S"]
+    batch = collect_once("nvml", target, clock=trace.clock, nvml=trace)
+    assert _devices(batch) == {h100: 2.0, "NVIDIA L40S": 2.0}
 
 
 class NoDriver:

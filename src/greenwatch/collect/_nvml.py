@@ -1,9 +1,11 @@
-"""NVML collector: per-GPU power, energy, utilisation, memory and temperature.
+"""NVML collector: per-GPU power, energy, utilisation, memory and temperature, and GPU counts.
 
 The NVML calls go through an :class:`NvmlApi` object — :class:`PynvmlApi` (nvidia-ml-py) by
 default — that returns each GPU's readings as raw NVML units (mW, mJ, %, bytes, °C); the
-profile scales them. A test passes an object that replays a recorded trace. A host without the
-NVIDIA driver or library fails the poll with reason ``no NVIDIA driver``; it never crashes.
+profile scales them. The collector adds the field ``present`` (1 for every GPU NVML
+enumerates), which a profile sums per model name into ``compute_devices``. A test passes an
+object that replays a recorded trace. A host without the NVIDIA driver or library fails the
+poll with reason ``no NVIDIA driver``; it never crashes.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from greenwatch.collect._target import Target
 
 NvmlField = Literal[
     "power_mw", "energy_mj", "util_gpu_pct", "util_mem_pct", "mem_used_bytes", "temp_c",
-    "sm_clock_mhz",
+    "sm_clock_mhz", "present",
 ]  # fmt: skip
 FIELDS: tuple[str, ...] = get_args(NvmlField)
 
@@ -43,7 +45,7 @@ class NvmlApi(Protocol):
         ...
 
     def read(self, index: int) -> Mapping[str, float | None]:
-        """Readings of GPU ``index`` keyed by :data:`FIELDS`."""
+        """Readings of GPU ``index`` keyed by :data:`FIELDS`, all but ``present`` (added later)."""
         ...
 
     def shutdown(self) -> None: ...
@@ -81,7 +83,8 @@ class PynvmlApi:
         handle = self._nv.nvmlDeviceGetHandleByIndex(index)
         return {
             "uuid": str(self._call(self._nv.nvmlDeviceGetUUID, handle) or ""),
-            "name": str(self._call(self._nv.nvmlDeviceGetName, handle) or ""),
+            # An unreadable name still counts the GPU, under a model no registry lists.
+            "name": str(self._call(self._nv.nvmlDeviceGetName, handle) or "unknown NVIDIA GPU"),
         }
 
     def read(self, index: int) -> Mapping[str, float | None]:
@@ -153,7 +156,7 @@ class NvmlCollector(Collector):
         api = self._open()
         for index in range(api.device_count()):
             ident = api.identity(index)
-            readings = api.read(index)
+            readings = {**api.read(index), "present": 1.0}
             variables = {"index": str(index), **ident}
             for rule in self.nvml_profile.rules:
                 out.add(rule, readings.get(rule.field), variables)

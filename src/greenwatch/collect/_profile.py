@@ -15,7 +15,7 @@ import string
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 from pydantic import (
@@ -77,14 +77,17 @@ class Rule(_Strict):
     """One mapping from a source field to a canonical metric.
 
     ``value = raw × scale`` (after ``map``, which translates enumerations such as
-    ``ifOperStatus`` 1 → 1, else ``map_default``). Values outside ``[min, max]`` (default: the
-    registry's range) are dropped as implausible. ``labels`` are templates over the variables
-    the family binds (``{target}`` always).
+    ``ifOperStatus`` 1 → 1, else ``map_default``). ``constant`` replaces the value of every
+    reading that is present (not null), e.g. 1 to count devices. Values outside ``[min, max]``
+    (default: the registry's range) are dropped as implausible. ``labels`` are templates over
+    the variables the family binds (``{target}`` always).
 
     Rules are in order of preference: when two rules yield the same series (metric and
     labels), the earlier one's reading is kept. ``group`` (a template) widens that: of all
     rules whose rendered group is equal, only the earliest that yields a reading is used, so
-    a legacy source is read only where the newer one is absent.
+    a legacy source is read only where the newer one is absent. With ``aggregate: sum`` the
+    readings of one rule that land on the same series within a poll are added up instead of
+    the first being kept (GPUs of one model, outlets of one rack).
     """
 
     metric: str
@@ -96,6 +99,8 @@ class Rule(_Strict):
     map_default: float | None = None
     min: float | None = None
     max: float | None = None
+    constant: float | None = None
+    aggregate: Literal["sum"] | None = None
 
     @field_validator("metric")
     @classmethod
@@ -117,6 +122,13 @@ class Rule(_Strict):
         if not math.isfinite(scale) or scale == 0:
             raise ValueError("scale must be finite and non-zero")
         return scale
+
+    @field_validator("constant")
+    @classmethod
+    def _finite_constant(cls, constant: float | None) -> float | None:
+        if constant is not None and not math.isfinite(constant):
+            raise ValueError("constant must be finite")
+        return constant
 
     @field_validator("labels")
     @classmethod
@@ -145,6 +157,13 @@ class Rule(_Strict):
         problem = label_problem(self.metric, tuple(sorted(self.labels)))
         if problem:
             raise ValueError(problem)
+        if self.constant is not None:
+            # The reading only says "present": there is nothing to map or scale.
+            clash = [k for k in ("map", "map_default") if getattr(self, k) is not None]
+            if self.scale != 1.0:
+                clash.append("scale")
+            if clash:
+                raise ValueError(f"constant replaces the reading: drop {', '.join(clash)}")
         return self
 
     def bounds(self) -> tuple[float, float]:

@@ -3,7 +3,8 @@
 A rule names a resource as a path from the service root — literal segments follow the link of
 that name, ``{var}`` segments iterate a collection's members and bind ``var`` to the member's
 ``Id`` — and a property path inside it (``PowerControl[0].PowerConsumedWatts``,
-``PowerWatts.Reading``; ``[*]`` iterates an array and binds ``member``). Each resource is read
+``PowerWatts.Reading``; ``[*]`` iterates an array and binds ``member``). ``bind`` names more
+variables taken from properties of the resource (a Processor's ``Model``). Each resource is read
 once per poll. Links to other hosts are never followed; dangling links and unreadable
 sub-resources are skipped and noted. Auth: basic, or a Redfish session (``X-Auth-Token``).
 """
@@ -43,12 +44,15 @@ class RedfishRule(Rule):
     """``resource``: path from the service root; ``property``: path inside it.
 
     ``where`` keeps a resource only when each named property equals the given text (spaces
-    stripped), e.g. a Sensor's ``ReadingType: Power``.
+    stripped), e.g. a Sensor's ``ReadingType: Power``. ``bind`` maps template variables to
+    property paths of the resource (``{model: Model}``); a resource that lacks one of them
+    (absent, null or blank) is skipped and noted.
     """
 
     resource: str = Field(min_length=1)
     property: str = Field(min_length=1)
     where: dict[str, str] = Field(default_factory=dict)
+    bind: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _paths(self) -> RedfishRule:
@@ -62,6 +66,12 @@ class RedfishRule(Rule):
         bound = {s[1:-1] for s in segments if s.startswith("{")} | {"target"}
         if any(index == "*" for _, index in steps):
             bound.add("member")
+        for name, path in self.bind.items():
+            if not name.isidentifier() or name in bound | {"member"}:
+                raise ValueError(f"bind: {name!r} is not a free variable name")
+            if any(index == "*" for _, index in _steps(path)):
+                raise ValueError(f"bind: {name} = {path!r} must name one value, not [*]")
+        bound |= set(self.bind)
         missing = self.variables() - bound
         if missing:
             raise ValueError(f"templates use {sorted(missing)}, not bound by resource/property")
@@ -232,8 +242,14 @@ class RedfishCollector(HttpCollector):
             for doc, env in self._resources(rule.segments()):
                 if not all(_equals(doc, key, want) for key, want in rule.where.items()):
                     continue
+                bound = _bound(doc, rule.bind)
+                if isinstance(bound, str):
+                    self._notes.append(f"{doc.get('@odata.id', rule.resource)}: no {bound}")
+                    continue
                 for raw, member in values_at(doc, rule.property):
-                    variables = {**env, "member": member} if member is not None else env
+                    variables = {**env, **bound}
+                    if member is not None:
+                        variables["member"] = member
                     out.add(rule, raw, variables)
         out.problems.extend(self._notes)
 
@@ -247,3 +263,15 @@ class RedfishCollector(HttpCollector):
 
 def _equals(doc: Any, key: str, want: str) -> bool:
     return any(str(v).strip() == want for v, _ in values_at(doc, key) if v is not None)
+
+
+def _bound(doc: Any, bind: dict[str, str]) -> dict[str, str] | str:
+    """The variables ``bind`` takes from ``doc`` (text, stripped), or the first missing path."""
+    out = {}
+    for name, path in bind.items():
+        found = [v for v, _ in values_at(doc, path) if isinstance(v, str | int | float)]
+        text = str(found[0]).strip() if found else ""
+        if not text:
+            return path
+        out[name] = text
+    return out

@@ -1,8 +1,9 @@
 """Turning raw readings into one canonical batch per poll.
 
 A collector feeds ``(rule, raw value, variables)`` triples to a :class:`BatchBuilder`, which
-applies the rule (value map, scale, plausible range, label templates plus the target's labels),
-keeps the first reading of each series (profiles list sources in order of preference) and
+applies the rule (constant or value map, scale, plausible range, label templates plus the
+target's labels), keeps the first reading of each series (profiles list sources in order of
+preference) or, for ``aggregate: sum`` rules, adds up that rule's readings of the series, and
 builds the batch with :func:`greenwatch.model.make_batch`. Nulls and implausible readings are
 skipped and noted, never fatal: a BMC that reports one broken sensor still reports the rest.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -42,6 +44,15 @@ def to_number(raw: object) -> float | None:
         return None
 
 
+class _Row(NamedTuple):
+    priority: int
+    metric: str
+    value: float
+    labels: dict[str, str]
+    group: str | None
+    rule: Rule
+
+
 class BatchBuilder:
     """Collects mapped readings of one poll of one target; ``build`` makes the batch.
 
@@ -52,7 +63,7 @@ class BatchBuilder:
         self.target = target
         self.problems: list[str] = []
         self._priority = {id(rule): i for i, rule in enumerate(rules)}
-        self._rows: list[tuple[int, str, float, dict[str, str], str | None]] = []
+        self._rows: list[_Row] = []
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -72,11 +83,13 @@ class BatchBuilder:
             self.problems.append(f"{rule.metric}: template needs variable {exc}")
             return False
         priority = self._priority.get(id(rule), len(self._priority))
-        self._rows.append((priority, rule.metric, value, labels, group))
+        self._rows.append(_Row(priority, rule.metric, value, labels, group, rule))
         return True
 
     def _value_of(self, rule: Rule, raw: object) -> float | None:
-        if rule.map is not None:
+        if rule.constant is not None:
+            number = rule.constant if _present(raw) else None
+        elif rule.map is not None:
             text = _map_key(raw)
             mapped = rule.map.get(text) if text is not None else None
             number = mapped if mapped is not None else rule.map_default
@@ -84,28 +97,37 @@ class BatchBuilder:
             number = to_number(raw)
         if number is None:
             return None
-        value = number * rule.scale
+        return self._plausible(rule, number * rule.scale, "value")
+
+    def _plausible(self, rule: Rule, value: float, what: str) -> float | None:
         lo, hi = rule.bounds()
         if not math.isfinite(value) or value < lo or value > hi:
-            self.problems.append(f"{rule.metric}: implausible value {value!r} dropped")
+            self.problems.append(f"{rule.metric}: implausible {what} {value!r} dropped")
             return None
         return value
 
     def _kept(self) -> list[tuple[str, float, dict[str, str]]]:
         winner: dict[str, int] = {}
-        for priority, _, _, _, group in self._rows:
-            if group is not None:
-                winner[group] = min(priority, winner.get(group, priority))
-        seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
-        kept = []
-        for priority, metric, value, labels, group in sorted(self._rows, key=lambda r: r[0]):
-            if group is not None and winner[group] != priority:
+        for row in self._rows:
+            if row.group is not None:
+                winner[row.group] = min(row.priority, winner.get(row.group, row.priority))
+        kept: dict[tuple[str, tuple[tuple[str, str], ...]], _Row] = {}
+        for row in sorted(self._rows, key=lambda r: r.priority):
+            if row.group is not None and winner[row.group] != row.priority:
                 continue
-            key = (metric, tuple(sorted(labels.items())))
-            if key not in seen:
-                seen.add(key)
-                kept.append((metric, value, labels))
-        return kept
+            key = (row.metric, tuple(sorted(row.labels.items())))
+            first = kept.get(key)
+            if first is None:
+                kept[key] = row
+            elif first.rule is row.rule and row.rule.aggregate == "sum":
+                kept[key] = first._replace(value=first.value + row.value)
+        out = []
+        for row in kept.values():
+            # Each reading was plausible; their sum must be too (the registry's range holds).
+            value = self._plausible(row.rule, row.value, "sum") if row.rule.aggregate else row.value
+            if value is not None:
+                out.append((row.metric, value, row.labels))
+        return out
 
     def build(self, ts: datetime) -> pd.DataFrame:
         """The batch: one timestamp (the poll's), ``site`` from the target, labels as mapped."""
@@ -118,6 +140,17 @@ class BatchBuilder:
             pd.Series([v for _, v, _ in kept], dtype="float64"),
             {"site": self.target.site, **columns},
         )
+
+
+def _present(raw: object) -> bool:
+    """Whether a reading is there at all (for ``constant`` rules): not null, NaN or blank."""
+    if isinstance(raw, float):
+        return not math.isnan(raw)
+    if isinstance(raw, bytes):
+        raw = raw.decode("ascii", "replace")
+    if isinstance(raw, str):
+        return bool(raw.strip().strip("\x00").strip())
+    return raw is not None
 
 
 def _map_key(raw: object) -> str | None:
