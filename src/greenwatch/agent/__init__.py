@@ -1,4 +1,5 @@
-"""The edge agent: collectors at a centre, a bounded disk buffer, forwarding to the centre.
+"""The edge agent: collectors at a centre, a bounded disk buffer, forwarding to the centre;
+and a short GPU matmul check that turns achieved FLOPS into verification records of a pool.
 
 A stage between ``ingest`` and ``store`` in rank: it uses ``collect`` (collectors, scheduler)
 and ``ingest`` (line-protocol encoding), never a store — the central server stores.
@@ -8,13 +9,47 @@ from greenwatch.agent._agent import Agent, Source
 from greenwatch.agent._buffer import DiskBuffer, Entry
 from greenwatch.agent._config import AgentConfig, load_agent_config
 from greenwatch.agent._forward import Forwarder
+from greenwatch.agent._gpucheck import (
+    BACKENDS,
+    BENCHMARK,
+    DEFAULT_SIZES,
+    PRECISIONS,
+    VERIFICATIONS_PATH,
+    GpuCheckError,
+    GpuCheckResult,
+    GpuMeasurement,
+    MatmulBackend,
+    NumpyBackend,
+    VerificationPostError,
+    check_gpus,
+    find_backend,
+    post_verifications,
+    run_gpu_check,
+    to_verifications,
+)
 
 __all__ = [
+    "BACKENDS",
+    "BENCHMARK",
+    "DEFAULT_SIZES",
+    "PRECISIONS",
+    "VERIFICATIONS_PATH",
     "Agent",
     "AgentConfig",
     "DiskBuffer",
     "Entry",
     "Forwarder",
+    "GpuCheckError",
+    "GpuCheckResult",
+    "GpuMeasurement",
+    "MatmulBackend",
+    "NumpyBackend",
     "Source",
+    "VerificationPostError",
+    "check_gpus",
+    "find_backend",
     "load_agent_config",
+    "post_verifications",
+    "run_gpu_check",
+    "to_verifications",
 ]

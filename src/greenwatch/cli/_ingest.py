@@ -1,9 +1,10 @@
-"""Ingest-side commands: ``token create|list``, ``export``, ``agent``."""
+"""Ingest-side commands: ``token create|list``, ``export``, ``agent``, ``gpu-check``."""
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import sys
 from pathlib import Path
@@ -12,7 +13,18 @@ from typing import TextIO
 import httpx
 import pandas as pd
 
-from greenwatch.agent import Agent, load_agent_config
+from greenwatch.agent import (
+    BACKENDS,
+    DEFAULT_SIZES,
+    PRECISIONS,
+    Agent,
+    GpuCheckResult,
+    VerificationPostError,
+    check_gpus,
+    load_agent_config,
+    post_verifications,
+    to_verifications,
+)
 from greenwatch.cli._common import DEFAULT_DATA_DIR, Subparsers, say
 from greenwatch.ingest import encode_lines
 from greenwatch.model import GreenwatchError
@@ -21,6 +33,10 @@ from greenwatch.service._auth import SCOPES, TokenStore
 from greenwatch.store import DuckDBStore
 
 TOKEN_ENV = "GREENWATCH_TOKEN"
+# gpu-check exit statuses (2, bad input, is every command's)
+EXIT_CHECK_FAILED = 1
+EXIT_NO_GPU = 3
+EXIT_NOT_POSTED = 4
 
 
 def _cmd_token_create(args: argparse.Namespace) -> int:
@@ -152,8 +168,169 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     return 0
 
 
+def _precisions(text: str) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    unknown = [p for p in chosen if p not in PRECISIONS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a comma-separated list of {', '.join(PRECISIONS)}"
+        )
+    return chosen
+
+
+def _devices(text: str) -> tuple[int, ...] | None:
+    if text == "all":
+        return None
+    try:
+        return tuple(int(i) for i in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: 'all' or indices like 0,1") from None
+
+
+def _tflops(flops: float) -> str:
+    tflops = flops / 1e12
+    return f"{tflops:.1f}" if tflops >= 10 else f"{tflops:.3g}"
+
+
+def _gpu_table(result: GpuCheckResult) -> str:
+    rows = [("device", "name", "precision", "TFLOPS", "runs", "error", "result")]
+    rows += [
+        (
+            str(m.device),
+            m.name,
+            m.precision,
+            _tflops(m.flops),
+            str(m.runs),
+            f"{m.error:.1e}",
+            "ok" if m.passed else "FAILED",
+        )
+        for m in result.measurements
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    right = {3, 4}  # numbers
+    return "\n".join(
+        "  ".join(
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    )
+
+
+def _gpu_summary(result: GpuCheckResult) -> str:
+    """``gpu-check: 1 GPU, fp16 712.3 TFLOPS, fp64 51.2 TFLOPS (torch 2.4.0, NVIDIA H100 …)``."""
+    if result.status == "no_gpu":
+        return f"gpu-check: no GPU ({result.reason})"
+    devices = result.devices
+    count = f"{len(devices)} {result.kind}{'' if len(devices) == 1 else 's'}"
+    figures = [f"{p} {_tflops(f)} TFLOPS" for p, f in result.measured_flops.items()]
+    names = ", ".join(dict.fromkeys(d["name"] for d in devices))
+    lines = [f"gpu-check: {', '.join([count, *figures])} ({result.backend}, {names})"]
+    if result.skipped:
+        lines.append(f"gpu-check: skipped: {'; '.join(result.skipped)}")
+    if result.status != "ok":
+        lines.append(f"gpu-check: FAILED: {result.reason}")
+    return "\n".join(lines)
+
+
+def _cmd_gpu_check(args: argparse.Namespace) -> int:
+    token = args.token or os.environ.get(TOKEN_ENV)
+    if args.url:
+        needed = {"--site": args.site, "--pool": args.pool, f"--token or ${TOKEN_ENV}": token}
+        missing = [flag for flag, value in needed.items() if not value]
+        if missing:
+            raise GreenwatchError(f"gpu-check --url needs {', '.join(missing)}")
+        if args.backend == "numpy":
+            raise GreenwatchError(
+                "--backend numpy is a CPU sanity run and posts nothing: drop --url"
+            )
+    result = check_gpus(
+        args.backend,
+        precisions=args.precision,
+        size=args.size,
+        seconds=args.seconds,
+        devices=args.devices,
+    )
+    records = to_verifications(result, args.site, args.pool) if args.site and args.pool else []
+    note = sys.stderr if args.format == "json" else sys.stdout
+    if args.format == "json":
+        print(json.dumps({**result.as_dict(), "verifications": records}, indent=2))
+    elif result.measurements:
+        print(_gpu_table(result))
+    print(_gpu_summary(result), file=note, flush=True)
+    if result.status == "no_gpu":
+        return EXIT_NO_GPU
+    if args.url:
+        assert token is not None  # checked above, before the check ran
+        try:
+            posted = post_verifications(records, args.url, token)
+        except VerificationPostError as exc:
+            print(f"gpu-check: {exc}", file=sys.stderr)
+            return EXIT_NOT_POSTED
+        print(
+            f"gpu-check: {posted} verification records for {args.site}/{args.pool} posted to "
+            f"{args.url}",
+            file=note,
+        )
+    return 0 if result.status == "ok" else EXIT_CHECK_FAILED
+
+
+GPU_CHECK_DESCRIPTION = """\
+A short built-in matmul check. For each precision and each GPU: n x n matmuls,
+timed after a warm-up; the median run gives the GPU's achieved FLOPS (2 n^3 per
+matmul), and sampled entries of the product are checked against a float64
+product computed on the CPU. With --url, one verification record per precision
+(FLOPS summed over the GPUs tested) goes to POST /api/v1/resources/verifications
+for --site and --pool.
+
+Backends: torch, else cupy (optional; neither is a greenwatch dependency).
+--backend numpy runs the same method on the CPU as a sanity check; it never posts.
+"""
+GPU_CHECK_EPILOG = f"""\
+exit status:
+  0  every measurement passed (and its records were posted, with --url)
+  {EXIT_CHECK_FAILED}  a product was wrong or a CUDA error occurred (failed records still posted)
+  2  bad arguments or options
+  {EXIT_NO_GPU}  no GPU: neither torch nor cupy can use a CUDA device; nothing measured or posted
+  {EXIT_NOT_POSTED}  the verification API refused a record or could not be reached
+"""
+
+
+def _add_gpu_check(sub: Subparsers) -> None:
+    sizes = ", ".join(f"{p} {n}" for p, n in DEFAULT_SIZES.items())
+    gpu = sub.add_parser(
+        "gpu-check",
+        help="measure achieved TFLOPS per GPU with a short matmul check; post verifications",
+        description=GPU_CHECK_DESCRIPTION,
+        epilog=GPU_CHECK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    gpu.add_argument("--site", help="site id of the compute pool verified")
+    gpu.add_argument("--pool", help="pool id (inventory compute pool) verified")
+    gpu.add_argument("--url", help="a running greenwatch to post the records to")
+    gpu.add_argument("--token", help=f"write token for --url (default: ${TOKEN_ENV})")
+    gpu.add_argument(
+        "--precision",
+        type=_precisions,
+        default=("fp16", "fp64"),
+        help=f"comma-separated, of {', '.join(PRECISIONS)} (default: fp16,fp64)",
+    )
+    gpu.add_argument("--size", type=int, help=f"matrix size n (default: {sizes})")
+    gpu.add_argument(
+        "--seconds", type=float, default=2.0, help="timed seconds per precision and GPU (default 2)"
+    )
+    gpu.add_argument(
+        "--devices", type=_devices, default=None, help="GPU indices like 0,1 (default: all)"
+    )
+    gpu.add_argument("--backend", choices=BACKENDS, default="auto", help="default: auto")
+    gpu.add_argument(
+        "--format", choices=["table", "json"], default="table", help="output (default: table)"
+    )
+    gpu.set_defaults(handler=_cmd_gpu_check)
+
+
 def add_commands(sub: Subparsers) -> None:
-    """Register ``token``, ``export`` and ``agent``."""
+    """Register ``token``, ``export``, ``agent`` and ``gpu-check``."""
     token = sub.add_parser("token", help="create and list API tokens")
     token_sub = token.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = token_sub.add_parser(
@@ -208,3 +385,4 @@ def add_commands(sub: Subparsers) -> None:
     )
     agent.add_argument("--config", required=True, help="agent YAML (see greenwatch.agent)")
     agent.set_defaults(handler=_cmd_agent)
+    _add_gpu_check(sub)
