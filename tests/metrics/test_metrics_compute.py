@@ -125,6 +125,42 @@ def test_pool_status_rated_available_and_verification() -> None:
     assert before.set_index(["site", "pool"]).loc[("b", "gpu"), "rated_flops"] == 0.0
 
 
+def test_a_failed_precision_fails_the_pool_even_when_a_later_one_passed() -> None:
+    # One GPU check posts fp16 (wrong product) then fp64 (fine): the pool is failed, not ok.
+    records = pd.concat(
+        [
+            verifications(),
+            pd.DataFrame(
+                [
+                    (
+                        "b",
+                        "gpu",
+                        "gpu-matmul",
+                        "fp16",
+                        math.nan,
+                        4,
+                        False,
+                        END - pd.Timedelta(2, "s"),
+                    ),
+                    ("b", "gpu", "gpu-matmul", "fp64", 2.0e14, 4, True, END - pd.Timedelta(1, "s")),
+                ],
+                columns=list(VERIFICATION_COLUMNS),
+            ),
+        ],
+        ignore_index=True,
+    )
+    s = pool_status(pools(), discovered(), records, CATALOGUE, END).set_index(["site", "pool"])
+    assert s.loc[("b", "gpu"), "verification"] == "failed"
+    assert s.loc[("b", "gpu"), "available_flops"] == 0.0
+    # A later passing fp16 run mends it.
+    mended = pd.concat(
+        [records, records.iloc[[-2]].assign(passed=True, at=END, measured_flops=3.0e15)],
+        ignore_index=True,
+    )
+    s = pool_status(pools(), discovered(), mended, CATALOGUE, END).set_index(["site", "pool"])
+    assert s.loc[("b", "gpu"), "verification"] == "ok"
+
+
 def test_computing_power_per_level_and_class() -> None:
     nation = computing_power(status(), "nation").set_index("class")
     # ai: 7.9152e15 + 4 x 989.4e12 = 11.8728e15 rated; 5.9364e15 + 3.9576e15 = 9.894e15 available

@@ -202,11 +202,11 @@ def pool_status(
 ) -> pd.DataFrame:
     """``pools`` plus identification, verification and available capacity at ``at``.
 
-    verification: ``ok`` (latest record passed, at most ``max_age`` old), ``stale`` (passed,
-    older), ``failed`` (latest record failed) or ``never``. measured_ratio = measured FLOPS /
-    (per-device peak x devices tested) of the latest passed record with a measurement, when it
-    was taken at the precision the pool's class is counted in (``precision`` column of
-    ``pools``; records at other precisions have no ratio).
+    verification: ``failed`` when the latest record of any (benchmark, precision) failed, else
+    ``ok`` (latest record at most ``max_age`` old), ``stale`` (older) or ``never``.
+    measured_ratio = measured FLOPS / (per-device peak x devices tested) of the latest passed
+    record with a measurement taken at the precision the pool's class is counted in (column
+    ``precision``; records at other precisions have no ratio).
     """
     _require(pools, POOL_COLUMNS, "pools")
     _require(verifications, VERIFICATION_COLUMNS, "verifications")
@@ -230,7 +230,9 @@ def pool_status(
             continue
         latest = group.iloc[-1]
         seconds = (at_utc - latest["at"]).total_seconds()
-        if not bool(latest["passed"]):
+        # One check posts a record per precision: any test's latest result failing fails it.
+        newest = group.groupby(["benchmark", "precision"], sort=False).tail(1)
+        if not bool(newest["passed"].astype(bool).all()):
             state.append("failed")
         else:
             state.append("ok" if seconds <= max_age.total_seconds() else "stale")
