@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from greenwatch.model import label_columns
+from tests.collect.nvml_trace import TraceNvml, load_trace
 from tests.collect.servers import StaticServer
 
 TESTDATA = Path(__file__).parent / "testdata"
@@ -71,3 +72,9 @@ def pdu_tree(shared_data: Path) -> Iterator[StaticServer]:
     """The DMTF PDU mockup on loopback."""
     with StaticServer(shared_data / "redfish" / "dmtf-public-pdu") as server:
         yield server
+
+
+@pytest.fixture
+def trace(shared_data: Path) -> TraceNvml:
+    """The real H100 NVML trace, replayed by the collector's NVML interface."""
+    return load_trace(shared_data)
