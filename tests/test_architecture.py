@@ -1,8 +1,9 @@
 """The one-way flow of DESIGN.md, enforced: a module imports only stages to its left.
 
 collect → ingest → store → metrics → {alerts, reports, export} → dashboard; ``model`` and
-``inventory`` are the shared model; ``service`` and ``cli`` wire everything. ``metrics`` is pure:
-it imports only the shared model.
+``inventory`` are the shared model; ``resources`` (the compute-pool registry, beside ``store``)
+imports only them; ``service`` and ``cli`` wire everything. ``metrics`` is pure: it imports only
+the shared model.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ RANK: dict[str, float] = {
     "ingest": 4,
     "agent": 4.5,  # edge agent: collect + ingest encoding, forwards to the centre; no store
     "store": 5,
+    "resources": 5,  # computing-resource registry (SQLite): model and inventory only
     "metrics": 6,
     "query": 7,
     "alerts": 8,
@@ -33,7 +35,7 @@ RANK: dict[str, float] = {
     "cli": 11,
 }
 # Stages that may import less than everything to their left.
-ONLY: dict[str, set[str]] = {"metrics": {"model", "inventory"}}
+ONLY: dict[str, set[str]] = {"metrics": {"model", "inventory"}, "resources": {"model", "inventory"}}
 
 
 def _stage(module: str) -> str | None:

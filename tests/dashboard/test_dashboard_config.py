@@ -48,7 +48,8 @@ def _error(directory: Path) -> str:
 
 def test_shipped_dashboards_load() -> None:
     dashboards = load_dashboards(SHIPPED)
-    assert [p.id for p in dashboards.pages] == ["overview", "network", "site", "alerts", "reports"]
+    pages = [p.id for p in dashboards.pages]
+    assert pages == ["overview", "compute", "network", "site", "alerts", "reports"]
     assert dashboards.pages[0].path == "/"
     assert dashboards.settings.map.show_countries is False
     assert dashboards.settings.map.boundaries is None

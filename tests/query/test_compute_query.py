@@ -10,7 +10,8 @@ import pytest
 
 from greenwatch.inventory import ComputePool, Inventory, Location, Site
 from greenwatch.model import make_batch
-from greenwatch.query import compute_figures, empty_verifications
+from greenwatch.query import compute_figures
+from greenwatch.resources import verification_frame
 from greenwatch.store import DuckDBStore
 
 T0 = pd.Timestamp("2026-06-01T00:00:00Z")
@@ -75,7 +76,7 @@ def test_empty_store_gives_figures_without_coverage(tmp_path: Path) -> None:
     store = DuckDBStore(tmp_path / "greenwatch.duckdb")
     try:
         figures = compute_figures(
-            store, INVENTORY, T0, END, source=lambda: ([("gpu-1", POOL)], empty_verifications())
+            store, INVENTORY, T0, END, source=lambda: ([("gpu-1", POOL)], verification_frame(()))
         )
     finally:
         store.close()

@@ -18,12 +18,23 @@ from greenwatch.cli import (
     _ingest,
     _kpi,
     _report,
+    _resources,
     _simulate,
 )
 from greenwatch.cli._common import EXIT_BAD_INPUT
 from greenwatch.model import GreenwatchError
 
-COMMAND_MODULES = (_core, _kpi, _report, _collect, _simulate, _alerts, _ingest, _export_cmd)
+COMMAND_MODULES = (
+    _core,
+    _kpi,
+    _report,
+    _collect,
+    _simulate,
+    _alerts,
+    _ingest,
+    _export_cmd,
+    _resources,
+)
 Handler = Callable[[argparse.Namespace], int]
 
 

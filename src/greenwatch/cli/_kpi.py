@@ -1,4 +1,4 @@
-"""``greenwatch kpi``: one KPI for a site, hub, region, site kind or the national network."""
+"""``greenwatch kpi`` (one KPI for a scope) and ``greenwatch compute`` (computing power)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pandas as pd
 from greenwatch.cli._common import Subparsers, say
 from greenwatch.cli._core import common_args
 from greenwatch.inventory import load_inventory
-from greenwatch.query import KPIS, Scope, kpi_answer
-from greenwatch.service import parse_period
+from greenwatch.query import KPIS, Scope, compute_figures, kpi_answer
+from greenwatch.resources import REGISTRY_FILE, ResourceRegistry
+from greenwatch.service import parse_period, registry_source
 from greenwatch.store import DuckDBStore
 
 
@@ -49,8 +50,49 @@ def _cmd_kpi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compute(args: argparse.Namespace) -> int:
+    inventory = load_inventory(args.inventory)
+    start, end = parse_period(args.start, args.end, pd.Timestamp.now(tz="UTC"))
+    # The registry a server keeps in the data directory, else the inventory's pools alone.
+    path = args.data_dir / REGISTRY_FILE
+    registry = ResourceRegistry(path, inventory) if path.exists() else None
+    store = DuckDBStore(args.data_dir / "greenwatch.duckdb")
+    try:
+        source = registry_source(registry) if registry is not None else None
+        figures = compute_figures(store, inventory, start, end, source=source)
+    finally:
+        store.close()
+        if registry is not None:
+            registry.close()
+    if args.format == "json":
+        say(json.dumps(figures.to_dict(args.level), indent=2))
+        return 0
+    table = figures.table(args.level)
+    if args.format == "csv":
+        say(table.to_csv(index=False).rstrip())
+        return 0
+    say(f"{start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC (half-open); ai in FP16, general "
+        "and supercomputing in FP64; delivered = rated x utilisation")  # fmt: skip
+    say(table.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    for row in figures.share("west").itertuples(index=False):
+        say(f"west share of {row[0]}: rated {row[1]:.1%}, available {row[2]:.1%}")
+    for message in figures.findings["message"]:
+        say(f"identify: {message}")
+    unverified = figures.unverified()
+    for site, pool, state, age_s in zip(
+        unverified["site"],
+        unverified["pool"],
+        unverified["verification"],
+        unverified["verified_age_s"].astype(float),
+        strict=True,
+    ):
+        age = "" if pd.isna(age_s) else f", {age_s / 86400:.0f} d old"
+        say(f"verification {state}: {site}/{pool}{age}")
+    return 0
+
+
 def add_commands(sub: Subparsers) -> None:
-    """Register ``kpi``."""
+    """Register ``kpi`` and ``compute``."""
     kpi = sub.add_parser(
         "kpi",
         help="compute a KPI (PUE, WUE, CUE, carbon …) over a period",
@@ -72,3 +114,24 @@ def add_commands(sub: Subparsers) -> None:
     kpi.add_argument("--format", choices=["table", "json", "csv"], default="table")
     common_args(kpi)
     kpi.set_defaults(handler=_cmd_kpi)
+
+    compute = sub.add_parser(
+        "compute",
+        help="computing power: rated, available and delivered FLOPS and their energy cost",
+        description="Computing power over [start, end) per site, hub, region or the nation and "
+        "class (ai counted in FP16, general and supercomputing in FP64): rated and available "
+        "PFLOPS, delivered (rated x utilisation), GFLOPS per watt of facility power, kWh and "
+        "kgCO2 per delivered PFLOP-hour, each with its coverage; then the west share, devices "
+        "collectors see against the registry (identify findings) and pools whose verification "
+        "is stale, failed or missing.",
+    )
+    compute.add_argument(
+        "--level", choices=["nation", "region", "hub", "site"], default="nation", help="grouping"
+    )
+    compute.add_argument(
+        "--start", help="ISO time, UTC unless an offset is given (default: end - 1 day)"
+    )
+    compute.add_argument("--end", help="ISO time, exclusive (default: now)")
+    compute.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    common_args(compute)
+    compute.set_defaults(handler=_cmd_compute)

@@ -28,6 +28,7 @@ from greenwatch.dashboard._spec import Page, Panel, load_dashboards
 from greenwatch.dashboard._view import View, parse_view, with_params
 from greenwatch.inventory import Inventory
 from greenwatch.model import shipped_dir
+from greenwatch.query import ComputeSource
 from greenwatch.store import Store
 
 ASSETS = Path(__file__).parent / "assets"
@@ -50,13 +51,15 @@ def create_app(
     dashboards_dir: Path | None = None,
     alerts: Any = None,
     reports_dir: Path | None = None,
+    compute: ComputeSource | None = None,
 ) -> dash.Dash:
     """The Dash app over ``store`` and ``inventory``; ``server`` is a Flask app to mount on.
 
     Pages come from ``dashboards_dir`` (default: the shipped ``dashboards/``); a bad file raises
     :class:`~greenwatch.model.ConfigError` naming file, line and key. ``alerts`` is the alert
     engine (None: the alerts page says alerting is not configured); ``reports_dir`` the report
-    archive.
+    archive; ``compute`` where computing pools and verification records come from (the
+    registry's; None: the inventory's pools, never verified).
     """
     dashboards = load_dashboards(dashboards_dir or shipped_dir("dashboards"))
     env = Env(
@@ -67,6 +70,7 @@ def create_app(
         auth=_auth.Auth(dashboards.settings.auth),
         alerts=alerts,
         reports_dir=reports_dir,
+        compute=compute,
     )
     settings = dashboards.settings
     app = dash.Dash(

@@ -7,10 +7,25 @@ from typing import Any
 
 from dash import dcc, html
 
-from greenwatch.dashboard import _alerts_page, _quality, _reports_page, _stats, _tables
+from greenwatch.dashboard import (
+    _alerts_page,
+    _compute,
+    _compute_tables,
+    _quality,
+    _reports_page,
+    _stats,
+    _tables,
+)
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._maps import GEO_TYPES, MAP_ASPECT
-from greenwatch.dashboard._spec import GRAPH_TYPES, MarkdownPanel, Page, Panel, StatPanel
+from greenwatch.dashboard._spec import (
+    GRAPH_TYPES,
+    TILE_TYPES,
+    MarkdownPanel,
+    Page,
+    Panel,
+    StatPanel,
+)
 from greenwatch.dashboard._view import View
 
 Block = Callable[[Any, View, Env, str], Any]
@@ -37,6 +52,9 @@ BLOCKS: dict[str, Block] = {
     "coverage_gaps": _quality.coverage_gaps,
     "submeter": _quality.submeter,
     "placement": _quality.placement,
+    "compute_stat": _compute.compute_stat,
+    "compute_table": _compute_tables.compute_table,
+    "compute_findings": _compute_tables.compute_findings,
     "alerts": _alerts_page.alert_list,
     "reports": _reports_page.report_list,
 }
@@ -70,7 +88,7 @@ def panel_section(page: Page, panel: Panel, env: Env, view: View) -> html.Sectio
     if panel.type in STATIC:
         parts.append(STATIC[panel.type](panel, view, env))
     parts.append(body)
-    kind = "tile" if panel.type == "stat" else "card"
+    kind = "tile" if panel.type in TILE_TYPES else "card"
     return html.Section(
         parts,
         id=f"panel-{page.id}-{panel.id}",

@@ -15,6 +15,7 @@ from greenwatch.dashboard._cache import CachingStore, TtlCache
 from greenwatch.dashboard._spec import Dashboards
 from greenwatch.dashboard._view import View
 from greenwatch.inventory import Inventory, Site
+from greenwatch.query import ComputeFigures, ComputeSource, compute_figures
 from greenwatch.store import Store
 
 T = TypeVar("T")
@@ -23,7 +24,9 @@ Clock = Callable[[], pd.Timestamp]
 
 @dataclass
 class Env:
-    """The dashboard's side of the world; ``alerts`` is the alert engine (None: not configured)."""
+    """The dashboard's side of the world; ``alerts`` is the alert engine (None: not configured),
+    ``compute`` where computing pools and verification records come from (None: the
+    inventory's pools, no records)."""
 
     raw_store: Store
     inventory: Inventory
@@ -32,6 +35,7 @@ class Env:
     auth: Auth
     alerts: Any = None
     reports_dir: Path | None = None
+    compute: ComputeSource | None = None
     cache: TtlCache = field(default_factory=TtlCache)
     store: Store = field(init=False)
 
@@ -49,6 +53,15 @@ class Env:
         return self.memo(
             ("overview", view.start, view.end),
             lambda: _data.overview(self.store, self.inventory, view.start, view.end),
+        )
+
+    def compute_figures(self, view: View) -> ComputeFigures:
+        """Computing-power figures of the view's period (one computation for every panel)."""
+        return self.memo(
+            ("compute", view.start, view.end),
+            lambda: compute_figures(
+                self.store, self.inventory, view.start, view.end, source=self.compute
+            ),
         )
 
     def link_health(self, view: View) -> pd.DataFrame:

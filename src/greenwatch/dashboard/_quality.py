@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 from dash import html
 
+from greenwatch.dashboard._compute import PFLOPS, class_label
 from greenwatch.dashboard._data import records, steps_of
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._spec import CoverageGapsPanel, PlacementPanel, SubmeterPanel
@@ -249,10 +250,17 @@ def placement(panel: PlacementPanel, view: View, env: Env, search: str) -> html.
             "distance_km": [paths[s][0] for s in reach["site"]],
         }
     )
+    if panel.compute_class is not None:
+        free = env.compute_figures(view).free
+        mine = free[free["class"] == panel.compute_class].set_index("site")["free_flops"]
+        # A site without pools of the class has none of its computing power free.
+        candidates["free_flops"] = candidates["site"].map(mine).fillna(0.0)
+    workload_flops = panel.workload_pflops * PFLOPS if panel.workload_pflops else None
     hints = placement_hints(
         panel.workload_it_kwh,
         candidates,
         workload_kw=panel.workload_kw,
+        workload_flops=workload_flops,
         movement_kg_per_km=panel.movement_kg_per_km,
     ).head(panel.limit)
     names = {s.id: s.name for s in env.inventory.sites}
@@ -270,6 +278,7 @@ def placement(panel: PlacementPanel, view: View, env: Env, search: str) -> html.
                 html.Td(num(r["grid_factor_kg_per_kwh"], ".3f")),
                 html.Td(num(r["green_share"], ".0%")),
                 html.Td(num(r["free_capacity_kw"] / 1000, ",.1f")),
+                *([html.Td(num(r["free_flops"] / PFLOPS, ",.0f"))] if "free_flops" in r else []),
                 html.Td(num(r["distance_km"], ",.0f")),
                 html.Td(num(r["link_utilisation"], ".0%")),
                 html.Td("yes" if r["feasible"] else "no"),
@@ -278,12 +287,19 @@ def placement(panel: PlacementPanel, view: View, env: Env, search: str) -> html.
         )
         for r in records(hints)
     ]
-    head = ("#", "site", "kgCO2", "PUE", "kg/kWh", "green", "free MW", "km", "path busy", "fits")
+    flops_head = ["free PFLOPS"] if panel.compute_class else []
+    head = ("#", "site", "kgCO2", "PUE", "kg/kWh", "green", "free MW", *flops_head)
+    head += ("km", "path busy", "fits")
+    needs = [f"{panel.workload_kw:,.0f} kW"] if panel.workload_kw else []
+    if panel.workload_pflops and panel.compute_class:
+        needs.append(f"{panel.workload_pflops:,.0f} PFLOPS {class_label(panel.compute_class)}")
     intro = (
         f"{panel.workload_it_kwh:,.0f} kWh of IT work"
-        + (f" needing {panel.workload_kw:,.0f} kW" if panel.workload_kw else "")
+        + (f" needing {' and '.join(needs)}" if needs else "")
         + ": market-based emissions = IT kWh × PUE × grid factor × (1 − green share)."
     )
+    if panel.compute_class:
+        intro += " Free PFLOPS = available × (1 − current utilisation)."
     return html.Div(
         [html.Div(intro, className="muted small"), table(head, rows)], className="table-scroll"
     )

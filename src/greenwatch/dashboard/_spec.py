@@ -38,6 +38,18 @@ StatKpi = Literal[
 # KPIs that a trend computes per step as a ratio of summed energies (or water, CO2).
 TrendKpi = Literal["pue", "ppue", "wue", "cue", "ref"]
 RollupKpi = Literal["pue", "wue", "cue", "ref", "erf"]
+# Classes of computing power (greenwatch.inventory.ComputeClass); each counted in its precision.
+ComputeClassName = Literal["ai", "general", "supercomputing"]
+ComputeFigure = Literal[
+    "rated",
+    "available",
+    "delivered",
+    "free",
+    "flops_per_watt",
+    "kwh_per_pflop_hour",
+    "kg_co2_per_pflop_hour",
+    "west_share",
+]
 SETTINGS_FILE = "settings.yaml"
 
 
@@ -138,13 +150,69 @@ class RankingPanel(_Panel):
 
 
 class PlacementPanel(_Panel):
-    """Carbon-aware placement hints for a workload started at the page's site."""
+    """Carbon-aware placement hints for a workload started at the page's site.
+
+    With ``class`` the table shows each site's free computing power of that class, and with
+    ``workload_pflops`` too a site fits only where that much is free.
+    """
 
     type: Literal["placement"]
     workload_it_kwh: float = Field(default=1000.0, gt=0)
     workload_kw: float | None = Field(default=500.0, gt=0)
+    compute_class: ComputeClassName | None = Field(default=None, alias="class")
+    workload_pflops: float | None = Field(default=None, gt=0)
     movement_kg_per_km: float = Field(default=0.0, ge=0)
     limit: int = Field(default=8, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _pflops_of_a_class(self) -> PlacementPanel:
+        if self.workload_pflops is not None and self.compute_class is None:
+            raise ValueError("workload_pflops needs the class of computing power it runs in")
+        return self
+
+
+class ComputeStatPanel(_Panel):
+    """One computing-power figure of a class for a scope over the period, with its coverage
+    (``west_share`` is the nation's whatever the scope)."""
+
+    type: Literal["compute_stat"]
+    figure: ComputeFigure
+    compute_class: ComputeClassName = Field(alias="class")
+    scope: str = Field(
+        default="page",
+        pattern=r"^(page|national|site|(site|hub|region):[a-z0-9-]+)$",
+        description="page, national, site (the page's), site:ID, hub:ID, region:ID",
+    )
+    width: int = Field(default=2, ge=1, le=12)
+
+
+class ComputeTablePanel(_Panel):
+    """Computing power per site, hub or region and class; per pool with ``level: pool``."""
+
+    type: Literal["compute_table"]
+    level: Literal["site", "hub", "region", "pool"] = "site"
+    classes: tuple[ComputeClassName, ...] = Field(
+        default=("ai", "general", "supercomputing"), min_length=1
+    )
+    width: int = Field(default=12, ge=1, le=12)
+
+
+class ComputeFindingsPanel(_Panel):
+    """Registered devices the collectors do not see (or more), and pools not verified."""
+
+    type: Literal["compute_findings"]
+    verification: tuple[Literal["failed", "stale", "never"], ...] = ("failed", "stale", "never")
+    limit: int = Field(default=20, ge=1, le=500, description="rows per table")
+
+
+class ComputeChartPanel(_Panel):
+    """Rated vs available computing power per hub, region or site, one chart per class."""
+
+    type: Literal["compute_chart"]
+    level: Literal["site", "hub", "region"] = "hub"
+    classes: tuple[ComputeClassName, ...] = Field(
+        default=("ai", "general", "supercomputing"), min_length=1
+    )
 
 
 class SubmeterPanel(_Panel):
@@ -188,6 +256,10 @@ Panel = Annotated[
     | MarkdownPanel
     | RankingPanel
     | PlacementPanel
+    | ComputeStatPanel
+    | ComputeTablePanel
+    | ComputeFindingsPanel
+    | ComputeChartPanel
     | SubmeterPanel
     | CoverageGapsPanel
     | WidgetPanel,
@@ -195,8 +267,9 @@ Panel = Annotated[
 ]
 GRAPH_TYPES = frozenset(
     {"trend", "timeseries", "compare", "site_map", "link_map", "link_graph", "link_history"}
-    | {"power_breakdown", "ranking"}
+    | {"power_breakdown", "ranking", "compute_chart"}
 )
+TILE_TYPES = frozenset({"stat", "compute_stat"})
 
 
 class Page(_Strict):

@@ -11,7 +11,6 @@ from greenwatch.query._compute import (
     compute_figures,
     declared_pools,
     discovered_devices,
-    empty_verifications,
     inventory_source,
     pool_frame,
 )
@@ -30,7 +29,6 @@ __all__ = [
     "compute_figures",
     "declared_pools",
     "discovered_devices",
-    "empty_verifications",
     "inventory_source",
     "kpi_answer",
     "pool_frame",

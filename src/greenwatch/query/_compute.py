@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -17,7 +18,6 @@ from greenwatch.metrics import (
     DEFAULT_MAX_VERIFICATION_AGE,
     DISCOVERED_COLUMNS,
     POOL_COLUMNS,
-    VERIFICATION_COLUMNS,
     attribute_energy,
     computing_efficiency,
     computing_power,
@@ -28,6 +28,7 @@ from greenwatch.metrics import (
     regional_share,
 )
 from greenwatch.query._sites import site_totals
+from greenwatch.resources import verification_frame
 from greenwatch.store import Store
 
 PFLOP = 1.0e15
@@ -50,7 +51,7 @@ def declared_pools(inventory: Inventory) -> list[tuple[str, ComputePool]]:
 def inventory_source(inventory: Inventory) -> ComputeSource:
     """A :data:`ComputeSource` with the inventory's pools and no verification records."""
     pools = declared_pools(inventory)
-    return lambda: (pools, empty_verifications())
+    return lambda: (pools, verification_frame(()))
 
 
 def pool_frame(inventory: Inventory, pools: Iterable[tuple[str, ComputePool]]) -> pd.DataFrame:
@@ -86,19 +87,6 @@ def pool_frame(inventory: Inventory, pools: Iterable[tuple[str, ComputePool]]) -
         )
     frame = pd.DataFrame(rows, columns=list(POOL_COLUMNS))
     return frame.astype({"count": "int64", "flops_per_device": "float64"})
-
-
-def empty_verifications() -> pd.DataFrame:
-    """A verification frame with no records (the columns and dtypes the metrics expect)."""
-    frame = pd.DataFrame({name: pd.Series([], dtype=object) for name in VERIFICATION_COLUMNS})
-    return frame.astype(
-        {
-            "measured_flops": "float64",
-            "devices": "int64",
-            "passed": "bool",
-            "at": "datetime64[ns, UTC]",
-        }
-    )
 
 
 def discovered_devices(store: Store, at: pd.Timestamp, window: pd.Timedelta) -> pd.DataFrame:
@@ -147,6 +135,38 @@ class ComputeFigures:
     def share(self, region: str = "west") -> pd.DataFrame:
         """Share of national rated and available FLOPS per class in ``region``."""
         return regional_share(self.status, region)
+
+    def unverified(self) -> pd.DataFrame:
+        """Pools whose verification is not ``ok`` (stale, failed or never), oldest first."""
+        columns = ["site", "pool", "class", "model", "count", "verification", "last_benchmark",
+                   "last_verified_at", "verified_age_s", "measured_ratio"]  # fmt: skip
+        rows = self.status[self.status["verification"] != "ok"].sort_values(
+            ["verified_age_s", "site", "pool"], ascending=[False, True, True], na_position="first"
+        )
+        return rows.loc[:, columns].reset_index(drop=True)
+
+    def to_dict(self, level: str) -> dict[str, Any]:
+        """JSON-ready figures: the :meth:`table` at ``level``, west share, findings, unverified."""
+
+        def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+            clean = frame.astype(object).where(frame.notna(), None)
+            return [
+                {
+                    str(k): (v.isoformat() if isinstance(v, pd.Timestamp) else v)
+                    for k, v in row.items()
+                }
+                for row in clean.to_dict("records")
+            ]
+
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "level": level,
+            "rows": records(self.table(level)),
+            "west_share": records(self.share("west")),
+            "findings": records(self.findings),
+            "unverified": records(self.unverified()),
+        }
 
     def table(self, level: str) -> pd.DataFrame:
         """One row per ``level`` key and class in display units (PFLOPS, GFLOPS/W).

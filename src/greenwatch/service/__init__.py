@@ -1,7 +1,7 @@
 """Wiring: the serve process, the demo; the only stage (with cli) that imports every stage."""
 
 from greenwatch.service._api_kpi import parse_period
-from greenwatch.service._context import ApiContext
+from greenwatch.service._context import ApiContext, registry_source
 from greenwatch.service._demo import DemoState, backfill, demo_scenarios
 from greenwatch.service._serve import Service, run_until_stopped, wait_for_stop
 
@@ -12,6 +12,7 @@ __all__ = [
     "backfill",
     "demo_scenarios",
     "parse_period",
+    "registry_source",
     "run_until_stopped",
     "wait_for_stop",
 ]

@@ -1,4 +1,4 @@
-"""``GET /api/v1/kpi``: one KPI for a scope and period, as JSON or CSV."""
+"""``GET /api/v1/kpi`` (one KPI for a scope and period) and ``GET /api/v1/compute``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import flask
 import pandas as pd
 
 from greenwatch.model import GreenwatchError
-from greenwatch.query import KPIS, Scope, kpi_answer
+from greenwatch.query import KPIS, Scope, compute_figures, kpi_answer
 from greenwatch.service._context import ApiContext, bad_request
 
 
@@ -26,6 +26,9 @@ def parse_period(
     if stop <= begin:
         raise GreenwatchError(f"empty period: end {stop} is not after start {begin}")
     return begin, stop
+
+
+LEVELS = ("nation", "region", "hub", "site")
 
 
 def register(app: flask.Flask, ctx: ApiContext) -> None:
@@ -46,3 +49,20 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             frame.to_csv(buffer, index=False)
             return flask.Response(buffer.getvalue(), mimetype="text/csv")
         return flask.jsonify(data=records)
+
+    @app.get("/api/v1/compute")
+    def compute() -> flask.Response | tuple[flask.Response, int]:
+        args = flask.request.args
+        level = args.get("level", "nation")
+        if level not in LEVELS:
+            return bad_request(f"unknown level {level!r} (one of {', '.join(LEVELS)})")
+        try:
+            start, end = parse_period(args.get("start"), args.get("end"), ctx.clock())
+        except GreenwatchError as exc:
+            return bad_request(str(exc))
+        figures = compute_figures(ctx.store, ctx.inventory, start, end, source=ctx.compute_source)
+        if args.get("format") == "csv":
+            buffer = io.StringIO()
+            figures.table(level).to_csv(buffer, index=False)
+            return flask.Response(buffer.getvalue(), mimetype="text/csv")
+        return flask.jsonify(figures.to_dict(level))

@@ -153,6 +153,10 @@ POLICY: tuple[tuple[str, str, str], ...] = (
     ("POST", "/write", "write"),
     ("POST", "/v1/metrics", "write"),
     ("POST", "/api/v1/write", "write"),
+    # Edge agents post benchmark results with write tokens; changing pools takes admin.
+    ("POST", "/api/v1/resources/verifications", "write"),
+    ("POST", "/api/v1/resources", "admin"),
+    ("DELETE", "/api/v1/resources", "admin"),
     ("GET", "/api/", "read"),
     # Every other change through the API (acknowledge, silences) needs write: fail closed.
     ("POST", "/api/", "write"),

@@ -12,6 +12,8 @@ import pandas as pd
 from greenwatch.alerts import AlertEngine
 from greenwatch.ingest import Ingest
 from greenwatch.inventory import Inventory
+from greenwatch.query import ComputeSource, PoolsAndRecords, inventory_source
+from greenwatch.resources import ResourceRegistry, verification_frame
 from greenwatch.store import Store
 
 Clock = Callable[[], pd.Timestamp]
@@ -27,6 +29,24 @@ class ApiContext:
     clock: Clock
     data_dir: Path | None = None
     alerts: AlertEngine | None = None
+    resources: ResourceRegistry | None = None
+
+    @property
+    def compute_source(self) -> ComputeSource:
+        """Pools and verification records: the registry's, else the inventory's pools."""
+        if self.resources is None:
+            return inventory_source(self.inventory)
+        return registry_source(self.resources)
+
+
+def registry_source(registry: ResourceRegistry) -> ComputeSource:
+    """A :data:`~greenwatch.query.ComputeSource` reading the registry's current state."""
+
+    def read() -> PoolsAndRecords:
+        pools = [(v.site, v.pool) for v in registry.pools()]
+        return pools, verification_frame(registry.verifications())
+
+    return read
 
 
 def bad_request(message: str, status: int = 400, **extra: object) -> tuple[flask.Response, int]:
@@ -36,6 +56,7 @@ def bad_request(message: str, status: int = 400, **extra: object) -> tuple[flask
         401: "unauthorized",
         403: "forbidden",
         404: "not found",
+        409: "conflict",
         413: "request too large",
         415: "unsupported media type",
     }.get(status, "invalid")

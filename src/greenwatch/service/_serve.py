@@ -20,6 +20,7 @@ from greenwatch.ingest import Ingest
 from greenwatch.inventory import Inventory
 from greenwatch.model import concat_batches
 from greenwatch.reports import ReportScheduler, ReportSettings, report_scheduler
+from greenwatch.resources import REGISTRY_FILE, ResourceRegistry
 from greenwatch.service import (
     _api_alerts,
     _api_ingest,
@@ -27,10 +28,11 @@ from greenwatch.service import (
     _api_metrics,
     _api_read,
     _api_reports,
+    _api_resources,
     _auth,
 )
 from greenwatch.service._auth import TokenStore
-from greenwatch.service._context import ApiContext
+from greenwatch.service._context import ApiContext, registry_source
 from greenwatch.service._http import HttpServer, create_flask
 from greenwatch.simulate import Simulator
 from greenwatch.store import Store
@@ -40,7 +42,16 @@ Clock = Callable[[], pd.Timestamp]
 LIVE_STEP = pd.Timedelta(seconds=15)
 FLUSH_S = 5.0  # collected batches are written together, not one store write per poll
 # Each module registers its routes with ``register(app, ctx)``.
-API_MODULES = (_auth, _api_kpi, _api_ingest, _api_read, _api_reports, _api_alerts, _api_metrics)
+API_MODULES = (
+    _auth,
+    _api_kpi,
+    _api_ingest,
+    _api_read,
+    _api_reports,
+    _api_alerts,
+    _api_metrics,
+    _api_resources,
+)
 ALERT_TICK_S = 15.0  # dispatch this often; rules are evaluated every evaluation_interval
 
 
@@ -78,9 +89,19 @@ class Service:
         tokens = self.tokens or _auth.default_tokens(self.data_dir, self.store)
         flask_app.config[_auth.TOKENS_KEY] = tokens
         flask_app.config[_api_ingest.MAX_BODY_KEY] = self.max_body_bytes
+        # Computing resources: DATA_DIR/resources.sqlite (in memory without a data directory).
+        registry = self.data_dir / REGISTRY_FILE if self.data_dir is not None else None
+        self.resources = ResourceRegistry(registry, self.inventory, clock=self.clock)
+        self.compute = registry_source(self.resources)
         self.alerts = self._alert_engine() if self.alerting else None
         self.context = ApiContext(
-            self.store, self.inventory, self.ingest, self.clock, self.data_dir, self.alerts
+            self.store,
+            self.inventory,
+            self.ingest,
+            self.clock,
+            self.data_dir,
+            self.alerts,
+            self.resources,
         )
         self.exports = KpiExports(
             self.store, self.inventory, self.clock, self.export, health=self._health
@@ -96,6 +117,7 @@ class Service:
             dashboards_dir=self.dashboards,
             alerts=self.alerts,
             reports_dir=_api_reports.archive_dir(self.context),
+            compute=self.compute,
         )
         self.http = HttpServer(flask_app, self.host, self.port)
         self.scheduler = BackgroundScheduler(timezone="UTC")
@@ -198,6 +220,7 @@ class Service:
         self.flush_collected()
         self.ingest.close()  # refuse new writes (503), let those in flight finish
         self.http.stop()
+        self.resources.close()
         self.store.close()
 
 

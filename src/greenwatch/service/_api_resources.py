@@ -1,0 +1,131 @@
+"""Computing-resources API: the pool registry and verification records (JSON).
+
+- ``POST /api/v1/resources`` (admin) ``{"site", "pool": {…}, "expected_version"?}`` registers
+  the next version of a pool: 201 with it, 200 when identical to the current one, 400 with
+  ``problems`` ``[{"key": "pool.count", "message": …}]``, 409 when ``expected_version`` is stale.
+- ``DELETE /api/v1/resources/<site>/<pool>`` (admin) removes a pool (its history stays).
+- ``GET /api/v1/resources`` ``?site=&hub=&region=&class=`` lists the current pools with their
+  site's hub and region, ``precision`` and ``rated_flops``; ``GET /api/v1/resources/<site>/<pool>``
+  shows one with its ``history``.
+- ``POST /api/v1/resources/verifications`` (write) records a benchmark result;
+  ``GET /api/v1/resources/verifications`` ``?site=&pool=`` lists them.
+
+The caller's token name is recorded as ``registered_by`` / ``recorded_by``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask
+
+from greenwatch.resources import (
+    PoolNotFoundError,
+    RegistrationError,
+    ResourceRegistry,
+    VersionConflictError,
+)
+from greenwatch.service._context import ApiContext, bad_request
+
+Reply = flask.Response | tuple[flask.Response, int]
+_BODY_KEYS = ("site", "pool", "expected_version")
+
+
+def _invalid(problems: list[tuple[str, str]]) -> tuple[flask.Response, int]:
+    message = "; ".join(f"{key}: {msg}" if key else msg for key, msg in problems)
+    listed = [{"key": key, "message": msg} for key, msg in problems]
+    return bad_request(message, problems=listed)
+
+
+def _json_object() -> dict[str, Any] | None:
+    body = flask.request.get_json(silent=True)
+    return body if isinstance(body, dict) else None
+
+
+def _registration(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """Problems with the shape of a registration body (the registry judges the pool)."""
+    problems = [(key, "unknown key") for key in body if key not in _BODY_KEYS]
+    if not isinstance(body.get("site"), str):
+        problems.append(("site", "required: a site id"))
+    if not isinstance(body.get("pool"), dict):
+        problems.append(("pool", "required: a JSON object with the pool's fields"))
+    version = body.get("expected_version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        problems.append(("expected_version", "must be an integer version"))
+    return problems
+
+
+def _caller() -> str:
+    return str(flask.g.token.name)
+
+
+def register(app: flask.Flask, ctx: ApiContext) -> None:
+    def registry() -> ResourceRegistry:
+        assert ctx.resources is not None, "the service creates the registry"
+        return ctx.resources
+
+    @app.post("/api/v1/resources")
+    def register_pool() -> Reply:
+        body = _json_object()
+        if body is None:
+            return _invalid([("", "send a JSON object (Content-Type: application/json)")])
+        problems = _registration(body)
+        if problems:
+            return _invalid(problems)
+        reg = registry()
+        before = reg.get(body["site"], str(body["pool"].get("id", "")))
+        try:
+            version = reg.register(
+                body["site"], body["pool"], _caller(), body.get("expected_version")
+            )
+        except RegistrationError as exc:
+            return _invalid(exc.problems)
+        except VersionConflictError as exc:
+            return bad_request(str(exc), 409, current_version=exc.current)
+        unchanged = before is not None and before.version == version.version
+        return flask.jsonify(reg.view(version)), 200 if unchanged else 201
+
+    @app.delete("/api/v1/resources/<site>/<pool>")
+    def remove_pool(site: str, pool: str) -> Reply:
+        reg = registry()
+        try:
+            return flask.jsonify(reg.view(reg.remove(site, pool, _caller())))
+        except PoolNotFoundError as exc:
+            return bad_request(str(exc), 404)
+
+    @app.get("/api/v1/resources")
+    def list_pools() -> Reply:
+        args = flask.request.args
+        reg = registry()
+        pools = reg.pools(
+            site=args.get("site"),
+            hub=args.get("hub"),
+            region=args.get("region"),
+            compute_class=args.get("class"),
+        )
+        return flask.jsonify(pools=[reg.view(v) for v in pools])
+
+    @app.get("/api/v1/resources/<site>/<pool>")
+    def show_pool(site: str, pool: str) -> Reply:
+        reg = registry()
+        history = reg.history(site, pool)
+        if not history:
+            return bad_request(f"no pool {pool!r} at site {site!r}", 404)
+        return flask.jsonify({**reg.view(history[-1]), "history": [v.to_dict() for v in history]})
+
+    @app.post("/api/v1/resources/verifications")
+    def record_verification() -> Reply:
+        body = _json_object()
+        if body is None:
+            return _invalid([("", "send a JSON object (Content-Type: application/json)")])
+        try:
+            record = registry().record_verification(body, _caller())
+        except RegistrationError as exc:
+            return _invalid(exc.problems)
+        return flask.jsonify(record.to_dict()), 201
+
+    @app.get("/api/v1/resources/verifications")
+    def list_verifications() -> Reply:
+        args = flask.request.args
+        records = registry().verifications(site=args.get("site"), pool=args.get("pool"))
+        return flask.jsonify(verifications=[r.to_dict() for r in records])
