@@ -66,6 +66,7 @@ def verifications() -> pd.DataFrame:
         ("a", "gpu", "gpu-matmul", "fp64", 4.0e14, 8, True, ts("2026-01-02T12:00Z")),
         ("a", "cpu", "hpcg", "fp64", None, 4, False, ts("2026-01-02T00:00Z")),
         ("b", "hpc", "hpl", "fp64", 2.3e13, 10, True, ts("2025-09-01T00:00Z")),
+        ("b", "hpc", "hpcg", "fp64", 5.0e11, 10, True, ts("2025-09-02T00:00Z")),
     ]
     frame = pd.DataFrame(rows, columns=list(VERIFICATION_COLUMNS))
     frame["measured_flops"] = frame["measured_flops"].astype(float)
@@ -113,9 +114,11 @@ def test_pool_status_rated_available_and_verification() -> None:
     assert s.loc[("a", "cpu"), "seen_share"] == 1.0
     assert s.loc[("a", "cpu"), "verification"] == "failed"
     assert s.loc[("a", "cpu"), "available_flops"] == 0.0
-    # b/hpc: HPL 124 days old (> 90) -> stale; nobody reports on it -> available = rated.
+    # b/hpc: HPCG 123 days old (> 90) -> stale; nobody reports on it -> available = rated. Its
+    # measured capacity is HPL's (the higher of the two benchmarks), not the later HPCG's.
     assert s.loc[("b", "hpc"), "verification"] == "stale"
-    assert s.loc[("b", "hpc"), "verified_age_s"] == 124 * 86400
+    assert s.loc[("b", "hpc"), "verified_age_s"] == 123 * 86400
+    assert s.loc[("b", "hpc"), "measured_flops"] == 2.3e13
     assert s.loc[("b", "hpc"), "measured_ratio"] == approx(2.3e13 / 3.0624e13)
     assert not s.loc[("b", "hpc"), "identified"]
     assert s.loc[("b", "hpc"), "available_flops"] == approx(3.0624e13)

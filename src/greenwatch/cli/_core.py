@@ -15,7 +15,14 @@ from greenwatch.cli._export_args import add_export_args, export_settings
 from greenwatch.cli._simulate import serve_demo_over_protocols
 from greenwatch.inventory import BUILTIN, load_inventory
 from greenwatch.reports import load_report_settings
-from greenwatch.service import DemoState, Service, backfill, demo_scenarios, run_until_stopped
+from greenwatch.service import (
+    DemoState,
+    Service,
+    backfill,
+    demo_scenarios,
+    run_until_stopped,
+    seed_registry,
+)
 from greenwatch.service._auth import TokenStore
 from greenwatch.simulate import Simulator
 from greenwatch.store import DuckDBStore
@@ -57,6 +64,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"backfill: {generated:,} samples generated, {stored:,} newly stored in {took:.1f} s "
         f"({generated / max(took, 1e-9):,.0f} samples/s)"
     )
+    pools, records = seed_registry(args.data_dir, inventory, state, now)
+    if pools or records:
+        say(f"registry: {pools} pool(s) registered, {records} verification record(s) added")
     if args.no_serve:
         store.close()
         return 0

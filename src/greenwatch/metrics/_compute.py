@@ -204,9 +204,9 @@ def pool_status(
 
     verification: ``failed`` when the latest record of any (benchmark, precision) failed, else
     ``ok`` (latest record at most ``max_age`` old), ``stale`` (older) or ``never``.
-    measured_ratio = measured FLOPS / (per-device peak x devices tested) of the latest passed
-    record with a measurement taken at the precision the pool's class is counted in (column
-    ``precision``; records at other precisions have no ratio).
+    measured_flops / measured_ratio: of each benchmark's latest passed measurement at the
+    precision the pool's class is counted in (column ``precision``), the highest (HPL rather
+    than HPCG), and its ratio to per-device peak x devices tested.
     """
     _require(pools, POOL_COLUMNS, "pools")
     _require(verifications, VERIFICATION_COLUMNS, "verifications")
@@ -248,7 +248,8 @@ def pool_status(
             measured.append(math.nan)
             ratio.append(math.nan)
         else:
-            best = good.iloc[-1]
+            latest_each = good.groupby("benchmark", sort=False).tail(1)
+            best = latest_each.loc[latest_each["measured_flops"].idxmax()]
             measured.append(float(best["measured_flops"]))
             peak = float(row["flops_per_device"]) * float(best["devices"])
             ratio.append(float(best["measured_flops"]) / peak if peak > 0 else math.nan)

@@ -2,7 +2,7 @@
 
 from greenwatch.service._api_kpi import parse_period
 from greenwatch.service._context import ApiContext, registry_source
-from greenwatch.service._demo import DemoState, backfill, demo_scenarios
+from greenwatch.service._demo import DemoState, backfill, demo_scenarios, seed_registry
 from greenwatch.service._serve import Service, run_until_stopped, wait_for_stop
 
 __all__ = [
@@ -14,5 +14,6 @@ __all__ = [
     "parse_period",
     "registry_source",
     "run_until_stopped",
+    "seed_registry",
     "wait_for_stop",
 ]
