@@ -96,7 +96,7 @@ def test_promtool_accepts_the_export(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 8 rules found" in result.stdout
+    assert "SUCCESS: 11 rules found" in result.stdout
     assert "SUCCESS: 2 rules found" in result.stdout
 
 

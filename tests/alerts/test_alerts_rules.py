@@ -30,7 +30,7 @@ def write(tmp_path: Path, text: str, name: str = "rules.yaml") -> Path:
 def test_the_shipped_pack_and_config_load() -> None:
     pack = load_rules()
     kinds = {r.kind for r in pack.rules}
-    assert kinds == {"kpi", "metric", "absent", "submeter"}
+    assert kinds == {"kpi", "metric", "absent", "submeter", "compute"}
     pue = next(r for r in pack.rules if r.alert == "SitePueAboveTarget")
     assert isinstance(pue, KpiRule)
     assert pue.threshold == "target"

@@ -35,7 +35,8 @@ def golden_data_dir(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def month_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBStore]:
     """October 2026 of the simulated national network at 5-minute steps (~10 M samples), with
-    a facility-meter dropout at sc-wuxi and a chiller failure at shaoguan-1."""
+    a facility-meter dropout at sc-wuxi, a chiller failure at shaoguan-1 and, as the month
+    ends, one in sixteen of guian-1's GPUs out of the collectors' sight."""
     path = tmp_path_factory.mktemp("month") / "greenwatch.duckdb"
     store = DuckDBStore(path)
     scenarios = [
@@ -51,6 +52,7 @@ def month_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBStor
             pd.Timestamp("2026-10-20T02:00Z"),
             pd.Timestamp("2026-10-20T10:00Z"),
         ),
+        Scenario("device_loss", "guian-1", pd.Timestamp("2026-10-31T12:00Z"), MONTH_END),
     ]
     sim = Simulator(load_inventory(), seed=0, start=MONTH_START, scenarios=scenarios)
     backfill(sim, store.write, MONTH_END, step=pd.Timedelta(minutes=5))

@@ -59,7 +59,7 @@ def test_list_reports_newest_period_first(
     assert first.period == "2026-10-05"
     assert first.start == "2026-10-05T00:00:00+08:00"
     assert first.timezone == "Asia/Shanghai"
-    assert [f.format for f in first.files] == ["html"] + ["csv"] * 8
+    assert [f.format for f in first.files] == ["html"] + ["csv"] * 12
     assert first.main_file() is not None
     assert first.main_file().name == "greenwatch-national-2026-10-05.html"  # type: ignore[union-attr]
     manifest = json.loads((first.path / "manifest.json").read_text())

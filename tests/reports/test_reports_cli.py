@@ -29,7 +29,7 @@ def test_report_command_writes_all_formats(
     assert code == 0
     assert "[2026-10-05T00:00+08:00, 2026-10-06T00:00+08:00) (Asia/Shanghai)" in out
     (report,) = list_reports(golden_data_dir / "reports")  # the default archive
-    assert [f.format for f in report.files] == ["html", "pdf"] + ["csv"] * 8
+    assert [f.format for f in report.files] == ["html", "pdf"] + ["csv"] * 12
     assert (report.path / "greenwatch-national-2026-10-05.pdf").read_bytes().startswith(b"%PDF")
 
 
@@ -53,7 +53,7 @@ def test_same_data_and_configuration_give_byte_identical_csv(
         assert code == 0
         folder = out / "greenwatch-hub-guizhou-2026-10-05"
         outputs.append({p.name: p.read_bytes() for p in sorted(folder.glob("*.csv"))})
-    assert len(outputs[0]) == 8
+    assert len(outputs[0]) == 11  # a hub report has no west share of the nation
     assert outputs[0] == outputs[1]
 
 

@@ -1,4 +1,5 @@
-"""Alerting for on-call staff: rules over metrics and KPIs, alert lifecycle, notifications.
+"""Alerting for on-call staff: rules over metrics, KPIs and compute pools, alert lifecycle,
+notifications.
 
 Rules (YAML, :func:`load_rules`; a national pack ships in ``rules/national.yaml``) are
 evaluated by an :class:`AlertEngine` against a store; alerts move inactive -> pending -> firing
@@ -39,6 +40,7 @@ from greenwatch.alerts._notify import (
 )
 from greenwatch.alerts._rules import (
     AbsentRule,
+    ComputeRule,
     KpiRule,
     MetricRule,
     Rule,
@@ -59,6 +61,7 @@ __all__ = [
     "AlertingConfig",
     "AlertmanagerNotifier",
     "AlertmanagerTarget",
+    "ComputeRule",
     "EmailConfig",
     "EmailNotifier",
     "InhibitRule",

@@ -4,8 +4,8 @@ One :class:`AlertEngine` per process. :meth:`~AlertEngine.tick` evaluates (when 
 evaluation interval has passed) and dispatches; state (alerts, notification groups, silences,
 delivery statistics) is saved to SQLite after every change, so a new engine on the same file
 carries on where the last one stopped: it neither pages again for what was notified nor loses
-what was firing. Clock, notifiers, HTTP client and SMTP factory come in through the
-constructor.
+what was firing. Clock, notifiers, HTTP client, SMTP factory and the compute source (pools and
+verification records for compute rules) come in through the constructor.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from greenwatch.alerts._silence import Silence, SilenceError
 from greenwatch.alerts._state import Ack, AlertRecord, Transition, advance, retire_orphans
 from greenwatch.inventory import Inventory
 from greenwatch.model import GreenwatchError
+from greenwatch.query import ComputeSource
 from greenwatch.store import Store
 
 Clock = Callable[[], pd.Timestamp]
@@ -67,13 +68,14 @@ class AlertEngine:
         http_client: httpx.Client | None = None,
         smtp_factory: SmtpFactory = smtp_connect,
         sleep: Sleep = time.sleep,
+        compute: ComputeSource | None = None,
     ) -> None:
         self.rules = rules if rules is not None else load_rules()
         self.config = config if config is not None else load_config()
         self.clock = clock
         self.interval = pd.Timedelta(self.config.evaluation_interval)
         self._specs = self.rules.specs()
-        self._evaluator = Evaluator(store, inventory, self.rules)
+        self._evaluator = Evaluator(store, inventory, self.rules, compute)
         self._sites = {s.id: s for s in inventory.sites}
         self._state = StateStore(state_path)
         self.records = {k: AlertRecord.from_json(v) for k, v in self._state.load("alerts").items()}

@@ -3,7 +3,8 @@
 Per metric, one raw read covers the longest short window any ``metric``/``absent`` rule asks of
 it; each (metric, window) is reduced once for every aggregate asked, and each distinct matcher
 list is turned into a mask once. A rule is then a vectorised comparison over all series. KPI
-and sub-meter rules read per-window site totals once per window (see ``_kpis``).
+and sub-meter rules read per-window site totals once per window (see ``_kpis``); compute rules
+judge the pools once per instant (see ``_compute``).
 """
 
 from __future__ import annotations
@@ -14,28 +15,48 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
+from greenwatch.alerts._compute import ComputeEvaluator
 from greenwatch.alerts._duration import format_duration
 from greenwatch.alerts._kpis import KPI_COUNTERS, RAW_LIMIT, KpiEvaluator
 from greenwatch.alerts._matchers import Matcher
 from greenwatch.alerts._outcome import OPS, Hit, Outcome, Table, label_columns, label_records
-from greenwatch.alerts._rules import AbsentRule, KpiRule, MetricRule, RuleSet, SubmeterRule
+from greenwatch.alerts._rules import (
+    AbsentRule,
+    ComputeRule,
+    KpiRule,
+    MetricRule,
+    RuleSet,
+    SubmeterRule,
+)
 from greenwatch.alerts._window import F64, SeriesWindow
 from greenwatch.inventory import Inventory
+from greenwatch.query import ComputeSource, inventory_source
 from greenwatch.store import Store
 
 DEFAULT_MAX_GAP = pd.Timedelta(minutes=15)
 
 
 class Evaluator:
-    """Evaluates a rule set against a store at a given instant (no state, no I/O but reads)."""
+    """Evaluates a rule set against a store at a given instant (no state, no I/O but reads).
 
-    def __init__(self, store: Store, inventory: Inventory, rules: RuleSet) -> None:
+    ``compute`` lists the compute pools and their verification records for compute rules
+    (default: the inventory's pools, no records).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        inventory: Inventory,
+        rules: RuleSet,
+        compute: ComputeSource | None = None,
+    ) -> None:
         self.store = store
         self.inventory = inventory
         self.rules = rules
         gaps = getattr(store, "gaps", None)
         self.max_gap = pd.Timedelta(getattr(gaps, "max_gap", DEFAULT_MAX_GAP))
         self._kpis = KpiEvaluator(inventory, [r for r in rules.rules if isinstance(r, KpiRule)])
+        self._compute = ComputeEvaluator(store, inventory, compute or inventory_source(inventory))
         self._raw_span: dict[str, pd.Timedelta] = {}
         self._hourly: dict[tuple[str, pd.Timedelta], tuple[pd.Timestamp, Table]] = {}
         self._seen: dict[tuple[str, pd.Timedelta], tuple[pd.Timestamp, pd.DataFrame]] = {}
@@ -60,6 +81,8 @@ class Evaluator:
                     out.append(run.absent_rule(rule))
                 elif isinstance(rule, KpiRule):
                     out.extend(self._kpis.kpi_rule(rule, run.table))
+                elif isinstance(rule, ComputeRule):
+                    out.append(self._compute.rule(rule, now))
                 else:
                     out.append(self._kpis.submeter_rule(rule, run.table))
             except Exception as exc:  # one broken rule must not stop the others (STYLE 10)

@@ -11,6 +11,12 @@ A rule file is YAML with one key, ``rules``, a list of rules; each has a ``kind`
 - ``absent``: series (grouped ``by`` labels) that reported before but sent nothing in the window.
 - ``submeter``: sub-meters whose energies drift from their parent meter
   (:func:`greenwatch.metrics.submeter_findings`); a data-quality alert.
+- ``compute``: compute pools against what collectors see and what benchmarks verified
+  (:func:`greenwatch.metrics.pool_status`): ``identify_mismatch`` per site and device model
+  (registered devices the collectors do not see, or more seen than registered; ``min_missing``
+  devices or share like ``"5%"`` to alert on missing devices only), ``verification_stale``
+  (latest benchmark passed longer ago than ``max_age``, default 90d), ``verification_failed``
+  and ``verification_never`` per pool.
 
 Every rule has ``for``, ``keep_firing_for``, ``severity``, ``labels`` and ``annotations``
 (templates, see :mod:`greenwatch.alerts._template`). Errors name the file, line and key.
@@ -18,6 +24,7 @@ Every rule has ``for``, ``keep_firing_for``, ``severity``, ``labels`` and ``anno
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,11 +32,20 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from greenwatch.alerts._duration import Duration
 from greenwatch.alerts._matchers import Matchers
 from greenwatch.alerts._template import check_template
+from greenwatch.metrics import DEFAULT_MAX_VERIFICATION_AGE
 from greenwatch.model import (
     REGISTRY,
     ConfigError,
@@ -45,6 +61,10 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)
 GaugeAgg = Literal["mean", "min", "max", "first", "last", "sum", "count"]
 MetricAgg = Literal["mean", "min", "max", "first", "last", "sum", "count", "increase", "rate"]
 KpiName = Literal["pue", "ppue", "cue", "wue", "ref", "occupancy"]
+ComputeCondition = Literal[
+    "identify_mismatch", "verification_stale", "verification_failed", "verification_never"
+]
+_SHARE = re.compile(r"(\d+(?:\.\d+)?)\s*%")
 RESERVED_LABELS = frozenset({"alertname", "severity"})
 # KPIs with a per-site target in the inventory (``threshold: target``), and where it lives.
 SITE_TARGETS: dict[str, str] = {"pue": "pue", "occupancy": "occupancy", "ref": "green_energy_share"}
@@ -179,12 +199,63 @@ class SubmeterRule(_Rule):
         return self
 
 
-Rule = MetricRule | KpiRule | AbsentRule | SubmeterRule
+class ComputeRule(_Rule):
+    kind: Literal["compute"]
+    condition: ComputeCondition
+    min_missing: int | str | None = Field(
+        default=None, description="devices (4) or share of the registered ones ('5%')"
+    )
+    max_age: Duration | None = Field(default=None, description="verification_stale: 90d")
+
+    @field_validator("min_missing")
+    @classmethod
+    def _missing(cls, value: int | str | None, info: ValidationInfo) -> int | str | None:
+        if value is None:
+            return None
+        if info.data.get("condition") != "identify_mismatch":
+            raise ValueError("min_missing applies to condition identify_mismatch only")
+        if isinstance(value, int):
+            if value < 1:
+                raise ValueError("min_missing must be at least 1 device, or a share like '5%'")
+            return value
+        share = _SHARE.fullmatch(value.strip())
+        if share is None or not 0 < float(share.group(1)) <= 100:
+            raise ValueError(f"min_missing {value!r}: use devices (4) or a share like '5%'")
+        return f"{float(share.group(1)):g}%"
+
+    @field_validator("max_age")
+    @classmethod
+    def _age(cls, value: timedelta | None, info: ValidationInfo) -> timedelta | None:
+        if value is None:
+            return None
+        if info.data.get("condition") != "verification_stale":
+            raise ValueError("max_age applies to condition verification_stale only")
+        if value <= timedelta(0):
+            raise ValueError("max_age must be positive")
+        return value
+
+    def verification_limit(self) -> timedelta:
+        """The age beyond which a passed verification is stale (default 90 days)."""
+        return self.max_age or DEFAULT_MAX_VERIFICATION_AGE.to_pytimedelta()
+
+    def missing_devices(self) -> float:
+        """Fewest missing devices that alert (0: any identify finding alerts)."""
+        return float(self.min_missing) if isinstance(self.min_missing, int) else 0.0
+
+    def missing_share(self) -> float:
+        """Smallest missing share of the registered devices that alerts (0: any)."""
+        if isinstance(self.min_missing, str):
+            return float(self.min_missing.rstrip("%")) / 100.0
+        return 0.0
+
+
+Rule = MetricRule | KpiRule | AbsentRule | SubmeterRule | ComputeRule
 _KINDS: dict[str, type[_Rule]] = {
     "metric": MetricRule,
     "kpi": KpiRule,
     "absent": AbsentRule,
     "submeter": SubmeterRule,
+    "compute": ComputeRule,
 }
 
 

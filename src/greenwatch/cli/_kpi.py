@@ -11,8 +11,7 @@ from greenwatch.cli._common import Subparsers, say
 from greenwatch.cli._core import common_args
 from greenwatch.inventory import load_inventory
 from greenwatch.query import KPIS, Scope, compute_figures, kpi_answer
-from greenwatch.resources import REGISTRY_FILE, ResourceRegistry
-from greenwatch.service import parse_period, registry_source
+from greenwatch.service import parse_period, stored_source
 from greenwatch.store import DuckDBStore
 
 
@@ -53,17 +52,12 @@ def _cmd_kpi(args: argparse.Namespace) -> int:
 def _cmd_compute(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     start, end = parse_period(args.start, args.end, pd.Timestamp.now(tz="UTC"))
-    # The registry a server keeps in the data directory, else the inventory's pools alone.
-    path = args.data_dir / REGISTRY_FILE
-    registry = ResourceRegistry(path, inventory) if path.exists() else None
     store = DuckDBStore(args.data_dir / "greenwatch.duckdb")
     try:
-        source = registry_source(registry) if registry is not None else None
-        figures = compute_figures(store, inventory, start, end, source=source)
+        with stored_source(args.data_dir, inventory) as source:
+            figures = compute_figures(store, inventory, start, end, source=source)
     finally:
         store.close()
-        if registry is not None:
-            registry.close()
     if args.format == "json":
         say(json.dumps(figures.to_dict(args.level), indent=2))
         return 0

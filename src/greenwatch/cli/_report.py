@@ -24,6 +24,7 @@ from greenwatch.reports import (
     parse_period,
     parse_scope,
 )
+from greenwatch.service import stored_source
 from greenwatch.store import DuckDBStore
 
 
@@ -59,19 +60,21 @@ def _cmd_report(args: argparse.Namespace) -> int:
     out = args.out or args.data_dir / "reports"
     store = DuckDBStore(path)
     try:
-        archived = make_report(
-            store,
-            inventory,
-            period,
-            scope,
-            formats=formats,
-            archive_dir=out,
-            generated_at=pd.Timestamp.now(tz="UTC"),
-            config=config,
-            email=email,
-            smtp=smtp,
-            retention=Retention(keep=args.keep, days=args.keep_days),
-        )
+        with stored_source(args.data_dir, inventory) as source:
+            archived = make_report(
+                store,
+                inventory,
+                period,
+                scope,
+                formats=formats,
+                archive_dir=out,
+                generated_at=pd.Timestamp.now(tz="UTC"),
+                config=config,
+                email=email,
+                smtp=smtp,
+                retention=Retention(keep=args.keep, days=args.keep_days),
+                compute=source,
+            )
     finally:
         store.close()
     say(f"{archived.title}: {period.interval()} ({TIMEZONE})")

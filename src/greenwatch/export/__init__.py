@@ -1,8 +1,9 @@
 """Exports: greenwatch's KPIs and health to Prometheus, OpenTelemetry and Influx.
 
 A scheduled job takes a :class:`KpiSnapshot` (:func:`take_snapshot`: every figure of
-:data:`FIGURES` for trailing windows, by default ``1h`` and ``24h``); ``GET /metrics`` exposes
-it through a dedicated Prometheus registry (:func:`build_registry`, :func:`exposition`),
+:data:`FIGURES`, computing power included, for trailing windows, by default ``1h`` and
+``24h``); ``GET /metrics`` exposes it through a dedicated Prometheus registry
+(:func:`build_registry`, :func:`exposition`),
 :class:`OtlpExport` pushes it as OpenTelemetry observable gauges over OTLP/HTTP and
 :class:`InfluxExport` writes it as ``greenwatch_kpi`` points. :class:`KpiExports` wires these
 into a service.
@@ -13,6 +14,7 @@ from greenwatch.export._exports import ExportSettings, KpiExports
 from greenwatch.export._health import CollectorHealth, ExportStats, ServiceHealth
 from greenwatch.export._influx import MEASUREMENT, InfluxExport, InfluxSettings, snapshot_lines
 from greenwatch.export._otlp import OtlpExport, OtlpSettings
+from greenwatch.export._points import KpiPoint
 from greenwatch.export._prometheus import (
     HealthCollector,
     SnapshotCollector,
@@ -21,7 +23,6 @@ from greenwatch.export._prometheus import (
 )
 from greenwatch.export._snapshot import (
     WINDOWS,
-    KpiPoint,
     KpiSnapshot,
     Window,
     take_snapshot,

@@ -24,6 +24,7 @@ from greenwatch.export._otlp import OtlpExport, OtlpSettings
 from greenwatch.export._prometheus import build_registry
 from greenwatch.export._snapshot import WINDOWS, KpiSnapshot, take_snapshot
 from greenwatch.inventory import Inventory
+from greenwatch.query import ComputeSource
 from greenwatch.store import Store
 
 log = logging.getLogger("greenwatch.export")
@@ -55,7 +56,10 @@ def _no_health() -> ServiceHealth:
 
 
 class KpiExports:
-    """The latest snapshot, the registry that exposes it, and the push exporters."""
+    """The latest snapshot, the registry that exposes it, and the push exporters.
+
+    ``compute`` lists the compute pools and their verification records (default: the
+    inventory's pools, no records; a service passes its registry's)."""
 
     def __init__(
         self,
@@ -64,11 +68,13 @@ class KpiExports:
         clock: Clock,
         settings: ExportSettings | None = None,
         health: Callable[[], ServiceHealth] = _no_health,
+        compute: ComputeSource | None = None,
     ) -> None:
         self.store = store
         self.inventory = inventory
         self.clock = clock
         self.settings = settings or ExportSettings()
+        self.compute = compute
         self.stats = ExportStats()
         self.snapshot: KpiSnapshot | None = None
         self._pushed: pd.Timestamp | None = None
@@ -83,7 +89,11 @@ class KpiExports:
         """Recompute the snapshot now; on failure keep the previous one (logged, counted)."""
         try:
             snapshot = take_snapshot(
-                self.store, self.inventory, self.clock(), self.settings.windows
+                self.store,
+                self.inventory,
+                self.clock(),
+                self.settings.windows,
+                compute=self.compute,
             )
         except Exception:  # telemetry never crashes its host; the old snapshot stays
             log.exception("KPI snapshot failed")

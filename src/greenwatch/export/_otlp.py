@@ -110,7 +110,7 @@ class OtlpExport:
                     figure.coverage_otel,
                     [_observe(snapshot, figure, coverage=True)],
                     unit="1",
-                    description=f"Share of the window with valid data behind {figure.otel}",
+                    description=figure.coverage_description(figure.otel),
                 )
 
     def flush(self, timeout_s: float = 10.0) -> bool:

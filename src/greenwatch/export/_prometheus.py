@@ -65,7 +65,7 @@ class SnapshotCollector(Collector):
                 if cover is None:
                     cover = GaugeMetricFamily(
                         figure.coverage_prom,
-                        f"Share of the window with valid data behind {figure.prom} (0-1)",
+                        figure.coverage_description(figure.prom),
                         unit="ratio",
                     )
                     coverages[figure.key] = cover

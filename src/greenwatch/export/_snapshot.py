@@ -6,6 +6,8 @@ Each window is ``[end - span, end)`` with ``end`` the clock floored to the minut
 ``greenwatch kpi --start … --end …`` computes for the same bounds: the same
 :func:`greenwatch.query.site_totals` and :func:`greenwatch.metrics.rollup` (ratio of summed
 energies, sites under the coverage floor left out), so the exported national PUE is the CLI's.
+Computing power is :func:`greenwatch.query.compute_figures` over the same windows (see
+``_compute``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from greenwatch.export._catalogue import GRAMS_PER_KG
+from greenwatch.export._compute import compute_points
+from greenwatch.export._points import KpiPoint, Labels
 from greenwatch.inventory import Inventory
 from greenwatch.metrics import (
     DEFAULT_MIN_COVERAGE,
@@ -33,13 +38,11 @@ from greenwatch.metrics import (
     rollup,
     wue,
 )
-from greenwatch.query import site_totals
+from greenwatch.query import ComputeSource, compute_figures, inventory_source, site_totals
 from greenwatch.store import Store
 
 WINDOWS: dict[str, pd.Timedelta] = {"1h": pd.Timedelta(hours=1), "24h": pd.Timedelta(hours=24)}
-GRAMS_PER_KG = 1000.0
 TRAFFIC = ("link_transmit_bytes_total", "link_receive_bytes_total")
-Labels = tuple[tuple[str, str], ...]
 GROUP_LEVELS = ("hub", "region", "national")
 _SEP = "\x1f"  # between level and group in a stacked roll-up's group key
 # rollup() KPI -> exported figure, and the factor to the exported unit
@@ -59,23 +62,6 @@ class Window:
     name: str
     start: pd.Timestamp
     end: pd.Timestamp
-
-
-@dataclass(frozen=True)
-class KpiPoint:
-    """One exported value: a figure of :data:`~greenwatch.export.FIGURES`, labels, value.
-
-    ``value`` is NaN when nothing could be computed (exporters then send only the coverage);
-    ``coverage`` (0-1) is None for figures without one.
-    """
-
-    figure: str
-    labels: Labels
-    value: float
-    coverage: float | None = None
-
-    def label_dict(self) -> dict[str, str]:
-        return dict(self.labels)
 
 
 @dataclass(frozen=True)
@@ -309,24 +295,33 @@ def take_snapshot(
     windows: Mapping[str, pd.Timedelta] = WINDOWS,
     *,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
+    compute: ComputeSource | None = None,
 ) -> KpiSnapshot:
     """Every exported figure for every window ending at ``now`` (floored to the minute).
 
     Sites: PUE, pPUE (cooling), WUE, CUE, REF, ERF, carbon (location and market), energies,
     occupancy; hubs, regions and the network: the same as ratios of summed totals (sites under
     ``min_coverage`` left out and counted), occupancy weighted by IT capacity; links:
-    utilisation. Units as :data:`~greenwatch.export.FIGURES` says (carbon in grams).
+    utilisation; computing power of the pools ``compute`` lists (default: the inventory's, see
+    :mod:`greenwatch.export._compute`). Units as :data:`~greenwatch.export.FIGURES` says
+    (carbon in grams).
     """
     started = time.perf_counter()
     bounds = window_bounds(now, windows)
     points: list[KpiPoint] = []
     totals = pd.DataFrame()
-    for window in bounds:
+    # One read of the pools and verification records (the registry's, in a service) for all
+    # windows, so every window judges the same pools.
+    pools = (compute or inventory_source(inventory))()
+    sites = {s.id: s for s in inventory.sites}
+    for i, window in enumerate(bounds):
         totals = site_totals(store, inventory, window.start, window.end)
         points += _site_points(totals, window.name)
         points += _group_points(totals, window.name, min_coverage)
         points += _occupancy_points(store, window, totals)
         points += _link_points(store, inventory, window)
+        figures = compute_figures(store, inventory, window.start, window.end, source=lambda: pools)
+        points += compute_points(figures, window.name, sites, latest=i == 0)
     if not totals.empty:
         points += _targets(totals)
     return KpiSnapshot(now, bounds, tuple(points), time.perf_counter() - started)

@@ -5,6 +5,7 @@ hourly roll-ups); the arithmetic of every figure lives in :mod:`greenwatch.metri
 """
 
 from greenwatch.query._compute import (
+    IDENTIFY_WINDOW,
     ComputeFigures,
     ComputeSource,
     PoolsAndRecords,
@@ -19,6 +20,7 @@ from greenwatch.query._sites import site_totals
 from greenwatch.query._trend import pue_trend
 
 __all__ = [
+    "IDENTIFY_WINDOW",
     "KPIS",
     "ComputeFigures",
     "ComputeSource",

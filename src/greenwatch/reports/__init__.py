@@ -1,8 +1,9 @@
-"""Efficiency reports: executive summary, hub and site tables, rankings, changes, charts, data
-quality and methodology for a scope and calendar period, as HTML, PDF (A4) and CSV; archived on
-disk with retention, mailed over SMTP, and made on a schedule.
+"""Efficiency reports: executive summary, hub and site tables, rankings, changes, charts,
+computing power, data quality and methodology for a scope and calendar period, as HTML, PDF (A4)
+and CSV; archived on disk with retention, mailed over SMTP, and made on a schedule.
 
-Figures are those of the KPI API (:func:`greenwatch.query.kpi_answer`) for the same period.
+Figures are those of the KPI API (:func:`greenwatch.query.kpi_answer`) for the same period;
+computing power those of :func:`greenwatch.query.compute_figures`.
 Periods are calendar periods in Asia/Shanghai local time (see :func:`parse_period`).
 """
 

@@ -9,7 +9,8 @@ import pandas as pd
 
 from greenwatch.inventory import Inventory
 from greenwatch.metrics import PUE_CATEGORY_METERS, is_interim
-from greenwatch.query import Scope, ScopeError, site_totals
+from greenwatch.query import ComputeSource, Scope, ScopeError, compute_figures, site_totals
+from greenwatch.reports._compute import compute_tables
 from greenwatch.reports._config import ReportConfig
 from greenwatch.reports._figures import (
     EMPTY,
@@ -262,8 +263,13 @@ def build_report(
     period: Period,
     scope: Scope,
     config: ReportConfig | None = None,
+    *,
+    compute: ComputeSource | None = None,
 ) -> Report:
-    """Compute a report of ``scope`` over ``period`` (and the previous period, for changes)."""
+    """Compute a report of ``scope`` over ``period`` (and the previous period, for changes).
+
+    ``compute`` lists the compute pools and their verification records (default: the
+    inventory's pools, no records)."""
     config = config or ReportConfig()
     previous = period.previous()
     members = _members(site_totals(store, inventory, period.start_utc, period.end_utc), scope)
@@ -289,6 +295,15 @@ def build_report(
         "gaps": gaps_table(hourly),
         "trend": trend_table(hourly, members, included, period, label),
     }
+    figures = compute_figures(
+        store,
+        inventory,
+        period.start_utc,
+        period.end_utc,
+        source=compute,
+        max_age=config.max_verification_age,
+    )
+    tables.update(compute_tables(figures, scope, list(members["site"])))
     return Report(
         name=report_name(scope, period),
         title=_title(scope, period),

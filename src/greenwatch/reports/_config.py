@@ -1,5 +1,6 @@
-"""What a report is computed with: grade table, coverage threshold, targets, and the settings
-of scheduled reports (schedules, retention, SMTP) as a YAML file."""
+"""What a report is computed with: grade table, coverage threshold, targets, the age at which a
+compute pool's verification is stale, and the settings of scheduled reports (schedules,
+retention, SMTP) as a YAML file."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ import pandas as pd
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from greenwatch.metrics import DEFAULT_MIN_COVERAGE, NATIONAL_PUE_TARGET
+from greenwatch.metrics import (
+    DEFAULT_MAX_VERIFICATION_AGE,
+    DEFAULT_MIN_COVERAGE,
+    NATIONAL_PUE_TARGET,
+)
 from greenwatch.model import ConfigError, GreenwatchError, load_yaml, parse_model
 from greenwatch.reports._period import PeriodKind
 
@@ -68,13 +73,15 @@ class GradeTable:
 
 @dataclass(frozen=True)
 class ReportConfig:
-    """How figures are judged: grade table, coverage needed to count a site, targets, top-N."""
+    """How figures are judged: grade table, coverage needed to count a site, targets, top-N,
+    and how old a compute pool's last passed verification may be before it is stale."""
 
     grades: GradeTable = field(default_factory=GradeTable.load)
     min_coverage: float = DEFAULT_MIN_COVERAGE
     national_pue_target: float = NATIONAL_PUE_TARGET
     green_share_target: float = GREEN_SHARE_TARGET
     top_changes: int = 10
+    max_verification_age: pd.Timedelta = DEFAULT_MAX_VERIFICATION_AGE
 
 
 class _Strict(BaseModel):
@@ -152,9 +159,18 @@ class ReportSettings(_Strict):
     smtp: SmtpSettings | None = None
     grades: Path | None = None
     min_coverage: float = Field(default=DEFAULT_MIN_COVERAGE, ge=0, le=1)
+    max_verification_age_days: int = Field(
+        default=DEFAULT_MAX_VERIFICATION_AGE.days,
+        ge=1,
+        description="a compute pool whose last passed verification is older is stale",
+    )
 
     def config(self) -> ReportConfig:
-        return ReportConfig(grades=GradeTable.load(self.grades), min_coverage=self.min_coverage)
+        return ReportConfig(
+            grades=GradeTable.load(self.grades),
+            min_coverage=self.min_coverage,
+            max_verification_age=pd.Timedelta(days=self.max_verification_age_days),
+        )
 
 
 def load_report_settings(path: str | Path) -> ReportSettings:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from greenwatch.inventory import Inventory
-from greenwatch.query import Scope
+from greenwatch.query import ComputeSource, Scope
 from greenwatch.reports._archive import ArchivedReport, apply_retention, archive_report
 from greenwatch.reports._build import build_report, parse_scope
 from greenwatch.reports._config import (
@@ -44,12 +44,14 @@ def make_report(
     email: Sequence[str] = (),
     smtp: SmtpSettings | None = None,
     retention: Retention | None = None,
+    compute: ComputeSource | None = None,
 ) -> ArchivedReport:
     """Build the report, write the asked formats to ``archive_dir/<name>/``, mail the PDF with
-    the summary inline to ``email`` (if any), then apply ``retention`` to the archive."""
+    the summary inline to ``email`` (if any), then apply ``retention`` to the archive.
+    ``compute`` lists the compute pools and verification records (default: the inventory's)."""
     if email and smtp is None:
         raise ReportError("e-mail delivery needs SMTP settings (--smtp HOST:PORT)")
-    report = build_report(store, inventory, period, scope, config)
+    report = build_report(store, inventory, period, scope, config, compute=compute)
     files: dict[str, bytes] = {}
     html = render_html(report, generated_at)
     pdf = render_pdf(html) if "pdf" in formats or email else b""
@@ -76,9 +78,10 @@ def report_scheduler(
     settings: ReportSettings,
     archive_dir: Path,
     clock: Clock,
+    compute: ComputeSource | None = None,
 ) -> ReportScheduler:
     """The scheduler of ``settings.schedules``, writing into ``archive_dir`` (its run state is
-    kept there too, in ``.schedule-state.json``)."""
+    kept there too, in ``.schedule-state.json``); ``compute`` as for :func:`make_report`."""
     config = settings.config()
     for spec in settings.schedules:
         parse_scope(spec.scope, inventory)  # fail at start, not at 2 a.m.
@@ -96,6 +99,7 @@ def report_scheduler(
             email=spec.email,
             smtp=settings.smtp,
             retention=settings.retention,
+            compute=compute,
         )
         log.info("scheduled report %s written to %s", archived.name, archived.path)
 

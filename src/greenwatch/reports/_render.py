@@ -32,6 +32,10 @@ TABLES: dict[str, str] = {
     "coverage": "Data coverage per site",
     "gaps": "Gaps in facility and IT energy",
     "trend": "PUE trend",
+    "compute": "Computing power",
+    "compute_share": "Share of computing power in the west",
+    "compute_findings": "Device identification findings",
+    "compute_verification": "Compute pools not verified",
 }
 
 
@@ -80,6 +84,16 @@ def _pct(value: Any, digits: int = 1) -> str:
     return f"{float(value) * 100:.{digits}f}\u00a0%"  # no break between number and sign
 
 
+def _flops(pflops: Any) -> str:
+    """Computing power given in PFLOPS, in PFLOPS or (from 1,000 PFLOPS) EFLOPS."""
+    if pflops is None or pflops is pd.NA or not math.isfinite(float(pflops)):
+        return "—"
+    value = float(pflops)
+    if abs(value) >= 1000:
+        return f"{value / 1000:,.2f}\u00a0EFLOPS"
+    return f"{value:,.{1 if abs(value) >= 10 else 3}f}\u00a0PFLOPS"
+
+
 def _text(value: Any) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "—"
@@ -93,7 +107,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=_num, pct=_pct, text=_text)
+    env.filters.update(num=_num, pct=_pct, text=_text, flops=_flops)
     return env
 
 
@@ -126,7 +140,26 @@ def render_html(report: Report, generated_at: pd.Timestamp) -> str:
         incomplete=[r for r in tables["coverage"] if not _complete(r)],
         complete=[r["site"] for r in tables["coverage"] if _complete(r)],
         factor_groups=_factor_groups(report),
+        compute=_compute_view(report, tables),
     )
+
+
+def _compute_view(report: Report, tables: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The computing-power section's rows: the scope's per class, then its hubs' (national;
+    its sites' are in the CSV) or its sites' (hub), the west share by class, and unverified
+    pools split into failed or stale and never verified."""
+    rows = tables["compute"]
+    unverified = tables["compute_verification"]
+    level = report.scope.level
+    return {
+        "scope": [r for r in rows if r["level"] == level],
+        "hubs": [r for r in rows if r["level"] == "hub" and level == "national"],
+        "sites": [r for r in rows if r["level"] == "site" and level == "hub"],
+        "west": {r["class"]: r for r in tables.get("compute_share", [])},
+        "checked": [r for r in unverified if r["verification"] != "never"],
+        "never": [r for r in unverified if r["verification"] == "never"],
+        "max_age_days": report.config.max_verification_age.days,
+    }
 
 
 def _complete(row: dict[str, Any]) -> bool:

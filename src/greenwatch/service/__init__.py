@@ -1,7 +1,7 @@
 """Wiring: the serve process, the demo; the only stage (with cli) that imports every stage."""
 
 from greenwatch.service._api_kpi import parse_period
-from greenwatch.service._context import ApiContext, registry_source
+from greenwatch.service._context import ApiContext, registry_source, stored_source
 from greenwatch.service._demo import DemoState, backfill, demo_scenarios, seed_registry
 from greenwatch.service._serve import Service, run_until_stopped, wait_for_stop
 
@@ -15,5 +15,6 @@ __all__ = [
     "registry_source",
     "run_until_stopped",
     "seed_registry",
+    "stored_source",
     "wait_for_stop",
 ]

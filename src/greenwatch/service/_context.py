@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from greenwatch.alerts import AlertEngine
 from greenwatch.ingest import Ingest
 from greenwatch.inventory import Inventory
 from greenwatch.query import ComputeSource, PoolsAndRecords, inventory_source
-from greenwatch.resources import ResourceRegistry, verification_frame
+from greenwatch.resources import REGISTRY_FILE, ResourceRegistry, verification_frame
 from greenwatch.store import Store
 
 Clock = Callable[[], pd.Timestamp]
@@ -47,6 +48,20 @@ def registry_source(registry: ResourceRegistry) -> ComputeSource:
         return pools, verification_frame(registry.verifications())
 
     return read
+
+
+@contextmanager
+def stored_source(data_dir: Path, inventory: Inventory) -> Iterator[ComputeSource | None]:
+    """The registry a server keeps in ``data_dir`` as a source; None when there is none."""
+    path = data_dir / REGISTRY_FILE
+    if not path.exists():
+        yield None
+        return
+    registry = ResourceRegistry(path, inventory)
+    try:
+        yield registry_source(registry)
+    finally:
+        registry.close()
 
 
 def bad_request(message: str, status: int = 400, **extra: object) -> tuple[flask.Response, int]:

@@ -104,7 +104,12 @@ class Service:
             self.resources,
         )
         self.exports = KpiExports(
-            self.store, self.inventory, self.clock, self.export, health=self._health
+            self.store,
+            self.inventory,
+            self.clock,
+            self.export,
+            health=self._health,
+            compute=self.compute,
         )
         flask_app.config[_api_metrics.EXPORTS_KEY] = self.exports
         for module in API_MODULES:
@@ -147,7 +152,7 @@ class Service:
             archive = _api_reports.archive_dir(self.context)
             assert archive is not None
             self.report_scheduler = report_scheduler(
-                self.store, self.inventory, self.reports, archive, self.clock
+                self.store, self.inventory, self.reports, archive, self.clock, compute=self.compute
             )
             self.report_scheduler.install(self.scheduler)
         self._collected: list[pd.DataFrame] = []
@@ -184,6 +189,7 @@ class Service:
             load_config(self.alert_config),
             state_path=state,
             clock=self.clock,
+            compute=self.compute,
         )
 
     def _health(self) -> ServiceHealth:
