@@ -29,6 +29,7 @@ ROOT = BENCH.parent
 BENCHES: dict[str, str] = {
     "backfill": "backfill speed, 30 days of the national network",
     "kpi": "30-day national overview queries vs VictoriaMetrics",
+    "compute": "30-day national computing figures vs VictoriaMetrics reads; registrations/s",
     "ingest": "ingest vs VictoriaMetrics on the same batches",
     "report": "monthly national report",
     "alerts": "alert evaluation",

@@ -12,6 +12,8 @@ from tests.conftest import ROOT, need
 from tests.deploy.conftest import read
 
 UNITS = ["systemd/greenwatch.service", "systemd/greenwatch-agent.service"]
+GPU_CHECK = "systemd/greenwatch-gpu-check.service"
+TIMER = "systemd/greenwatch-gpu-check.timer"
 HARDENING = {
     "DynamicUser": "yes",
     "NoNewPrivileges": "yes",
@@ -47,18 +49,30 @@ def _sections(text: str) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-@pytest.mark.parametrize("unit", UNITS)
+@pytest.mark.parametrize("unit", [*UNITS, GPU_CHECK])
 def test_unit_is_hardened(unit: str) -> None:
     sections = _sections(read(unit))
-    assert set(sections) == {"Unit", "Service", "Install"}
     service = sections["Service"]
     for key, value in HARDENING.items():
         assert service.get(key) == [value], f"{unit}: {key}={service.get(key)}"
     assert service["StateDirectory"][0].startswith("greenwatch")
     assert "AF_PACKET" not in service["RestrictAddressFamilies"][0]
-    assert sections["Install"]["WantedBy"] == ["multi-user.target"]
     (command,) = service["ExecStart"]
     assert command.startswith(EXEC + " ")
+    if unit == GPU_CHECK:  # started by its timer, no [Install]
+        assert set(sections) == {"Unit", "Service"}
+        assert "gpu-check --site ${GREENWATCH_SITE}" in command
+        assert service["SuccessExitStatus"] == ["3"]  # "no GPU" is not a failure
+    else:
+        assert set(sections) == {"Unit", "Service", "Install"}
+        assert sections["Install"]["WantedBy"] == ["multi-user.target"]
+
+
+def test_gpu_check_runs_daily_and_catches_up() -> None:
+    timer = _sections(read(TIMER))
+    assert timer["Timer"]["Persistent"] == ["true"]
+    assert timer["Timer"]["OnCalendar"] == ["*-*-* 03:00:00"]
+    assert timer["Install"]["WantedBy"] == ["timers.target"]
 
 
 def test_serve_listens_on_loopback_in_its_state_directory() -> None:
@@ -70,7 +84,7 @@ def test_serve_listens_on_loopback_in_its_state_directory() -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("unit", UNITS)
+@pytest.mark.parametrize("unit", [*UNITS, TIMER])
 def test_systemd_analyze_verify(unit: str, tmp_path: Path) -> None:
     analyze = shutil.which("systemd-analyze")
     need(analyze is not None, "systemd-analyze is not installed (Debian package systemd)")
@@ -80,6 +94,9 @@ def test_systemd_analyze_verify(unit: str, tmp_path: Path) -> None:
     need(greenwatch.exists(), "no .venv/bin/greenwatch (make test builds it)")
     copy = tmp_path / Path(unit).name
     copy.write_text(read(unit).replace(EXEC, str(greenwatch)), encoding="utf-8")
+    if unit == TIMER:  # a timer is verified with the service it starts beside it
+        service = tmp_path / Path(GPU_CHECK).name
+        service.write_text(read(GPU_CHECK).replace(EXEC, str(greenwatch)), encoding="utf-8")
     done = subprocess.run(
         [analyze, "verify", "--man=no", str(copy)],
         capture_output=True,

@@ -9,20 +9,22 @@ from greenwatch.agent._agent import Agent, Source
 from greenwatch.agent._buffer import DiskBuffer, Entry
 from greenwatch.agent._config import AgentConfig, load_agent_config
 from greenwatch.agent._forward import Forwarder
-from greenwatch.agent._gpucheck import (
+from greenwatch.agent._gpubackends import (
     BACKENDS,
+    GpuCheckError,
+    MatmulBackend,
+    NumpyBackend,
+    find_backend,
+)
+from greenwatch.agent._gpucheck import (
     BENCHMARK,
     DEFAULT_SIZES,
     PRECISIONS,
     VERIFICATIONS_PATH,
-    GpuCheckError,
     GpuCheckResult,
     GpuMeasurement,
-    MatmulBackend,
-    NumpyBackend,
     VerificationPostError,
     check_gpus,
-    find_backend,
     post_verifications,
     run_gpu_check,
     to_verifications,
