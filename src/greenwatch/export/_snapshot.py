@@ -320,7 +320,9 @@ def take_snapshot(
         points += _group_points(totals, window.name, min_coverage)
         points += _occupancy_points(store, window, totals)
         points += _link_points(store, inventory, window)
-        figures = compute_figures(store, inventory, window.start, window.end, source=lambda: pools)
+        figures = compute_figures(
+            store, inventory, window.start, window.end, source=lambda: pools, totals=totals
+        )
         points += compute_points(figures, window.name, sites, latest=i == 0)
     if not totals.empty:
         points += _targets(totals)

@@ -208,8 +208,12 @@ def compute_figures(
     source: ComputeSource | None = None,
     identify_window: pd.Timedelta = IDENTIFY_WINDOW,
     max_age: pd.Timedelta = DEFAULT_MAX_VERIFICATION_AGE,
+    totals: pd.DataFrame | None = None,
 ) -> ComputeFigures:
-    """Computing-power figures for ``[start, end)``; ``source`` defaults to the inventory's."""
+    """Computing-power figures for ``[start, end)``; ``source`` defaults to the inventory's.
+
+    ``totals``: :func:`site_totals` of the same period when the caller has them already.
+    """
     pools, records = (source or inventory_source(inventory))()
     frame = pool_frame(inventory, pools)
     catalogue = inventory.catalogue()
@@ -225,7 +229,8 @@ def compute_figures(
     )
     if usage.empty:
         usage = pd.DataFrame(columns=["site", "resource", "ts", "value"])
-    totals = site_totals(store, inventory, start, end)
+    if totals is None:
+        totals = site_totals(store, inventory, start, end)
     energy = totals.loc[:, ["site", "facility_j", "facility_coverage", "co2_kg"]]
     delivered = delivered_computing(frame, usage, start, end)
     current = store.query(

@@ -272,7 +272,8 @@ def build_report(
     inventory's pools, no records)."""
     config = config or ReportConfig()
     previous = period.previous()
-    members = _members(site_totals(store, inventory, period.start_utc, period.end_utc), scope)
+    totals = site_totals(store, inventory, period.start_utc, period.end_utc)
+    members = _members(totals, scope)
     before_members = _members(
         site_totals(store, inventory, previous.start_utc, previous.end_utc), scope
     )
@@ -302,6 +303,7 @@ def build_report(
         period.end_utc,
         source=compute,
         max_age=config.max_verification_age,
+        totals=totals,
     )
     tables.update(compute_tables(figures, scope, list(members["site"])))
     return Report(
