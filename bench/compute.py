@@ -28,40 +28,15 @@ from greenwatch.inventory import load_inventory
 from greenwatch.query import compute_figures
 from greenwatch.service import Service
 from greenwatch.service._auth import TokenStore
-from greenwatch.store import DuckDBStore, Store
-from kpi import timed
+from greenwatch.store import DuckDBStore
+from kpi import Loaded, load_into_vm, timed
 
 HOUR = pd.Timedelta(hours=1)
-LOADED = (
+LOADED: Loaded = (
     ("utilisation_ratio", "resource", {"resource": ["cpu", "gpu"]}),
     ("energy_joules_total", "meter", {"meter": "facility"}),
     ("compute_devices", "model", {}),
 )
-
-
-def load_into_vm(url: str, store: Store, start: pd.Timestamp, end: pd.Timestamp) -> int:
-    """Copy what the computing figures read into VictoriaMetrics (CSV import, a day at a time)."""
-    loaded = 0
-    for metric, label, labels in LOADED:
-        day = start
-        while day < end:
-            raw = store.query(metric, day, day + pd.Timedelta(days=1), labels=labels)
-            body = pd.DataFrame(
-                {
-                    "t": raw["ts"].astype("int64") // 1_000_000,
-                    "site": raw["site"],
-                    label: raw[label],
-                    "v": raw["value"],
-                }
-            ).to_csv(index=False, header=False)
-            fmt = f"1:time:unix_ms,2:label:site,3:label:{label},4:metric:{metric}"
-            httpx.post(
-                f"{url}/api/v1/import/csv", params={"format": fmt}, content=body, timeout=120
-            ).raise_for_status()
-            loaded += len(raw)
-            day += pd.Timedelta(days=1)
-    httpx.get(f"{url}/internal/force_flush", timeout=60)
-    return loaded
 
 
 def registrations(total: int, threads: int = 8) -> tuple[float, int]:
@@ -116,7 +91,7 @@ def main() -> None:
         store, end = demo_store(path, inventory, args.days)
         print(f"built {args.days}-day national store in {time.perf_counter() - t0:.1f} s")
         with victoriametrics(Path(tmp) / "vm") as vm:
-            n = load_into_vm(vm, store, START, end)
+            n = load_into_vm(vm, store, START, end, LOADED)
         print(f"loaded {n:,} samples into VictoriaMetrics")
         store.close()
         with victoriametrics(Path(tmp) / "vm") as vm:

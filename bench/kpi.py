@@ -41,16 +41,24 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float, object]:
     return cold, statistics.median(warm), result
 
 
-def load_into_vm(url: str, store: Store, start: pd.Timestamp, end: pd.Timestamp) -> int:
-    """Copy the energy counters into VictoriaMetrics through its CSV import, a day at a time."""
+Loaded = tuple[tuple[str, str, dict[str, str | list[str]]], ...]
+# (metric, its label besides site, a label filter): what the KPI queries read.
+COUNTERS: Loaded = (
+    ("energy_joules_total", "meter", {}),
+    ("green_energy_joules_total", "instrument", {}),
+)
+
+
+def load_into_vm(
+    url: str, store: Store, start: pd.Timestamp, end: pd.Timestamp, series: Loaded = COUNTERS
+) -> int:
+    """Copy ``series`` (default: the energy counters) into VictoriaMetrics through its CSV
+    import, a day at a time."""
     loaded = 0
-    for metric, label in (
-        ("energy_joules_total", "meter"),
-        ("green_energy_joules_total", "instrument"),
-    ):
+    for metric, label, labels in series:
         day = start
         while day < end:
-            raw = store.query(metric, day, day + pd.Timedelta(days=1))
+            raw = store.query(metric, day, day + pd.Timedelta(days=1), labels=labels)
             body = pd.DataFrame(
                 {
                     "t": raw["ts"].astype("int64") // 1_000_000,

@@ -105,6 +105,13 @@ def settle(page: object, timeout_ms: int = 30_000) -> None:
     )
 
 
+def open_dashboard(page: object, url: str) -> None:
+    """Go to a dashboard page and wait until its panels have rendered."""
+    page.goto(url)  # type: ignore[attr-defined]
+    page.wait_for_selector(".panel", timeout=30_000)  # type: ignore[attr-defined]
+    settle(page)
+
+
 def screenshot(page: object, name: str) -> Path:
     """A full-page screenshot in test-artifacts/ (looked at by people, not compared)."""
     ARTIFACTS.mkdir(exist_ok=True)

@@ -14,7 +14,7 @@ import flask
 import numpy as np
 import pandas as pd
 import pytest
-from tests.browser import Chromium, chromium, screenshot, settle
+from tests.browser import Chromium, open_dashboard, screenshot
 from tests.conftest import free_port
 
 from greenwatch.dashboard import create_app
@@ -77,21 +77,9 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Chromium]:
-    with chromium() as shared:
-        yield shared
-
-
-def _goto(page: object, url: str) -> None:
-    page.goto(url)  # type: ignore[attr-defined]
-    page.wait_for_selector(".panel", timeout=30_000)  # type: ignore[attr-defined]
-    settle(page)
-
-
 def test_compute_page_shows_eflops_findings_chart_and_tables(url: str, browser: Chromium) -> None:
     with browser.page() as (page, log):
-        _goto(page, url + "/compute")
+        open_dashboard(page, url + "/compute")
         page.wait_for_selector("#panel-compute-by-hub .barlayer .point", timeout=30_000)  # type: ignore[attr-defined]
         values = {
             tile: page.inner_text(f"#panel-compute-{tile} .tile-value")  # type: ignore[attr-defined]
@@ -134,7 +122,7 @@ def test_site_page_shows_its_pools_and_free_flops_for_placement(
     url: str, browser: Chromium
 ) -> None:
     with browser.page() as (page, log):
-        _goto(page, url + "/site/guian-1")
+        open_dashboard(page, url + "/site/guian-1")
         pools = page.locator("#panel-site-pools .compute-row").all_inner_texts()  # type: ignore[attr-defined]
         head = page.locator("#panel-site-placement th").all_inner_texts()  # type: ignore[attr-defined]
         intro = page.inner_text("#panel-site-placement .small")  # type: ignore[attr-defined]

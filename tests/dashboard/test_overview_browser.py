@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 import pandas as pd
 import pytest
-from tests.browser import Chromium, chromium, screenshot, settle
+from tests.browser import Chromium, open_dashboard, screenshot, settle
 from tests.conftest import free_port
 
 from greenwatch.inventory import load_inventory
@@ -91,21 +91,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     svc.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Chromium]:
-    with chromium() as shared:
-        yield shared
-
-
-def _goto(page: object, url: str) -> None:
-    page.goto(url)  # type: ignore[attr-defined]
-    page.wait_for_selector(".panel", timeout=30_000)  # type: ignore[attr-defined]
-    settle(page)
-
-
 def test_overview_renders_every_site_offline(served: Served, browser: Chromium) -> None:
     with browser.page() as (page, log):
-        _goto(page, served.url + "/")
+        open_dashboard(page, served.url + "/")
         page.wait_for_function(  # type: ignore[attr-defined]
             "document.querySelectorAll('#panel-overview-map .scattergeo .point').length > 0",
             timeout=30_000,
@@ -140,7 +128,7 @@ def test_overview_renders_every_site_offline(served: Served, browser: Chromium) 
 @pytest.mark.parametrize("name", list(PAGES))
 def test_every_page_renders_without_errors(served: Served, browser: Chromium, name: str) -> None:
     with browser.page() as (page, log):
-        _goto(page, served.url + PAGES[name])
+        open_dashboard(page, served.url + PAGES[name])
         panels = page.locator(".panel").count()  # type: ignore[attr-defined]
         empty = page.evaluate(  # type: ignore[attr-defined]
             """[...document.querySelectorAll('.panel')].filter(p =>
@@ -157,7 +145,7 @@ def test_every_page_renders_without_errors(served: Served, browser: Chromium, na
 
 def test_dark_theme(served: Served, browser: Chromium) -> None:
     with browser.page() as (page, log):
-        _goto(page, served.url + "/")
+        open_dashboard(page, served.url + "/")
         page.click("#theme-toggle")  # type: ignore[attr-defined]
         page.wait_for_selector("#gw-root.theme-dark")  # type: ignore[attr-defined]
         settle(page)
@@ -173,7 +161,7 @@ def test_dark_theme(served: Served, browser: Chromium) -> None:
 
 def test_drill_down_from_map_point_and_table_row(served: Served, browser: Chromium) -> None:
     with browser.page() as (page, log):
-        _goto(page, served.url + "/?period=24h")
+        open_dashboard(page, served.url + "/?period=24h")
         point = page.locator("#panel-overview-map .scattergeo .point").first  # type: ignore[attr-defined]
         box = point.bounding_box()
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # type: ignore[attr-defined]
@@ -183,7 +171,7 @@ def test_drill_down_from_map_point_and_table_row(served: Served, browser: Chromi
         settle(page)
         title = page.inner_text(".page-title")  # type: ignore[attr-defined]
 
-        _goto(page, served.url + "/")
+        open_dashboard(page, served.url + "/")
         row = page.locator(".site-row").nth(3)  # type: ignore[attr-defined]
         site = row.get_attribute("data-site")
         row.locator("a").click()
@@ -202,7 +190,7 @@ def test_drill_down_from_map_point_and_table_row(served: Served, browser: Chromi
 
 def test_url_encodes_the_view(served: Served, browser: Chromium) -> None:
     with browser.page() as (page, _log):
-        _goto(page, served.url + "/site/guian-1?period=7d")
+        open_dashboard(page, served.url + "/site/guian-1?period=7d")
         checked = page.locator("#period input:checked").get_attribute("value")  # type: ignore[attr-defined]
         page.locator("#period label", has_text="30d").click()  # type: ignore[attr-defined]
         page.wait_for_url(re.compile(r"period=30d"), timeout=10_000)  # type: ignore[attr-defined]
@@ -216,7 +204,7 @@ def test_url_encodes_the_view(served: Served, browser: Chromium) -> None:
 
 def test_click_a_link_for_its_history(served: Served, browser: Chromium) -> None:
     with browser.page() as (page, log):
-        _goto(page, served.url + "/network")
+        open_dashboard(page, served.url + "/network")
         x, y = page.evaluate(LINK_MARKER)  # type: ignore[attr-defined]
         page.mouse.move(x, y)  # type: ignore[attr-defined]
         page.mouse.click(x, y)  # type: ignore[attr-defined]
@@ -239,7 +227,7 @@ def test_silence_and_acknowledge_from_the_ui_show_in_the_api(
     before = served.api("/api/v1/alerts?state=firing&silenced=false").json()["data"]
     assert len(before) >= 2, "the demo day should have firing alerts"
     with browser.page() as (page, log):
-        _goto(page, served.url + "/alerts")
+        open_dashboard(page, served.url + "/alerts")
         rows = page.locator(".alert-row.alert-firing")  # type: ignore[attr-defined]
         first = rows.nth(0).get_attribute("data-fingerprint")
         rows.nth(0).locator("button").click()
@@ -276,7 +264,7 @@ def test_silence_and_acknowledge_from_the_ui_show_in_the_api(
 
 def test_reports_are_listed_and_download(served: Served, browser: Chromium) -> None:
     with browser.page() as (page, log):
-        _goto(page, served.url + "/reports")
+        open_dashboard(page, served.url + "/reports")
         rows = page.locator(".report-row").count()  # type: ignore[attr-defined]
         href = page.locator(".report-row a").first.get_attribute("href")  # type: ignore[attr-defined]
     assert rows >= 1

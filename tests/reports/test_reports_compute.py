@@ -39,6 +39,7 @@ from greenwatch.reports import (
 from greenwatch.store import DuckDBStore
 from tests.conftest import need_binary
 from tests.reports._golden import golden_compute, golden_store
+from tests.reports._pdf import pdf_page_text
 
 GOLDEN = Path(__file__).parent / "testdata" / "golden"
 COMPUTE_TABLES = ("compute", "compute_share", "compute_findings", "compute_verification")
@@ -129,16 +130,6 @@ def test_html_section_names_findings_and_unverified_pools(
     assert "Sites in the western region hold 0.0\u00a0% of the nation's rated AI" in section
 
 
-def _text(pdftotext: str, pdf: Path, page: int) -> str:
-    out = subprocess.run(
-        [pdftotext, "-layout", "-f", str(page), "-l", str(page), str(pdf), "-"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout
-
-
 def test_monthly_national_report_has_a_readable_computing_power_page(
     month_store: DuckDBStore, tmp_path: Path
 ) -> None:
@@ -158,7 +149,7 @@ def test_monthly_national_report_has_a_readable_computing_power_page(
     pdf = archived.path / "greenwatch-national-2026-10.pdf"
     info = subprocess.run([pdfinfo, str(pdf)], check=True, capture_output=True, text=True).stdout
     count = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
-    pages = [_text(pdftotext, pdf, p) for p in range(1, count + 1)]
+    pages = [pdf_page_text(pdftotext, pdf, p) for p in range(1, count + 1)]
     page = next(i for i, text in enumerate(pages, 1) if "Computing power\n" in text)
     text = pages[page - 1] + pages[page]
     for words in ("EFLOPS", "By hub", "outside hubs", "GFLOPS/W", "Device identification"):

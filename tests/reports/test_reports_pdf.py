@@ -12,18 +12,9 @@ from greenwatch.inventory import load_inventory
 from greenwatch.reports import list_reports, make_report, parse_period, parse_scope
 from greenwatch.store import DuckDBStore
 from tests.conftest import need_binary
+from tests.reports._pdf import pdf_page_text
 
 GENERATED = pd.Timestamp("2026-11-01T02:00+08:00")
-
-
-def _text(pdftotext: str, pdf: Path, page: int) -> str:
-    out = subprocess.run(
-        [pdftotext, "-layout", "-f", str(page), "-l", str(page), str(pdf), "-"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout
 
 
 def test_monthly_national_report_renders_readable_pages(
@@ -62,13 +53,13 @@ def test_monthly_national_report_renders_readable_pages(
         assert dark > 0.01, f"{image.name} is (nearly) blank"
         assert ImageStat.Stat(grey).stddev[0] > 20
 
-    first = _text(pdftotext, pdf, 1)
+    first = pdf_page_text(pdftotext, pdf, 1)
     assert "Monthly efficiency report" in first
     assert "[2026-10-01T00:00+08:00, 2026-11-01T00:00+08:00)" in first
     assert "Executive summary" in first
     assert f"Page 1 of {pages}" in first
     assert "PUE per day of month" in first
-    everything = "".join(_text(pdftotext, pdf, p) for p in range(2, pages + 1))
+    everything = "".join(pdf_page_text(pdftotext, pdf, p) for p in range(2, pages + 1))
     for heading in ("Energy split", "Hubs", "Sites", "Rankings", "Data quality", "Methodology"):
         assert heading in everything, heading
     assert "ISO/IEC 30134-2" in everything

@@ -85,6 +85,15 @@ def _cmd_compute(args: argparse.Namespace) -> int:
     return 0
 
 
+def _period_and_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--start", help="ISO time, UTC unless an offset is given (default: end - 1 day)"
+    )
+    parser.add_argument("--end", help="ISO time, exclusive (default: now)")
+    parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    common_args(parser)
+
+
 def add_commands(sub: Subparsers) -> None:
     """Register ``kpi`` and ``compute``."""
     kpi = sub.add_parser(
@@ -101,12 +110,7 @@ def add_commands(sub: Subparsers) -> None:
     where.add_argument("--region", choices=["east", "west"], help="hub target group")
     where.add_argument("--kind", choices=["hub_cluster", "supercomputing", "ai"])
     where.add_argument("--national", action="store_true", help="the whole network (default)")
-    kpi.add_argument(
-        "--start", help="ISO time, UTC unless an offset is given (default: end - 1 day)"
-    )
-    kpi.add_argument("--end", help="ISO time, exclusive (default: now)")
-    kpi.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    common_args(kpi)
+    _period_and_format(kpi)
     kpi.set_defaults(handler=_cmd_kpi)
 
     compute = sub.add_parser(
@@ -122,10 +126,5 @@ def add_commands(sub: Subparsers) -> None:
     compute.add_argument(
         "--level", choices=["nation", "region", "hub", "site"], default="nation", help="grouping"
     )
-    compute.add_argument(
-        "--start", help="ISO time, UTC unless an offset is given (default: end - 1 day)"
-    )
-    compute.add_argument("--end", help="ISO time, exclusive (default: now)")
-    compute.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    common_args(compute)
+    _period_and_format(compute)
     compute.set_defaults(handler=_cmd_compute)
