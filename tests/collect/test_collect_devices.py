@@ -126,7 +126,7 @@ def test_redfish_counts_enabled_processors_by_kind_and_model(gpu_tree: StaticSer
         ("cpu", "Multi-Core Intel(R) Xeon(R) processor 7xxx Series"): 1.0,
         ("fpga", "Stratix 10"): 1.0,
     }
-    assert set(batch[batch.metric == "compute_devices"].source) == {"bmc-1"}
+    assert set(batch[batch.metric == "compute_devices"].source) == {"redfish:bmc-1"}
     assert not [p for p in collector.problems if "Processors" in p]
     assert_golden(batch, "redfish/rackmount1-gpus.expected")
 

@@ -45,7 +45,7 @@ def test_trace_replay_batches(trace: TraceNvml) -> None:
 def _devices(batch: pd.DataFrame) -> dict[str, float]:
     rows = batch[batch.metric == "compute_devices"]
     assert set(rows.device_kind) == {"gpu"}
-    assert set(rows.source) == {"gpu-host"}
+    assert set(rows.source) == {"nvml:gpu-host"}
     return dict(zip(rows.model, rows.value, strict=True))
 
 

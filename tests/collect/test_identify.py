@@ -111,3 +111,31 @@ def test_nvml_host_reporting_fewer_gpus_than_registered(trace: TraceNvml, tmp_pa
     gpus = found[("gpu-site", "nvidia-h100-sxm")]
     assert (gpus["registered"], gpus["seen"], gpus["finding"]) == (4, 3.0, "missing")
     assert ("gpu-site", "nvidia-h100-sxm") not in later
+
+
+def test_a_bmc_and_host_nvml_seeing_the_same_gpus_count_once(
+    gpu_tree: StaticServer, trace: TraceNvml, tmp_path: Path
+) -> None:
+    # The BMC (Redfish) sees 6 of bmc-site's 8 H100s; the same servers' NVML, on two hosts,
+    # sees 3 + 4. Protocols overlap (same GPUs), hosts of one protocol add up: 7 seen, not 13.
+    target = {"name": "bmc-1", "site": "bmc-site", "url": gpu_tree.url}
+    with build_collector("redfish", target, fixed_clock) as collector:
+        bmc = collector.collect()
+    h100 = str(trace.meta["name"])
+    hosts = []
+    for host, gpus in (("node-1", 3), ("node-2", 4)):
+        trace.names = [h100] * gpus
+        batch = collect_once(
+            "nvml", {"name": host, "site": "bmc-site"}, clock=trace.clock, nvml=trace
+        )
+        # Replayed at the BMC poll's time, so both protocols report within one window.
+        hosts.append(batch.assign(ts=pd.Timestamp(T0)))
+    store = DuckDBStore(tmp_path / "greenwatch.duckdb")
+    try:
+        for batch in (bmc, *hosts):
+            store.write(batch)
+        found = _findings(store, pd.Timestamp(T0) + pd.Timedelta(minutes=1))
+    finally:
+        store.close()
+    gpus = found[("bmc-site", "nvidia-h100-sxm")]
+    assert (gpus["registered"], gpus["seen"], gpus["finding"]) == (8, 7.0, "missing")

@@ -90,18 +90,27 @@ def pool_frame(inventory: Inventory, pools: Iterable[tuple[str, ComputePool]]) -
 
 
 def discovered_devices(store: Store, at: pd.Timestamp, window: pd.Timedelta) -> pd.DataFrame:
-    """Latest ``compute_devices`` per reporting target within ``window`` before ``at``."""
+    """Devices collectors see per site and model: the latest ``compute_devices`` of every
+    source within ``window`` before ``at``, added up per protocol (the ``<protocol>:`` prefix
+    of ``source``: each host's NVML reports its own GPUs) and the largest protocol total kept
+    (a BMC over Redfish and the host's NVML report the same GPUs)."""
     out = store.query("compute_devices", at - window, at, agg="last")
     if out.empty:
         return pd.DataFrame(columns=list(DISCOVERED_COLUMNS))
-    return pd.DataFrame(
+    blank = pd.Series("", index=out.index)
+    source = out["source"].fillna("").astype(str) if "source" in out.columns else blank
+    frame = pd.DataFrame(
         {
-            "site": out["site"],
-            "device_kind": out.get("device_kind", pd.Series("", index=out.index)),
-            "model": out.get("model", pd.Series("", index=out.index)),
+            "site": out["site"].astype(str),
+            "device_kind": out.get("device_kind", blank).astype(str),
+            "model": out.get("model", blank).astype(str),
+            "protocol": source.str.partition(":")[0].where(source.str.contains(":"), ""),
             "devices": out["value"].astype(float),
         }
     )
+    keys = ["site", "device_kind", "model"]
+    per_protocol = frame.groupby([*keys, "protocol"], sort=True)["devices"].sum()
+    return per_protocol.groupby(level=keys, sort=True).max().reset_index()
 
 
 @dataclass(frozen=True)
