@@ -278,3 +278,26 @@ def test_device_loss_hides_one_accelerator_in_sixteen() -> None:
     # Every site reports its pools' devices, per model.
     reported = batch[batch["metric"] == "compute_devices"].groupby("site", observed=True).size()
     assert set(reported.index) == {s.id for s in national.sites}
+
+
+def test_devices_appear_when_their_pool_enters_service() -> None:
+    from greenwatch.inventory import ComputePool, load_inventory
+
+    national = load_inventory()
+    phase2 = ComputePool.model_validate(
+        {"id": "phase2", "class": "ai", "model": "huawei-ascend-910", "count": 800,
+         "in_service": (JAN + pd.Timedelta(days=1)).date()}
+    )  # fmt: skip
+    sites = tuple(
+        s.model_copy(update={"compute": (*s.compute, phase2)}) if s.id == "ai-wuhan" else s
+        for s in national.sites
+    )
+    sim = Simulator(national.model_copy(update={"sites": sites}), seed=0, start=JAN)
+    batch = sim.advance(JAN + pd.Timedelta(days=1, minutes=2), step=pd.Timedelta(hours=6))
+    rows = batch[
+        (batch["metric"] == "compute_devices")
+        & (batch["site"] == "ai-wuhan")
+        & (batch["model"] == "Ascend 910")
+    ]
+    # Phase 1's 400 alone, then 400 + 800 from the day phase 2 enters service.
+    assert rows["value"].tolist() == [400.0, 400.0, 400.0, 400.0, 1200.0]

@@ -20,6 +20,7 @@ from greenwatch.service import (
     Service,
     backfill,
     demo_scenarios,
+    registered_inventory,
     run_until_stopped,
     seed_registry,
 )
@@ -39,8 +40,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     now = pd.Timestamp.now(tz="UTC")
     state = DemoState.load_or_create(args.data_dir, args.days, now, args.seed)
     end = now.floor("min")
+    pools, records = seed_registry(args.data_dir, inventory, state, now)
     sim = Simulator(
-        inventory,
+        registered_inventory(args.data_dir, inventory),
         seed=state.seed,
         start=state.start,
         scenarios=demo_scenarios(inventory, state.start, end),
@@ -64,7 +66,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"backfill: {generated:,} samples generated, {stored:,} newly stored in {took:.1f} s "
         f"({generated / max(took, 1e-9):,.0f} samples/s)"
     )
-    pools, records = seed_registry(args.data_dir, inventory, state, now)
     if pools or records:
         say(f"registry: {pools} pool(s) registered, {records} verification record(s) added")
     if args.no_serve:

@@ -2,7 +2,13 @@
 
 from greenwatch.service._api_kpi import parse_period
 from greenwatch.service._context import ApiContext, registry_source, stored_source
-from greenwatch.service._demo import DemoState, backfill, demo_scenarios, seed_registry
+from greenwatch.service._demo import (
+    DemoState,
+    backfill,
+    demo_scenarios,
+    registered_inventory,
+    seed_registry,
+)
 from greenwatch.service._serve import Service, run_until_stopped, wait_for_stop
 
 __all__ = [
@@ -12,6 +18,7 @@ __all__ = [
     "backfill",
     "demo_scenarios",
     "parse_period",
+    "registered_inventory",
     "registry_source",
     "run_until_stopped",
     "seed_registry",

@@ -119,6 +119,19 @@ TAIHULIGHT = (
 )
 
 
+def registered_inventory(data_dir: Path, inventory: Inventory) -> Inventory:
+    """``inventory`` with each site's pools as the registry in ``data_dir`` has them now, so
+    the simulated centres report the devices of pools registered since (the demo's Wuhan
+    phase 2) from the day they enter service."""
+    with ResourceRegistry(data_dir / REGISTRY_FILE, inventory) as registry:
+        pools = registry.pools()
+    sites = tuple(
+        site.model_copy(update={"compute": tuple(v.pool for v in pools if v.site == site.id)})
+        for site in inventory.sites
+    )
+    return inventory.model_copy(update={"sites": sites})
+
+
 def _demo_days(key: str, seed: int) -> int:
     """A stable pseudo-random age in days (0-119) for a pool's last demo probe."""
     return int.from_bytes(hashlib.sha256(f"{seed}/{key}".encode()).digest()[:4], "big") % 120

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from greenwatch.model import REGISTRY
 from greenwatch.simulate._links import LinkParams
 from greenwatch.simulate._random import F64, keys_array, uniform
-from greenwatch.simulate._sites import SiteParams
+from greenwatch.simulate._sites import SiteParams, Span
 
 JOULES_PER_GWH = 3.6e12
 _METERS = (
@@ -39,7 +39,7 @@ class _Rows:
     site: list[int] = field(default_factory=list)
     rel: list[float] = field(default_factory=list)
     abs: list[float] = field(default_factory=list)
-    scale: list[float] = field(default_factory=list)
+    devices: dict[int, tuple[Span, ...]] = field(default_factory=dict)  # by position
 
     def add(
         self,
@@ -52,7 +52,6 @@ class _Rows:
         domain: str = "site",
         rel: float = 0.0,
         abs_: float = 0.0,
-        scale: float = 1.0,
     ) -> None:
         self.metric.append(metric)
         self.labels.append(labels)
@@ -62,7 +61,6 @@ class _Rows:
         self.site.append(site)
         self.rel.append(rel)
         self.abs.append(abs_)
-        self.scale.append(scale)
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,6 @@ class Group:
     quantity: str
     positions: NDArray[np.intp]
     entities: NDArray[np.intp]
-    scale: F64 | None = None  # per position, when not all 1; such series count whole devices
 
 
 @dataclass(frozen=True)
@@ -100,6 +97,9 @@ class Catalogue:
     joule_counter: NDArray[np.bool_]  # over ``counters``
     offsets: F64  # initial counter values, over ``counters``
     flaky: NDArray[np.intp]  # indices into ``counters`` of meters that reset now and then
+    # compute_devices series: position -> the pools' (devices, in service from, until) spans;
+    # their quantity is the share of devices collectors see.
+    devices: dict[int, tuple[Span, ...]]
 
     @property
     def n(self) -> int:
@@ -129,10 +129,10 @@ def _site_rows(rows: _Rows, sites: SiteParams) -> None:
         rows.add("utilisation_ratio", {"resource": "it_capacity"}, "u_it_capacity", i, i, rel=0.005)
         rows.add("temperature_celsius", {"sensor": "outdoor"}, "t_out", i, i, abs_=0.1)
         rows.add("temperature_celsius", {"sensor": "supply_air"}, "t_supply", i, i, abs_=0.05)
-        for kind, model, count in sites.devices[i]:
+        for kind, model, spans in sites.devices[i]:
             seen = "seen_cpus" if kind == "cpu" else "seen_accelerators"
-            labels = {"device_kind": kind, "model": model}
-            rows.add("compute_devices", labels, seen, i, i, scale=float(count))
+            rows.devices[len(rows.metric)] = spans
+            rows.add("compute_devices", {"device_kind": kind, "model": model}, seen, i, i)
 
 
 def _link_rows(rows: _Rows, links: LinkParams) -> None:
@@ -194,11 +194,9 @@ def build_catalogue(sites: SiteParams, links: LinkParams, seed: int) -> Catalogu
     groups = []
     pairs = sorted({(d, q) for d, q in zip(rows.domain, rows.quantity, strict=True)})
     domain, quantity = np.array(rows.domain), np.array(rows.quantity)
-    scales = np.array(rows.scale, dtype=np.float64)
     for d, q in pairs:
         pos = np.flatnonzero((domain == d) & (quantity == q))
-        scale = scales[pos] if bool((scales[pos] != 1.0).any()) else None
-        groups.append(Group(d, q, pos, np.array(rows.entity, dtype=np.intp)[pos], scale))
+        groups.append(Group(d, q, pos, np.array(rows.entity, dtype=np.intp)[pos]))
 
     specs = [REGISTRY[m] for m in rows.metric]
     is_counter = np.array([s.is_counter for s in specs])
@@ -232,4 +230,5 @@ def build_catalogue(sites: SiteParams, links: LinkParams, seed: int) -> Catalogu
         joule_counter=np.array([specs[k].unit == "joules" for k in counters], dtype=bool),
         offsets=np.array([_offset(rows.metric[k], float(u[k])) for k in counters]),
         flaky=np.flatnonzero(flaky_u < _FLAKY_SHARE),
+        devices=dict(rows.devices),
     )

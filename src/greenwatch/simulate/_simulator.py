@@ -165,10 +165,10 @@ class Simulator:
         }
         values = np.empty((cat.n, len(ts)), dtype=np.float64)
         for g in cat.groups:
-            block = quantities[g.domain][g.quantity][g.entities]
-            if g.scale is not None:
-                block = np.floor(block * g.scale.reshape(-1, 1))
-            values[g.positions] = block
+            values[g.positions] = quantities[g.domain][g.quantity][g.entities]
+        for pos, spans in cat.devices.items():
+            count = sum(n * ((ts >= lo) & (ts < hi)) for n, lo, hi in spans)
+            values[pos] = np.floor(values[pos] * count)
         if len(cat.noisy):
             noise = normal(hash_index(cat.keys[cat.noisy].reshape(-1, 1), ts))
             rows = values[cat.noisy]

@@ -17,6 +17,7 @@ import zoneinfo
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from greenwatch.inventory import Catalogue, Inventory, Region, Site, SiteKind
@@ -43,6 +44,8 @@ _FREE_COOLING_BAND = 8.0  # °C of wet bulb over which free cooling fades out
 _FAILURE_EXTRA = 0.08  # stand-by DX cooling during a chiller failure, per unit heat
 _SUPPLY_RISE = 6.0  # °C supply-air rise a chiller failure settles at
 _SUPPLY_TAU_S = 900.0
+Span = tuple[int, int, int]  # devices, in service from, until (ns, half-open)
+Devices = tuple[str, str, tuple[Span, ...]]  # device_kind, reported model name, spans
 DEVICE_LOSS = 1.0 / 16.0  # one node in sixteen out of service during a device_loss
 
 
@@ -63,9 +66,9 @@ class SiteParams:
     gpu_weight: F64  # share of IT power that follows GPU (jobs) rather than CPU
     job_p: F64
     has_gpu: NDArray[np.bool_]
-    # Devices of each pool model as collectors would report them: (device_kind, reported model
-    # name, count) per site, counts of pools of the same model added.
-    devices: tuple[tuple[tuple[str, str, int], ...], ...]
+    # Devices of the site's pools as collectors would report them, per (device_kind, reported
+    # model name), with each pool's count and service span.
+    devices: tuple[tuple[Devices, ...], ...]
     pdu_loss: F64
     dist_loss: F64
     ups_loss: F64
@@ -96,14 +99,22 @@ def _utc_offset_hours(site: Site) -> float:
     return offset.total_seconds() / 3600.0 if offset is not None else 0.0
 
 
-def _devices(site: Site, catalogue: Catalogue) -> tuple[tuple[str, str, int], ...]:
-    counts: dict[tuple[str, str], int] = {}
+def _devices(site: Site, catalogue: Catalogue) -> tuple[Devices, ...]:
+    """Per (device kind, reported model name): the pools' counts with their service spans."""
+    spans: dict[tuple[str, str], list[Span]] = {}
     for pool in site.compute:
         model = catalogue.find(pool.model)
         if model is not None:
             key = (model.kind.value, model.names[0] if model.names else model.id)
-            counts[key] = counts.get(key, 0) + pool.count
-    return tuple((kind, name, n) for (kind, name), n in sorted(counts.items()))
+            spans.setdefault(key, []).append(
+                (pool.count, _day_ns(pool.in_service, -(2**62)), _day_ns(pool.retired, 2**62))
+            )
+    return tuple((kind, name, tuple(spans[kind, name])) for kind, name in sorted(spans))
+
+
+def _day_ns(day: dt.date | None, default: int) -> int:
+    """Nanoseconds of 00:00 UTC of ``day`` (the day pools enter and leave service)."""
+    return default if day is None else int(pd.Timestamp(day, tz="UTC").value)
 
 
 def _one_site(site: Site, seed: int, accelerated: bool) -> dict[str, float]:
