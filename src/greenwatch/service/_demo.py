@@ -178,9 +178,11 @@ def seed_registry(
             days = _demo_days(key, state.seed)
             if days >= 110:
                 continue  # never verified
-            at = (now - days * DAY).isoformat()
+            at = now - days * DAY
+            if pool.in_service is not None:  # not probed before it was in service
+                at = max(at, pd.Timestamp(pool.in_service, tz="UTC"))
             records.append({**base, "benchmark": "probe", "devices": pool.count, "passed": True,
-                            "at": at, "detail": "demo: all nodes answer"})  # fmt: skip
+                            "at": at.isoformat(), "detail": "demo: all nodes answer"})  # fmt: skip
         if "zhongwei-2" in sites:
             records.append(
                 {"site": "zhongwei-2", "pool": "ai", "benchmark": "gpu-matmul",
