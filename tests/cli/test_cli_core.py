@@ -46,7 +46,7 @@ def test_validate_accepts_a_good_inventory(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["inventory", "validate", str(_write(tmp_path, GOOD))]) == 0
-    assert "2 sites, 1 links" in capsys.readouterr().out
+    assert "2 sites, 1 links, 0 compute pools" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,8 @@ from greenwatch.store import DuckDBStore
 
 def _cmd_inventory_validate(args: argparse.Namespace) -> int:
     inv = load_inventory(args.file)
-    say(f"{args.file}: ok — {len(inv.sites)} sites, {len(inv.links)} links")
+    pools = sum(len(site.compute) for site in inv.sites)
+    say(f"{args.file}: ok — {len(inv.sites)} sites, {len(inv.links)} links, {pools} compute pools")
     return 0
 
 
