@@ -21,6 +21,8 @@ CHECKED: dict[str, str] = {
     "alertmanager/alertmanager.yml": "test_prometheus.py: amtool check-config",
     "systemd/greenwatch.service": "test_systemd.py: systemd-analyze verify, hardening keys",
     "systemd/greenwatch-agent.service": "test_systemd.py: systemd-analyze verify, hardening keys",
+    "systemd/greenwatch-gpu-check.service": "test_systemd.py: hardening, verified with its timer",
+    "systemd/greenwatch-gpu-check.timer": "test_systemd.py: systemd-analyze verify, daily",
     "compose/compose.yaml": "test_compose.py: structure, mounts, images, loopback ports",
     "compose/Dockerfile": "test_compose.py: instructions, sources, non-root user",
     "compose/.gitignore": "test_compose.py: secrets stay out of git",
