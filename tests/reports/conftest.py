@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from greenwatch.inventory import Inventory, load_inventory
+from greenwatch.reports import ArchivedReport, make_report, parse_period, parse_scope
 from greenwatch.service import backfill
 from greenwatch.simulate import Scenario, Simulator
 from greenwatch.store import DuckDBStore
@@ -62,3 +63,20 @@ def month_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBStor
     store._con.execute("SET threads = 1")
     yield store
     store.close()
+
+
+@pytest.fixture(scope="session")
+def month_report(
+    month_store: DuckDBStore, tmp_path_factory: pytest.TempPathFactory
+) -> ArchivedReport:
+    """The national report of the simulated October in HTML, PDF and CSV, archived once."""
+    inventory = load_inventory()
+    return make_report(
+        month_store,
+        inventory,
+        parse_period("2026-10"),
+        parse_scope("national", inventory),
+        formats=("html", "pdf", "csv"),
+        archive_dir=tmp_path_factory.mktemp("archive"),
+        generated_at=pd.Timestamp("2026-11-01T02:00+08:00"),
+    )

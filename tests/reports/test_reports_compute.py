@@ -18,19 +18,18 @@ Golden figures for 2026-10-05 (Asia/Shanghai, 24 h), from tests/reports/_golden.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pandas as pd
-from PIL import Image, ImageStat
+from PIL import ImageStat
 
-from greenwatch.inventory import Inventory, load_inventory
+from greenwatch.inventory import Inventory
 from greenwatch.reports import (
+    ArchivedReport,
     Report,
     ReportConfig,
     build_report,
     load_report_settings,
-    make_report,
     parse_period,
     parse_scope,
     render_csv,
@@ -39,7 +38,7 @@ from greenwatch.reports import (
 from greenwatch.store import DuckDBStore
 from tests.conftest import need_binary
 from tests.reports._golden import golden_compute, golden_store
-from tests.reports._pdf import pdf_page_text
+from tests.reports._pdf import dark_share, page_image, pdf_info, pdf_page_text
 
 GOLDEN = Path(__file__).parent / "testdata" / "golden"
 COMPUTE_TABLES = ("compute", "compute_share", "compute_findings", "compute_verification")
@@ -131,24 +130,13 @@ def test_html_section_names_findings_and_unverified_pools(
 
 
 def test_monthly_national_report_has_a_readable_computing_power_page(
-    month_store: DuckDBStore, tmp_path: Path
+    month_report: ArchivedReport, tmp_path: Path
 ) -> None:
     pdftoppm = need_binary("pdftoppm")
     pdftotext = need_binary("pdftotext")
     pdfinfo = need_binary("pdfinfo")
-    inventory = load_inventory()
-    archived = make_report(
-        month_store,
-        inventory,
-        parse_period("2026-10"),
-        parse_scope("national", inventory),
-        formats=("pdf", "csv"),
-        archive_dir=tmp_path / "reports",
-        generated_at=GENERATED,
-    )
-    pdf = archived.path / "greenwatch-national-2026-10.pdf"
-    info = subprocess.run([pdfinfo, str(pdf)], check=True, capture_output=True, text=True).stdout
-    count = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+    pdf = month_report.path / "greenwatch-national-2026-10.pdf"
+    _, count = pdf_info(pdfinfo, pdf)
     pages = [pdf_page_text(pdftotext, pdf, p) for p in range(1, count + 1)]
     page = next(i for i, text in enumerate(pages, 1) if "Computing power\n" in text)
     text = pages[page - 1] + pages[page]
@@ -156,17 +144,11 @@ def test_monthly_national_report_has_a_readable_computing_power_page(
         assert words in text, words
     assert "guian-1" in text  # 938 of its 15,000 GPUs unseen at the end of the month
     assert "no verification record" in text
-    subprocess.run(
-        [pdftoppm, "-png", "-r", "60", "-f", str(page), "-l", str(page), pdf, tmp_path / "p"],
-        check=True,
-    )
-    (image,) = tmp_path.glob("p-*.png")
-    grey = Image.open(image).convert("L")
-    dark = sum(grey.histogram()[:160]) / (grey.size[0] * grey.size[1])
-    assert dark > 0.03, f"{image.name} is (nearly) blank"
+    grey = page_image(pdftoppm, pdf, page, tmp_path)
+    assert dark_share(grey) > 0.03, f"page {page} is (nearly) blank"
     assert ImageStat.Stat(grey).stddev[0] > 20
     # every column of the widest table is on the page: no ink in the right margin (14 mm)
     margin = grey.crop((grey.size[0] - 30, 0, grey.size[0], grey.size[1]))
     assert ImageStat.Stat(margin).extrema[0][0] > 200
-    csv = archived.path / "greenwatch-national-2026-10--compute.csv"
+    csv = month_report.path / "greenwatch-national-2026-10--compute.csv"
     assert sum(line.startswith("site,") for line in csv.read_text("utf-8").splitlines()) > 40
