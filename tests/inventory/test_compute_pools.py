@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.inventory._edits import assert_one_problem, write_inventory
 
 from greenwatch.inventory import (
     CLASS_PRECISION,
@@ -14,7 +15,6 @@ from greenwatch.inventory import (
     load_inventory,
     pool_peak_flops,
 )
-from greenwatch.model import ConfigError
 
 VALID = """\
 sites:
@@ -47,7 +47,7 @@ device_models:
 
 
 def test_pools_resolve_through_catalogue_and_inventory_models(tmp_path: Path) -> None:
-    inv = load_inventory(_write(tmp_path, VALID))
+    inv = load_inventory(write_inventory(tmp_path, VALID))
     catalogue = inv.catalogue()
     training, lab = inv.sites[0].compute
     h100 = catalogue.find(training.model)
@@ -59,12 +59,6 @@ def test_pools_resolve_through_catalogue_and_inventory_models(tmp_path: Path) ->
     assert acme is not None
     assert pool_peak_flops(lab, acme) == pytest.approx(4.0e14)
     assert CLASS_PRECISION[ComputeClass.SUPERCOMPUTING] is Precision.FP64
-
-
-def _write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "inventory.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 @pytest.mark.parametrize(
@@ -140,14 +134,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_bad_pool_names_file_line_and_key(
     tmp_path: Path, *, old: str, new: str, line: int, key: str, message: str
 ) -> None:
-    assert old in VALID
-    path = _write(tmp_path, VALID.replace(old, new, 1))
-    with pytest.raises(ConfigError) as caught:
-        load_inventory(path)
-    matching = [p for p in caught.value.problems if p[1] == key]
-    assert len(matching) == 1, caught.value.problems
-    assert matching[0][0] == line
-    assert message in matching[0][2]
+    assert_one_problem(tmp_path, VALID, (old, new), line, key, message)
 
 
 def test_builtin_network_carries_realistic_pools() -> None:

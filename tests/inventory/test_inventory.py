@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from tests.inventory._edits import assert_one_problem, write_inventory
 
 from greenwatch.inventory import (
     HUBS,
@@ -177,14 +178,8 @@ links:
 """
 
 
-def _write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "inventory.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def test_minimal_inventory_is_valid(tmp_path: Path) -> None:
-    inv = load_inventory(_write(tmp_path, VALID))
+    inv = load_inventory(write_inventory(tmp_path, VALID))
     assert [s.id for s in inv.sites] == ["a-1", "b-1"]
     assert inv.links[0].capacity_bps == 4.0e11
     assert link_distance_km(inv, inv.links[0]) == pytest.approx(
@@ -264,21 +259,11 @@ def test_minimal_inventory_is_valid(tmp_path: Path) -> None:
 def test_bad_inventory_names_file_line_and_key(
     tmp_path: Path, *, old: str, new: str, line: int, key: str, message: str
 ) -> None:
-    assert old in VALID
-    path = _write(tmp_path, VALID.replace(old, new, 1))
-    with pytest.raises(ConfigError) as caught:
-        load_inventory(path)
-    err = caught.value
-    assert err.source == str(path)
-    matching = [p for p in err.problems if p[1] == key]
-    assert len(matching) == 1, err.problems
-    assert matching[0][0] == line
-    assert message in matching[0][2]
-    assert f"{path}:{line}: {key}: " in str(err)
+    assert_one_problem(tmp_path, VALID, (old, new), line, key, message)
 
 
 def test_invalid_yaml_syntax_names_line(tmp_path: Path) -> None:
-    path = _write(tmp_path, VALID.replace("    name: Site B\n", "    name: Site: B\n"))
+    path = write_inventory(tmp_path, VALID.replace("    name: Site B\n", "    name: Site: B\n"))
     with pytest.raises(ConfigError) as caught:
         load_inventory(path)
     assert caught.value.problems == [(11, "", "invalid YAML: mapping values are not allowed here")]
@@ -288,11 +273,11 @@ def test_invalid_yaml_syntax_names_line(tmp_path: Path) -> None:
 def test_cross_checks_run_once_the_document_parses(tmp_path: Path) -> None:
     text = VALID.replace("lat: 26.4", "lat: -91").replace("    b: b-1\n", "    b: c-9\n")
     with pytest.raises(ConfigError) as caught:
-        load_inventory(_write(tmp_path, text))
+        load_inventory(write_inventory(tmp_path, text))
     assert [(p[0], p[1]) for p in caught.value.problems] == [(8, "sites[0].location.lat")]
     # Cross-record checks run only on a document that parsed; fixing the first error reveals them.
     with pytest.raises(ConfigError) as caught:
-        load_inventory(_write(tmp_path, text.replace("lat: -91", "lat: 26.4")))
+        load_inventory(write_inventory(tmp_path, text.replace("lat: -91", "lat: 26.4")))
     assert [(p[0], p[1]) for p in caught.value.problems] == [(20, "links[0].b")]
 
 
