@@ -22,8 +22,7 @@ from greenwatch.alerts._matchers import matches_all
 from greenwatch.alerts._outcome import Hit, Outcome
 from greenwatch.alerts._rules import ComputeRule
 from greenwatch.inventory import Inventory
-from greenwatch.metrics import identify_findings, pool_status
-from greenwatch.query import IDENTIFY_WINDOW, ComputeSource, discovered_devices, pool_frame
+from greenwatch.query import ComputeSource, pool_state
 from greenwatch.store import Store
 
 Row = dict[Hashable, Any]
@@ -55,13 +54,9 @@ class ComputeEvaluator:
     def _state(self, now: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Status of the pools in service and the identify findings at ``now``."""
         if self._judged is None or self._judged[0] != now:
-            pools, records = self.source()
-            frame = pool_frame(self.inventory, pools)
-            catalogue = self.inventory.catalogue()
-            seen = discovered_devices(self.store, now, IDENTIFY_WINDOW)
-            status = pool_status(frame, seen, records, catalogue, now)
-            live = status[status["rated_flops"] > 0]  # in service
-            self._judged = (now, live, identify_findings(frame, seen, catalogue, now))
+            state = pool_state(self.store, self.inventory, now, source=self.source)
+            live = state.status[state.status["rated_flops"] > 0]  # in service
+            self._judged = (now, live, state.findings)
         return self._judged[1], self._judged[2]
 
     def _attrs(self, labels: dict[str, str], **extra: str) -> dict[str, str]:

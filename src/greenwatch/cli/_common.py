@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 DEFAULT_DATA_DIR = Path("greenwatch-data")
 EXIT_BAD_INPUT = 2
 Subparsers = Any  # argparse's sub-parser action type is private
+
+
+def text_table(rows: Sequence[Sequence[str]], right: Collection[int] = ()) -> str:
+    """Rows (the header first) in columns two spaces apart; columns in ``right`` (numbers)
+    aligned right, the others left."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    )
 
 
 def say(text: str) -> None:

@@ -25,7 +25,7 @@ from greenwatch.agent import (
     post_verifications,
     to_verifications,
 )
-from greenwatch.cli._common import DEFAULT_DATA_DIR, Subparsers, say
+from greenwatch.cli._common import DEFAULT_DATA_DIR, Subparsers, say, text_table
 from greenwatch.ingest import encode_lines
 from greenwatch.model import GreenwatchError
 from greenwatch.service import parse_period, wait_for_stop
@@ -206,15 +206,7 @@ def _gpu_table(result: GpuCheckResult) -> str:
         )
         for m in result.measurements
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    right = {3, 4}  # numbers
-    return "\n".join(
-        "  ".join(
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in rows
-    )
+    return text_table(rows, right={3, 4})  # TFLOPS and runs are numbers
 
 
 def _gpu_summary(result: GpuCheckResult) -> str:

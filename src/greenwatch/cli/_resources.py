@@ -11,24 +11,32 @@ import argparse
 import getpass
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from greenwatch.cli._common import DEFAULT_DATA_DIR, Subparsers, say
+from greenwatch.cli._common import DEFAULT_DATA_DIR, Subparsers, say, text_table
 from greenwatch.cli._ingest import TOKEN_ENV
 from greenwatch.inventory import BUILTIN, ComputeClass, ComputePool, Precision, load_inventory
-from greenwatch.model import ConfigError, GreenwatchError, YamlDocument, load_yaml, parse_model
+from greenwatch.metrics import PFLOP
+from greenwatch.model import (
+    ConfigError,
+    GreenwatchError,
+    YamlDocument,
+    format_loc,
+    load_yaml,
+    parse_model,
+)
 from greenwatch.resources import (
     BENCHMARKS,
     REGISTRY_FILE,
     RegistrationError,
     ResourceRegistry,
 )
-
-PFLOPS = 1.0e15
 
 
 class _Entry(BaseModel):
@@ -167,8 +175,14 @@ class _Remote:
         self.client.close()
 
 
-def _backend(args: argparse.Namespace) -> _Backend:
-    return _Remote(args) if args.url else _Local(args)
+@contextmanager
+def _backend(args: argparse.Namespace) -> Iterator[_Backend]:
+    """The server at ``--url``, else the registry in the data directory; closed after use."""
+    backend: _Backend = _Remote(args) if args.url else _Local(args)
+    try:
+        yield backend
+    finally:
+        backend.close()
 
 
 def _key_loc(key: str) -> Loc:
@@ -178,8 +192,7 @@ def _key_loc(key: str) -> Loc:
 def _cmd_register(args: argparse.Namespace) -> int:
     doc = load_yaml(args.file)
     entries = _entries(doc)  # every entry's fields are checked before any is registered
-    backend = _backend(args)
-    try:
+    with _backend(args) as backend:
         for where, entry in entries:
             try:
                 view, changed = backend.register(entry)
@@ -187,21 +200,11 @@ def _cmd_register(args: argparse.Namespace) -> int:
                 problems: list[tuple[int | None, str, str]] = []
                 for key, message in exc.problems:
                     loc = (*where, *_key_loc(key))
-                    problems.append((doc.line_of(loc), _name(loc), message))
+                    problems.append((doc.line_of(loc), format_loc(loc), message))
                 raise ConfigError(doc.source, problems) from None
             state = "registered" if changed else "unchanged"
             say(f"{view['site']}/{view['pool']['id']}: version {view['version']} ({state})")
-    finally:
-        backend.close()
     return 0
-
-
-def _name(loc: Loc) -> str:
-    """``pools[0].pool.count`` for a location."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
 
 
 def _row(view: dict[str, Any]) -> list[str]:
@@ -212,17 +215,11 @@ def _row(view: dict[str, Any]) -> list[str]:
         pool["class"],
         pool["model"],
         str(pool["count"]),
-        f"{view['rated_flops'] / PFLOPS:,.1f}",
+        f"{view['rated_flops'] / PFLOP:,.1f}",
         view["precision"],
         str(view["version"]),
         view["registered_by"],
     ]
-
-
-def _table(rows: list[list[str]], header: list[str]) -> None:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        say("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 HEADER = ["SITE", "POOL", "CLASS", "MODEL", "COUNT", "PFLOPS", "PRECISION", "VERSION", "BY"]
@@ -231,24 +228,18 @@ HEADER = ["SITE", "POOL", "CLASS", "MODEL", "COUNT", "PFLOPS", "PRECISION", "VER
 def _cmd_list(args: argparse.Namespace) -> int:
     wanted = {"site": args.site, "hub": args.hub, "region": args.region, "class": args.cls}
     filters = {k: v for k, v in wanted.items() if v}
-    backend = _backend(args)
-    try:
+    with _backend(args) as backend:
         views = backend.pools(filters)
-    finally:
-        backend.close()
     if args.format == "json":
         say(json.dumps({"pools": views}, indent=2))
     else:
-        _table([_row(v) for v in views], HEADER)
+        say(text_table([HEADER, *(_row(v) for v in views)]))
     return 0
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    backend = _backend(args)
-    try:
+    with _backend(args) as backend:
         view = backend.show(args.site, args.pool)
-    finally:
-        backend.close()
     if args.format == "json":
         say(json.dumps(view, indent=2))
         return 0
@@ -257,7 +248,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     for name, value in view["pool"].items():
         if value is not None:
             say(f"  {name}: {value}")
-    say(f"  rated: {view['rated_flops'] / PFLOPS:,.1f} PFLOPS {view['precision']}")
+    say(f"  rated: {view['rated_flops'] / PFLOP:,.1f} PFLOPS {view['precision']}")
     say("history:")
     for old in view["history"]:
         change = "removed" if old["removed"] else f"count {old['pool']['count']}"
@@ -266,11 +257,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_remove(args: argparse.Namespace) -> int:
-    backend = _backend(args)
-    try:
+    with _backend(args) as backend:
         view = backend.remove(args.site, args.pool)
-    finally:
-        backend.close()
     say(f"{view['site']}/{view['pool']['id']}: removed (version {view['version']})")
     return 0
 
@@ -288,11 +276,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     }
     if args.at:
         record["at"] = args.at
-    backend = _backend(args)
-    try:
+    with _backend(args) as backend:
         done = backend.verify(record)
-    finally:
-        backend.close()
     flops = "" if done["measured_flops"] is None else f" {done['measured_flops']:.4g} FLOPS"
     outcome = "passed" if done["passed"] else "failed"
     say(

@@ -26,10 +26,10 @@ from greenwatch.dashboard._tables import num
 from greenwatch.dashboard._theme import base_layout, look
 from greenwatch.dashboard._view import View
 from greenwatch.inventory import CLASS_PRECISION, ComputeClass
+from greenwatch.metrics import PFLOP
 from greenwatch.query import ComputeFigures
 
-PFLOPS = 1e15
-FLOPS_UNITS = ((1e18, "EFLOPS"), (PFLOPS, "PFLOPS"), (1e12, "TFLOPS"), (1e9, "GFLOPS"))
+FLOPS_UNITS = ((1e18, "EFLOPS"), (PFLOP, "PFLOPS"), (1e12, "TFLOPS"), (1e9, "GFLOPS"))
 NO_HUB = "outside hubs"
 DEFINITIONS = {
     "rated": "devices x per-device dense peak at the class's precision, pools in service",

@@ -10,14 +10,14 @@ from typing import Any
 import pandas as pd
 from dash import html
 
-from greenwatch.dashboard._compute import PFLOPS, class_label
+from greenwatch.dashboard._compute import class_label
 from greenwatch.dashboard._data import records, steps_of
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._spec import CoverageGapsPanel, PlacementPanel, SubmeterPanel
 from greenwatch.dashboard._tables import num, site_link, table
 from greenwatch.dashboard._view import View
 from greenwatch.inventory import Inventory, link_distance_km
-from greenwatch.metrics import placement_hints, submeter_findings
+from greenwatch.metrics import PFLOP, placement_hints, submeter_findings
 
 GAP_METRICS = (
     "energy_joules_total",
@@ -255,7 +255,7 @@ def placement(panel: PlacementPanel, view: View, env: Env, search: str) -> html.
         mine = free[free["class"] == panel.compute_class].set_index("site")["free_flops"]
         # A site without pools of the class has none of its computing power free.
         candidates["free_flops"] = candidates["site"].map(mine).fillna(0.0)
-    workload_flops = panel.workload_pflops * PFLOPS if panel.workload_pflops else None
+    workload_flops = panel.workload_pflops * PFLOP if panel.workload_pflops else None
     hints = placement_hints(
         panel.workload_it_kwh,
         candidates,
@@ -278,7 +278,7 @@ def placement(panel: PlacementPanel, view: View, env: Env, search: str) -> html.
                 html.Td(num(r["grid_factor_kg_per_kwh"], ".3f")),
                 html.Td(num(r["green_share"], ".0%")),
                 html.Td(num(r["free_capacity_kw"] / 1000, ",.1f")),
-                *([html.Td(num(r["free_flops"] / PFLOPS, ",.0f"))] if "free_flops" in r else []),
+                *([html.Td(num(r["free_flops"] / PFLOP, ",.0f"))] if "free_flops" in r else []),
                 html.Td(num(r["distance_km"], ",.0f")),
                 html.Td(num(r["link_utilisation"], ".0%")),
                 html.Td("yes" if r["feasible"] else "no"),

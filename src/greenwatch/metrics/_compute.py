@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 
 from greenwatch.inventory import Catalogue, DeviceKind
+from greenwatch.metrics._kpi import J_PER_KWH
 
 PFLOP = 1.0e15
-J_PER_KWH = 3.6e6
 DEFAULT_MAX_VERIFICATION_AGE = pd.Timedelta(days=90)
 LEVEL_KEYS = {"site": "site", "hub": "hub", "region": "region", "nation": None}
 POOL_COLUMNS = (

@@ -11,7 +11,7 @@ from greenwatch.model._batch import (
     make_batch,
     validate_batch,
 )
-from greenwatch.model._config import YamlDocument, load_yaml, parse_model
+from greenwatch.model._config import YamlDocument, format_loc, load_yaml, parse_model
 from greenwatch.model._errors import BatchError, ConfigError, GreenwatchError
 from greenwatch.model._paths import shipped_dir
 from greenwatch.model._registry import REGISTRY, MetricKind, MetricSpec, metric_spec
@@ -27,6 +27,7 @@ __all__ = [
     "YamlDocument",
     "concat_batches",
     "empty_batch",
+    "format_loc",
     "label_columns",
     "load_yaml",
     "make_batch",

@@ -9,11 +9,13 @@ from greenwatch.query._compute import (
     ComputeFigures,
     ComputeSource,
     PoolsAndRecords,
+    PoolState,
     compute_figures,
     declared_pools,
     discovered_devices,
     inventory_source,
     pool_frame,
+    pool_state,
 )
 from greenwatch.query._kpi import KPIS, KpiAnswer, Scope, ScopeError, kpi_answer
 from greenwatch.query._sites import site_totals
@@ -25,6 +27,7 @@ __all__ = [
     "ComputeFigures",
     "ComputeSource",
     "KpiAnswer",
+    "PoolState",
     "PoolsAndRecords",
     "Scope",
     "ScopeError",
@@ -34,6 +37,7 @@ __all__ = [
     "inventory_source",
     "kpi_answer",
     "pool_frame",
+    "pool_state",
     "pue_trend",
     "site_totals",
 ]

@@ -17,6 +17,7 @@ from greenwatch.inventory import CLASS_PRECISION, ComputePool, Inventory
 from greenwatch.metrics import (
     DEFAULT_MAX_VERIFICATION_AGE,
     DISCOVERED_COLUMNS,
+    PFLOP,
     POOL_COLUMNS,
     attribute_energy,
     computing_efficiency,
@@ -31,7 +32,6 @@ from greenwatch.query._sites import site_totals
 from greenwatch.resources import verification_frame
 from greenwatch.store import Store
 
-PFLOP = 1.0e15
 # Collectors poll every 15-60 s; a model not reported within this window is not identified.
 IDENTIFY_WINDOW = pd.Timedelta(minutes=15)
 RESOURCES = ["cpu", "gpu"]
@@ -208,6 +208,38 @@ class ComputeFigures:
         )
 
 
+@dataclass(frozen=True)
+class PoolState:
+    """The pools at one instant: ``frame`` (:func:`pool_frame`), ``status``
+    (:func:`greenwatch.metrics.pool_status`) and identify ``findings``."""
+
+    frame: pd.DataFrame
+    status: pd.DataFrame
+    findings: pd.DataFrame
+
+
+def pool_state(
+    store: Store,
+    inventory: Inventory,
+    at: pd.Timestamp,
+    *,
+    source: ComputeSource | None = None,
+    identify_window: pd.Timedelta = IDENTIFY_WINDOW,
+    max_age: pd.Timedelta = DEFAULT_MAX_VERIFICATION_AGE,
+) -> PoolState:
+    """Pools, their identification and verification at ``at``: one read of ``source`` (default
+    the inventory's pools) and of the devices collectors reported in ``identify_window``."""
+    pools, records = (source or inventory_source(inventory))()
+    frame = pool_frame(inventory, pools)
+    catalogue = inventory.catalogue()
+    seen = discovered_devices(store, at, identify_window)
+    return PoolState(
+        frame=frame,
+        status=pool_status(frame, seen, records, catalogue, at, max_age=max_age),
+        findings=identify_findings(frame, seen, catalogue, at),
+    )
+
+
 def compute_figures(
     store: Store,
     inventory: Inventory,
@@ -223,11 +255,9 @@ def compute_figures(
 
     ``totals``: :func:`site_totals` of the same period when the caller has them already.
     """
-    pools, records = (source or inventory_source(inventory))()
-    frame = pool_frame(inventory, pools)
-    catalogue = inventory.catalogue()
-    seen = discovered_devices(store, end, identify_window)
-    status = pool_status(frame, seen, records, catalogue, end, max_age=max_age)
+    state = pool_state(
+        store, inventory, end, source=source, identify_window=identify_window, max_age=max_age
+    )
     usage = store.query(
         "utilisation_ratio",
         start,
@@ -241,7 +271,7 @@ def compute_figures(
     if totals is None:
         totals = site_totals(store, inventory, start, end)
     energy = totals.loc[:, ["site", "facility_j", "facility_coverage", "co2_kg"]]
-    delivered = delivered_computing(frame, usage, start, end)
+    delivered = delivered_computing(state.frame, usage, start, end)
     current = store.query(
         "utilisation_ratio", end - identify_window, end, labels={"resource": RESOURCES}, agg="last"
     )
@@ -250,8 +280,8 @@ def compute_figures(
     return ComputeFigures(
         start=start,
         end=end,
-        status=status,
-        findings=identify_findings(frame, seen, catalogue, end),
+        status=state.status,
+        findings=state.findings,
         pools=attribute_energy(delivered, energy),
-        free=free_computing(status, current),
+        free=free_computing(state.status, current),
     )

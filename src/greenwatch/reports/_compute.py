@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import pandas as pd
 
-from greenwatch.metrics import IDENTIFY_COLUMNS
+from greenwatch.metrics import IDENTIFY_COLUMNS, PFLOP
 from greenwatch.query import ComputeFigures, Scope
 
 WEST = "west"  # "East Data, West Computing": the share of computing power in western hubs
@@ -85,7 +85,7 @@ def verification_table(figures: ComputeFigures) -> pd.DataFrame:
     status = figures.status
     rows = status[(status["rated_flops"] > 0) & (status["verification"] != "ok")]
     rows = rows.assign(
-        rated_pflops=rows["rated_flops"] / 1e15,
+        rated_pflops=rows["rated_flops"] / PFLOP,
         verified_age_days=rows["verified_age_s"] / 86400.0,
         order=rows["verification"].map(_ORDER),
     ).sort_values(["order", "site", "pool"], kind="stable")
