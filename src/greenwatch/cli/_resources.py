@@ -101,10 +101,10 @@ class _Local:
         return [self.registry.view(v) for v in found]
 
     def show(self, site: str, pool: str) -> dict[str, Any]:
-        history = self.registry.history(site, pool)
-        if not history:
+        shown = self.registry.detail(site, pool)
+        if shown is None:
             raise GreenwatchError(f"no pool {pool!r} at site {site!r}")
-        return {**self.registry.view(history[-1]), "history": [v.to_dict() for v in history]}
+        return shown
 
     def remove(self, site: str, pool: str) -> dict[str, Any]:
         return self.registry.view(self.registry.remove(site, pool, self.by))

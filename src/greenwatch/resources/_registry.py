@@ -345,6 +345,14 @@ class ResourceRegistry:
             "rated_flops": rated,
         }
 
+    def detail(self, site: str, pool_id: str) -> dict[str, Any] | None:
+        """:meth:`view` of the latest version (a removed pool too) with its ``history``; None
+        for a pool that never existed."""
+        history = self.history(site, pool_id)
+        if not history:
+            return None
+        return {**self.view(history[-1]), "history": [v.to_dict() for v in history]}
+
     def record_verification(self, record: Mapping[str, Any], by: str) -> Verification:
         """Validate and store a verification record (keys as :class:`Verification`, ``at``
         optional: now); :class:`RegistrationError` keyed by field for every problem."""

@@ -22,7 +22,7 @@ import pandas as pd
 
 from greenwatch.alerts import AlertEngine, AlertNotFoundError, Silence, parse_duration
 from greenwatch.model import GreenwatchError
-from greenwatch.service._context import ApiContext, bad_request
+from greenwatch.service._context import NOT_A_JSON_OBJECT, ApiContext, bad_request, json_object
 
 Reply = flask.Response | tuple[flask.Response, int]
 _LIST_ARGS = {"state", "severity", "silenced", "inhibited"}
@@ -43,9 +43,9 @@ def _time(raw: object, name: str) -> pd.Timestamp | None:
 
 
 def _body() -> dict[str, Any]:
-    body = flask.request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise GreenwatchError("send a JSON object (Content-Type: application/json)")
+    body = json_object()
+    if body is None:
+        raise GreenwatchError(NOT_A_JSON_OBJECT)
     return body
 
 

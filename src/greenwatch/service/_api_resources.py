@@ -25,7 +25,7 @@ from greenwatch.resources import (
     ResourceRegistry,
     VersionConflictError,
 )
-from greenwatch.service._context import ApiContext, bad_request
+from greenwatch.service._context import NOT_A_JSON_OBJECT, ApiContext, bad_request, json_object
 
 Reply = flask.Response | tuple[flask.Response, int]
 _BODY_KEYS = ("site", "pool", "expected_version")
@@ -35,11 +35,6 @@ def _invalid(problems: list[tuple[str, str]]) -> tuple[flask.Response, int]:
     message = "; ".join(f"{key}: {msg}" if key else msg for key, msg in problems)
     listed = [{"key": key, "message": msg} for key, msg in problems]
     return bad_request(message, problems=listed)
-
-
-def _json_object() -> dict[str, Any] | None:
-    body = flask.request.get_json(silent=True)
-    return body if isinstance(body, dict) else None
 
 
 def _registration(body: dict[str, Any]) -> list[tuple[str, str]]:
@@ -66,9 +61,9 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
 
     @app.post("/api/v1/resources")
     def register_pool() -> Reply:
-        body = _json_object()
+        body = json_object()
         if body is None:
-            return _invalid([("", "send a JSON object (Content-Type: application/json)")])
+            return _invalid([("", NOT_A_JSON_OBJECT)])
         problems = _registration(body)
         if problems:
             return _invalid(problems)
@@ -107,17 +102,16 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
 
     @app.get("/api/v1/resources/<site>/<pool>")
     def show_pool(site: str, pool: str) -> Reply:
-        reg = registry()
-        history = reg.history(site, pool)
-        if not history:
+        shown = registry().detail(site, pool)
+        if shown is None:
             return bad_request(f"no pool {pool!r} at site {site!r}", 404)
-        return flask.jsonify({**reg.view(history[-1]), "history": [v.to_dict() for v in history]})
+        return flask.jsonify(shown)
 
     @app.post("/api/v1/resources/verifications")
     def record_verification() -> Reply:
-        body = _json_object()
+        body = json_object()
         if body is None:
-            return _invalid([("", "send a JSON object (Content-Type: application/json)")])
+            return _invalid([("", NOT_A_JSON_OBJECT)])
         try:
             record = registry().record_verification(body, _caller())
         except RegistrationError as exc:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import flask
 import pandas as pd
@@ -62,6 +63,15 @@ def stored_source(data_dir: Path, inventory: Inventory) -> Iterator[ComputeSourc
         yield registry_source(registry)
     finally:
         registry.close()
+
+
+NOT_A_JSON_OBJECT = "send a JSON object (Content-Type: application/json)"
+
+
+def json_object() -> dict[str, Any] | None:
+    """The request's body when it is a JSON object, else None."""
+    body = flask.request.get_json(silent=True)
+    return body if isinstance(body, dict) else None
 
 
 def bad_request(message: str, status: int = 400, **extra: object) -> tuple[flask.Response, int]:
