@@ -27,7 +27,7 @@ from _results import result
 from greenwatch.inventory import load_inventory
 from greenwatch.query import compute_figures
 from greenwatch.service import Service
-from greenwatch.service._auth import TokenStore
+from greenwatch.service._tokens import TokenStore
 from greenwatch.store import DuckDBStore
 from kpi import Loaded, load_into_vm, timed
 

@@ -32,7 +32,7 @@ import pandas as pd
 
 from greenwatch.ingest import encode_lines, parse_lines
 from greenwatch.inventory import load_inventory
-from greenwatch.service._auth import TokenStore
+from greenwatch.service._tokens import TokenStore
 from greenwatch.simulate import Simulator
 
 START = pd.Timestamp("2026-10-01T00:00:00Z")
@@ -158,7 +158,7 @@ def main() -> None:
     vm_binary = shutil.which("victoria-metrics")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "greenwatch"
-        token = TokenStore.for_data_dir(data).create(["write"], "bench")
+        token = TokenStore.for_data_dir(data).create(["write"], "bench", any_site=True)
         port = free_port()
         cmd = [sys.executable, "-m", "greenwatch.cli", "serve", "--data-dir", str(data)]
         with server([*cmd, "--port", str(port)], f"http://127.0.0.1:{port}/readyz") as proc:

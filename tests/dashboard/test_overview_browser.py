@@ -22,7 +22,7 @@ from greenwatch.query import Scope
 from greenwatch.reports import make_report
 from greenwatch.reports import parse_period as report_period
 from greenwatch.service import Service, backfill, demo_scenarios
-from greenwatch.service._auth import TokenStore
+from greenwatch.service._tokens import TokenStore
 from greenwatch.simulate import Simulator
 from greenwatch.store import DuckDBStore
 

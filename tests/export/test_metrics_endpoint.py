@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from greenwatch.export import ExportSettings
 from greenwatch.service import Service
-from greenwatch.service._auth import TokenStore
+from greenwatch.service._tokens import TokenStore
 from tests.conftest import need_binary
 from tests.export.conftest import T_END, serve, wait_for_snapshot
 
@@ -100,7 +100,7 @@ def test_openmetrics_and_gzip_on_request(service: Service) -> None:
 
 
 def test_ingest_and_alert_health_move(service: Service, data_dir: Path) -> None:
-    token = TokenStore.for_data_dir(data_dir).create(["write"], "centre")
+    token = TokenStore.for_data_dir(data_dir).create(["write"], "centre", any_site=True)
     ns = int(T_END.value)
     body = f"power_watts,site=guian-1,meter=facility value=1000 {ns}\n"
     written = httpx.post(
@@ -123,7 +123,10 @@ def test_ingest_and_alert_health_move(service: Service, data_dir: Path) -> None:
 
 def test_metrics_token_is_optional(data_dir: Path) -> None:
     tokens = TokenStore.for_data_dir(data_dir)
-    reader, writer = tokens.create(["read"], "prometheus"), tokens.create(["write"], "agent")
+    reader, writer = (
+        tokens.create(["read"], "prometheus"),
+        tokens.create(["write"], "agent", any_site=True),
+    )
     service = serve(data_dir, ExportSettings(refresh_s=None, metrics_token=True))
     try:
         url = service.url + "metrics"

@@ -12,7 +12,7 @@ import pytest
 
 from greenwatch.inventory import load_inventory
 from greenwatch.service import Service
-from greenwatch.service._auth import TokenStore
+from greenwatch.service._tokens import TokenStore
 from greenwatch.store import DuckDBStore
 from tests.conftest import free_port
 
@@ -57,10 +57,10 @@ def start_server(
     if tokens is None:
         store_tokens = TokenStore.for_data_dir(data_dir)
         tokens = {
-            "write": store_tokens.create(["write"], "writer"),
+            "write": store_tokens.create(["write"], "writer", any_site=True),
             "read": store_tokens.create(["read"], "reader"),
             "admin": store_tokens.create(["admin"], "admin"),
-            "site": store_tokens.create(["write"], "centre", site="test-1"),
+            "site": store_tokens.create(["write"], "centre", sites=["test-1"]),
         }
     store = DuckDBStore(data_dir / "greenwatch.duckdb")
     service = Service(

@@ -16,7 +16,7 @@ import pytest
 from greenwatch.cli import main
 from greenwatch.ingest import parse_lines
 from greenwatch.model import make_batch
-from greenwatch.service._auth import TokenStore
+from greenwatch.service._tokens import TokenStore
 from greenwatch.store import DuckDBStore
 from tests.ingest.conftest import Server
 
@@ -33,7 +33,7 @@ def test_token_create_prints_once_and_stores_hash(
     assert token.startswith("gw_")
     info = TokenStore.for_data_dir(tmp_path).check(token)
     assert info is not None
-    assert (info.name, info.scopes, info.site) == ("telegraf", ("write",), "guian-1")
+    assert (info.name, info.scopes, info.sites) == ("telegraf", ("write",), ("guian-1",))
     assert token not in (tmp_path / "tokens.json").read_text()
     assert main(["token", "list", "--data-dir", str(tmp_path)]) == 0
     listed = capsys.readouterr().out

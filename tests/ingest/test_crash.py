@@ -14,7 +14,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from greenwatch.service._auth import TokenStore
+from greenwatch.service._tokens import TokenStore
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
@@ -46,7 +46,7 @@ def test_kill_9_during_ingest_loses_nothing_acknowledged(tmp_path: Path) -> None
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     tokens = TokenStore.for_data_dir(data_dir)
-    write, read = tokens.create(["write"]), tokens.create(["read"])
+    write, read = tokens.create(["write"], any_site=True), tokens.create(["read"])
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = _serve(data_dir, port, tmp_path / "serve.log")

@@ -20,13 +20,13 @@ SNAPPY = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"
 def test_remote_write_maps_and_keeps_the_rest(server: Server) -> None:
     body = encode_write_request(
         [
-            ({"__name__": "power_watts", "site": "a", "meter": "facility"}, [(1000, 5.0)]),
+            ({"__name__": "power_watts", "site": "test-1", "meter": "facility"}, [(1000, 5.0)]),
             (
                 {
                     "__name__": "DCGM_FI_DEV_POWER_USAGE",
                     "gpu": "0",
                     "Hostname": "h1",
-                    "site": "a",
+                    "site": "test-1",
                 },
                 [(1000, 300.0), (2000, float("nan"))],
             ),

@@ -11,7 +11,7 @@ import pandas as pd
 
 from greenwatch.reports import ReportSettings, ScheduleSpec, list_reports
 from greenwatch.service import Service
-from greenwatch.service._auth import TokenStore
+from greenwatch.service._tokens import TokenStore
 from greenwatch.store import DuckDBStore
 from tests.conftest import free_port
 from tests.reports._golden import golden_inventory

@@ -13,7 +13,7 @@ import pandas as pd
 
 from greenwatch.inventory import load_inventory
 from greenwatch.service import Service
-from greenwatch.service._auth import TokenStore
+from greenwatch.service._tokens import TokenStore
 from greenwatch.store import DuckDBStore
 
 NOW = pd.Timestamp("2026-03-01T12:00:00Z")
@@ -47,7 +47,9 @@ class Running:
 def serving(data_dir: Path) -> Iterator[Running]:
     """``greenwatch serve`` in-process on a free loopback port, clock fixed at :data:`NOW`."""
     store = TokenStore.for_data_dir(data_dir)
-    tokens = {scope: store.create([scope], f"{scope}-bot") for scope in SCOPES}
+    tokens = {
+        scope: store.create([scope], f"{scope}-bot", any_site=scope == "write") for scope in SCOPES
+    }
     service = Service(
         DuckDBStore(":memory:"),
         load_inventory(),

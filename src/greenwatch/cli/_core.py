@@ -24,7 +24,7 @@ from greenwatch.service import (
     run_until_stopped,
     seed_registry,
 )
-from greenwatch.service._auth import TokenStore
+from greenwatch.service._tokens import TokenStore
 from greenwatch.simulate import Simulator
 from greenwatch.store import DuckDBStore
 
@@ -75,7 +75,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     options = _service_options(args)
     tokens = TokenStore.for_data_dir(args.data_dir)
     if not tokens.tokens():
-        say(f"demo API token (read, write), shown once: {tokens.create(['read', 'write'], 'demo')}")
+        token = tokens.create(["read", "write"], "demo", any_site=True)
+        say(f"demo API token (read, write, any site), shown once: {token}")
     if args.live == "protocols":
         return serve_demo_over_protocols(sim, inventory, store, **options)
     run_until_stopped(Service(store, inventory, live=sim, **options), say)

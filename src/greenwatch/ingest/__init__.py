@@ -24,11 +24,12 @@ from greenwatch.ingest._mapping import (
 from greenwatch.ingest._otlp import OtlpError
 from greenwatch.ingest._otlp import encode_response as encode_otlp_response
 from greenwatch.ingest._pipeline import Ingest, IngestClosedError, Sink
-from greenwatch.ingest._push import Push, PushError, PushOutcome
+from greenwatch.ingest._push import Admit, Push, PushError, PushOutcome
 from greenwatch.ingest._remote import RemoteWriteError, encode_write_request
 
 __all__ = [
     "PRECISION_NS",
+    "Admit",
     "Ingest",
     "IngestClosedError",
     "LineError",

@@ -239,6 +239,7 @@ class PushResult:
     batch: pd.DataFrame
     errors: list[tuple[int, str]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    refs: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="int64"))  # per row
 
 
 @lru_cache(maxsize=64)
@@ -321,4 +322,4 @@ def to_batch(
     counts["ext"] = int(batch["metric"].str.startswith("ext_").sum()) if len(batch) else 0
     counts["accepted"] = len(batch)
     errors.sort()
-    return PushResult(batch, errors, counts)
+    return PushResult(batch, errors, counts, refs[keep])

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from greenwatch.ingest._lineproto import parse_lines
@@ -25,6 +26,9 @@ from greenwatch.ingest._remote import request_rows as remote_rows
 from greenwatch.model import GreenwatchError
 
 Clock = Callable[[], pd.Timestamp]
+# Checks a batch before it is stored, given each row's line (or series) and what a line is
+# called; raises to refuse the whole request (e.g. a token writing a site it is not bound to).
+Admit = Callable[[pd.DataFrame, np.ndarray, str], None]
 MAX_ERRORS = 100
 
 
@@ -64,7 +68,11 @@ class Push:
         self.clock = clock
         self.deltas = DeltaAccumulator()
 
-    def _store(self, result: PushResult, batch_id: str | None, what: str) -> PushOutcome:
+    def _store(
+        self, result: PushResult, batch_id: str | None, what: str, admit: Admit | None = None
+    ) -> PushOutcome:
+        if admit is not None:
+            admit(result.batch, result.refs, what)
         if result.errors:
             raise PushError(result.errors[:MAX_ERRORS], what)
         stored = self.ingest.submit(result.batch, batch_id)
@@ -76,6 +84,7 @@ class Push:
         precision: str = "ns",
         default_site: str | None = None,
         batch_id: str | None = None,
+        admit: Admit | None = None,
     ) -> PushOutcome:
         """Store a line-protocol body (InfluxDB v1/v2 write API)."""
         parsed = parse_lines(text, precision, int(self.clock().value))
@@ -85,7 +94,7 @@ class Push:
         result = to_batch(self.mapper, "influx", parsed.series, numeric, default_site)
         result.errors = sorted(errors + result.errors)
         result.counts |= {"lines": parsed.lines, "strings": parsed.strings}
-        return self._store(result, batch_id, "line")
+        return self._store(result, batch_id, "line", admit)
 
     def otlp(
         self,
@@ -93,13 +102,14 @@ class Push:
         json_body: bool,
         default_site: str | None = None,
         batch_id: str | None = None,
+        admit: Admit | None = None,
     ) -> PushOutcome:
         """Store an OTLP/HTTP metrics request (protobuf or JSON)."""
         parsed = otlp_rows(decode_request(body, json_body), int(self.clock().value))
         rows, totals = self.deltas.apply(parsed)
         result = to_batch(self.mapper, "otlp", parsed.series, rows, default_site)
         result.counts |= {"points": parsed.points, "ignored": parsed.ignored}
-        outcome = self._store(result, batch_id, "data point")
+        outcome = self._store(result, batch_id, "data point", admit)
         self.deltas.commit(totals)
         return outcome
 
@@ -109,6 +119,7 @@ class Push:
         default_site: str | None = None,
         batch_id: str | None = None,
         max_bytes: int = MAX_DECOMPRESSED,
+        admit: Admit | None = None,
     ) -> PushOutcome:
         """Store a Prometheus remote-write request (snappy-compressed protobuf)."""
         parsed = remote_rows(decode_write_request(body, max_bytes))
@@ -119,7 +130,7 @@ class Push:
                 (i, f"series {_describe(parsed.series[i])}: {why}") for i, why in result.errors
             ]
             result.errors = named
-        return self._store(result, batch_id, "series")
+        return self._store(result, batch_id, "series", admit)
 
 
 def _describe(series: tuple[str, dict[str, str]]) -> str:

@@ -15,12 +15,14 @@ from greenwatch.model._config import YamlDocument, format_loc, load_yaml, parse_
 from greenwatch.model._errors import BatchError, ConfigError, GreenwatchError
 from greenwatch.model._paths import shipped_dir
 from greenwatch.model._registry import REGISTRY, MetricKind, MetricSpec, metric_spec
+from greenwatch.model._throttle import FailureThrottle
 
 __all__ = [
     "BASE_COLUMNS",
     "REGISTRY",
     "BatchError",
     "ConfigError",
+    "FailureThrottle",
     "GreenwatchError",
     "MetricKind",
     "MetricSpec",

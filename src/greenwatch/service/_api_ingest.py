@@ -14,13 +14,16 @@ POST /api/v1/write     snappy protobuf prometheus.WriteRequest  204; 400 bad ser
 
 A request is atomic (see :mod:`greenwatch.ingest._push`): a 400 lists every bad line (``line``
 is the first, ``errors`` all, up to 100) and nothing of the request is stored. 401: no or an
-unknown token; 403: a token without the ``write`` scope; 413: a body over the limit (default
-10 MiB after decompression; a gzip bomb is cut off at the limit); 415: a content type or
-encoding the route does not take; 503: the server is shutting down (retry). Counts of what was
-done come back as ``X-Greenwatch-*`` headers (stored, ext, strings, implausible, …).
+unknown token; 403: a token without the ``write`` scope, or samples for a site the token is
+not bound to (``errors`` lists each line and its site; nothing is stored); 413: a body over
+the limit (default 10 MiB after decompression; a gzip bomb is cut off at the limit); 415: a
+content type or encoding the route does not take; 429: too many failed tokens from this
+address; 503: the server is shutting down (retry). Counts of what was done come back as
+``X-Greenwatch-*`` headers (stored, ext, strings, implausible, …).
 
 Site of samples without a ``site`` tag: the profile's site tag, else ``?site=`` on the URL,
-else the token's site (``greenwatch token create --site``); none is an error of that line.
+else the site of a token bound to one site (``greenwatch token create --site``); none is an
+error of that line.
 An agent's ``X-Greenwatch-Batch-Id`` makes a retried request a no-op.
 """
 
@@ -34,6 +37,7 @@ from pathlib import Path
 import flask
 
 from greenwatch.ingest import (
+    Admit,
     IngestClosedError,
     Mapper,
     OtlpError,
@@ -46,6 +50,7 @@ from greenwatch.ingest import (
 )
 from greenwatch.model import BatchError
 from greenwatch.service._context import ApiContext, bad_request
+from greenwatch.service._tokens import SiteForbiddenError, site_admission
 
 log = logging.getLogger("greenwatch.ingest.api")
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
@@ -104,7 +109,12 @@ def _default_site() -> str | None:
     if site:
         return site
     token = getattr(flask.g, "token", None)
-    return getattr(token, "site", None)
+    return token.default_site if token is not None else None
+
+
+def _admit() -> Admit | None:
+    """The token's site binding, checked on the parsed batch before anything is stored."""
+    return site_admission(getattr(flask.g, "token", None))
 
 
 def _accepted(outcome: PushOutcome, status: int = 204, body: bytes = b"") -> flask.Response:
@@ -113,9 +123,9 @@ def _accepted(outcome: PushOutcome, status: int = 204, body: bytes = b"") -> fla
     return response
 
 
-def _rejected(exc: PushError) -> tuple[flask.Response, int]:
+def _rejected(exc: PushError | SiteForbiddenError, status: int = 400) -> tuple[flask.Response, int]:
     errors = [{exc.what.replace(" ", "_"): ref, "message": why} for ref, why in exc.errors]
-    return bad_request(str(exc), line=exc.errors[0][0], errors=errors)
+    return bad_request(str(exc), status, line=exc.errors[0][0], errors=errors)
 
 
 def register(app: flask.Flask, ctx: ApiContext) -> None:
@@ -138,6 +148,8 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             return bad_request(str(exc), exc.status)
         except PushError as exc:
             return _rejected(exc)
+        except SiteForbiddenError as exc:
+            return _rejected(exc, 403)
         except RemoteWriteError as exc:
             return bad_request(str(exc), exc.status)
         except (BatchError, OtlpError, ValueError) as exc:
@@ -159,7 +171,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             except UnicodeDecodeError as exc:
                 line = body[: exc.start].count(b"\n") + 1
                 raise PushError([(line, "not UTF-8")]) from None
-            outcome = push.influx(text, precision, _default_site(), batch_id)
+            outcome = push.influx(text, precision, _default_site(), batch_id, _admit())
             return _accepted(outcome)
 
         return handle(run)
@@ -190,7 +202,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
         json_body = kind == "application/json"
 
         def run(body: bytes, batch_id: str | None) -> flask.Response:
-            outcome = push.otlp(body, json_body, _default_site(), batch_id)
+            outcome = push.otlp(body, json_body, _default_site(), batch_id, _admit())
             ignored = outcome.counts.get("ignored", 0)
             message = f"{ignored} histogram/summary points are not stored" if ignored else ""
             payload = encode_otlp_response(ignored, message, json_body)
@@ -210,6 +222,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             return bad_request(f"Content-Encoding {encoding!r}: remote write is snappy", 415)
 
         def run(body: bytes, batch_id: str | None) -> flask.Response:
-            return _accepted(push.remote_write(body, _default_site(), batch_id, limit()))
+            site, admit = _default_site(), _admit()
+            return _accepted(push.remote_write(body, site, batch_id, limit(), admit))
 
         return handle(run, raw_encoding="snappy")

@@ -19,7 +19,7 @@ import flask
 from greenwatch.collect import Collector, Scheduler
 from greenwatch.export import CollectorHealth, KpiExports, ServiceHealth, exposition
 from greenwatch.service import _auth
-from greenwatch.service._context import ApiContext, bad_request
+from greenwatch.service._context import ApiContext
 
 EXPORTS_KEY = "GREENWATCH_EXPORTS"
 
@@ -52,21 +52,6 @@ def service_health(
     )
 
 
-def _refused(exports: KpiExports) -> tuple[flask.Response, int] | None:
-    """401/403 when the page needs a read token and the request has none that allows it."""
-    if not exports.settings.metrics_token:
-        return None
-    token = _auth.presented_token(flask.request)
-    if token is None:
-        return bad_request("missing token: send 'Authorization: Bearer <token>'", 401)
-    info = flask.current_app.config[_auth.TOKENS_KEY].check(token)
-    if info is None:
-        return bad_request("invalid token", 401)
-    if not info.allows("read"):
-        return bad_request(f"token {info.name!r} lacks the read scope", 403)
-    return None
-
-
 def register(app: flask.Flask, ctx: ApiContext) -> None:
     """``GET /metrics`` over the service's :class:`KpiExports` (else health only)."""
     exports: KpiExports | None = app.config.get(EXPORTS_KEY)
@@ -76,12 +61,10 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
         )
         app.config[EXPORTS_KEY] = exports
     registry = exports.registry
+    app.config[_auth.METRICS_TOKEN_KEY] = exports.settings.metrics_token  # checked by _auth
 
     @app.get("/metrics")
     def metrics() -> flask.Response | tuple[flask.Response, int]:
-        refused = _refused(exports)
-        if refused is not None:
-            return refused
         request = flask.request
         body, headers = exposition(
             registry,

@@ -31,9 +31,9 @@ from greenwatch.service import (
     _api_resources,
     _auth,
 )
-from greenwatch.service._auth import TokenStore
 from greenwatch.service._context import ApiContext, registry_source
 from greenwatch.service._http import HttpServer, create_flask
+from greenwatch.service._tokens import TokenStore
 from greenwatch.simulate import Simulator
 from greenwatch.store import Store
 
