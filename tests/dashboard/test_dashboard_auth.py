@@ -99,10 +99,17 @@ def test_login_guards_pages_and_callbacks(tmp_path: Path, users_file: Path) -> N
 def test_proxy_header_names_the_user(tmp_path: Path, users_file: Path) -> None:
     client = _client(
         tmp_path,
-        f"auth:\n  users_file: {users_file}\n  proxy_header: X-Forwarded-User\n",
+        f"auth:\n  users_file: {users_file}\n  proxy_header: X-Forwarded-User\n"
+        "  trusted_proxies: [127.0.0.1/32, 'fd00::/8']\n",
     )
     assert client.get("/").status_code == 302
     assert client.get("/", headers={"X-Forwarded-User": "someone"}).status_code == 200
+    # The same header from anywhere else is not believed: log in.
+    for stranger in ("127.0.0.2", "10.0.0.9", "fe80::1"):
+        forged = client.get(
+            "/", headers={"X-Forwarded-User": "olga"}, environ_base={"REMOTE_ADDR": stranger}
+        )
+        assert forged.status_code == 302, stranger
     layout = client.get("/_dash-layout", headers={"X-Forwarded-User": "victor"}).get_json()
     assert "victor · viewer" in json.dumps(layout, ensure_ascii=False)
 
@@ -110,16 +117,23 @@ def test_proxy_header_names_the_user(tmp_path: Path, users_file: Path) -> None:
 def test_roles(users_file: Path) -> None:
     app = flask.Flask("t")
     app.secret_key = "test"
-    auth = Auth(AuthSettings(users_file=users_file, proxy_header="X-Forwarded-User"))
-    with app.test_request_context(headers={"X-Forwarded-User": "olga"}):
+    auth = Auth(
+        AuthSettings(
+            users_file=users_file,
+            proxy_header="X-Forwarded-User",
+            trusted_proxies=("127.0.0.1/32",),
+        )
+    )
+    proxy = {"REMOTE_ADDR": "127.0.0.1"}
+    with app.test_request_context(headers={"X-Forwarded-User": "olga"}, environ_base=proxy):
         user = auth.current_user()
         assert user is not None
         assert (user.name, user.can_operate) == ("olga", True)
-    with app.test_request_context(headers={"X-Forwarded-User": "victor"}):
+    with app.test_request_context(headers={"X-Forwarded-User": "victor"}, environ_base=proxy):
         user = auth.current_user()
         assert user is not None
         assert not user.can_operate
-    with app.test_request_context(headers={"X-Forwarded-User": "stranger"}):
+    with app.test_request_context(headers={"X-Forwarded-User": "stranger"}, environ_base=proxy):
         user = auth.current_user()
         assert user is not None
         assert user.role == "viewer"
@@ -130,3 +144,36 @@ def test_roles(users_file: Path) -> None:
         user = no_login.current_user()
         assert user is not None
         assert (user.name, user.role) == ("", "operator")
+
+
+@pytest.mark.parametrize(
+    ("bind", "configured", "role"),
+    [
+        ("127.0.0.1", None, "operator"),
+        ("::1", None, "operator"),
+        ("localhost", None, "operator"),
+        ("127.0.0.1", "viewer", "viewer"),
+        # Another loopback address is not "the" loopback bind: reachable from elsewhere via
+        # a port forward just as easily, and nothing a demo needs.
+        ("127.0.0.2", None, "viewer"),
+        ("0.0.0.0", None, "viewer"),
+        ("0.0.0.0", "operator", "viewer"),  # never more than viewer off loopback
+        ("192.0.2.10", "operator", "viewer"),
+        ("::", None, "viewer"),
+    ],
+)
+def test_anonymous_role_follows_the_bind_address(
+    bind: str, configured: str | None, role: str
+) -> None:
+    settings = AuthSettings(anonymous_role=configured)
+    app = flask.Flask("t")
+    # The client's address plays no part: a request from loopback to a public bind is a viewer.
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "127.0.0.1"}):
+        user = Auth(settings, bind).current_user()
+    assert user is not None
+    assert user.role == role
+
+
+def test_proxy_header_needs_trusted_proxies() -> None:
+    with pytest.raises(ValueError, match="proxy_header needs trusted_proxies"):
+        AuthSettings(proxy_header="X-Forwarded-User")

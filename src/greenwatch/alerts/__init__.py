@@ -9,6 +9,7 @@ grouped, inhibited, silenced and muted in maintenance windows. :func:`prometheus
 what PromQL can express. Fakes for tests live in :mod:`greenwatch.alerts.testing`.
 """
 
+from greenwatch.alerts._audit import AUDIT_FILE, AuditEntry, AuditLog
 from greenwatch.alerts._config import (
     AlertingConfig,
     AlertmanagerTarget,
@@ -53,6 +54,7 @@ from greenwatch.alerts._silence import MaintenanceWindow, Silence, SilenceError
 from greenwatch.alerts._state import AlertRecord, Transition, fingerprint
 
 __all__ = [
+    "AUDIT_FILE",
     "SIGNATURE_HEADER",
     "AbsentRule",
     "AlertEngine",
@@ -61,6 +63,8 @@ __all__ = [
     "AlertingConfig",
     "AlertmanagerNotifier",
     "AlertmanagerTarget",
+    "AuditEntry",
+    "AuditLog",
     "ComputeRule",
     "EmailConfig",
     "EmailNotifier",

@@ -12,7 +12,7 @@ import pandas as pd
 from dash import ALL, Input, Output, State, ctx, html
 from dash.exceptions import PreventUpdate
 
-from greenwatch.alerts import Silence
+from greenwatch.alerts import AuditLog, Silence
 from greenwatch.dashboard._alerts_page import DEFAULT_STATES, NOT_CONFIGURED, SEVERITIES, STATES
 from greenwatch.dashboard._auth import User
 from greenwatch.dashboard._env import Env
@@ -32,23 +32,43 @@ class Action:
     silence_id: str | None = None
 
 
-def perform(engine: Any, user: User | None, action: Action) -> tuple[bool, str]:
+CSRF_REFUSED = "Refused: this action carries no valid CSRF token; reload the page."
+
+
+def perform(
+    engine: Any,
+    user: User | None,
+    action: Action,
+    audit: AuditLog | None = None,
+    client: str = "-",
+) -> tuple[bool, str]:
     """Carry out ``action`` through the alert engine's public API; (done, message for the UI).
 
     Only the operator role may act; who acted is recorded as the user's name (``dashboard``
-    when there is no login).
+    when there is no login), and each action done goes to ``audit`` with ``client``.
     """
     if engine is None:
         return False, NOT_CONFIGURED
     if user is None or not user.can_operate:
         return False, "Only the operator role may acknowledge or silence alerts."
     who = user.name or "dashboard"
+
+    def audited(target: str, detail: str, message: str) -> tuple[bool, str]:
+        if audit is not None:
+            audit.record(who, action.kind, target, client, "dashboard", detail)
+        return True, message
+
     try:
         if action.kind == "ack":
             if not action.selected:
                 raise GreenwatchError("pick an alert to acknowledge first")
-            done = engine.acknowledge(action.selected, who, (action.comment or "").strip())
-            return True, f"Acknowledged {done['alertname']}."
+            comment = (action.comment or "").strip()
+            done = engine.acknowledge(action.selected, who, comment)
+            return audited(
+                f"{done['alertname']} {action.selected}",
+                comment,
+                f"Acknowledged {done['alertname']}.",
+            )
         if action.kind == "silence":
             lines = [m.strip() for m in (action.matchers or "").splitlines() if m.strip()]
             silence = Silence.create(
@@ -59,12 +79,13 @@ def perform(engine: Any, user: User | None, action: Action) -> tuple[bool, str]:
                 duration=pd.Timedelta(action.duration),
             )
             engine.add_silence(silence)
-            return (
-                True,
+            return audited(
+                silence.id,
+                "; ".join(lines) + f" for {action.duration}",
                 f"Silence {silence.id[:8]} created until {silence.ends_at:%Y-%m-%d %H:%M} UTC.",
             )
         expired = engine.expire_silence(str(action.silence_id))
-        return True, f"Silence {expired.id[:8]} expired."
+        return audited(expired.id, "", f"Silence {expired.id[:8]} expired.")
     except (GreenwatchError, ValueError) as exc:
         return False, str(exc)
 
@@ -144,6 +165,11 @@ def register(app: dash.Dash, env: Env) -> None:
             comment=comment,
             silence_id=str(trigger["id"]) if isinstance(trigger, dict) else None,
         )
-        done, message = perform(env.alerts, env.auth.current_user(), action)
+        if env.auth.csrf_ok():
+            user = env.auth.current_user()
+            client = env.auth.client_address()
+            done, message = perform(env.alerts, user, action, env.audit, client)
+        else:
+            done, message = False, CSRF_REFUSED
         shown = html.Span(message, className="ok-note" if done else "bad")
         return ((version or 0) + 1 if done else dash.no_update), shown

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 from dash import dcc, html
 
-from greenwatch.alerts import Silence
+from greenwatch.alerts import AuditEntry, Silence
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._view import View, parse_search, with_params
 
@@ -258,7 +258,41 @@ def alert_list(_panel: Any, _view: View, env: Env, search: str) -> Any:
             else html.Div("No active silences.", className="muted"),
             html.H4("History"),
             _history(resolved, past, now),
+            html.H4("Audit log"),
+            _audit_table(env.audit.entries(AUDIT_SHOWN) if env.audit is not None else []),
         ]
+    )
+
+
+AUDIT_SHOWN = 20
+
+
+def _audit_table(entries: list[AuditEntry]) -> Any:
+    """Who did what to the alerts, when and from where: newest first."""
+    if not entries:
+        return html.Div("No operator actions yet.", className="muted")
+    head = ("when (UTC)", "who", "action", "target", "from", "via", "detail")
+    rows = [
+        html.Tr(
+            [
+                html.Td(f"{pd.Timestamp(e.at):%Y-%m-%d %H:%M:%S}"),
+                html.Td(e.who),
+                html.Td(e.action),
+                html.Td(e.target, className="mono"),
+                html.Td(e.client, className="mono"),
+                html.Td(e.via),
+                html.Td(e.detail),
+            ],
+            className="audit-row",
+        )
+        for e in entries
+    ]
+    return html.Div(
+        html.Table(
+            [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
+            className="grid-table audit-table",
+        ),
+        className="table-scroll",
     )
 
 

@@ -17,8 +17,9 @@ import dash
 import flask
 import pandas as pd
 from dash import ALL, MATCH, Input, Output, State, ctx
-from dash.exceptions import PreventUpdate
+from dash.exceptions import DependencyException, PreventUpdate
 
+from greenwatch.alerts import AuditLog
 from greenwatch.dashboard import _alerts_actions, _auth, _reports_page
 from greenwatch.dashboard._blocks import BLOCKS
 from greenwatch.dashboard._env import Env
@@ -52,6 +53,8 @@ def create_app(
     alerts: Any = None,
     reports_dir: Path | None = None,
     compute: ComputeSource | None = None,
+    bind_host: str = "127.0.0.1",
+    audit: AuditLog | None = None,
 ) -> dash.Dash:
     """The Dash app over ``store`` and ``inventory``; ``server`` is a Flask app to mount on.
 
@@ -59,7 +62,9 @@ def create_app(
     :class:`~greenwatch.model.ConfigError` naming file, line and key. ``alerts`` is the alert
     engine (None: the alerts page says alerting is not configured); ``reports_dir`` the report
     archive; ``compute`` where computing pools and verification records come from (the
-    registry's; None: the inventory's pools, never verified).
+    registry's; None: the inventory's pools, never verified); ``bind_host`` the address the
+    server listens on (anonymous visitors may operate only on loopback); ``audit`` where
+    operator actions are logged (shown on the alerts page).
     """
     dashboards = load_dashboards(dashboards_dir or shipped_dir("dashboards"))
     env = Env(
@@ -67,10 +72,11 @@ def create_app(
         inventory,
         dashboards,
         clock,
-        auth=_auth.Auth(dashboards.settings.auth),
+        auth=_auth.Auth(dashboards.settings.auth, bind_host),
         alerts=alerts,
         reports_dir=reports_dir,
         compute=compute,
+        audit=audit,
     )
     settings = dashboards.settings
     app = dash.Dash(
@@ -86,6 +92,11 @@ def create_app(
     env.auth.install(flask_app, [p.path for p in dashboards.pages])
     _reports_page.install(flask_app, env)
     _server_timing(flask_app)
+    # An unknown component-suite path is a missing file (404), not a server error.
+    flask_app.register_error_handler(
+        DependencyException,
+        lambda _exc: (flask.jsonify(code="not found", message="no such dashboard asset"), 404),
+    )
     app.layout = shell(env, settings.refresh_s)
     pages: dict[str, Page] = {p.id: p for p in dashboards.pages}
 

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from greenwatch.alerts import AuditLog
 from greenwatch.dashboard import _data, _links
 from greenwatch.dashboard._auth import Auth
 from greenwatch.dashboard._cache import CachingStore, TtlCache
@@ -36,6 +37,7 @@ class Env:
     alerts: Any = None
     reports_dir: Path | None = None
     compute: ComputeSource | None = None
+    audit: AuditLog | None = None  # operator actions, shown on the alerts page
     cache: TtlCache = field(default_factory=TtlCache)
     store: Store = field(init=False)
 

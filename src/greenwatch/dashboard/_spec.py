@@ -11,7 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from greenwatch.model import ConfigError, YamlDocument, load_yaml, metric_spec, parse_model
 
@@ -303,12 +311,38 @@ class AuthSettings(_Strict):
     users_file: Path | None = Field(default=None, description="YAML of users, scrypt hashes")
     proxy_header: str | None = Field(
         default=None,
-        description="trusted reverse-proxy header naming the user, e.g. X-Forwarded-User",
+        description="reverse-proxy header naming the user, e.g. X-Forwarded-User; believed "
+        "only from trusted_proxies",
+    )
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = Field(
+        default=(),
+        description="addresses (CIDRs) of the reverse proxies whose proxy_header, "
+        "X-Forwarded-For and X-Forwarded-Proto are believed",
     )
     proxy_default_role: Literal["viewer", "operator"] = "viewer"
-    anonymous_role: Literal["viewer", "operator"] = Field(
-        default="operator", description="role when neither users_file nor proxy_header is set"
+    anonymous_role: Literal["viewer", "operator"] | None = Field(
+        default=None,
+        description="role when neither users_file nor proxy_header is set; default (and the "
+        "most it can be off loopback): operator when serving on 127.0.0.1, ::1 or localhost, "
+        "else viewer",
     )
+    secure_cookie: bool | None = Field(
+        default=None,
+        description="Secure cookies; default: when the request came over TLS (directly, or "
+        "X-Forwarded-Proto: https from a trusted proxy)",
+    )
+    login_failures: int = Field(
+        default=5, ge=1, le=1000, description="failed logins per user, and per client, ..."
+    )
+    login_window_s: int = Field(
+        default=900, ge=1, description="... within this many seconds, before 429"
+    )
+
+    @model_validator(mode="after")
+    def _proxies_for_header(self) -> AuthSettings:
+        if self.proxy_header and not self.trusted_proxies:
+            raise ValueError("proxy_header needs trusted_proxies (the proxies' CIDRs)")
+        return self
 
 
 class Settings(_Strict):

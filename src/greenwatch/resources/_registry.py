@@ -34,7 +34,12 @@ from greenwatch.inventory import (
 )
 from greenwatch.model import ConfigError, YamlDocument, parse_model
 from greenwatch.resources._errors import PoolNotFoundError, RegistrationError, VersionConflictError
-from greenwatch.resources._verify import Verification, parse_verification, utc
+from greenwatch.resources._verify import (
+    Verification,
+    parse_verification,
+    plausibility_problems,
+    utc,
+)
 
 Clock = Callable[[], pd.Timestamp]
 INVENTORY = "inventory"
@@ -373,10 +378,9 @@ class ResourceRegistry:
                 pool = current.pool if current is not None and not current.removed else None
                 if pool is None:
                     problems.append(("pool", f"no pool {parsed.pool!r} at site {parsed.site}"))
-            if pool is not None and parsed.devices > pool.count:
-                problems.append(
-                    ("devices", f"{parsed.devices} devices, but pool {pool.id} has {pool.count}")
-                )
+            if pool is not None:
+                model = self._catalogue.find(pool.model)
+                problems += plausibility_problems(parsed, pool, model)
             if problems:
                 raise RegistrationError(problems)
             out = Verification(

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from greenwatch.inventory import Precision
+from greenwatch.inventory import ComputeClass, ComputePool, DeviceModel, Precision
 from greenwatch.model import ConfigError, YamlDocument, parse_model
 from greenwatch.resources._errors import RegistrationError
 
@@ -78,6 +78,60 @@ def parse_verification(record: Mapping[str, Any]) -> VerificationInput:
         return parse_model(YamlDocument("<verification>", dict(record)), VerificationInput)
     except ConfigError as exc:
         raise RegistrationError([(key or "record", msg) for _, key, msg in exc.problems]) from None
+
+
+# A measurement may beat the datasheet a little (boost clocks, a generous benchmark's FLOP
+# count); more than this multiple of the rated peak of the devices tested is not a measurement.
+PEAK_MARGIN = 1.2
+# Pools counted in FP64 (general, supercomputing) are verified at FP64 or FP32: a low-precision
+# figure says nothing about FP64 capacity. AI pools may be verified at any rated precision.
+LOW_PRECISIONS = frozenset({Precision.FP16, Precision.BF16, Precision.FP8})
+
+
+def plausibility_problems(
+    record: VerificationInput, pool: ComputePool, model: DeviceModel | None
+) -> list[tuple[str, str]]:
+    """``(key, reason)`` for each way ``record`` cannot be a real run on ``pool``: more devices
+    than the pool has, a precision its class is not verified at or its model has no rated peak
+    at, or measured FLOPS above :data:`PEAK_MARGIN` x rated peak per device x devices tested."""
+    problems: list[tuple[str, str]] = []
+    if record.devices > pool.count:
+        problems.append(
+            ("devices", f"{record.devices} devices, but pool {pool.id} has {pool.count}")
+        )
+    kind = pool.compute_class
+    if kind is not ComputeClass.AI and record.precision in LOW_PRECISIONS:
+        problems.append(
+            (
+                "precision",
+                f"pool {pool.id} is {kind.value} (counted in fp64): it is verified at fp64 or "
+                f"fp32, not {record.precision.value}",
+            )
+        )
+        return problems
+    if model is None:  # registered pools always name a catalogued model
+        return problems
+    peak = model.peak_flops.get(record.precision)
+    if peak is None:
+        rated = ", ".join(p.value for p in model.peak_flops)
+        problems.append(
+            (
+                "precision",
+                f"{model.id} has no rated {record.precision.value} peak (rated: {rated})",
+            )
+        )
+    if peak is not None and record.measured_flops is not None:
+        limit = peak * min(record.devices, pool.count)
+        if record.measured_flops > PEAK_MARGIN * limit:
+            problems.append(
+                (
+                    "measured_flops",
+                    f"{record.measured_flops:.4g} FLOPS is {record.measured_flops / limit:,.1f}x "
+                    f"the rated {record.precision.value} peak of {record.devices} x {model.id} "
+                    f"({limit:.4g} FLOPS); more than {PEAK_MARGIN}x is refused",
+                )
+            )
+    return problems
 
 
 def utc(when: dt.datetime) -> pd.Timestamp:

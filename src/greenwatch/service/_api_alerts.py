@@ -11,10 +11,15 @@
   ``matchers`` (``["site=\\"guian-1\\""]`` or Alertmanager objects), ``createdBy``,
   ``comment``, ``startsAt`` and ``endsAt`` or ``duration`` (``2h``). DELETE expires.
 - ``GET /api/v1/maintenance`` — the configured recurring maintenance windows.
+- ``GET /api/v1/audit`` (admin: it names people and client addresses) — the newest 100
+  operator actions (acknowledge, silence, expire) from the dashboard and this API: ``at``,
+  ``who``, ``action``, ``target``, ``client``, ``via``, ``detail``. Every change made here is
+  logged there with the token's name.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import flask
@@ -84,6 +89,18 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
     def engine() -> AlertEngine | None:
         return ctx.alerts
 
+    def audit(action: str, target: str, detail: str = "") -> None:
+        """Log an operator action done through the API: the token's name, the client."""
+        if ctx.audit is not None:
+            who = str(flask.g.token.name)
+            client = flask.request.remote_addr or "-"
+            ctx.audit.record(who, action, target, client, "api", detail)
+
+    @app.get("/api/v1/audit")
+    def audit_log() -> Reply:
+        entries = ctx.audit.entries() if ctx.audit is not None else []
+        return flask.jsonify(data=[asdict(e) for e in entries])
+
     @app.get("/api/v1/alerts")
     def list_alerts() -> Reply:
         alerts = engine()
@@ -114,13 +131,13 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             return _off()
         try:
             body = _body()
-            view = alerts.acknowledge(
-                fingerprint, str(body.get("by", "")), str(body.get("comment", ""))
-            )
+            by, comment = str(body.get("by", "")), str(body.get("comment", ""))
+            view = alerts.acknowledge(fingerprint, by, comment)
         except AlertNotFoundError as exc:
             return bad_request(str(exc), 404)
         except GreenwatchError as exc:
             return bad_request(str(exc))
+        audit("ack", f"{view['alertname']} {fingerprint}", f"by {by}: {comment}")
         return flask.jsonify(data=view)
 
     @app.get("/api/v1/silences")
@@ -144,6 +161,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             silence = alerts.add_silence(_silence_from(_body(), now, None))
         except GreenwatchError as exc:
             return bad_request(str(exc))
+        audit("silence", silence.id, silence.comment)
         return flask.jsonify(data=silence.to_api(now)), 201
 
     @app.get("/api/v1/silences/<silence_id>")
@@ -169,6 +187,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             return bad_request(str(exc), 404)
         except GreenwatchError as exc:
             return bad_request(str(exc))
+        audit("silence", silence.id, silence.comment)
         return flask.jsonify(data=silence.to_api(now))
 
     @app.delete("/api/v1/silences/<silence_id>")
@@ -177,9 +196,11 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
         if alerts is None:
             return _off()
         try:
-            return flask.jsonify(data=alerts.expire_silence(silence_id).to_api(ctx.clock()))
+            expired = alerts.expire_silence(silence_id)
         except AlertNotFoundError as exc:
             return bad_request(str(exc), 404)
+        audit("expire", expired.id)
+        return flask.jsonify(data=expired.to_api(ctx.clock()))
 
     @app.get("/api/v1/maintenance")
     def maintenance() -> Reply:

@@ -7,7 +7,10 @@
 - ``GET /api/v1/resources`` ``?site=&hub=&region=&class=`` lists the current pools with their
   site's hub and region, ``precision`` and ``rated_flops``; ``GET /api/v1/resources/<site>/<pool>``
   shows one with its ``history``.
-- ``POST /api/v1/resources/verifications`` (write) records a benchmark result;
+- ``POST /api/v1/resources/verifications`` (write; a token bound to sites records only
+  those sites', else 403) records a benchmark result: 400 with the reason when it cannot be
+  a real run (more devices than the pool has, a precision the pool's class is not verified
+  at, measured FLOPS above 1.2 x rated peak per device x devices tested);
   ``GET /api/v1/resources/verifications`` ``?site=&pool=`` lists them.
 
 The caller's token name is recorded as ``registered_by`` / ``recorded_by``.
@@ -26,6 +29,7 @@ from greenwatch.resources import (
     VersionConflictError,
 )
 from greenwatch.service._context import NOT_A_JSON_OBJECT, ApiContext, bad_request, json_object
+from greenwatch.service._tokens import TokenInfo
 
 Reply = flask.Response | tuple[flask.Response, int]
 _BODY_KEYS = ("site", "pool", "expected_version")
@@ -112,6 +116,12 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
         body = json_object()
         if body is None:
             return _invalid([("", NOT_A_JSON_OBJECT)])
+        token: TokenInfo = flask.g.token
+        sites = token.writable_sites
+        if sites is not None and body.get("site") not in sites:
+            bound = ", ".join(token.sites) or "no site"
+            message = f"token {token.name!r} may not record site {body.get('site')!r} ({bound})"
+            return bad_request(message, 403)
         try:
             record = registry().record_verification(body, _caller())
         except RegistrationError as exc:

@@ -11,7 +11,7 @@ from typing import Any
 import flask
 import pandas as pd
 
-from greenwatch.alerts import AlertEngine
+from greenwatch.alerts import AlertEngine, AuditLog
 from greenwatch.ingest import Ingest
 from greenwatch.inventory import Inventory
 from greenwatch.query import ComputeSource, PoolsAndRecords, inventory_source
@@ -32,6 +32,7 @@ class ApiContext:
     data_dir: Path | None = None
     alerts: AlertEngine | None = None
     resources: ResourceRegistry | None = None
+    audit: AuditLog | None = None
 
     @property
     def compute_source(self) -> ComputeSource:
@@ -84,5 +85,6 @@ def bad_request(message: str, status: int = 400, **extra: object) -> tuple[flask
         409: "conflict",
         413: "request too large",
         415: "unsupported media type",
+        429: "too many requests",
     }.get(status, "invalid")
     return flask.jsonify(code=code, message=message, **extra), status

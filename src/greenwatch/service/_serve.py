@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from greenwatch.alerts import AlertEngine, load_config, load_rules
+from greenwatch.alerts import AUDIT_FILE, AlertEngine, AuditLog, load_config, load_rules
 from greenwatch.collect import Collector, Scheduler
 from greenwatch.dashboard import create_app
 from greenwatch.export import ExportSettings, KpiExports, ServiceHealth
@@ -94,6 +94,8 @@ class Service:
         self.resources = ResourceRegistry(registry, self.inventory, clock=self.clock)
         self.compute = registry_source(self.resources)
         self.alerts = self._alert_engine() if self.alerting else None
+        audit = self.data_dir / AUDIT_FILE if self.data_dir is not None else None
+        self.audit = AuditLog(audit, self.clock)
         self.context = ApiContext(
             self.store,
             self.inventory,
@@ -102,6 +104,7 @@ class Service:
             self.data_dir,
             self.alerts,
             self.resources,
+            self.audit,
         )
         self.exports = KpiExports(
             self.store,
@@ -123,7 +126,10 @@ class Service:
             alerts=self.alerts,
             reports_dir=_api_reports.archive_dir(self.context),
             compute=self.compute,
+            bind_host=self.host,
+            audit=self.audit,
         )
+        self.app = flask_app
         self.http = HttpServer(flask_app, self.host, self.port)
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.exports.install(self.scheduler)  # KPI snapshot job; OTLP and Influx pushes

@@ -1,0 +1,75 @@
+"""The audit log: who did what to the alerts, when, and from where.
+
+Every acknowledgement, silence and expiry — from the dashboard or the HTTP API — is appended as
+one JSON line to ``audit.jsonl`` in the data directory (in memory without one), so an operator
+action can always be traced to a person (or token) and a client address. The log is
+append-only; :meth:`AuditLog.entries` reads the newest first.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+AUDIT_FILE = "audit.jsonl"
+Clock = Callable[[], pd.Timestamp]
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One operator action: ``at`` (ISO 8601 UTC), ``who`` (user or token name), ``action``
+    (``ack``, ``silence``, ``expire``), ``target`` (alert or silence), ``client`` (address),
+    ``via`` (``dashboard`` or ``api``) and a free ``detail`` (the comment, the matchers)."""
+
+    at: str
+    who: str
+    action: str
+    target: str
+    client: str
+    via: str
+    detail: str = ""
+
+
+def _utcnow() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC")
+
+
+class AuditLog:
+    """Append-only JSON lines; ``path`` None keeps the entries in memory."""
+
+    def __init__(self, path: Path | None, clock: Clock = _utcnow) -> None:
+        self.path = path
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._memory: list[AuditEntry] = []
+
+    def record(
+        self, who: str, action: str, target: str, client: str, via: str, detail: str = ""
+    ) -> AuditEntry:
+        """Append one entry, stamped now."""
+        entry = AuditEntry(self._clock().isoformat(), who, action, target, client, via, detail)
+        with self._lock:
+            if self.path is None:
+                self._memory.append(entry)
+                return entry
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(asdict(entry), ensure_ascii=False) + "\n")
+        return entry
+
+    def entries(self, limit: int = 100) -> list[AuditEntry]:
+        """The newest ``limit`` entries, newest first."""
+        with self._lock:
+            if self.path is None:
+                kept = self._memory[-limit:]
+            elif not self.path.exists():
+                kept = []
+            else:
+                lines = self.path.read_text(encoding="utf-8").splitlines()[-limit:]
+                kept = [AuditEntry(**json.loads(line)) for line in lines if line.strip()]
+        return kept[::-1]
