@@ -80,8 +80,10 @@ def required_scope(method: str, path: str) -> str | None:
         return "write"
     if not _under(path, "/api"):
         return None
+    if _under(path, "/api/v1/audit"):  # names people and their addresses
+        return "admin"
     if method in READ_METHODS:
-        return "admin" if _under(path, "/api/v1/audit") else "read"
+        return "read"
     if _under(path, "/api/v1/resources/verifications"):
         return "write"
     if _under(path, "/api/v1/resources"):
