@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,8 +36,18 @@ class PageLog:
             u
             for u in self.requests
             if urlparse(u).scheme in {"http", "https", "ws", "wss"}
-            and urlparse(u).hostname not in {"127.0.0.1", "localhost", "::1"}
+            and not _loopback(urlparse(u).hostname)
         ]
+
+
+def _loopback(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 or localhost (tests may serve on 127.0.0.2 to be off "the" loopback)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
 
 
 class Chromium:
@@ -60,7 +71,7 @@ class Chromium:
             url = r.request.url  # type: ignore[attr-defined]
             log.requests.append(url)
             host = urlparse(url).hostname
-            if urlparse(url).scheme in {"http", "https"} and host not in {"127.0.0.1", "localhost"}:
+            if urlparse(url).scheme in {"http", "https"} and not _loopback(host):
                 r.abort()  # type: ignore[attr-defined]
             else:
                 r.continue_()  # type: ignore[attr-defined]

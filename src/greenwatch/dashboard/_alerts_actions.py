@@ -81,7 +81,7 @@ def perform(
             engine.add_silence(silence)
             return audited(
                 silence.id,
-                "; ".join(lines) + f" for {action.duration}",
+                f"{'; '.join(lines)} for {action.duration}: {silence.comment}",
                 f"Silence {silence.id[:8]} created until {silence.ends_at:%Y-%m-%d %H:%M} UTC.",
             )
         expired = engine.expire_silence(str(action.silence_id))

@@ -31,7 +31,16 @@ class HttpServer:
     """A waitress server (production WSGI) on a background thread, stoppable."""
 
     def __init__(self, app: flask.Flask, host: str, port: int, threads: int = 8) -> None:
-        self._server = create_server(app, host=host, port=port, threads=threads, ident="greenwatch")
+        # Proxy headers (X-Forwarded-For/-Proto) reach the app untouched: the dashboard believes
+        # them only from its configured trusted proxies (CIDRs), which waitress cannot express.
+        self._server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="greenwatch",
+            clear_untrusted_proxy_headers=False,
+        )
         self._thread = threading.Thread(target=self._run, name="http", daemon=True)
 
     @property
