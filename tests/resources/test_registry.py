@@ -22,7 +22,7 @@ from greenwatch.resources import (
     VersionConflictError,
     verification_frame,
 )
-from tests.resources import NOW, h100_pool
+from tests.resources import NOW, h100_pool, verification
 
 SITE = "guian-1"
 
@@ -201,17 +201,7 @@ def test_remove_keeps_the_history(registry: ResourceRegistry) -> None:
 
 
 def _record(**changes: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "site": SITE,
-        "pool": "ai",
-        "benchmark": "hpl",
-        "precision": "fp64",
-        "measured_flops": 1.5e16,
-        "devices": 1024,
-        "passed": True,
-        "at": "2026-03-01T11:30:00+08:00",
-    }
-    return {k: v for k, v in {**record, **changes}.items() if v is not ...}
+    return verification(**{"at": "2026-03-01T11:30:00+08:00", **changes})
 
 
 def test_verification_round_trip(registry: ResourceRegistry) -> None:
@@ -226,18 +216,9 @@ def test_verification_round_trip(registry: ResourceRegistry) -> None:
     assert registry.verifications() == [done, free, probe]  # oldest first
     assert registry.verifications(site=SITE, pool="ai") == [done, free, probe]
     assert registry.verifications(pool="general") == []
-    assert done.to_dict() == {
-        "site": SITE,
-        "pool": "ai",
-        "benchmark": "hpl",
-        "precision": "fp64",
-        "measured_flops": 1.5e16,
-        "devices": 1024,
-        "passed": True,
-        "at": "2026-03-01T03:30:00+00:00",
-        "recorded_by": "edge-agent",
-        "detail": "job 4711",
-    }
+    assert done.to_dict() == verification(
+        at="2026-03-01T03:30:00+00:00", recorded_by="edge-agent", detail="job 4711"
+    )
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import pytest
 from greenwatch.inventory import load_inventory
 from greenwatch.resources import ResourceRegistry
 from greenwatch.service._auth import required_scope
-from tests.resources import NOW, Running, h100_pool, serving
+from tests.resources import NOW, Running, h100_pool, serving, verification
 
 SITE = "guian-1"
 
@@ -209,17 +209,7 @@ def test_remove_and_unknown_pools(server: Running) -> None:
 
 
 def test_verifications(server: Running) -> None:
-    record = {
-        "site": SITE,
-        "pool": "ai",
-        "benchmark": "hpl",
-        "precision": "fp64",
-        "measured_flops": 1.5e16,
-        "devices": 1024,
-        "passed": True,
-        "at": "2026-03-01T11:00:00Z",
-        "detail": "job 4711",
-    }
+    record = verification(at="2026-03-01T11:00:00Z", detail="job 4711")
     with server.client("write") as client:
         made = client.post("/api/v1/resources/verifications", json=record)
         assert made.status_code == 201, made.text

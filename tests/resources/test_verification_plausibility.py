@@ -17,7 +17,7 @@ import pytest
 from greenwatch.cli import main
 from greenwatch.inventory import load_inventory
 from greenwatch.resources import RegistrationError, ResourceRegistry
-from tests.resources import NOW, serving
+from tests.resources import NOW, serving, verification
 
 SITE = "guian-1"
 
@@ -28,19 +28,7 @@ def registry() -> Iterator[ResourceRegistry]:
         yield reg
 
 
-def _record(**changes: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "site": SITE,
-        "pool": "ai",
-        "benchmark": "hpl",
-        "precision": "fp64",
-        "measured_flops": 1.5e16,
-        "devices": 1024,
-        "passed": True,
-    }
-    return {**record, **changes}
-
-
+_record = verification
 # 1024 x 1.95e13 = 1.9968e16 FLOPS rated; 1.2 x that = 2.39616e16.
 ACCEPTED = [
     _record(measured_flops=2.39e16),  # 1.197 x rated: a good run on boost clocks
