@@ -248,8 +248,11 @@ def site_admission(token: TokenInfo | None) -> Admit | None:
 
     def admit(batch: pd.DataFrame, refs: np.ndarray, what: str) -> None:
         sites = batch["site"].to_numpy(dtype=object) if "site" in batch else np.array([])
-        refused = ~np.isin(sites, np.array(sorted(allowed), dtype=object))
-        if refused.any():
+        # A batch holds few distinct sites: judge each once, then map back onto the rows.
+        codes, uniques = pd.factorize(sites, use_na_sentinel=False)
+        foreign = np.array([u not in allowed for u in uniques], dtype=bool)
+        if foreign.any():
+            refused = foreign[codes]
             pairs = sorted(
                 {(int(r), str(s)) for r, s in zip(refs[refused], sites[refused], strict=True)}
             )
