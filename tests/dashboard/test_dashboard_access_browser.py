@@ -20,6 +20,7 @@ import httpx
 import pytest
 from tests.browser import Chromium, open_dashboard, screenshot, settle
 from tests.conftest import free_port
+from tests.resources import h100_pool
 
 from greenwatch.dashboard import hash_password
 from greenwatch.dashboard._alerts_actions import CSRF_REFUSED
@@ -166,10 +167,14 @@ def test_api_actions_are_audited_and_the_log_needs_admin(tmp_path: Path) -> None
             made = admin.post("/api/v1/silences", json=silence)
             assert made.status_code == 201, made.text
             assert admin.delete(f"/api/v1/silences/{made.json()['data']['id']}").status_code == 200
+            pool = {"site": "guian-1", "pool": h100_pool()}
+            assert admin.post("/api/v1/resources", json=pool).status_code == 201
+            assert admin.post("/api/v1/resources", json=pool).status_code == 200  # unchanged
             entries = admin.get("/api/v1/audit").json()["data"]
         with running.client(token="read") as reader:
             assert reader.get("/api/v1/audit").status_code == 403
     assert [(e["who"], e["action"], e["via"]) for e in entries] == [
+        ("root", "register", "api"),
         ("root", "expire", "api"),
         ("root", "silence", "api"),
     ]

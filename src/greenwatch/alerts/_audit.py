@@ -1,9 +1,10 @@
-"""The audit log: who did what to the alerts, when, and from where.
+"""The audit log: who did what, when, and from where.
 
-Every acknowledgement, silence and expiry — from the dashboard or the HTTP API — is appended as
-one JSON line to ``audit.jsonl`` in the data directory (in memory without one), so an operator
-action can always be traced to a person (or token) and a client address. The log is
-append-only; :meth:`AuditLog.entries` reads the newest first.
+Every acknowledgement, silence and expiry — from the dashboard or the HTTP API — and every
+pool registration or removal through the API is appended as one JSON line to ``audit.jsonl``
+in the data directory (in memory without one), so an operator action can always be traced to
+a person (or token) and a client address. The log is append-only; :meth:`AuditLog.entries`
+reads the newest first.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ Clock = Callable[[], pd.Timestamp]
 @dataclass(frozen=True)
 class AuditEntry:
     """One operator action: ``at`` (ISO 8601 UTC), ``who`` (user or token name), ``action``
-    (``ack``, ``silence``, ``expire``), ``target`` (alert or silence), ``client`` (address),
+    (``ack``, ``silence``, ``expire``, ``register``, ``remove``), ``target`` (alert, silence
+    or ``site/pool``), ``client`` (address),
     ``via`` (``dashboard`` or ``api``) and a free ``detail`` (the comment, the matchers)."""
 
     at: str

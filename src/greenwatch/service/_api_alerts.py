@@ -12,9 +12,9 @@
   ``comment``, ``startsAt`` and ``endsAt`` or ``duration`` (``2h``). DELETE expires.
 - ``GET /api/v1/maintenance`` — the configured recurring maintenance windows.
 - ``GET /api/v1/audit`` (admin: it names people and client addresses) — the newest 100
-  operator actions (acknowledge, silence, expire) from the dashboard and this API: ``at``,
-  ``who``, ``action``, ``target``, ``client``, ``via``, ``detail``. Every change made here is
-  logged there with the token's name.
+  operator actions (acknowledge, silence, expire; pool registrations and removals) from the
+  dashboard and the API: ``at``, ``who``, ``action``, ``target``, ``client``, ``via``,
+  ``detail``. Every change made here is logged there with the token's name.
 """
 
 from __future__ import annotations
@@ -89,13 +89,6 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
     def engine() -> AlertEngine | None:
         return ctx.alerts
 
-    def audit(action: str, target: str, detail: str = "") -> None:
-        """Log an operator action done through the API: the token's name, the client."""
-        if ctx.audit is not None:
-            who = str(flask.g.token.name)
-            client = flask.request.remote_addr or "-"
-            ctx.audit.record(who, action, target, client, "api", detail)
-
     @app.get("/api/v1/audit")
     def audit_log() -> Reply:
         entries = ctx.audit.entries() if ctx.audit is not None else []
@@ -137,7 +130,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             return bad_request(str(exc), 404)
         except GreenwatchError as exc:
             return bad_request(str(exc))
-        audit("ack", f"{view['alertname']} {fingerprint}", f"by {by}: {comment}")
+        ctx.log_action("ack", f"{view['alertname']} {fingerprint}", f"by {by}: {comment}")
         return flask.jsonify(data=view)
 
     @app.get("/api/v1/silences")
@@ -161,7 +154,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             silence = alerts.add_silence(_silence_from(_body(), now, None))
         except GreenwatchError as exc:
             return bad_request(str(exc))
-        audit("silence", silence.id, silence.comment)
+        ctx.log_action("silence", silence.id, silence.comment)
         return flask.jsonify(data=silence.to_api(now)), 201
 
     @app.get("/api/v1/silences/<silence_id>")
@@ -187,7 +180,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             return bad_request(str(exc), 404)
         except GreenwatchError as exc:
             return bad_request(str(exc))
-        audit("silence", silence.id, silence.comment)
+        ctx.log_action("silence", silence.id, silence.comment)
         return flask.jsonify(data=silence.to_api(now))
 
     @app.delete("/api/v1/silences/<silence_id>")
@@ -199,7 +192,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             expired = alerts.expire_silence(silence_id)
         except AlertNotFoundError as exc:
             return bad_request(str(exc), 404)
-        audit("expire", expired.id)
+        ctx.log_action("expire", expired.id)
         return flask.jsonify(data=expired.to_api(ctx.clock()))
 
     @app.get("/api/v1/maintenance")

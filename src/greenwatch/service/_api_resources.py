@@ -13,7 +13,8 @@
   at, measured FLOPS above 1.2 x rated peak per device x devices tested);
   ``GET /api/v1/resources/verifications`` ``?site=&pool=`` lists them.
 
-The caller's token name is recorded as ``registered_by`` / ``recorded_by``.
+The caller's token name is recorded as ``registered_by`` / ``recorded_by``; registrations and
+removals also go to the audit log (``GET /api/v1/audit``).
 """
 
 from __future__ import annotations
@@ -82,15 +83,19 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
         except VersionConflictError as exc:
             return bad_request(str(exc), 409, current_version=exc.current)
         unchanged = before is not None and before.version == version.version
+        if not unchanged:
+            ctx.log_action("register", f"{version.site}/{version.pool.id}", f"v{version.version}")
         return flask.jsonify(reg.view(version)), 200 if unchanged else 201
 
     @app.delete("/api/v1/resources/<site>/<pool>")
     def remove_pool(site: str, pool: str) -> Reply:
         reg = registry()
         try:
-            return flask.jsonify(reg.view(reg.remove(site, pool, _caller())))
+            removed = reg.remove(site, pool, _caller())
         except PoolNotFoundError as exc:
             return bad_request(str(exc), 404)
+        ctx.log_action("remove", f"{site}/{pool}", f"v{removed.version}")
+        return flask.jsonify(reg.view(removed))
 
     @app.get("/api/v1/resources")
     def list_pools() -> Reply:

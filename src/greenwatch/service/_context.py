@@ -34,6 +34,16 @@ class ApiContext:
     resources: ResourceRegistry | None = None
     audit: AuditLog | None = None
 
+    def log_action(self, action: str, target: str, detail: str = "") -> None:
+        """Append a change made through the API to the audit log: the caller's token name and
+        address (the dashboard logs its own)."""
+        if self.audit is None:
+            return
+        token = flask.g.get("token")
+        who = str(token.name) if token is not None else "-"
+        client = flask.request.remote_addr or "-"
+        self.audit.record(who, action, target, client, "api", detail)
+
     @property
     def compute_source(self) -> ComputeSource:
         """Pools and verification records: the registry's, else the inventory's pools."""
