@@ -116,7 +116,7 @@ def test_drop_far_from_wrap_at_is_a_reset() -> None:
     assert (got.wraps, got.resets) == (1, 0)
 
 
-def test_counter_gap_is_attributed_to_the_window_of_its_end_and_not_covered() -> None:
+def test_counter_gap_is_spread_over_the_windows_it_spans_and_not_covered() -> None:
     counter = frame([(0, 0), (10, 100), (1000, 600), (1010, 700)])
     whole = interval_energy(counter, start=at(0), end=at(1020), max_gap="60s")
     assert whole.value == pytest.approx(700.0, **EXACT)
@@ -124,10 +124,13 @@ def test_counter_gap_is_attributed_to_the_window_of_its_end_and_not_covered() ->
     assert whole.covered_s == 20.0
     assert whole.coverage == pytest.approx(20 / 1020, **EXACT)
     assert whole.gaps == ((at(10), at(1000)), (at(1010), at(1020)))
+    # The 500 J across the 990 s gap (10 s .. 1000 s) go 490/990 before 500 s, 500/990 after.
     late = interval_energy(counter, start=at(500), end=at(1020), max_gap="60s")
-    assert late.value == pytest.approx(600.0, **EXACT)
+    assert late.value == pytest.approx(500.0 * 500 / 990 + 100.0, **EXACT)
     early = interval_energy(counter, start=at(0), end=at(500), max_gap="60s")
-    assert early.value == pytest.approx(100.0, **EXACT)
+    assert early.value == pytest.approx(100.0 + 500.0 * 490 / 990, **EXACT)
+    assert early.value + late.value == pytest.approx(whole.value, **EXACT)
+    assert late.covered_s == 10.0
     # The 990 s gap is longer than a 900 s look-back: its increase is dropped, wherever the
     # window starts.
     for start in (0, 500, 950):
@@ -139,7 +142,7 @@ def test_counter_gap_is_attributed_to_the_window_of_its_end_and_not_covered() ->
     near = interval_energy(
         counter, start=at(950), end=at(1020), max_gap="60s", counter_lookback="990s"
     )
-    assert near.value == pytest.approx(600.0, **EXACT)
+    assert near.value == pytest.approx(500.0 * 50 / 990 + 100.0, **EXACT)
 
 
 def test_counter_out_of_order_with_duplicates() -> None:
@@ -227,13 +230,15 @@ def test_energy_per_bucket_golden() -> None:
     assert set(per["source"]) == {"power"}
 
 
-def test_counter_per_bucket_splits_and_attributes_gaps() -> None:
+def test_counter_per_bucket_splits_and_spreads_gaps() -> None:
     counter = frame([(1800, 0), (5400, 3.6e6), (5400 + 7200, 4.6e6)])
     per = energy_per_bucket(counter, bucket="1h", start=at(0), end=at(4 * 3600), max_gap="90min")
-    # 1.8e6 in each of the first two hours; the 2 h gap lands in hour 3 (it ends at 3.5 h)
-    assert per["value"].tolist() == pytest.approx([1.8e6, 1.8e6, 0.0, 1.0e6], **EXACT)
+    # 1.8e6 in each of the first two hours; the 1e6 J across the 2 h gap (1.5 h .. 3.5 h) are
+    # spread in proportion to time: 1/4 in hour 2, 1/2 in hour 3, 1/4 in hour 4, none covered.
+    assert per["value"].tolist() == pytest.approx([1.8e6, 2.05e6, 0.5e6, 0.25e6], **EXACT)
     assert per["covered_s"].tolist() == [1800.0, 1800.0, 0.0, 0.0]
-    assert per["uncovered_increase"].tolist() == pytest.approx([0, 0, 0, 1.0e6], **EXACT)
+    spread = [0, 0.25e6, 0.5e6, 0.25e6]
+    assert per["uncovered_increase"].tolist() == pytest.approx(spread, **EXACT)
     whole = interval_energy(counter, start=at(0), end=at(4 * 3600), max_gap="90min")
     assert per["value"].sum() == pytest.approx(whole.value, **EXACT)
 

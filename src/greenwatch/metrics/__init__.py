@@ -65,6 +65,14 @@ from greenwatch.metrics._links import (
 )
 from greenwatch.metrics._placement import HINT_COLUMNS, placement_hints
 from greenwatch.metrics._rollup import DEFAULT_MIN_COVERAGE, LEVELS, Rollup, rollup
+from greenwatch.metrics._site import (
+    METER_ENERGY_COLUMNS,
+    PROVENANCES,
+    SITE_TOTAL_COLUMNS,
+    combined_provenance,
+    meter_energy,
+    site_energy_totals,
+)
 from greenwatch.metrics._submeter import DEFAULT_TOLERANCE, FINDING_COLUMNS, submeter_findings
 from greenwatch.metrics._targets import (
     NATIONAL_PUE_TARGET,
@@ -97,10 +105,13 @@ __all__ = [
     "J_PER_KWH",
     "LEVELS",
     "LINK_COLUMNS",
+    "METER_ENERGY_COLUMNS",
     "NATIONAL_PUE_TARGET",
     "PFLOP",
     "POOL_COLUMNS",
+    "PROVENANCES",
     "PUE_CATEGORY_METERS",
+    "SITE_TOTAL_COLUMNS",
     "VERDICT_COLUMNS",
     "VERIFICATION_COLUMNS",
     "Carbon",
@@ -116,6 +127,7 @@ __all__ = [
     "Verdict",
     "attribute_energy",
     "carbon_emissions",
+    "combined_provenance",
     "computing_efficiency",
     "computing_power",
     "cue",
@@ -133,6 +145,7 @@ __all__ = [
     "link_summary",
     "link_utilisation",
     "link_utilisation_per_bucket",
+    "meter_energy",
     "national_pue_verdict",
     "partial_pue",
     "percentiles",
@@ -144,6 +157,7 @@ __all__ = [
     "ref",
     "regional_share",
     "rollup",
+    "site_energy_totals",
     "site_link_summary",
     "site_verdicts",
     "submeter_findings",

@@ -10,9 +10,10 @@ consecutive samples ``(t_i, v_i), (t_{i+1}, v_{i+1})`` with ``dt = t_{i+1} - t_i
 * energy counter (J): the pair's increase is ``v_{i+1} - v_i``; a drop is a reset (increase
   ``v_{i+1}``) unless ``wrap_at`` is given and ``v_i >= 0.9 * wrap_at`` (a wrap: increase
   ``wrap_at - v_i + v_{i+1}``). A pair with ``dt <= max_gap`` is split over window edges in
-  proportion to time and is covered; a longer one is attributed whole to the window holding
-  ``t_{i+1}`` when ``dt <= counter_lookback`` (the meter kept counting through a short outage;
-  a longer one is dropped) and is not covered.
+  proportion to time and is covered; a longer one is split the same way when
+  ``dt <= counter_lookback`` (the meter kept counting through a short outage, so its energy
+  belongs to the hours the outage spans, not to the hour it ended in; a longer one is
+  dropped) and is not covered. A reset or wrap is counted in the window holding the pair's end.
 
 The look-back test is on the pair itself (``dt``), not on the window's start, so the rule is
 additive: the energy of ``[a, c)`` is exactly that of ``[a, b)`` plus ``[b, c)``, and a day
@@ -158,15 +159,25 @@ def _counter_totals(
     if power is not None and f.size:
         _, fill_energy = _covered_by(power, fp.lo, fp.hi, max_gap_ns)
 
-    g = np.flatnonzero((dt > max_gap_ns) & ~filled)
-    k = np.searchsorted(starts, t1[g], side="right") - 1
-    kk = np.clip(k, 0, max(n - 1, 0))
-    hit = (k >= 0) & (t1[g] < ends[kk]) & (dt[g] <= lookback_ns)
-    gk, gi = kk[hit], g[hit]
-    attributed = sum_by(gk, increase[gi], n)
+    # Across a gap up to the look-back the meter kept counting: its increase is spread over
+    # the windows the gap spans in proportion to time, but the gap is not covered.
+    g = np.flatnonzero((dt > max_gap_ns) & (dt <= lookback_ns) & ~filled)
+    gp = pieces(t0[g], t1[g], starts, ends)
+    gshare = increase[g][gp.pair] * ((gp.hi - gp.lo) / dt[g][gp.pair].astype(np.float64))
+    attributed = sum_by(gp.window, gshare, n)
+    # A reset or wrap counts once, in the window holding the end of its pair.
+    gends = gp.hi == t1[g][gp.pair]
+    gk = gp.window[gends]
+    gi = g[gp.pair[gends]]
 
-    reset_c, wrap_c = reset[c][cp.pair], wrap[c][cp.pair]
-    resets = count_by(cp.window[reset_c], n) + count_by(fp.window, n) + count_by(gk[reset[gi]], n)
+    ends_c = cp.hi == t1[c][cp.pair]
+    reset_c, wrap_c = reset[c][cp.pair] & ends_c, wrap[c][cp.pair] & ends_c
+    fends = fp.hi == t1[f][fp.pair]
+    resets = (
+        count_by(cp.window[reset_c], n)
+        + count_by(fp.window[fends], n)
+        + count_by(gk[reset[gi]], n)
+    )
     span_window = np.concatenate((cp.window, fp.window))
     span_lo = np.concatenate((cp.lo, fp.lo))
     span_hi = np.concatenate((cp.hi, fp.hi))

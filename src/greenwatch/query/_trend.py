@@ -7,7 +7,9 @@ from collections.abc import Iterable
 import pandas as pd
 
 from greenwatch.inventory import Site
-from greenwatch.metrics import PUE_CATEGORY_METERS
+from greenwatch.metrics import PUE_CATEGORY_METERS, combined_provenance, site_energy_totals
+from greenwatch.query._energy import read_meter_energy
+from greenwatch.query._sites import site_frame
 from greenwatch.store import Store
 
 
@@ -18,25 +20,37 @@ def pue_trend(
 
     Each site's IT energy comes from its own PUE-category meter (ISO/IEC 30134-2); a group's
     PUE is the ratio of the summed energies, never a mean of site PUEs. Buckets are
-    ``[t, t + step)``; columns ts, facility_j, it_j, pue. One store query reads every meter.
+    ``[t, t + step)``; columns ts, facility_j, it_j, pue, provenance. Energy per meter is
+    :func:`read_meter_energy` (counters where they exist, else power).
     """
-    it_meter = {s.id: PUE_CATEGORY_METERS[s.pue_category] for s in sites}
-    energy = store.query(
-        "energy_joules_total",
+    chosen = list(sites)
+    energy = read_meter_energy(
+        store,
         start,
         end,
-        labels={"site": list(it_meter), "meter": ["facility", *PUE_CATEGORY_METERS.values()]},
         step=step,
-        agg="increase",
+        labels={
+            "site": [s.id for s in chosen],
+            "meter": ["facility", *PUE_CATEGORY_METERS.values()],
+        },
     )
     if energy.empty:
-        return pd.DataFrame(columns=["ts", "facility_j", "it_j", "pue"])
-    is_it = energy["meter"] == energy["site"].map(it_meter)
+        return pd.DataFrame(columns=["ts", "facility_j", "it_j", "pue", "provenance"])
+    totals = site_energy_totals(energy, site_frame(chosen), keys=["site", "ts"])
+    return trend_of(totals)
+
+
+def trend_of(totals: pd.DataFrame) -> pd.DataFrame:
+    """Per ``ts``: facility and IT energy (J) summed over the sites of ``totals`` (per-bucket
+    :func:`greenwatch.metrics.site_energy_totals`) and their ratio; a bucket where either sum
+    has nothing under it is NaN, never 0. ``provenance``: what the bucket's figures rest on."""
+    g = totals.groupby("ts", sort=True)
     frame = pd.DataFrame(
         {
-            "facility_j": energy[energy["meter"] == "facility"].groupby("ts")["value"].sum(),
-            "it_j": energy[is_it].groupby("ts")["value"].sum(),
+            "facility_j": g["facility_j"].sum(min_count=1),
+            "it_j": g["it_j"].sum(min_count=1),
+            "provenance": g["provenance"].agg(combined_provenance),
         }
-    ).fillna(0.0)
+    )
     frame["pue"] = frame["facility_j"] / frame["it_j"].where(frame["it_j"] > 0)
-    return frame.rename_axis("ts").reset_index()
+    return frame.rename_axis("ts").reset_index()[["ts", "facility_j", "it_j", "pue", "provenance"]]

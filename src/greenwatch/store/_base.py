@@ -9,7 +9,19 @@ from typing import Literal, Protocol, runtime_checkable
 import pandas as pd
 
 Agg = Literal[
-    "mean", "min", "max", "sum", "count", "first", "last", "increase", "integral", "coverage"
+    "mean",
+    "min",
+    "max",
+    "sum",
+    "count",
+    "first",
+    "last",
+    "increase",
+    "integral",
+    "coverage",
+    "resets",
+    "reset_start",
+    "reset_end",
 ]
 AGGS: tuple[str, ...] = (
     "mean",
@@ -22,6 +34,9 @@ AGGS: tuple[str, ...] = (
     "increase",
     "integral",
     "coverage",
+    "resets",
+    "reset_start",
+    "reset_end",
 )
 LabelFilter = Mapping[str, str | Sequence[str]]
 
@@ -39,9 +54,11 @@ class Gaps:
 
     A pair of consecutive samples at most ``max_gap`` apart is *covered*: its counter increase
     and trapezoid integral are split across buckets in proportion to time. A longer pair is a
-    gap: it adds nothing to the integral or coverage; a counter's increase across it is counted
-    in the bucket of the later sample when the gap is at most ``counter_lookback`` (the meter
-    kept counting), else dropped.
+    gap: it adds nothing to the integral or coverage; a counter's increase across it is spread
+    over the buckets the gap spans in proportion to time when the gap is at most
+    ``counter_lookback`` (the meter kept counting), else dropped. ``resets`` counts counter
+    drops (pairs whose later value is lower) ending in a bucket; ``reset_start`` and
+    ``reset_end`` (ns since the epoch) bound the reset pairs touching it.
     """
 
     max_gap: pd.Timedelta = DEFAULT_MAX_GAP

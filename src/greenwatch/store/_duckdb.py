@@ -54,7 +54,11 @@ CREATE TABLE IF NOT EXISTS meta (name VARCHAR PRIMARY KEY, value VARCHAR);
     "".join(
         f'''CREATE TABLE IF NOT EXISTS {table} (series_id INTEGER NOT NULL, bucket BIGINT NOT NULL,
     n BIGINT, sum DOUBLE, min DOUBLE, max DOUBLE, first_t BIGINT, first_v DOUBLE,
-    last_t BIGINT, last_v DOUBLE, increase DOUBLE, integral DOUBLE, covered_s DOUBLE);
+    last_t BIGINT, last_v DOUBLE, increase DOUBLE, integral DOUBLE, covered_s DOUBLE,
+    resets BIGINT, reset_start BIGINT, reset_end BIGINT);
+ALTER TABLE {table} ADD COLUMN IF NOT EXISTS resets BIGINT;
+ALTER TABLE {table} ADD COLUMN IF NOT EXISTS reset_start BIGINT;
+ALTER TABLE {table} ADD COLUMN IF NOT EXISTS reset_end BIGINT;
 '''
         for table in ("rollup_1h", "rollup_1d")
     )
@@ -227,8 +231,21 @@ class DuckDBStore:
         return {key: int(i) for i, key in cur.execute("SELECT id, key FROM series").fetchall()}
 
     def _refresh_rollups(self, cur: duckdb.DuckDBPyConnection, t_lo: int, t_hi: int) -> None:
-        h_lo = (t_lo // HOUR - 1) * HOUR
-        h_hi = (t_hi // HOUR + 2) * HOUR
+        # A counter's increase across a gap is spread over the hours the gap spans, so new
+        # samples change the hours back to the sample before them and on to the one after.
+        lookback = int(self.gaps.counter_lookback.value)
+        row = cur.execute(
+            """SELECT min(t) FILTER (WHERE t < $lo), max(t) FILTER (WHERE t > $hi) FROM (
+                 SELECT max(t) AS t FROM samples WHERE series_id IN (SELECT id FROM _ids)
+                   AND t >= $lo - $lookback AND t < $lo GROUP BY series_id
+                 UNION ALL
+                 SELECT min(t) FROM samples WHERE series_id IN (SELECT id FROM _ids)
+                   AND t > $hi AND t <= $hi + $lookback GROUP BY series_id)""",
+            {"lo": t_lo, "hi": t_hi, "lookback": lookback},
+        ).fetchone()
+        before, after = (row or (None, None))
+        h_lo = (min(t_lo, before if before is not None else t_lo) // HOUR - 1) * HOUR
+        h_hi = (max(t_hi, after if after is not None else t_hi) // HOUR + 2) * HOUR
         cur.execute(
             "DELETE FROM rollup_1h WHERE series_id IN (SELECT id FROM _ids) "
             "AND bucket >= $lo AND bucket < $hi",
@@ -395,6 +412,9 @@ def _combine(parts: pd.DataFrame) -> pd.DataFrame:
         increase=("increase", "sum"),
         integral=("integral", "sum"),
         covered_s=("covered_s", "sum"),
+        resets=("resets", "sum"),
+        reset_start=("reset_start", "min"),
+        reset_end=("reset_end", "max"),
     )
     by_last = parts.sort_values(["series_id", "last_t"], na_position="first", kind="stable")
     last = by_last.groupby(["series_id", "bucket"], sort=True)
@@ -415,6 +435,9 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "increase": ("increase",),
     "integral": ("integral",),
     "coverage": ("covered_s",),
+    "resets": ("resets",),
+    "reset_start": ("reset_start",),
+    "reset_end": ("reset_end",),
 }
 
 
@@ -436,6 +459,9 @@ def _finish(data: pd.DataFrame, aggs: list[str], lo: int, hi: int, width: int) -
         "increase": lambda: data["increase"],
         "integral": lambda: data["integral"],
         "coverage": lambda: (data["covered_s"] / span).clip(upper=1.0),
+        "resets": lambda: data["resets"].fillna(0),
+        "reset_start": lambda: data["reset_start"],
+        "reset_end": lambda: data["reset_end"],
     }
     for name in aggs:
         out["value" if len(aggs) == 1 else name] = columns[name]().astype("float64")

@@ -23,6 +23,9 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "increase",
     "integral",
     "covered_s",
+    "resets",
+    "reset_start",
+    "reset_end",
 )
 
 _SUMMARY_SQL = """
@@ -35,10 +38,15 @@ WITH raw AS (
     SELECT series_id, max(t), arg_max(value, t) FROM samples
     WHERE series_id IN (SELECT id FROM {ids}) AND t >= $lo - $lookback AND t < $lo - $max_gap
     GROUP BY series_id
+    UNION ALL
+    -- And the first one after, for a pair that leaves the window across a long gap.
+    SELECT series_id, min(t), arg_min(value, t) FROM samples
+    WHERE series_id IN (SELECT id FROM {ids}) AND t >= $hi + $max_gap AND t < $hi + $lookback
+    GROUP BY series_id
 ),
 p AS (
     SELECT series_id, t0, v0, t1, v1, t1 - t0 AS dt,
-           CASE WHEN v1 >= v0 THEN v1 - v0 ELSE v1 END AS inc
+           CASE WHEN v1 >= v0 THEN v1 - v0 ELSE v1 END AS inc, v1 < v0 AS reset
     FROM (
         SELECT series_id, t AS t0, v AS v0,
                lead(t) OVER w AS t1, lead(v) OVER w AS v1
@@ -46,36 +54,42 @@ p AS (
     ) WHERE t1 IS NOT NULL
 ),
 covered AS (
-    SELECT series_id, t0, v0, v1, dt, inc,
+    SELECT series_id, t0, t1, v0, v1, dt, inc, reset, dt > $max_gap AS bridged,
            greatest(t0, $lo) AS a0, least(t1, $hi) AS b0
-    FROM p WHERE dt <= $max_gap AND t1 > $lo AND t0 < $hi
+    FROM p WHERE dt <= $lookback AND t1 > $lo AND t0 < $hi
 ),
 single AS (
-    SELECT series_id, (a0 - $origin) // $step AS k, a0 AS a, b0 AS b, t0, v0, v1, dt, inc
+    SELECT series_id, (a0 - $origin) // $step AS k, a0 AS a, b0 AS b,
+           t0, t1, v0, v1, dt, inc, reset, bridged
     FROM covered WHERE (a0 - $origin) // $step = (b0 - 1 - $origin) // $step
 ),
 multi AS (
     SELECT series_id, k,
            greatest(a0, $origin + k * $step) AS a, least(b0, $origin + (k + 1) * $step) AS b,
-           t0, v0, v1, dt, inc
+           t0, t1, v0, v1, dt, inc, reset, bridged
     FROM (
         SELECT *, unnest(range((a0 - $origin) // $step, (b0 - 1 - $origin) // $step + 1)) AS k
         FROM covered WHERE (a0 - $origin) // $step <> (b0 - 1 - $origin) // $step
     )
 ),
 parts AS (
+    -- A counter's increase across a gap up to the look-back is spread over the buckets the
+    -- gap spans in proportion to time, like a covered pair's, but the gap is not covered.
     SELECT series_id, k,
            inc * (b - a) / dt AS increase,
-           (2 * v0 + (v1 - v0) * ((a - t0) + (b - t0)) / dt) / 2 * (b - a) / 1e9 AS integral,
-           (b - a) / 1e9 AS covered_s
+           CASE WHEN bridged THEN 0.0
+                ELSE (2 * v0 + (v1 - v0) * ((a - t0) + (b - t0)) / dt) / 2 * (b - a) / 1e9
+           END AS integral,
+           CASE WHEN bridged THEN 0.0 ELSE (b - a) / 1e9 END AS covered_s,
+           (reset AND b = t1)::BIGINT AS resets,
+           CASE WHEN reset THEN t0 END AS reset_start,
+           CASE WHEN reset THEN t1 END AS reset_end
     FROM (SELECT * FROM single UNION ALL SELECT * FROM multi)
-    UNION ALL
-    SELECT series_id, (t1 - $origin) // $step AS k, inc, 0.0, 0.0
-    FROM p WHERE dt > $max_gap AND dt <= $lookback AND t1 >= $lo AND t1 < $hi
 ),
 contrib AS (
     SELECT series_id, k, sum(increase) AS increase, sum(integral) AS integral,
-           sum(covered_s) AS covered_s
+           sum(covered_s) AS covered_s, sum(resets) AS resets,
+           min(reset_start) AS reset_start, max(reset_end) AS reset_end
     FROM parts GROUP BY series_id, k
 ),
 stats AS (
@@ -88,7 +102,8 @@ SELECT coalesce(s.series_id, c.series_id) AS series_id,
        $origin + coalesce(s.k, c.k) * $step AS bucket,
        coalesce(s.n, 0) AS n, s.sum, s.min, s.max, s.first_t, s.first_v, s.last_t, s.last_v,
        coalesce(c.increase, 0.0) AS increase, coalesce(c.integral, 0.0) AS integral,
-       coalesce(c.covered_s, 0.0) AS covered_s
+       coalesce(c.covered_s, 0.0) AS covered_s, coalesce(c.resets, 0) AS resets,
+       c.reset_start, c.reset_end
 FROM stats s FULL OUTER JOIN contrib c ON s.series_id = c.series_id AND s.k = c.k
 ORDER BY 1, 2
 """
@@ -102,7 +117,8 @@ SELECT series_id, $origin + ((bucket - $origin) // $step) * $step AS bucket,
        sum(n) AS n, sum(sum) AS sum, min(min) AS min, max(max) AS max,
        min(first_t) AS first_t, arg_min(first_v, first_t) AS first_v,
        max(last_t) AS last_t, arg_max(last_v, last_t) AS last_v,
-       sum(increase) AS increase, sum(integral) AS integral, sum(covered_s) AS covered_s
+       sum(increase) AS increase, sum(integral) AS integral, sum(covered_s) AS covered_s,
+       sum(resets) AS resets, min(reset_start) AS reset_start, max(reset_end) AS reset_end
 FROM {table}
 WHERE series_id IN (SELECT id FROM {ids}) AND bucket >= $lo AND bucket < $hi
 GROUP BY series_id, 2

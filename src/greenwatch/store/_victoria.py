@@ -25,7 +25,7 @@ each bucket's last millisecond, so every bucket is exactly ``[b, b + step)``. ``
 the sample before the window and bridges every gap, while the contract splits a pair of
 samples across buckets in proportion to time and bridges only gaps up to ``Gaps.max_gap``
 (counters up to ``Gaps.counter_lookback``). So these three are computed from the raw export
-(with the look-back margins) by the very SQL the embedded store uses (``store/_sql.py``) in a
+(with the look-back margins on both sides) by the very SQL the embedded store uses (``store/_sql.py``) in a
 throw-away in-memory DuckDB — the same definitions, the same numbers. Coverage is the covered
 share of the bucket from those raw pairs, not ``count_over_time`` × scrape interval (which
 would assume an interval).
@@ -316,7 +316,7 @@ class VictoriaMetricsStore:
     def _from_raw(self, match: str, aggs: list[str], lo: int, hi: int, width: int) -> pd.DataFrame:
         margin_lo = int(self.gaps.counter_lookback.value)
         margin_hi = int(self.gaps.max_gap.value)
-        raw = self._export(match, lo - margin_lo, hi + margin_hi)
+        raw = self._export(match, lo - margin_lo, hi + margin_lo)
         if raw.empty:
             return _empty(aggs)
         codes, keys = pd.factorize(raw["key"])

@@ -1,0 +1,224 @@
+"""Energy per meter from what the meter reports, and site totals from energy per meter.
+
+The one place where "which meter is IT energy, where energy comes from, how coverage and
+green energy default, how CO2 is computed" is written (DESIGN.md "Definitions that must be
+right"). Every consumer (query, alerts, dashboard, reports, export) gets site totals from
+:func:`site_energy_totals`, over whole periods (keys ``site``) or per bucket (keys ``site``, ``ts``).
+
+Energy per meter (:func:`meter_energy`): the energy counter's increase (J, reset- and
+wrap-aware, see :mod:`greenwatch.metrics._energy`) wherever the counter has evidence in the
+period, with each reset pair filled from the same meter's power series where power covers it;
+else the trapezoid integral of the power series (W x s = J) with gaps bounded. Provenance says
+which: ``counter``, ``power`` or ``mixed`` (a counter with reset pairs filled from power). A
+meter with neither has no energy: NaN (no data is null, never zero), coverage 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from greenwatch.metrics._kpi import J_PER_KWH, PUE_CATEGORY_METERS
+
+PROVENANCES = ("counter", "power", "mixed")
+# Columns of meter_energy's answer besides the keys.
+METER_ENERGY_COLUMNS = ("energy_j", "coverage", "provenance", "resets", "filled_s")
+# Site totals: each name has a value column (unit suffix) and one ``<name>_coverage`` column.
+TOTALS: dict[str, str] = {
+    "facility": "facility_j",
+    "it": "it_j",
+    "cooling": "cooling_j",
+    "water": "water_l",
+    "renewable": "renewable_j",
+    "reused": "reused_j",
+    "co2": "co2_kg",
+}
+SITE_TOTAL_COLUMNS: tuple[str, ...] = (
+    *(c for name, value in TOTALS.items() for c in (value, f"{name}_coverage")),
+    "co2_market_kg",
+    "facility_provenance",
+    "it_provenance",
+    "provenance",
+)
+
+
+# Provenance as bits: a figure resting on counters and on power is "mixed".
+_BITS = {"": 0, "counter": 1, "power": 2, "mixed": 3}
+_NAMES = np.array(["", "counter", "power", "mixed"], dtype=object)
+
+
+def _bits(provenance: pd.Series) -> pd.Series:
+    return provenance.map(_BITS).fillna(0).astype("int64")
+
+
+def _named(bits: pd.Series | np.ndarray) -> np.ndarray:
+    return np.asarray(_NAMES[np.asarray(bits, dtype="int64")], dtype=object)
+
+
+def combined_provenance(names: pd.Series) -> str:
+    """One provenance for several figures: ``counter``, ``power``, ``mixed`` or '' (none)."""
+    bits = 0
+    for n in _bits(names):
+        bits |= int(n)
+    return str(_NAMES[bits])
+
+
+def _combined_bits(bits: pd.Series, by: list[pd.Series] | pd.Series) -> pd.Series:
+    """Bitwise OR of provenance bits per group."""
+    counter = (bits & 1).groupby(by, sort=False).max()
+    power = (bits & 2).groupby(by, sort=False).max()
+    return counter | power
+
+
+def meter_energy(counter: pd.DataFrame, power: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Energy in J of each meter (one row per ``keys``) with coverage and provenance.
+
+    ``counter``: ``keys`` + ``increase`` (J, reset-aware counter increase), ``coverage``
+    (0-1), ``resets`` and optionally ``fill_j`` (J to add where reset pairs were filled from
+    power: power integral minus the counter's increase over those pairs) and ``filled_s``.
+    ``power``: ``keys`` + ``integral`` (J, trapezoid of W over s, gaps bounded) and
+    ``coverage``. A counter row is used where it has evidence (coverage > 0 or a non-zero
+    increase across a bridged gap) or where no power row exists; else the power row. Output
+    columns: ``keys`` + :data:`METER_ENERGY_COLUMNS`; ``energy_j`` is NaN with coverage 0 where
+    nothing evidences the meter. DESIGN.md "Definitions that must be right" (energy).
+    """
+    keys = list(keys)
+    c = counter.reindex(columns=[*keys, "increase", "coverage", "resets", "fill_j", "filled_s"])
+    c = c.assign(
+        resets=c["resets"].fillna(0).astype("int64"),
+        fill_j=c["fill_j"].fillna(0.0).astype("float64"),
+        filled_s=c["filled_s"].fillna(0.0).astype("float64"),
+        coverage=c["coverage"].fillna(0.0).astype("float64"),
+    )
+    p = power.reindex(columns=[*keys, "integral", "coverage"])
+    both = c.merge(p, on=keys, how="outer", suffixes=("_c", "_p"), indicator=True)
+    has_counter = both["_merge"] != "right_only"
+    has_power = both["_merge"] != "left_only"
+    increase = both["increase"].astype("float64")
+    evidence = (both["coverage_c"] > 0) | (increase.fillna(0.0) != 0.0)
+    use_counter = has_counter & (evidence | ~has_power)
+    counter_j = increase + both["fill_j"].fillna(0.0)
+    counter_known = use_counter & evidence
+    power_cov = both["coverage_p"].fillna(0.0).astype("float64")
+    power_known = ~use_counter & (power_cov > 0)
+    energy = np.where(
+        counter_known, counter_j, np.where(power_known, both["integral"], np.nan)
+    ).astype("float64")
+    coverage = np.where(
+        use_counter, both["coverage_c"].fillna(0.0), power_cov
+    ).astype("float64")
+    filled = both["filled_s"].fillna(0.0).astype("float64")
+    provenance = np.where(
+        counter_known,
+        np.where(filled > 0, "mixed", "counter"),
+        np.where(power_known, "power", ""),
+    )
+    out = both[keys].copy()
+    out["energy_j"] = energy
+    out["coverage"] = np.clip(coverage, 0.0, 1.0)
+    out["provenance"] = provenance.astype(object)
+    out["resets"] = np.where(use_counter, both["resets"].fillna(0), 0).astype("int64")
+    out["filled_s"] = np.where(use_counter, filled, 0.0)
+    return out.reset_index(drop=True)
+
+
+def _pick(frame: pd.DataFrame, keys: list[str], value: str, name: str) -> pd.DataFrame:
+    """``frame``'s rows summed per key: ``name`` (sum of ``value``, NaN if all NaN) and
+    ``name_coverage`` (the weakest coverage)."""
+    if frame.empty:
+        return pd.DataFrame(columns=[*keys, name, f"{name}_coverage"])
+    grouped = frame.groupby(keys, sort=False)
+    return pd.DataFrame(
+        {
+            name: grouped[value].sum(min_count=1),
+            f"{name}_coverage": grouped["coverage"].min(),
+        }
+    ).reset_index()
+
+
+def _joined(frame: pd.DataFrame, other: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``frame`` with ``other``'s columns joined on ``keys`` (all missing when it is empty)."""
+    if other.empty:
+        return frame.assign(**{c: np.nan for c in other.columns if c not in keys})
+    return frame.merge(other, on=keys, how="left")
+
+
+def site_energy_totals(
+    energy: pd.DataFrame,
+    sites: pd.DataFrame,
+    *,
+    keys: Sequence[str] = ("site",),
+    water: pd.DataFrame | None = None,
+    green: pd.DataFrame | None = None,
+    reused: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Per-site facility, IT, cooling, water, renewable, reused energy and CO2 with coverage.
+
+    ``energy``: :func:`meter_energy` of ``energy_joules_total``/``power_watts`` with a
+    ``meter`` key column. ``sites``: one row per site with ``site``, ``pue_category`` (which
+    IT meter defines PUE there, ISO/IEC 30134-2 §6.2: 1 UPS output, 2 PDU output, 3 IT input)
+    and ``factor_kg_per_kwh`` (grid emission factor). ``water`` (``meter`` ``site_inflow``,
+    L), ``green`` (J, any instrument) and ``reused`` (J): ``keys`` + ``value`` + ``coverage``.
+    ``keys``: ``("site",)`` for whole periods, ``("site", "ts")`` per bucket.
+
+    Returns ``keys`` + :data:`SITE_TOTAL_COLUMNS`, one row per site (and bucket where any
+    meter has a row). IT energy is the site's PUE-category meter only. A figure with nothing
+    under it is NaN with coverage 0, never 0. A site with a facility figure and no green or
+    reuse meter has none of either: 0 J, as well covered as facility. CO2 (GHG Protocol Scope
+    2): location-based = facility kWh x factor (kg); market-based = max(0, facility -
+    renewable) kWh x factor.
+    """
+    keys = list(keys)
+    it_meter = sites.set_index("site")["pue_category"].map(PUE_CATEGORY_METERS)
+    mine = energy[energy["site"].isin(sites["site"])]
+    is_it = mine["meter"] == mine["site"].map(it_meter)
+    parts = {
+        "facility": mine[mine["meter"] == "facility"],
+        "it": mine[is_it],
+        "cooling": mine[mine["meter"] == "cooling"],
+    }
+    frame = sites[["site"]].copy()
+    if len(keys) > 1:
+        found = [p[keys] for p in parts.values() if not p.empty]
+        stamps = pd.concat(found) if found else mine[keys]
+        frame = stamps.drop_duplicates().reset_index(drop=True)
+    for name, rows in parts.items():
+        picked = _pick(rows.rename(columns={"energy_j": "v"}), keys, "v", TOTALS[name])
+        picked = picked.rename(columns={f"{TOTALS[name]}_coverage": f"{name}_coverage"})
+        bits = _combined_bits(_bits(rows["provenance"]), [rows[k] for k in keys])
+        prov = bits.rename(f"{name}_provenance").rename_axis(keys).reset_index()
+        frame = _joined(_joined(frame, picked, keys), prov, keys)
+    others: Mapping[str, pd.DataFrame | None] = {"water": water, "renewable": green}
+    others = {**others, "reused": reused}
+    for name, rows in others.items():
+        if rows is not None and name == "water" and "meter" in rows.columns:
+            rows = rows[rows["meter"] == "site_inflow"]
+        picked = _pick(
+            rows if rows is not None else pd.DataFrame(), keys, "value", TOTALS[name]
+        ).rename(columns={f"{TOTALS[name]}_coverage": f"{name}_coverage"})
+        frame = _joined(frame, picked, keys)
+    for column in frame.columns:
+        if column.endswith(("_j", "_l", "_coverage")):
+            frame[column] = pd.to_numeric(frame[column]).astype("float64")
+    facility = frame["facility_j"]
+    known = facility.notna()
+    for name in ("renewable", "reused"):
+        value = TOTALS[name]
+        frame[value] = frame[value].where(frame[value].notna() | ~known, 0.0)
+        frame[f"{name}_coverage"] = frame[f"{name}_coverage"].fillna(frame["facility_coverage"])
+    factor = frame["site"].map(sites.set_index("site")["factor_kg_per_kwh"]).astype("float64")
+    frame["co2_kg"] = facility / J_PER_KWH * factor
+    frame["co2_coverage"] = frame["facility_coverage"].where(known, 0.0)
+    green_j = frame["renewable_j"].astype("float64").fillna(0.0)
+    frame["co2_market_kg"] = (facility - green_j).clip(lower=0.0) / J_PER_KWH * factor
+    for name in TOTALS:
+        column = f"{name}_coverage"
+        frame[column] = frame[column].astype("float64").fillna(0.0).clip(0.0, 1.0)
+        frame[TOTALS[name]] = frame[TOTALS[name]].astype("float64")
+    flags = {n: frame[f"{n}_provenance"].fillna(0).astype("int64") for n in ("facility", "it")}
+    for name, bits in flags.items():
+        frame[f"{name}_provenance"] = _named(bits)
+    frame["provenance"] = _named(flags["facility"] | flags["it"])
+    return frame[[*keys, *SITE_TOTAL_COLUMNS]]

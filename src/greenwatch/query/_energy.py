@@ -1,0 +1,262 @@
+"""Energy per meter or device over a period, read from a store with aggregation pushed down.
+
+The counter's increase and the power integral come from the store's summaries (hourly
+roll-ups for whole hours); the rule that picks between them is
+:func:`greenwatch.metrics.meter_energy`. Only where the counter reset inside the period and a
+power series of the same meter (or device) exists are raw samples read, and then only over the
+reset pairs (seconds, not hours): there :func:`greenwatch.metrics.interval_energy` fills each
+reset pair from power, and the difference to the counter alone is added to the total.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from greenwatch.metrics import J_PER_KWH, interval_energy, meter_energy
+from greenwatch.store import Gaps, LabelFilter, Store
+
+HOUR = pd.Timedelta(hours=1)
+SECOND = pd.Timedelta(seconds=1)
+# (counter, power gauge, the label that names the metering point)
+METER = ("energy_joules_total", "power_watts", "meter")
+DEVICE = ("device_energy_joules_total", "device_power_watts", "device")
+Pair = tuple[str, str, str]
+
+
+def _gaps(store: Store) -> Gaps:
+    found = getattr(store, "gaps", None)
+    return found if isinstance(found, Gaps) else Gaps()
+
+
+def _keyed(frame: pd.DataFrame, label: str, step: bool) -> pd.DataFrame:
+    """Store answer with the key columns site, ``label`` (and ts) present and summed over."""
+    keys = ["site", label, *(["ts"] if step else [])]
+    if frame.empty:
+        return pd.DataFrame(columns=keys)
+    if label not in frame.columns:
+        frame = frame.assign(**{label: ""})
+    return frame
+
+
+def _evidence(counter: pd.DataFrame, keys: list[str], label: str, buckets: int) -> set[object]:
+    """(site, label) keys whose counter has evidence in every bucket."""
+    if counter.empty:
+        return set()
+    ok = counter[(counter["coverage"] > 0) | (counter["increase"].fillna(0.0) != 0.0)]
+    counts = ok.groupby(["site", label]).size()
+    return {k for k, n in counts.items() if n >= buckets}
+
+
+def _sum_counter(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame(columns=[*keys, "increase", "coverage", "resets"])
+    g = frame.groupby(keys, sort=False)
+    return g.agg(
+        increase=("increase", "sum"), coverage=("coverage", "min"), resets=("resets", "sum")
+    ).reset_index()
+
+
+def _pieces(
+    lo: pd.Timestamp, hi: pd.Timestamp, start: pd.Timestamp, step: pd.Timedelta | None
+) -> list[tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]]:
+    """``[lo, hi)`` cut at the bucket edges of the grid from ``start``: (bucket, a, b)."""
+    if step is None:
+        return [(start, lo, hi)]
+    out = []
+    a = lo
+    while a < hi:
+        bucket = start + ((a - start) // step) * step
+        b = min(hi, bucket + step)
+        out.append((bucket, a, b))
+        a = b
+    return out
+
+
+def _spans(rows: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[Any, Any]]:
+    """Merged ``[a, b)`` (whole seconds, inside the period) around the reset pairs."""
+    found = rows.dropna(subset=["reset_start", "reset_end"]).sort_values("reset_start")
+    merged: list[tuple[Any, Any]] = []
+    for s, e in zip(found["reset_start"], found["reset_end"], strict=True):
+        a = max(start, pd.Timestamp(int(s), tz="UTC").floor("s"))
+        b = min(end, pd.Timestamp(int(e), tz="UTC").floor("s") + SECOND)
+        if b <= a:
+            continue
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _reset_fill(
+    store: Store,
+    pair: Pair,
+    site: str,
+    key: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    step: pd.Timedelta | None,
+) -> list[dict[str, object]]:
+    """Per bucket: J to add where the reset pairs are filled from power, and seconds filled."""
+    counter_metric, power_metric, label = pair
+    gaps = _gaps(store)
+    labels: LabelFilter = {"site": site, label: key}
+    lo, hi = start.floor("h"), end.ceil("h")
+    hours = store.query(
+        counter_metric, lo, hi, labels=labels, step=HOUR, agg=["resets", "reset_start", "reset_end"]
+    )
+    out: list[dict[str, object]] = []
+    for a, b in _spans(hours[hours["resets"] > 0], start, end):
+        counter = store.query(counter_metric, a, b, labels=labels)
+        power = store.query(power_metric, a - gaps.max_gap, b + gaps.max_gap, labels=labels)
+        for bucket, pa, pb in _pieces(a, b, start, step):
+            kw: dict[str, Any] = {
+                "start": pa,
+                "end": pb,
+                "max_gap": gaps.max_gap,
+                "counter_lookback": gaps.counter_lookback,
+            }
+            mixed = interval_energy(counter, power, **kw)
+            alone = interval_energy(counter, **kw)
+            if mixed.filled_from_power_s:
+                out.append(
+                    {
+                        "site": site,
+                        label: key,
+                        "ts": bucket,
+                        "fill_j": mixed.value - alone.value,
+                        "filled_s": mixed.filled_from_power_s,
+                    }
+                )
+    return out
+
+
+def read_meter_energy(
+    store: Store,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    *,
+    step: pd.Timedelta | None = None,
+    labels: LabelFilter | None = None,
+    pair: Pair = METER,
+) -> pd.DataFrame:
+    """Energy in J per (site, meter) — or per (site, device) with ``pair=DEVICE`` — over
+    ``[start, end)``, per bucket of ``step`` (column ``ts``) or for the whole period.
+
+    Columns: site, the meter or device label, ts (with ``step``), and
+    :data:`greenwatch.metrics.METER_ENERGY_COLUMNS` (energy_j, coverage, provenance, resets,
+    filled_s). The rule is :func:`greenwatch.metrics.meter_energy`.
+    """
+    counter_metric, power_metric, label = pair
+    keys = ["site", label, *(["ts"] if step is not None else [])]
+    aggs = ["increase", "coverage", "resets"]
+    raw = _keyed(store.query(counter_metric, start, end, labels=labels, step=step, agg=aggs), label, step is not None)
+    counter = _sum_counter(raw, keys)
+    buckets = 1 if step is None else int(-(-(end - start) // step))
+    complete = _evidence(counter, keys, label, buckets)
+    wanted = store.series(power_metric, labels)
+    if not wanted.empty and label not in wanted.columns:
+        wanted = wanted.assign(**{label: ""})
+    need = [
+        (str(s), str(k))
+        for s, k in zip(wanted.get("site", []), wanted.get(label, []), strict=True)
+        if (s, k) not in complete
+    ]
+    power = pd.DataFrame(columns=[*keys, "integral", "coverage"])
+    if need:
+        sites = sorted({s for s, _ in need})
+        names = sorted({k for _, k in need})
+        got = store.query(
+            power_metric,
+            start,
+            end,
+            labels={**(labels or {}), "site": sites, label: names},
+            step=step,
+            agg=["integral", "coverage"],
+        )
+        got = _keyed(got, label, step is not None)
+        if not got.empty:
+            got = got[pd.Series(list(zip(got["site"], got[label], strict=True))).isin(need).to_numpy()]
+            g = got.groupby(keys, sort=False)
+            power = g.agg(integral=("integral", "sum"), coverage=("coverage", "min")).reset_index()
+    has_power = {(str(s), str(k)) for s, k in zip(wanted.get("site", []), wanted.get(label, []), strict=True)}
+    fills: list[dict[str, object]] = []
+    if not counter.empty:
+        reset = counter[counter["resets"] > 0]
+        for s, k in sorted({(str(s), str(k)) for s, k in zip(reset["site"], reset[label], strict=True)}):
+            if (s, k) in has_power:
+                fills.extend(_reset_fill(store, pair, s, k, start, end, step))
+    if fills:
+        fill = pd.DataFrame(fills)
+        if step is None:
+            fill = fill.drop(columns="ts")
+        fill = fill.groupby(keys, sort=False)[["fill_j", "filled_s"]].sum().reset_index()
+        counter = counter.merge(fill, on=keys, how="left")
+    return meter_energy(counter, power, keys)
+
+
+@dataclass(frozen=True)
+class EnergyRead:
+    """The energy of one meter or device over a period, as the CLI and API return it."""
+
+    site: str
+    meter: str | None
+    device: str | None
+    start: str
+    end: str
+    joules: float | None
+    kwh: float | None
+    coverage: float
+    provenance: str
+    resets: int
+    filled_from_power_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def energy_read(
+    store: Store,
+    site: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    *,
+    meter: str | None = None,
+    device: str | None = None,
+) -> EnergyRead:
+    """Energy of ``meter`` (or ``device``) at ``site`` over ``[start, end)``: J, kWh, coverage,
+    provenance (counter, power, mixed or '' where nothing was measured: joules None)."""
+    if (meter is None) == (device is None):
+        raise ValueError("name exactly one of meter and device")
+    pair, name = (METER, meter) if meter is not None else (DEVICE, device)
+    rows = read_meter_energy(store, start, end, labels={"site": site, pair[2]: str(name)}, pair=pair)
+    if rows.empty:
+        joules = float("nan")
+        coverage, provenance, resets, filled = 0.0, "", 0, 0.0
+    else:
+        row = rows.iloc[0]
+        joules = float(row["energy_j"])
+        coverage, provenance = float(row["coverage"]), str(row["provenance"])
+        resets, filled = int(row["resets"]), float(row["filled_s"])
+    known = not np.isnan(joules)
+    return EnergyRead(
+        site=site,
+        meter=meter,
+        device=device,
+        start=start.isoformat(),
+        end=end.isoformat(),
+        joules=joules if known else None,
+        kwh=joules / J_PER_KWH if known else None,
+        coverage=coverage,
+        provenance=provenance,
+        resets=resets,
+        filled_from_power_s=filled,
+    )
+
+
+ENERGY_FIELDS: Sequence[str] = tuple(EnergyRead.__dataclass_fields__)
