@@ -17,7 +17,7 @@ import pandas as pd
 
 from greenwatch.alerts._compute import ComputeEvaluator
 from greenwatch.alerts._duration import format_duration
-from greenwatch.alerts._kpis import KPI_COUNTERS, RAW_LIMIT, KpiEvaluator
+from greenwatch.alerts._kpis import KPI_COUNTERS, POWER, RAW_LIMIT, KpiEvaluator
 from greenwatch.alerts._matchers import Matcher
 from greenwatch.alerts._outcome import OPS, Hit, Outcome, Table, label_columns, label_records
 from greenwatch.alerts._rules import (
@@ -103,7 +103,10 @@ def _needs(rule: object) -> list[tuple[str, pd.Timedelta, set[str]]]:
         return [("utilisation_ratio", pd.Timedelta(rule.window), {"mean", "coverage"})]
     if isinstance(rule, KpiRule):
         counters = KPI_COUNTERS[rule.kpi]
-        return [(m, pd.Timedelta(rule.window), {"increase", "coverage"}) for m in counters]
+        window = pd.Timedelta(rule.window)
+        return [
+            (m, window, {"integral" if m == POWER else "increase", "coverage"}) for m in counters
+        ]
     if isinstance(rule, SubmeterRule):
         return [("energy_joules_total", pd.Timedelta(rule.window), {"increase", "coverage"})]
     return []

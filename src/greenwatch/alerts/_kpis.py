@@ -22,18 +22,18 @@ from greenwatch.alerts._duration import format_duration
 from greenwatch.alerts._matchers import matches_all
 from greenwatch.alerts._outcome import OPS, Hit, Outcome, Table
 from greenwatch.alerts._rules import SITE_TARGETS, KpiRule, SubmeterRule, coverage_rule_id
-from greenwatch.inventory import GridFactor, Inventory, Site, grid_factors, site_grid_factor
+from greenwatch.inventory import Inventory, grid_factors, site_grid_factor
 from greenwatch.metrics import (
     NATIONAL_PUE_TARGET,
-    PUE_CATEGORY_METERS,
     Kpi,
     Measured,
-    carbon_emissions,
     cue,
+    meter_energy,
     partial_pue,
     pue,
     ref,
     rollup,
+    site_energy_totals,
     submeter_findings,
     wue,
 )
@@ -49,78 +49,46 @@ MISSING: Total = (math.nan, 0.0)
 RAW_LIMIT = pd.Timedelta(hours=1)
 # The counters behind each KPI, read once per window for all sites.
 ENERGY, WATER, GREEN = "energy_joules_total", "water_litres_total", "green_energy_joules_total"
+# Meters without an energy counter are read by their power (integrated over time).
+POWER = "power_watts"
 KPI_COUNTERS: dict[str, tuple[str, ...]] = {
-    "pue": (ENERGY,),
-    "ppue": (ENERGY,),
-    "cue": (ENERGY,),
-    "wue": (ENERGY, WATER),
-    "ref": (ENERGY, GREEN),
+    "pue": (ENERGY, POWER),
+    "ppue": (ENERGY, POWER),
+    "cue": (ENERGY, POWER),
+    "wue": (ENERGY, POWER, WATER),
+    "ref": (ENERGY, POWER, GREEN),
 }
-_NONE = Table(pd.DataFrame(), {"increase": np.zeros(0), "coverage": np.zeros(0)})
+_NONE = Table(
+    pd.DataFrame(), {"increase": np.zeros(0), "integral": np.zeros(0), "coverage": np.zeros(0)}
+)
 
 
-def _per_label(table: Table, label: str, *, scale: bool = False) -> Totals:
-    """(increase, coverage) by (site, value of ``label``), summed over other labels.
+def _per_label(
+    table: Table, label: str, *, scale: bool = False, agg: str = "increase"
+) -> pd.DataFrame:
+    """``agg`` (as ``value``) and coverage by site and ``label``, summed over other labels.
 
-    With ``scale``, each increase is divided by its coverage: the total over the whole window
+    With ``scale``, each value is divided by its coverage: the total over the whole window
     at the rate its covered part shows. Two meters with different gaps then compare like with
     like in a ratio (PUE of a window where the facility meter missed 5 minutes is not 8 %
     low); the coverage still says how much of the window evidences it.
     """
     labels = table.labels
     if labels.empty or "site" not in labels.columns:
-        return {}
+        return pd.DataFrame(columns=["site", label, "value", "coverage"])
     keys = labels[label] if label in labels.columns else pd.Series("", index=labels.index)
     frame = pd.DataFrame(
         {
             "site": labels["site"].astype(str),
-            "key": keys.astype(object).where(keys.notna(), "").astype(str),
-            "value": table.values["increase"],
+            label: keys.astype(object).where(keys.notna(), "").astype(str),
+            "value": table.values[agg],
             "coverage": table.values["coverage"],
         }
     ).dropna(subset=["value"])
     if scale:
         frame["value"] = frame["value"] / frame["coverage"].where(frame["coverage"] > 0)
-    grouped = frame.groupby(["site", "key"]).agg(
-        value=("value", "sum"), coverage=("coverage", "min")
-    )
-    return {
-        (str(s), str(k)): (float(v), float(c))
-        for (s, k), v, c in zip(grouped.index, grouped["value"], grouped["coverage"], strict=True)
-    }
-
-
-def _site_row(
-    site: Site, energy: Totals, water: Totals, green: Totals, factor: GridFactor
-) -> dict[str, object]:
-    facility = energy.get((site.id, "facility"), MISSING)
-    mine = [t for (s, _), t in green.items() if s == site.id]
-    # A site with no green-energy meter has none: 0 J, as well known as its facility energy.
-    renewable = (sum(v for v, _ in mine), min(c for _, c in mine)) if mine else (0.0, facility[1])
-    co2 = MISSING
-    if not math.isnan(facility[0]):
-        carbon = carbon_emissions(Measured(*facility), factor)
-        co2 = (carbon.location.value, carbon.location.coverage)
-    totals = {
-        "facility_j": facility,
-        "it_j": energy.get((site.id, PUE_CATEGORY_METERS[site.pue_category]), MISSING),
-        "cooling_j": energy.get((site.id, "cooling"), MISSING),
-        "water_l": water.get((site.id, "site_inflow"), MISSING),
-        "renewable_j": renewable,
-        "co2_kg": co2,
-    }
-    row: dict[str, object] = {
-        "site": site.id,
-        "hub": site.hub,
-        "region": site.region.value,
-        "kind": site.kind.value,
-        "province": site.province,
-        "pue_category": site.pue_category,
-    }
-    for column, (value, coverage) in totals.items():
-        row[column] = value
-        row[column.rsplit("_", 1)[0] + "_coverage"] = coverage
-    return row
+    grouped = frame.groupby(["site", label], sort=False)
+    return grouped.agg(value=("value", "sum"), coverage=("coverage", "min")).reset_index()
 
 
 def _site_kpi(row: pd.Series, kpi: str) -> Kpi:
@@ -162,7 +130,25 @@ class KpiEvaluator:
             for s in inventory.sites
         }
         factors = grid_factors()
-        self._factors = {s.id: site_grid_factor(s, factors) for s in inventory.sites}
+        found = [site_grid_factor(s, factors) for s in inventory.sites]
+        self._sites = pd.DataFrame(
+            {
+                "site": [s.id for s in inventory.sites],
+                "pue_category": [s.pue_category for s in inventory.sites],
+                "factor_kg_per_kwh": [f.kg_per_kwh for f in found],
+            }
+        )
+        self._sites_meta = pd.DataFrame(
+            {
+                "site": [s.id for s in inventory.sites],
+                "hub": [s.hub for s in inventory.sites],
+                "region": [s.region.value for s in inventory.sites],
+                "kind": [s.kind.value for s in inventory.sites],
+                "province": [s.province for s in inventory.sites],
+                "pue_category": [s.pue_category for s in inventory.sites],
+                "it_capacity_kw": [s.it_capacity_kw for s in inventory.sites],
+            }
+        )
         self._totals: dict[tuple[timedelta, pd.Timestamp], pd.DataFrame] = {}
         self._rollups: dict[tuple[timedelta, pd.Timestamp, str], pd.DataFrame] = {}
         self._findings: dict[tuple[object, ...], pd.DataFrame] = {}
@@ -189,17 +175,19 @@ class KpiEvaluator:
             scale = pd.Timedelta(window) <= RAW_LIMIT
             wanted = self._counters.get(window, {ENERGY})
 
-            def read(metric: str, label: str) -> Totals:
+            def read(metric: str, label: str, agg: str = "increase") -> pd.DataFrame:
                 t = table(metric, window) if metric in wanted else _NONE
-                return _per_label(t, label, scale=scale)
+                return _per_label(t, label, scale=scale, agg=agg)
 
-            energy, water = read(ENERGY, "meter"), read(WATER, "meter")
-            green = read(GREEN, "instrument")
-            rows = [
-                _site_row(s, energy, water, green, self._factors[s.id])
-                for s in self.inventory.sites
-            ]
-            self._totals[key] = pd.DataFrame(rows)
+            counter = read(ENERGY, "meter").rename(columns={"value": "increase"})
+            power = read(POWER, "meter", "integral").rename(columns={"value": "integral"})
+            totals = site_energy_totals(
+                meter_energy(counter, power, ["site", "meter"]),
+                self._sites,
+                water=read(WATER, "meter"),
+                green=read(GREEN, "instrument"),
+            )
+            self._totals[key] = self._sites_meta.merge(totals, on="site")
         return self._totals[key]
 
     def kpi_rule(self, rule: KpiRule, table: TableFn) -> list[Outcome]:
@@ -282,18 +270,9 @@ class KpiEvaluator:
             scale = pd.Timedelta(rule.window) <= RAW_LIMIT
             energy = _per_label(table(ENERGY, rule.window), "meter", scale=scale)
             meters = set(rule.parents) | set(rule.parents.values())
-            rows = [
-                {
-                    "site": site,
-                    "meter": meter,
-                    "parent": rule.parents.get(meter, ""),
-                    "energy_j": value,
-                    "coverage": coverage,
-                }
-                for (site, meter), (value, coverage) in energy.items()
-                if meter in meters
-            ]
-            found = submeter_findings(pd.DataFrame(rows), tolerance=0.0) if rows else None
+            rows = energy[energy["meter"].isin(meters)].rename(columns={"value": "energy_j"})
+            rows = rows.assign(parent=rows["meter"].map(lambda m: rule.parents.get(m, "")))
+            found = submeter_findings(rows, tolerance=0.0) if len(rows) else None
             self._findings[key] = found if found is not None else pd.DataFrame()
         return self._findings[key]
 

@@ -90,9 +90,11 @@ class SeriesWindow:
             out["first"] = per_series(v[starts])
         if "last" in aggs:
             out["last"] = per_series(v[ends - 1])
-        if aggs & {"increase", "rate", "coverage"}:
+        if aggs & {"increase", "rate", "coverage", "integral"}:
             dv, dt = np.diff(v), np.diff(t)
             paired = (key[1:] == key[:-1]) & (dt <= self.max_gap)
+            trapezoid = (v[1:] + v[:-1]) / 2 * (dt / 1e9) * paired
+            integral = np.bincount(key[1:], weights=trapezoid, minlength=n).astype(np.float64)
             inc = np.where(dv >= 0, dv, v[1:]) * paired
             out["increase"] = np.bincount(key[1:], weights=inc, minlength=n).astype(np.float64)
             covered_s = np.bincount(key[1:], weights=np.where(paired, dt, 0) / 1e9, minlength=n)
@@ -100,4 +102,5 @@ class SeriesWindow:
             out["increase"] = np.where(has, out["increase"], np.nan)
             out["rate"] = out["increase"] / np.where(covered_s > 0, covered_s, np.nan)
             out["coverage"] = np.minimum(covered_s / (w / 1e9), 1.0)
+            out["integral"] = np.where(has, integral, np.nan)
         return {a: out[a] for a in aggs}

@@ -1,4 +1,5 @@
-"""``greenwatch kpi`` (one KPI for a scope) and ``greenwatch compute`` (computing power)."""
+"""``greenwatch kpi`` (one KPI for a scope), ``greenwatch energy`` (one meter or device) and
+``greenwatch compute`` (computing power)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pandas as pd
 from greenwatch.cli._common import Subparsers, say
 from greenwatch.cli._core import common_args
 from greenwatch.inventory import load_inventory
-from greenwatch.query import KPIS, Scope, compute_figures, kpi_answer
+from greenwatch.metrics import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_SHARE
+from greenwatch.model import GreenwatchError
+from greenwatch.query import KPIS, Scope, compute_figures, energy_read, kpi_answer
 from greenwatch.service import parse_period, stored_source
 from greenwatch.store import DuckDBStore
 
@@ -29,7 +32,19 @@ def _cmd_kpi(args: argparse.Namespace) -> int:
     scope = Scope.parse(_scope(args), inventory)
     store = DuckDBStore(args.data_dir / "greenwatch.duckdb")
     try:
-        answers = [a.to_dict() for a in kpi_answer(store, inventory, args.kpi, scope, start, end)]
+        answers = [
+            a.to_dict()
+            for a in kpi_answer(
+                store,
+                inventory,
+                args.kpi,
+                scope,
+                start,
+                end,
+                min_coverage=args.min_coverage,
+                min_share=args.min_share,
+            )
+        ]
     finally:
         store.close()
     if args.format == "json":
@@ -46,6 +61,32 @@ def _cmd_kpi(args: argparse.Namespace) -> int:
         say(f"definition: {answer['definition']}")
         for dropped in answer["excluded"]:
             say(f"excluded: {dropped['site']}: {dropped['reason']}")
+    return 0
+
+
+def _cmd_energy(args: argparse.Namespace) -> int:
+    inventory = load_inventory(args.inventory)
+    if args.site not in {s.id for s in inventory.sites}:
+        raise GreenwatchError(f"unknown site {args.site!r}")
+    start, end = parse_period(args.start, args.end, pd.Timestamp.now(tz="UTC"))
+    store = DuckDBStore(args.data_dir / "greenwatch.duckdb")
+    try:
+        read = energy_read(store, args.site, start, end, meter=args.meter, device=args.device)
+    finally:
+        store.close()
+    record = read.to_dict()
+    if args.format == "json":
+        say(json.dumps(record, indent=2))
+    elif args.format == "csv":
+        say(pd.DataFrame([record]).to_csv(index=False).rstrip())
+    else:
+        say(f"{start:%Y-%m-%d %H:%M:%S} → {end:%Y-%m-%d %H:%M:%S} UTC (half-open)")
+        kwh = "—" if read.kwh is None else f"{read.kwh:,.6g} kWh ({read.joules:,.6g} J)"
+        say(f"{args.site} {args.meter or args.device}: {kwh}")
+        say(
+            f"coverage {read.coverage:.1%}; provenance {read.provenance or 'none'}; "
+            f"resets {read.resets}, {read.filled_from_power_s:g} s filled from power"
+        )
     return 0
 
 
@@ -95,7 +136,7 @@ def _period_and_format(parser: argparse.ArgumentParser) -> None:
 
 
 def add_commands(sub: Subparsers) -> None:
-    """Register ``kpi`` and ``compute``."""
+    """Register ``kpi``, ``energy`` and ``compute``."""
     kpi = sub.add_parser(
         "kpi",
         help="compute a KPI (PUE, WUE, CUE, carbon …) over a period",
@@ -110,8 +151,36 @@ def add_commands(sub: Subparsers) -> None:
     where.add_argument("--region", choices=["east", "west"], help="hub target group")
     where.add_argument("--kind", choices=["hub_cluster", "supercomputing", "ai"])
     where.add_argument("--national", action="store_true", help="the whole network (default)")
+    kpi.add_argument(
+        "--min-coverage",
+        type=float,
+        default=DEFAULT_MIN_COVERAGE,
+        help="a group figure leaves out sites below this coverage (default %(default)s)",
+    )
+    kpi.add_argument(
+        "--min-share",
+        type=float,
+        default=DEFAULT_MIN_SHARE,
+        help="a group figure resting on less of its scope's IT capacity is shown but not "
+        "published as a verdict (default %(default)s)",
+    )
     _period_and_format(kpi)
     kpi.set_defaults(handler=_cmd_kpi)
+
+    energy = sub.add_parser(
+        "energy",
+        help="energy of one meter or device over a period (J, kWh, coverage, provenance)",
+        description="Energy over [start, end) of one metering point or device: the energy "
+        "counter's increase where it reports (resets filled from the same meter's power), "
+        "else power integrated over time (gaps bounded). Provenance says which: counter, "
+        "power or mixed; a period with nothing measured prints — (JSON: null), never 0.",
+    )
+    energy.add_argument("--site", required=True, help="site id")
+    which = energy.add_mutually_exclusive_group(required=True)
+    which.add_argument("--meter", help="metering point (facility, it_input, cooling …)")
+    which.add_argument("--device", help="device id (a server, GPU, PDU outlet)")
+    _period_and_format(energy)
+    energy.set_defaults(handler=_cmd_energy)
 
     compute = sub.add_parser(
         "compute",

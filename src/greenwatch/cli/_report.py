@@ -10,7 +10,7 @@ import pandas as pd
 from greenwatch.cli._common import Subparsers, say
 from greenwatch.cli._core import common_args
 from greenwatch.inventory import load_inventory
-from greenwatch.metrics import DEFAULT_MIN_COVERAGE
+from greenwatch.metrics import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_SHARE
 from greenwatch.reports import (
     PERIOD_KINDS,
     TIMEZONE,
@@ -53,7 +53,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     email = [a.strip() for text in args.email or [] for a in text.split(",") if a.strip()]
     inventory = load_inventory(args.inventory)
     scope = parse_scope(args.scope, inventory)
-    config = ReportConfig(grades=GradeTable.load(args.grades), min_coverage=args.min_coverage)
+    config = ReportConfig(
+        grades=GradeTable.load(args.grades),
+        min_coverage=args.min_coverage,
+        min_share=args.min_share,
+    )
     path = args.data_dir / "greenwatch.duckdb"
     if not path.exists():
         raise ReportError(f"no store at {path}: pass --data-dir, or run greenwatch demo first")
@@ -129,6 +133,13 @@ def add_commands(sub: Subparsers) -> None:
         type=_fraction,
         default=DEFAULT_MIN_COVERAGE,
         help="coverage a site needs to count in group figures (default 0.95)",
+    )
+    report.add_argument(
+        "--min-share",
+        type=_fraction,
+        default=DEFAULT_MIN_SHARE,
+        help="share of the scope's IT capacity a group figure must rest on to get a verdict "
+        "(default 0.9)",
     )
     report.add_argument(
         "--keep", type=_positive, help="keep only the newest N reports per scope and kind"

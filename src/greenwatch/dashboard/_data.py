@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from greenwatch.dashboard._theme import pue_status
-from greenwatch.inventory import Inventory, Site, grid_factors, site_grid_factor
-from greenwatch.metrics import J_PER_KWH, NATIONAL_PUE_TARGET, PUE_CATEGORY_METERS
-from greenwatch.query import site_totals
+from greenwatch.inventory import Inventory, Site
+from greenwatch.metrics import J_PER_KWH, NATIONAL_PUE_TARGET, PUE_CATEGORY_METERS, TOTALS
+from greenwatch.query import read_meter_energy, site_totals
 from greenwatch.store import LabelFilter, Store
 
 # A site's step counts towards a group's ratio when both inputs cover at least this share.
@@ -98,27 +98,6 @@ def steps_of(start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta) -> pd.D
     return pd.date_range(start, end, freq=step, inclusive="left", name="ts")
 
 
-def trusted_coverage(coverage: pd.Series, site: pd.Series) -> pd.Series:
-    """A counter step's coverage, lowered to the previous step's when that one was a gap.
-
-    The store books a counter's increase across a gap (up to its look-back) in the bucket of
-    the first sample after it, so the step after a gap holds energy of the gap too: its
-    per-step ratio would spike. Rows must be sorted by site, then time.
-    """
-    previous = coverage.groupby(site.to_numpy(), sort=False).shift(1).fillna(coverage)
-    return pd.concat([coverage, previous], axis=1).min(axis=1)
-
-
-def _by_site(frame: pd.DataFrame, value: str, key: str) -> pd.DataFrame:
-    """Sum of ``value`` and min of coverage per (ts, site), as ``<key>`` and ``<key>_cov``."""
-    if frame.empty:
-        return pd.DataFrame(columns=["ts", "site", key, f"{key}_cov"])
-    out = frame.groupby(["ts", "site"], sort=False).agg(
-        **{key: (value, "sum"), f"{key}_cov": ("coverage", "min")}
-    )
-    return out.reset_index()
-
-
 def step_totals(
     store: Store,
     sites: Sequence[Site],
@@ -129,88 +108,28 @@ def step_totals(
 ) -> pd.DataFrame:
     """Per site and step the totals the trend ``kpis`` need, each with its coverage (``_cov``).
 
-    Columns: ts, site, facility_j, it_j (the site's PUE-category meter), it_cooling_j (IT +
-    cooling, for pPUE), water_l (site inflow), renewable_j (every instrument; 0 where a site
-    has none), co2_kg (location-based: facility kWh x the site's grid factor). One row per
-    site and step of ``[start, end)``; a step without data has NaN totals and coverage 0, and
-    the step after a gap is not trusted (:func:`trusted_coverage`).
+    The site totals of :func:`greenwatch.query.site_totals` per step (one definition for every
+    consumer): facility_j, it_j (the site's PUE-category meter), it_cooling_j (IT + cooling,
+    for pPUE), water_l, renewable_j, co2_kg (location-based) and provenance. One row per site
+    and step of ``[start, end)``; a step without data has NaN totals and coverage 0. Energy
+    across a gap is spread over the steps it spans and their coverage says so.
     """
-    ids = [s.id for s in sites]
-    site_filter: LabelFilter = {"site": ids}
-    energy = store.query(
-        "energy_joules_total",
-        start,
-        end,
-        labels={**site_filter, "meter": list(ENERGY_METERS)},
-        step=step,
-        agg=["increase", "coverage"],
+    del kpis  # every total comes from one read; the argument names what the caller draws
+    totals = site_totals(store, sites, start, end, step=step)
+    grid = pd.MultiIndex.from_product(
+        [[s.id for s in sites], steps_of(start, end, step)], names=["site", "ts"]
     )
-    if energy.empty:
+    if totals.empty:
         return pd.DataFrame(columns=["ts", "site"])
-    meters = energy.pivot_table(
-        index=["site", "ts"], columns="meter", values=["increase", "coverage"], aggfunc="first"
-    )
-    grid = pd.MultiIndex.from_product([ids, steps_of(start, end, step)], names=["site", "ts"])
-    meters = meters.reindex(grid)
-    frame = pd.DataFrame(index=meters.index)
-    category = pd.Series({s.id: PUE_CATEGORY_METERS[s.pue_category] for s in sites})
-    site_of_row = meters.index.get_level_values("site")
-    for name in ENERGY_METERS:
-        for part in ("increase", "coverage"):
-            column = (part, name)
-            frame[f"{name}_{part}"] = meters[column] if column in meters.columns else np.nan
-    it_meter = category.reindex(site_of_row).to_numpy()
-    pick = {m: it_meter == m for m in PUE_CATEGORY_METERS.values()}
-    frame["it_j"] = np.select(
-        list(pick.values()), [frame[f"{m}_increase"] for m in pick], default=np.nan
-    )
-    frame["it_j_cov"] = np.select(
-        list(pick.values()), [frame[f"{m}_coverage"] for m in pick], default=0.0
-    )
-    frame["facility_j"] = frame["facility_increase"]
-    frame["facility_j_cov"] = frame["facility_coverage"].fillna(0.0)
-    frame["it_cooling_j"] = frame["it_j"] + frame["cooling_increase"]
-    frame["it_cooling_j_cov"] = np.minimum(frame["it_j_cov"], frame["cooling_coverage"].fillna(0))
-    frame = frame.reset_index()
-    for cov in ("facility_j_cov", "it_j_cov", "it_cooling_j_cov"):
-        frame[cov] = trusted_coverage(frame[cov].fillna(0.0), frame["site"])
-    keep = ["ts", "site", "facility_j", "facility_j_cov", "it_j", "it_j_cov"]
-    keep += ["it_cooling_j", "it_cooling_j_cov"]
-    frame = frame[keep]
-    if "wue" in kpis:
-        water = store.query(
-            "water_litres_total",
-            start,
-            end,
-            labels={**site_filter, "meter": "site_inflow"},
-            step=step,
-            agg=["increase", "coverage"],
-        )
-        water = _by_site(water.rename(columns={"increase": "v"}), "v", "water_l")
-        frame = frame.merge(water, on=["ts", "site"], how="left")
-        frame["water_l_cov"] = trusted_coverage(frame["water_l_cov"].fillna(0.0), frame["site"])
-    if "ref" in kpis:
-        green = store.query(
-            "green_energy_joules_total",
-            start,
-            end,
-            labels=site_filter,
-            step=step,
-            agg=["increase", "coverage"],
-        )
-        green = _by_site(green.rename(columns={"increase": "v"}), "v", "renewable_j")
-        frame = frame.merge(green, on=["ts", "site"], how="left")
-        # A site without green instruments credits none: 0 J, as well known as its facility.
-        frame["renewable_j"] = frame["renewable_j"].fillna(0.0)
-        frame["renewable_j_cov"] = trusted_coverage(
-            frame["renewable_j_cov"].fillna(frame["facility_j_cov"]), frame["site"]
-        )
-    if "cue" in kpis:
-        factors = grid_factors()
-        factor = pd.Series({s.id: site_grid_factor(s, factors).kg_per_kwh for s in sites})
-        frame["co2_kg"] = frame["facility_j"] / J_PER_KWH * factor.reindex(frame["site"]).to_numpy()
-        frame["co2_kg_cov"] = frame["facility_j_cov"]
-    return frame
+    frame = totals.set_index(["site", "ts"]).reindex(grid).reset_index()
+    out = pd.DataFrame({"ts": frame["ts"], "site": frame["site"]})
+    for name, value in TOTALS.items():
+        out[value] = frame[value].astype("float64")
+        out[f"{value}_cov"] = frame[f"{name}_coverage"].astype("float64").fillna(0.0)
+    out["it_cooling_j"] = out["it_j"] + out["cooling_j"]
+    out["it_cooling_j_cov"] = np.minimum(out["it_j_cov"], out["cooling_j_cov"])
+    out["provenance"] = frame["provenance"].fillna("").astype(object)
+    return out
 
 
 def ratio_per_step(totals: pd.DataFrame, kpi: str, group: pd.Series | None = None) -> pd.DataFrame:
@@ -319,34 +238,28 @@ def site_power(
 ) -> pd.DataFrame:
     """Mean power per step (W) of each part of a site's power chain.
 
-    From meter energy per step (ISO/IEC 30134-2 metering points): IT equipment (it_input),
-    distribution losses (UPS output - IT input), cooling, other and UPS losses (facility -
-    UPS output - cooling), on-site renewables; facility for reference. Columns: ts and one
-    per component, W. Negative remainders (meter noise) are clipped to 0.
+    From meter energy per step (:func:`greenwatch.query.read_meter_energy`: counters, or
+    power where a meter reports no counter; ISO/IEC 30134-2 metering points): IT equipment
+    (the site's PUE-category meter, as its PUE uses), distribution losses (UPS output - IT),
+    cooling, other and UPS losses (facility - UPS output - cooling), on-site renewables;
+    facility for reference. Columns: ts and one per component, W. Negative remainders (meter
+    noise) are clipped to 0; a step a meter covers less than :data:`MIN_STEP_COVERAGE` of is
+    blank.
     """
-    energy = store.query(
-        "energy_joules_total",
-        start,
-        end,
-        labels={"site": site.id},
-        step=step,
-        agg=["increase", "coverage"],
-    )
+    energy = read_meter_energy(store, start, end, step=step, labels={"site": site.id})
     if energy.empty:
         return pd.DataFrame(columns=["ts"])
     steps = steps_of(start, end, step)
     table = energy.pivot_table(
-        index="ts", columns="meter", values=["increase", "coverage"], aggfunc="first"
+        index="ts", columns="meter", values=["energy_j", "coverage"], aggfunc="first"
     ).reindex(steps)
-    # A step the meter did not cover, or the step after a gap, is left blank: never bridged.
     coverage = table["coverage"].fillna(0.0)
-    trusted = np.minimum(coverage, coverage.shift(1).fillna(coverage))
-    watts = (table["increase"] / step.total_seconds()).where(trusted >= MIN_STEP_COVERAGE)
+    watts = (table["energy_j"] / step.total_seconds()).where(coverage >= MIN_STEP_COVERAGE)
 
     def get(meter: str) -> pd.Series:
         return watts[meter] if meter in watts.columns else pd.Series(np.nan, index=watts.index)
 
-    it = get("it_input").fillna(get(PUE_CATEGORY_METERS[site.pue_category]))
+    it = get(PUE_CATEGORY_METERS[site.pue_category])
     ups = get("it_ups_output")
     out = pd.DataFrame(
         {

@@ -64,11 +64,18 @@ from greenwatch.metrics._links import (
     site_link_summary,
 )
 from greenwatch.metrics._placement import HINT_COLUMNS, placement_hints
-from greenwatch.metrics._rollup import DEFAULT_MIN_COVERAGE, LEVELS, Rollup, rollup
+from greenwatch.metrics._rollup import (
+    DEFAULT_MIN_COVERAGE,
+    DEFAULT_MIN_SHARE,
+    LEVELS,
+    Rollup,
+    rollup,
+)
 from greenwatch.metrics._site import (
     METER_ENERGY_COLUMNS,
     PROVENANCES,
     SITE_TOTAL_COLUMNS,
+    TOTALS,
     combined_provenance,
     meter_energy,
     site_energy_totals,
@@ -95,6 +102,7 @@ __all__ = [
     "DEFAULT_COUNTER_LOOKBACK",
     "DEFAULT_MAX_VERIFICATION_AGE",
     "DEFAULT_MIN_COVERAGE",
+    "DEFAULT_MIN_SHARE",
     "DEFAULT_TOLERANCE",
     "DISCOVERED_COLUMNS",
     "FINDING_COLUMNS",
@@ -112,6 +120,7 @@ __all__ = [
     "PROVENANCES",
     "PUE_CATEGORY_METERS",
     "SITE_TOTAL_COLUMNS",
+    "TOTALS",
     "VERDICT_COLUMNS",
     "VERIFICATION_COLUMNS",
     "Carbon",

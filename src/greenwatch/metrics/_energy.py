@@ -174,9 +174,7 @@ def _counter_totals(
     reset_c, wrap_c = reset[c][cp.pair] & ends_c, wrap[c][cp.pair] & ends_c
     fends = fp.hi == t1[f][fp.pair]
     resets = (
-        count_by(cp.window[reset_c], n)
-        + count_by(fp.window[fends], n)
-        + count_by(gk[reset[gi]], n)
+        count_by(cp.window[reset_c], n) + count_by(fp.window[fends], n) + count_by(gk[reset[gi]], n)
     )
     span_window = np.concatenate((cp.window, fp.window))
     span_lo = np.concatenate((cp.lo, fp.lo))

@@ -18,6 +18,8 @@ from greenwatch.metrics._kpi import J_PER_KWH
 Level = Literal["hub", "region", "kind", "national"]
 LEVELS: tuple[Level, ...] = ("hub", "region", "kind", "national")
 DEFAULT_MIN_COVERAGE = 0.95
+# A group figure resting on less of its scope's IT capacity is shown but not a verdict.
+DEFAULT_MIN_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,10 @@ KPI_COLUMNS = (
     "coverage",
     "categories",
     "standard",
+    "expected",
+    "site_share",
+    "capacity_share",
+    "published",
 )
 EXCLUDED_COLUMNS = ("level", "group", "site", "kpi", "reason")
 
@@ -64,7 +70,12 @@ class Rollup:
     ``kpis`` columns: level, group, kpi, value (in ``unit``), numerator and denominator (summed
     totals, denominators of WUE/CUE in kWh), sites (count included), excluded (count), coverage
     (energy-weighted, see :func:`rollup`), categories (PUE categories summed, e.g. ``"1,2"``),
-    standard. ``excluded`` columns: level, group, site, kpi, reason.
+    standard, expected (sites in the group), site_share (sites included / expected),
+    capacity_share (IT capacity included / the group's, ``it_capacity_kw``; the site share
+    without that column), published (whether the figure may stand as a verdict: a value and a
+    capacity share of at least ``min_share``). A group with no site included has value,
+    numerator and denominator NaN: no data is null, never 0. ``excluded`` columns: level,
+    group, site, kpi, reason.
     """
 
     kpis: pd.DataFrame
@@ -112,6 +123,7 @@ def rollup(
     level: Level,
     *,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
+    min_share: float = DEFAULT_MIN_SHARE,
 ) -> Rollup:
     """KPIs of each hub / region / site kind, or of the whole network, as ratios of sums.
 
@@ -128,6 +140,8 @@ def rollup(
     (30134-8), REF = sum renewable / sum facility (30134-3), ERF = sum reused / sum facility
     (30134-6). A group's coverage is the mean of its included sites' coverages weighted by
     their denominator energy. Sites without a ``level`` key (e.g. no hub) are excluded.
+    The share of the scope a figure represents is reported beside its coverage (sites and IT
+    capacity included vs expected); below ``min_share`` of the capacity it is not published.
     """
     _check(sites, level)
     key = (
@@ -169,6 +183,12 @@ def rollup(
                 }
             )
         )
+        capacity = (
+            sites["it_capacity_kw"].astype(float)
+            if "it_capacity_kw" in sites.columns
+            else pd.Series(1.0, index=sites.index)
+        )
+        table["capacity"] = capacity
         used = table[table["reason"] == ""].assign(weighted=lambda t: t["coverage"] * t["den"])
         sums = used.groupby("group", sort=True).agg(
             numerator=("num", "sum"),
@@ -179,21 +199,32 @@ def rollup(
         )
         excluded = out.dropna(subset=["group"]).groupby("group").size()
         sums = sums.reindex(sums.index.union(excluded.index))
+        expected = table.dropna(subset=["group"]).groupby("group")
+        n_expected = expected.size().reindex(sums.index).fillna(0)
+        capacity_all = expected["capacity"].sum().reindex(sums.index)
+        capacity_used = used.groupby("group")["capacity"].sum().reindex(sums.index).fillna(0.0)
+        site_share = sums["sites"].fillna(0) / n_expected.where(n_expected > 0)
+        capacity_share = (capacity_used / capacity_all.where(capacity_all > 0)).fillna(0.0)
+        value = sums["numerator"] / sums["denominator"]
         rows.append(
             pd.DataFrame(
                 {
                     "level": level,
                     "group": sums.index,
                     "kpi": spec.kpi,
-                    "value": (sums["numerator"] / sums["denominator"]).to_numpy(),
+                    "value": value.to_numpy(),
                     "unit": spec.unit,
-                    "numerator": sums["numerator"].fillna(0.0).to_numpy(),
-                    "denominator": sums["denominator"].fillna(0.0).to_numpy(),
+                    "numerator": sums["numerator"].to_numpy(),
+                    "denominator": sums["denominator"].to_numpy(),
                     "sites": sums["sites"].fillna(0).astype(int).to_numpy(),
                     "excluded": excluded.reindex(sums.index).fillna(0).astype(int).to_numpy(),
                     "coverage": (sums["weighted"] / sums["denominator"]).fillna(0.0).to_numpy(),
                     "categories": sums["categories"].fillna("").to_numpy(),
                     "standard": spec.standard,
+                    "expected": n_expected.astype(int).to_numpy(),
+                    "site_share": site_share.fillna(0.0).to_numpy(),
+                    "capacity_share": capacity_share.to_numpy(),
+                    "published": (value.notna() & (capacity_share >= min_share)).to_numpy(),
                 }
             )
         )

@@ -3,7 +3,8 @@
 The one place where "which meter is IT energy, where energy comes from, how coverage and
 green energy default, how CO2 is computed" is written (DESIGN.md "Definitions that must be
 right"). Every consumer (query, alerts, dashboard, reports, export) gets site totals from
-:func:`site_energy_totals`, over whole periods (keys ``site``) or per bucket (keys ``site``, ``ts``).
+:func:`site_energy_totals`, over whole periods (keys ``site``) or per bucket (keys ``site``,
+``ts``).
 
 Energy per meter (:func:`meter_energy`): the energy counter's increase (J, reset- and
 wrap-aware, see :mod:`greenwatch.metrics._energy`) wherever the counter has evidence in the
@@ -106,9 +107,7 @@ def meter_energy(counter: pd.DataFrame, power: pd.DataFrame, keys: Sequence[str]
     energy = np.where(
         counter_known, counter_j, np.where(power_known, both["integral"], np.nan)
     ).astype("float64")
-    coverage = np.where(
-        use_counter, both["coverage_c"].fillna(0.0), power_cov
-    ).astype("float64")
+    coverage = np.where(use_counter, both["coverage_c"].fillna(0.0), power_cov).astype("float64")
     filled = both["filled_s"].fillna(0.0).astype("float64")
     provenance = np.where(
         counter_known,
@@ -192,12 +191,13 @@ def site_energy_totals(
         frame = _joined(_joined(frame, picked, keys), prov, keys)
     others: Mapping[str, pd.DataFrame | None] = {"water": water, "renewable": green}
     others = {**others, "reused": reused}
-    for name, rows in others.items():
-        if rows is not None and name == "water" and "meter" in rows.columns:
+    for name, given in others.items():
+        rows = given if given is not None else pd.DataFrame()
+        if name == "water" and "meter" in rows.columns:
             rows = rows[rows["meter"] == "site_inflow"]
-        picked = _pick(
-            rows if rows is not None else pd.DataFrame(), keys, "value", TOTALS[name]
-        ).rename(columns={f"{TOTALS[name]}_coverage": f"{name}_coverage"})
+        picked = _pick(rows, keys, "value", TOTALS[name]).rename(
+            columns={f"{TOTALS[name]}_coverage": f"{name}_coverage"}
+        )
         frame = _joined(frame, picked, keys)
     for column in frame.columns:
         if column.endswith(("_j", "_l", "_coverage")):
@@ -213,10 +213,10 @@ def site_energy_totals(
     frame["co2_coverage"] = frame["facility_coverage"].where(known, 0.0)
     green_j = frame["renewable_j"].astype("float64").fillna(0.0)
     frame["co2_market_kg"] = (facility - green_j).clip(lower=0.0) / J_PER_KWH * factor
-    for name in TOTALS:
+    for name, value in TOTALS.items():
         column = f"{name}_coverage"
         frame[column] = frame[column].astype("float64").fillna(0.0).clip(0.0, 1.0)
-        frame[TOTALS[name]] = frame[TOTALS[name]].astype("float64")
+        frame[value] = frame[value].astype("float64")
     flags = {n: frame[f"{n}_provenance"].fillna(0).astype("int64") for n in ("facility", "it")}
     for name, bits in flags.items():
         frame[f"{name}_provenance"] = _named(bits)

@@ -17,15 +17,25 @@ from greenwatch.query._compute import (
     pool_frame,
     pool_state,
 )
+from greenwatch.query._energy import (
+    DEVICE,
+    METER,
+    EnergyRead,
+    energy_read,
+    read_meter_energy,
+)
 from greenwatch.query._kpi import KPIS, KpiAnswer, Scope, ScopeError, kpi_answer
-from greenwatch.query._sites import site_totals
-from greenwatch.query._trend import pue_trend
+from greenwatch.query._sites import site_frame, site_totals
+from greenwatch.query._trend import pue_trend, trend_of
 
 __all__ = [
+    "DEVICE",
     "IDENTIFY_WINDOW",
     "KPIS",
+    "METER",
     "ComputeFigures",
     "ComputeSource",
+    "EnergyRead",
     "KpiAnswer",
     "PoolState",
     "PoolsAndRecords",
@@ -34,10 +44,14 @@ __all__ = [
     "compute_figures",
     "declared_pools",
     "discovered_devices",
+    "energy_read",
     "inventory_source",
     "kpi_answer",
     "pool_frame",
     "pool_state",
     "pue_trend",
+    "read_meter_energy",
+    "site_frame",
     "site_totals",
+    "trend_of",
 ]

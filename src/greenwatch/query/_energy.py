@@ -43,7 +43,7 @@ def _keyed(frame: pd.DataFrame, label: str, step: bool) -> pd.DataFrame:
     return frame
 
 
-def _evidence(counter: pd.DataFrame, keys: list[str], label: str, buckets: int) -> set[object]:
+def _evidence(counter: pd.DataFrame, label: str, buckets: int) -> set[object]:
     """(site, label) keys whose counter has evidence in every bucket."""
     if counter.empty:
         return set()
@@ -155,10 +155,14 @@ def read_meter_energy(
     counter_metric, power_metric, label = pair
     keys = ["site", label, *(["ts"] if step is not None else [])]
     aggs = ["increase", "coverage", "resets"]
-    raw = _keyed(store.query(counter_metric, start, end, labels=labels, step=step, agg=aggs), label, step is not None)
+    raw = _keyed(
+        store.query(counter_metric, start, end, labels=labels, step=step, agg=aggs),
+        label,
+        step is not None,
+    )
     counter = _sum_counter(raw, keys)
     buckets = 1 if step is None else int(-(-(end - start) // step))
-    complete = _evidence(counter, keys, label, buckets)
+    complete = _evidence(counter, label, buckets)
     wanted = store.series(power_metric, labels)
     if not wanted.empty and label not in wanted.columns:
         wanted = wanted.assign(**{label: ""})
@@ -181,14 +185,20 @@ def read_meter_energy(
         )
         got = _keyed(got, label, step is not None)
         if not got.empty:
-            got = got[pd.Series(list(zip(got["site"], got[label], strict=True))).isin(need).to_numpy()]
+            got = got[
+                pd.Series(list(zip(got["site"], got[label], strict=True))).isin(need).to_numpy()
+            ]
             g = got.groupby(keys, sort=False)
             power = g.agg(integral=("integral", "sum"), coverage=("coverage", "min")).reset_index()
-    has_power = {(str(s), str(k)) for s, k in zip(wanted.get("site", []), wanted.get(label, []), strict=True)}
+    has_power = {
+        (str(s), str(k)) for s, k in zip(wanted.get("site", []), wanted.get(label, []), strict=True)
+    }
     fills: list[dict[str, object]] = []
     if not counter.empty:
         reset = counter[counter["resets"] > 0]
-        for s, k in sorted({(str(s), str(k)) for s, k in zip(reset["site"], reset[label], strict=True)}):
+        for s, k in sorted(
+            {(str(s), str(k)) for s, k in zip(reset["site"], reset[label], strict=True)}
+        ):
             if (s, k) in has_power:
                 fills.extend(_reset_fill(store, pair, s, k, start, end, step))
     if fills:
@@ -234,7 +244,9 @@ def energy_read(
     if (meter is None) == (device is None):
         raise ValueError("name exactly one of meter and device")
     pair, name = (METER, meter) if meter is not None else (DEVICE, device)
-    rows = read_meter_energy(store, start, end, labels={"site": site, pair[2]: str(name)}, pair=pair)
+    rows = read_meter_energy(
+        store, start, end, labels={"site": site, pair[2]: str(name)}, pair=pair
+    )
     if rows.empty:
         joules = float("nan")
         coverage, provenance, resets, filled = 0.0, "", 0, 0.0

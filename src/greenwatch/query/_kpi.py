@@ -15,9 +15,12 @@ import pandas as pd
 
 from greenwatch.inventory import Inventory
 from greenwatch.metrics import (
+    DEFAULT_MIN_COVERAGE,
+    DEFAULT_MIN_SHARE,
     J_PER_KWH,
     Kpi,
     Measured,
+    combined_provenance,
     dcie,
     ere,
     is_interim,
@@ -100,14 +103,23 @@ class KpiAnswer:
     inputs: dict[str, float] = field(default_factory=dict)
     sites: int = 1
     excluded: list[dict[str, str]] = field(default_factory=list)
+    provenance: str = ""
+    expected_sites: int = 1
+    site_share: float = 1.0
+    capacity_share: float = 1.0
+    published: bool = True
+    min_coverage: float = DEFAULT_MIN_COVERAGE
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["value"] = None if math.isnan(self.value) else self.value
+        out["inputs"] = {k: None if math.isnan(v) else v for k, v in self.inputs.items()}
         return out
 
 
-def _from_kpi(k: Kpi, kpi: str, scope: Scope, start: pd.Timestamp, end: pd.Timestamp) -> KpiAnswer:
+def _from_kpi(
+    k: Kpi, kpi: str, scope: Scope, start: pd.Timestamp, end: pd.Timestamp, provenance: str
+) -> KpiAnswer:
     return KpiAnswer(
         kpi=kpi,
         scope=str(scope),
@@ -121,6 +133,8 @@ def _from_kpi(k: Kpi, kpi: str, scope: Scope, start: pd.Timestamp, end: pd.Times
         category="" if k.category is None else str(k.category),
         interim=is_interim(start, end),
         inputs={"numerator": k.numerator, "denominator": k.denominator},
+        provenance=provenance,
+        published=not math.isnan(k.value),
     )
 
 
@@ -156,11 +170,15 @@ def kpi_answer(
     start: pd.Timestamp,
     end: pd.Timestamp,
     *,
-    min_coverage: float = 0.95,
+    min_coverage: float = DEFAULT_MIN_COVERAGE,
+    min_share: float = DEFAULT_MIN_SHARE,
 ) -> list[KpiAnswer]:
     """The figure(s) of one KPI and scope over ``[start, end)``.
 
-    Carbon gives two answers, location- and market-based.
+    Carbon gives two answers, location- and market-based. A group figure leaves out sites
+    under ``min_coverage`` and says which share of the scope it rests on (sites, IT capacity);
+    below ``min_share`` of the capacity it is ``published`` false: shown, not a verdict. A
+    figure with nothing under it has value None, never 0.
     """
     if kpi not in KPIS:
         raise ScopeError(f"unknown KPI {kpi!r} (one of {', '.join(KPIS)})")
@@ -168,29 +186,46 @@ def kpi_answer(
     interim = is_interim(start, end)
     if scope.level == "site":
         row = totals[totals["site"] == scope.key].iloc[0]
+        mine = totals[totals["site"] == scope.key]
+        share = _Share(str(row["provenance"]), 1, 1.0, 1.0, True)
         if kpi == "carbon":
-            return _carbon_answers(totals[totals["site"] == scope.key], scope, start, end, [])
+            return _carbon_answers(mine, scope, start, end, [], share, min_coverage)
         if kpi == "it_energy":
+            it = float(row["it_j"])
+            share = _Share(str(row["it_provenance"]), 1, 1.0, 1.0, not math.isnan(it))
             return [
                 _energy_answer(
-                    float(row["it_j"]), float(row["it_coverage"]), scope, start, end, 1, []
+                    it, float(row["it_coverage"]), scope, start, end, 1, [], share, min_coverage
                 )
             ]
-        answer = _from_kpi(_site_kpi(row, kpi), kpi, scope, start, end)
+        answer = _from_kpi(_site_kpi(row, kpi), kpi, scope, start, end, str(row["provenance"]))
         return [answer]
     members = totals if scope.level == "national" else totals[totals[scope.level] == scope.key]
     level = "national" if scope.level == "national" else scope.level
-    result = rollup(members, level, min_coverage=min_coverage)  # type: ignore[arg-type]
+    result = rollup(
+        members,
+        level,  # type: ignore[arg-type]
+        min_coverage=min_coverage,
+        min_share=min_share,
+    )
     excluded = result.excluded
+    base = "pue" if kpi in {"dcie", "ppue", "ere", "carbon", "it_energy"} else kpi
+    row = result.kpis[(result.kpis["kpi"] == base)].iloc[0]
+    ok = members[~members["site"].isin(excluded[excluded["kpi"] == base]["site"])]
+    share = _Share(
+        combined_provenance(ok["provenance"]),
+        int(row["expected"]),
+        float(row["site_share"]),
+        float(row["capacity_share"]),
+        bool(row["published"]),
+    )
     if kpi in {"carbon", "it_energy"}:
-        ok = members[~members["site"].isin(excluded[excluded["kpi"] == "pue"]["site"])]
         dropped = _excluded(excluded, "pue")
         if kpi == "carbon":
-            return _carbon_answers(ok, scope, start, end, dropped)
-        cov = float((ok["it_coverage"] * ok["it_j"]).sum() / ok["it_j"].sum()) if len(ok) else 0.0
-        return [_energy_answer(float(ok["it_j"].sum()), cov, scope, start, end, len(ok), dropped)]
-    base = "pue" if kpi in {"dcie", "ppue", "ere"} else kpi
-    row = result.kpis[(result.kpis["kpi"] == base)].iloc[0]
+            return _carbon_answers(ok, scope, start, end, dropped, share, min_coverage)
+        it_j = float(ok["it_j"].sum(min_count=1))
+        cov = float((ok["it_coverage"] * ok["it_j"]).sum() / it_j) if it_j > 0 else 0.0
+        return [_energy_answer(it_j, cov, scope, start, end, len(ok), dropped, share, min_coverage)]
     value = float(row["value"])
     inputs = {"numerator": float(row["numerator"]), "denominator": float(row["denominator"])}
     if kpi == "dcie":
@@ -213,8 +248,24 @@ def kpi_answer(
             inputs=inputs,
             sites=int(row["sites"]),
             excluded=_excluded(excluded, base),
+            min_coverage=min_coverage,
+            **share.fields(),
         )
     ]
+
+
+@dataclass(frozen=True)
+class _Share:
+    """What a figure rests on: provenance and the share of its scope (see :class:`KpiAnswer`)."""
+
+    provenance: str
+    expected_sites: int
+    site_share: float
+    capacity_share: float
+    published: bool
+
+    def fields(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def _excluded(excluded: pd.DataFrame, kpi: str) -> list[dict[str, str]]:
@@ -233,6 +284,8 @@ def _energy_answer(
     end: pd.Timestamp,
     sites: int,
     excluded: list[dict[str, str]],
+    share: _Share,
+    min_coverage: float,
 ) -> KpiAnswer:
     return KpiAnswer(
         kpi="it_energy",
@@ -248,6 +301,8 @@ def _energy_answer(
         interim=is_interim(start, end),
         sites=sites,
         excluded=excluded,
+        min_coverage=min_coverage,
+        **share.fields(),
     )
 
 
@@ -257,8 +312,10 @@ def _carbon_answers(
     start: pd.Timestamp,
     end: pd.Timestamp,
     excluded: list[dict[str, str]],
+    share: _Share,
+    min_coverage: float,
 ) -> list[KpiAnswer]:
-    weight = rows["facility_j"].sum()
+    weight = rows["facility_j"].sum(min_count=1)
     coverage = (
         float((rows["co2_coverage"] * rows["facility_j"]).sum() / weight) if weight > 0 else 0.0
     )
@@ -271,7 +328,7 @@ def _carbon_answers(
             scope=str(scope),
             start=start.isoformat(),
             end=end.isoformat(),
-            value=float(rows[column].sum()),
+            value=float(rows[column].sum(min_count=1)),
             unit="kgCO2",
             coverage=coverage,
             definition=f"{KPIS['carbon']}; {basis}-based; grid factors: {'; '.join(factors)}",
@@ -281,6 +338,8 @@ def _carbon_answers(
             inputs={"facility_kwh": float(weight / J_PER_KWH)},
             sites=len(rows),
             excluded=excluded,
+            min_coverage=min_coverage,
+            **share.fields(),
         )
         for basis, column in (("location", "co2_kg"), ("market", "co2_market_kg"))
     ]

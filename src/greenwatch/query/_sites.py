@@ -16,7 +16,6 @@ from greenwatch.query._energy import read_meter_energy
 from greenwatch.store import Store
 
 
-
 def _increases(
     store: Store,
     metric: str,
@@ -49,16 +48,15 @@ def site_frame(sites: Sequence[Site]) -> pd.DataFrame:
 
 def site_totals(
     store: Store,
-    inventory: Inventory,
+    inventory: Inventory | Sequence[Site],
     start: pd.Timestamp,
     end: pd.Timestamp,
     *,
     step: pd.Timedelta | None = None,
-    sites: Sequence[Site] | None = None,
 ) -> pd.DataFrame:
-    """One row per inventory site (and bucket of ``step``) with energy, water, green, reused
-    energy and CO2 totals: :func:`greenwatch.metrics.site_energy_totals` over energy per meter
-    (:func:`read_meter_energy`: counters, power, or both).
+    """One row per inventory site (or per site given; and bucket of ``step``) with energy,
+    water, green, reused energy and CO2 totals: :func:`greenwatch.metrics.site_energy_totals`
+    over energy per meter (:func:`read_meter_energy`: counters, power, or both).
 
     Columns: site (ts with ``step``), name, kind, hub, region, province, lat, lon,
     pue_category, it_capacity_kw, target_pue, target_green_share, target_occupancy,
@@ -66,7 +64,7 @@ def site_totals(
     :data:`greenwatch.metrics.SITE_TOTAL_COLUMNS`. A figure with nothing under it is NaN with
     coverage 0.
     """
-    chosen = list(inventory.sites if sites is None else sites)
+    chosen = list(inventory.sites if isinstance(inventory, Inventory) else inventory)
     ids = [s.id for s in chosen]
     frame = site_frame(chosen)
     keys = ["site", *(["ts"] if step is not None else [])]

@@ -66,6 +66,7 @@ class Methodology:
     grades_placeholder: bool
     grades: tuple[tuple[str, float], ...]
     min_coverage: float
+    min_share: float
     interim: bool
 
 
@@ -112,6 +113,15 @@ def _share_row(figure: str, judged: pd.DataFrame, column: str, note: str) -> dic
     }
 
 
+def _pue_verdict(now: Figures, target: float, comparison: str, min_coverage: float) -> str:
+    """The PUE tile's verdict: none below the minimum coverage or share of the scope."""
+    if now.sites and not now.pue_coverage >= min_coverage:
+        return "low coverage"
+    if now.sites and not now.published:
+        return "partial scope"
+    return _verdict(now.pue, target, comparison)
+
+
 def summary_table(
     scope: Scope,
     now: Figures,
@@ -143,11 +153,12 @@ def summary_table(
             "unit": "ratio",
             "target": target,
             "comparison": comparison,
-            "verdict": _verdict(now.pue, target, comparison)
-            if now.pue_coverage >= config.min_coverage or not now.sites
-            else "low coverage",
+            "verdict": _pue_verdict(now, target, comparison, config.min_coverage),
             "coverage": now.pue_coverage,
             "sites": now.sites,
+            "expected_sites": now.expected_sites,
+            "capacity_share": now.capacity_share,
+            "provenance": now.provenance,
             "note": f"{note}; {categories}",
         },
         {
@@ -253,6 +264,7 @@ def _methodology(members: pd.DataFrame, config: ReportConfig, period: Period) ->
             )
         ),
         min_coverage=config.min_coverage,
+        min_share=config.min_share,
         interim=is_interim(period.start_utc, period.end_utc),
     )
 
@@ -278,8 +290,8 @@ def build_report(
         site_totals(store, inventory, previous.start_utc, previous.end_utc), scope
     )
     level = scope.level
-    now = scope_figures(members, level, config.min_coverage)
-    before = scope_figures(before_members, level, config.min_coverage)
+    now = scope_figures(members, level, config.min_coverage, config.min_share)
+    before = scope_figures(before_members, level, config.min_coverage, config.min_share)
     sites = site_table(members, config)
     before_sites = site_table(before_members, config)
     excluded = dict(now.excluded)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from greenwatch.metrics import (
     DEFAULT_MAX_VERIFICATION_AGE,
     DEFAULT_MIN_COVERAGE,
+    DEFAULT_MIN_SHARE,
     NATIONAL_PUE_TARGET,
 )
 from greenwatch.model import ConfigError, GreenwatchError, load_yaml, parse_model
@@ -78,6 +79,7 @@ class ReportConfig:
 
     grades: GradeTable = field(default_factory=GradeTable.load)
     min_coverage: float = DEFAULT_MIN_COVERAGE
+    min_share: float = DEFAULT_MIN_SHARE
     national_pue_target: float = NATIONAL_PUE_TARGET
     green_share_target: float = GREEN_SHARE_TARGET
     top_changes: int = 10

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from greenwatch.metrics import (
+    DEFAULT_MIN_SHARE,
     J_PER_KWH,
     Measured,
+    combined_provenance,
     cue,
     erf,
     pue,
@@ -52,6 +54,10 @@ class Figures:
     sites: int
     excluded: tuple[tuple[str, str], ...] = ()
     categories: str = ""
+    provenance: str = ""
+    expected_sites: int = 1
+    capacity_share: float = 1.0
+    published: bool = True
 
 
 def site_figures(row: pd.Series) -> Figures:
@@ -80,6 +86,8 @@ def site_figures(row: pd.Series) -> Figures:
         co2_coverage=float(row["co2_coverage"]),
         sites=1,
         categories=str(int(row["pue_category"])),
+        provenance=str(row["provenance"]),
+        published=not math.isnan(base.value),
     )
 
 
@@ -93,6 +101,7 @@ def group_figures(
     level: str,
     min_coverage: float,
     kpis: tuple[str, ...] = tuple(_NUMERATORS),
+    min_share: float = DEFAULT_MIN_SHARE,
 ) -> dict[str, Figures]:
     """Figures of every hub / site kind (or of the network) among ``rows``, the sites' totals,
     computed exactly as ``kpi_answer`` computes a group scope.
@@ -108,7 +117,12 @@ def group_figures(
     out: dict[str, Figures] = {}
     for group in sorted(str(g) for g in key.dropna().unique()):
         mine = rows[key == group]
-        result = rollup(mine.drop(columns=unused), level, min_coverage=min_coverage)  # type: ignore[arg-type]
+        result = rollup(
+            mine.drop(columns=unused),
+            level,  # type: ignore[arg-type]
+            min_coverage=min_coverage,
+            min_share=min_share,
+        )
         figures = result.kpis[result.kpis["group"] == group].set_index("kpi")
         excluded = result.excluded[
             (result.excluded["kpi"] == "pue") & (result.excluded["group"] == group)
@@ -119,8 +133,9 @@ def group_figures(
 
 
 def _figures(kpis: pd.DataFrame, ok: pd.DataFrame, excluded: pd.DataFrame) -> Figures:
-    weight = ok["facility_j"].sum()
-    it_sum = ok["it_j"].sum()
+    # No data is null, never 0: sums over no site (or only missing values) are NaN.
+    weight = ok["facility_j"].sum(min_count=1)
+    it_sum = ok["it_j"].sum(min_count=1)
 
     def value(kpi: str, column: str = "value", missing: float = NAN) -> float:
         return float(kpis[column].astype(float)[kpi]) if kpi in kpis.index else missing
@@ -130,48 +145,57 @@ def _figures(kpis: pd.DataFrame, ok: pd.DataFrame, excluded: pd.DataFrame) -> Fi
         pue_coverage=value("pue", "coverage", 0.0),
         facility_kwh=float(weight) / J_PER_KWH,
         it_kwh=float(it_sum) / J_PER_KWH,
-        it_coverage=float((ok["it_coverage"] * ok["it_j"]).sum() / it_sum) if len(ok) else 0.0,
-        cooling_kwh=float(ok["cooling_j"].sum()) / J_PER_KWH,
+        it_coverage=float((ok["it_coverage"] * ok["it_j"]).sum() / it_sum) if it_sum > 0 else 0.0,
+        cooling_kwh=float(ok["cooling_j"].sum(min_count=1)) / J_PER_KWH,
         wue=value("wue"),
         cue=value("cue"),
         ref=value("ref"),
         ref_coverage=value("ref", "coverage", 0.0),
         erf=value("erf"),
-        co2_location_kg=float(ok["co2_kg"].sum()),
-        co2_market_kg=float(ok["co2_market_kg"].sum()),
+        co2_location_kg=float(ok["co2_kg"].sum(min_count=1)),
+        co2_market_kg=float(ok["co2_market_kg"].sum(min_count=1)),
         co2_coverage=float((ok["co2_coverage"] * ok["facility_j"]).sum() / weight)
         if weight > 0
         else 0.0,
         sites=len(ok),
         excluded=tuple(zip(excluded["site"], excluded["reason"], strict=True)),
         categories=str(kpis.at["pue", "categories"]) if "pue" in kpis.index else "",
+        provenance=combined_provenance(ok["provenance"]),
+        expected_sites=int(value("pue", "expected", 0.0)),
+        capacity_share=value("pue", "capacity_share", 0.0),
+        published=bool(kpis.at["pue", "published"]) if "pue" in kpis.index else False,
     )
 
 
 EMPTY = Figures(
     pue=NAN,
     pue_coverage=0.0,
-    facility_kwh=0.0,
-    it_kwh=0.0,
+    facility_kwh=NAN,
+    it_kwh=NAN,
     it_coverage=0.0,
-    cooling_kwh=0.0,
+    cooling_kwh=NAN,
     wue=NAN,
     cue=NAN,
     ref=NAN,
     ref_coverage=0.0,
     erf=NAN,
-    co2_location_kg=0.0,
-    co2_market_kg=0.0,
+    co2_location_kg=NAN,
+    co2_market_kg=NAN,
     co2_coverage=0.0,
     sites=0,
+    expected_sites=0,
+    capacity_share=0.0,
+    published=False,
 )
 
 
-def scope_figures(members: pd.DataFrame, level: str, min_coverage: float) -> Figures:
+def scope_figures(
+    members: pd.DataFrame, level: str, min_coverage: float, min_share: float = DEFAULT_MIN_SHARE
+) -> Figures:
     """Figures of the report's scope: one site, a hub or the network."""
     if level == "site":
         return site_figures(members.iloc[0])
-    groups = group_figures(members, level, min_coverage)
+    groups = group_figures(members, level, min_coverage, min_share=min_share)
     return next(iter(groups.values())) if groups else EMPTY
 
 

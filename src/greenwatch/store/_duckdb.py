@@ -243,7 +243,7 @@ class DuckDBStore:
                    AND t > $hi AND t <= $hi + $lookback GROUP BY series_id)""",
             {"lo": t_lo, "hi": t_hi, "lookback": lookback},
         ).fetchone()
-        before, after = (row or (None, None))
+        before, after = row or (None, None)
         h_lo = (min(t_lo, before if before is not None else t_lo) // HOUR - 1) * HOUR
         h_hi = (max(t_hi, after if after is not None else t_hi) // HOUR + 2) * HOUR
         cur.execute(

@@ -25,10 +25,10 @@ each bucket's last millisecond, so every bucket is exactly ``[b, b + step)``. ``
 the sample before the window and bridges every gap, while the contract splits a pair of
 samples across buckets in proportion to time and bridges only gaps up to ``Gaps.max_gap``
 (counters up to ``Gaps.counter_lookback``). So these three are computed from the raw export
-(with the look-back margins on both sides) by the very SQL the embedded store uses (``store/_sql.py``) in a
-throw-away in-memory DuckDB — the same definitions, the same numbers. Coverage is the covered
-share of the bucket from those raw pairs, not ``count_over_time`` × scrape interval (which
-would assume an interval).
+(with the look-back margins on both sides) by the very SQL the embedded store uses
+(``store/_sql.py``) in a throw-away in-memory DuckDB — the same definitions, the same
+numbers. Coverage is the covered share of the bucket from those raw pairs, not
+``count_over_time`` × scrape interval (which would assume an interval).
 """
 
 from __future__ import annotations
