@@ -182,7 +182,8 @@ def test_cli_energy(store: DuckDBStore, tmp_path: Path, capsys: pytest.CaptureFi
     assert (out["coverage"], out["provenance"]) == (1.0, "power")
     assert main(args) == 0
     text = capsys.readouterr().out
-    assert "600 kWh" in text and "provenance power" in text
+    assert "600 kWh" in text
+    assert "provenance power" in text
     assert main([*args[:4], "cooling", *args[5:]]) == 0
     assert "mixed-1 cooling: —" in capsys.readouterr().out
 

@@ -38,6 +38,9 @@ SUMMARY_COLUMNS = (
     "verdict",
     "coverage",
     "sites",
+    "expected_sites",
+    "capacity_share",
+    "provenance",
     "note",
 )
 
@@ -227,7 +230,9 @@ def summary_table(
         {"figure": "cue", "value": now.cue, "unit": "kgCO2/kWh", "note": "ISO/IEC 30134-8"},
         {"figure": "ref", "value": now.ref, "unit": "ratio", "note": "ISO/IEC 30134-3"},
     ]
-    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)).astype({"sites": "Int64"})
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)).astype(
+        {"sites": "Int64", "expected_sites": "Int64"}
+    )
 
 
 def _common_target(values: pd.Series) -> float:
