@@ -21,13 +21,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from greenwatch.alerts import KpiRule, RuleSet
+from greenwatch.alerts._evaluate import Evaluator
 from greenwatch.cli import main
-from greenwatch.dashboard._data import site_power, step_totals
+from greenwatch.dashboard._data import ratio_per_step, site_power, step_totals
+from greenwatch.export import take_snapshot
 from greenwatch.ingest import Ingest
 from greenwatch.inventory import Inventory, Location, Site, Targets
 from greenwatch.model import make_batch
 from greenwatch.query import Scope, energy_read, kpi_answer, pue_trend, site_totals
-from greenwatch.reports import build_report, parse_period, parse_scope
+from greenwatch.reports import ReportConfig, build_report, parse_period, parse_scope
 from greenwatch.service import ApiContext
 from greenwatch.service._api_kpi import register
 from greenwatch.service._http import create_flask
@@ -226,3 +229,47 @@ def test_gap_spanning_two_hours_is_spread(tmp_path: Path) -> None:
     whole = energy_read(store, "gap-1", T0, end, meter="facility")
     assert whole.joules == pytest.approx(110e3 * 3 * HOUR_S, **EXACT)
     assert whole.coverage == pytest.approx(100 / 180)
+
+
+def test_every_consumer_gives_the_same_site_and_national_figures(store: DuckDBStore) -> None:
+    """Query (KPI API), alerts, dashboard, reports and export (/metrics) over one period."""
+    sites = [s.id for s in INVENTORY.sites]
+    query = {
+        s: kpi_answer(store, INVENTORY, "pue", Scope("site", s), T0, END)[0].value for s in sites
+    }
+    query["national"] = kpi_answer(store, INVENTORY, "pue", Scope("national"), T0, END)[0].value
+    expected_national = (220 + 330 + 110 + 110 * 7170 / 7200) / (200 + 300 + 100 + 100)
+    assert query["national"] == pytest.approx(expected_national, **EXACT)
+
+    rules = tuple(
+        KpiRule.model_validate(
+            {"alert": f"Pue{level}", "kind": "kpi", "kpi": "pue", "window": "2h", "op": ">"}
+            | {"threshold": 0.0, "level": level}
+        )
+        for level in ("site", "national")
+    )
+    outcomes = Evaluator(store, INVENTORY, RuleSet("agreement", rules)).evaluate(END)
+    alerts = {h.labels.get("site", "national"): h.value for o in outcomes for h in o.hits}
+
+    totals = step_totals(store, INVENTORY.sites, T0, END, END - T0, ["pue"])
+    dashboard = dict(zip(totals["site"], totals["facility_j"] / totals["it_j"], strict=True))
+    dashboard["national"] = float(ratio_per_step(totals, "pue")["value"].iloc[0])
+
+    config = ReportConfig(min_coverage=0.0)
+    report = build_report(
+        store, INVENTORY, parse_period("2026-06-01"), parse_scope("national", INVENTORY), config
+    )
+    reports = report.tables["sites"].set_index("site")["pue"].to_dict()
+    reports["national"] = report.tables["summary"].set_index("figure").at["pue", "value"]
+
+    snapshot = take_snapshot(store, INVENTORY, END, {"2h": END - T0})
+    export = {s: snapshot.find("pue", scope="site", site=s)[0].value for s in sites}
+    export["national"] = snapshot.find("pue", scope="national")[0].value
+
+    for name, figures in {
+        "alerts": alerts,
+        "dashboard": dashboard,
+        "reports": reports,
+        "export": export,
+    }.items():
+        assert figures == pytest.approx(query, **EXACT), name

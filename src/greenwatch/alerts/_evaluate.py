@@ -30,7 +30,7 @@ from greenwatch.alerts._rules import (
 )
 from greenwatch.alerts._window import F64, SeriesWindow
 from greenwatch.inventory import Inventory
-from greenwatch.query import ComputeSource, inventory_source
+from greenwatch.query import ComputeSource, inventory_source, site_totals
 from greenwatch.store import Store
 
 DEFAULT_MAX_GAP = pd.Timedelta(minutes=15)
@@ -55,7 +55,11 @@ class Evaluator:
         self.rules = rules
         gaps = getattr(store, "gaps", None)
         self.max_gap = pd.Timedelta(getattr(gaps, "max_gap", DEFAULT_MAX_GAP))
-        self._kpis = KpiEvaluator(inventory, [r for r in rules.rules if isinstance(r, KpiRule)])
+        self._kpis = KpiEvaluator(
+            inventory,
+            [r for r in rules.rules if isinstance(r, KpiRule)],
+            lambda start, end: site_totals(store, inventory, start, end),
+        )
         self._compute = ComputeEvaluator(store, inventory, compute or inventory_source(inventory))
         self._raw_span: dict[str, pd.Timedelta] = {}
         self._hourly: dict[tuple[str, pd.Timedelta], tuple[pd.Timestamp, Table]] = {}

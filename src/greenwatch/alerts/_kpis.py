@@ -119,8 +119,14 @@ def _threshold(rule: KpiRule, target: float | None) -> float | None:
 class KpiEvaluator:
     """KPI and sub-meter rules at one instant; caches per-window totals."""
 
-    def __init__(self, inventory: Inventory, rules: list[KpiRule]) -> None:
+    def __init__(
+        self,
+        inventory: Inventory,
+        rules: list[KpiRule],
+        site_totals: Callable[[pd.Timestamp, pd.Timestamp], pd.DataFrame] | None = None,
+    ) -> None:
         self.inventory = inventory
+        self._read_totals = site_totals
         self._counters: dict[timedelta, set[str]] = {}
         for rule in rules:
             wanted = KPI_COUNTERS.get(rule.kpi, ())
@@ -170,8 +176,11 @@ class KpiEvaluator:
     def _site_totals(self, window: timedelta, table: TableFn) -> pd.DataFrame:
         """One row per inventory site: energies, water, green energy and CO2, with coverage."""
         key = (window, self._end(window))
+        if key not in self._totals and self._read_totals and pd.Timedelta(window) > RAW_LIMIT:
+            # Long windows: the query layer's site totals, the very figures of the KPI API.
+            self._totals[key] = self._read_totals(key[1] - pd.Timedelta(window), key[1])
         if key not in self._totals:
-            # Raw windows leave gaps out (see _window); long ones are the store's increases.
+            # Raw windows leave gaps out (see _window) and are scaled to the whole window.
             scale = pd.Timedelta(window) <= RAW_LIMIT
             wanted = self._counters.get(window, {ENERGY})
 
@@ -237,12 +246,14 @@ class KpiEvaluator:
         result = self._rollups[key]
         rows = result[result["kpi"] == rule.kpi]
         national = rule.level == "national"
-        for group, value, coverage in zip(
-            rows["group"], rows["value"], rows["coverage"], strict=True
+        for group, value, coverage, published in zip(
+            rows["group"], rows["value"], rows["coverage"], rows["published"], strict=True
         ):
             labels = {"scope": "national"} if national else {str(rule.level): str(group)}
             target = NATIONAL_PUE_TARGET if national else None
-            out.append((labels, labels, float(value), float(coverage), target))
+            # A figure resting on too small a share of its scope is not judged (held).
+            judged = float(value) if published else math.nan
+            out.append((labels, labels, judged, float(coverage), target))
         return out
 
     def _occupancy(self, rule: KpiRule, table: TableFn) -> list[Figure]:
