@@ -151,7 +151,7 @@ def test_flops_read_in_the_unit_of_their_size() -> None:
 
 def test_national_tiles_show_eflops_with_identified_and_coverage(env: Env) -> None:
     figures = env.compute_figures(_view(env, "/compute"))
-    nation = figures.power("nation").set_index("class")
+    nation = figures.power("national").set_index("class")
     rated = _text(_render(env, "/compute", "ai-rated"))
     # 120.05 EFLOPS declared + 512 x 989.4 TFLOPS = 0.51 EFLOPS more.
     assert nation.loc["ai", "rated_flops"] == pytest.approx(1.200513e20 + 512 * H100_FP16, rel=1e-6)
@@ -162,7 +162,7 @@ def test_national_tiles_show_eflops_with_identified_and_coverage(env: Env) -> No
     assert available.startswith(flops_text(nation.loc["ai", "available_flops"]))
     assert "EFLOPS" in _text(_render(env, "/compute", "general-rated"))
     assert " · FP64 · " in _text(_render(env, "/compute", "general-rated"))
-    efficiency = figures.efficiency("nation").set_index("class")
+    efficiency = figures.efficiency("national").set_index("class")
     delivered = _text(_render(env, "/compute", "ai-delivered"))
     assert delivered.startswith(flops_text(efficiency.loc["ai", "delivered_flops"]))
     assert "coverage" in delivered

@@ -165,7 +165,7 @@ def test_a_failed_precision_fails_the_pool_even_when_a_later_one_passed() -> Non
 
 
 def test_computing_power_per_level_and_class() -> None:
-    nation = computing_power(status(), "nation").set_index("class")
+    nation = computing_power(status(), "national").set_index("class")
     # ai: 7.9152e15 + 4 x 989.4e12 = 11.8728e15 rated; 5.9364e15 + 3.9576e15 = 9.894e15 available
     assert nation.loc["ai", "rated_flops"] == approx(11.8728e15)
     assert nation.loc["ai", "available_flops"] == approx(9.894e15)
@@ -210,7 +210,7 @@ def test_delivered_computing_per_pool() -> None:
 
 
 def test_energy_attribution_and_efficiency() -> None:
-    nation = _efficiency("nation").set_index("class")
+    nation = _efficiency("national").set_index("class")
     ai = nation.loc["ai"]
     # Site a shares 7.2e9 J by rated device power x hours: gpu 8x700x48 = 268,800 vs cpu
     # 4x360x48 = 69,120 -> 35/44 to the GPUs. Site b: hpc 10x375x48 = 180,000 vs gpu
@@ -249,7 +249,7 @@ def test_site_without_facility_energy_is_left_out_and_lowers_coverage() -> None:
         [("a", 7.2e9, 1.0, 1000.0), ("b", math.nan, 0.0, math.nan)],
         columns=["site", "facility_j", "facility_coverage", "co2_kg"],
     )
-    ai = computing_efficiency(attribute_energy(delivered, energy), "nation", 48.0)
+    ai = computing_efficiency(attribute_energy(delivered, energy), "national", 48.0)
     row = ai.set_index("class").loc["ai"]
     assert row["energy_kwh"] == approx(7.2e9 * 35 / 44 / 3.6e6)
     assert row["delivered_pflop_hours"] == approx(189.9648)  # a's GPUs only

@@ -58,7 +58,7 @@ def test_figures_from_the_store(tmp_path: Path) -> None:
         store.close()
     finding = figures.findings.iloc[0]
     assert (finding["registered"], finding["seen"], finding["finding"]) == (8, 6.0, "missing")
-    nation = figures.power("nation").set_index("class").loc["ai"]
+    nation = figures.power("national").set_index("class").loc["ai"]
     assert nation["rated_flops"] == pytest.approx(8 * H100_FP16)
     assert nation["available_flops"] == pytest.approx(6 * H100_FP16)
     eff = figures.efficiency("site").set_index("class").loc["ai"]
@@ -81,7 +81,7 @@ def test_empty_store_gives_figures_without_coverage(tmp_path: Path) -> None:
     finally:
         store.close()
     assert figures.findings.empty
-    eff = figures.efficiency("nation").set_index("class").loc["ai"]
+    eff = figures.efficiency("national").set_index("class").loc["ai"]
     assert eff["coverage"] == 0.0
     assert np.isnan(eff["kwh_per_pflop_hour"])
-    assert figures.power("nation").set_index("class").loc["ai", "identified_share"] == 0.0
+    assert figures.power("national").set_index("class").loc["ai", "identified_share"] == 0.0

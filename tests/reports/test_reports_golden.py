@@ -14,6 +14,8 @@ CO2 location = 30 000 x 0.5737 + 31 200 x 0.5683 = 17 211 + 17 730.96 = 34 941.9
 market = (30 000 - 24 000) x 0.5737 + (31 200 - 12 000) x 0.5683 = 14 353.56 kg;
 WUE = (28 800 + 14 400) L / 48 000 kWh = 0.9; REF of the hub clusters = 36 000 / 61 200;
 the hourly trend is 2550 / 2000 kWh (1.275) for the network, 1250 / 1000 east, 1300 / 1000 west.
+The national PUE rests on 2 of 3 sites, (2000 + 2000) / 7000 kW = 0.571429 of the IT capacity,
+below the 0.9 minimum share: shown, verdict "partial scope", not "pass".
 """
 
 from __future__ import annotations

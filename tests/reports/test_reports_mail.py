@@ -107,7 +107,9 @@ def test_report_mail_arrives_with_the_pdf_intact(
     assert text is not None
     assert html is not None
     body = text.get_content()
-    assert "National PUE: 1.275 (target < 1.50: pass)" in body
+    # 2 of 3 sites, 57 % of the IT capacity: shown, but no verdict below the 90 % minimum.
+    assert "National PUE: 1.275 (target < 1.50: partial scope)" in body
+    assert "rests on 2 of 3 sites (57\u00a0% of IT capacity)" in body
     assert "[2026-10-05T00:00+08:00, 2026-10-06T00:00+08:00) (Asia/Shanghai)" in body
     assert "location-based 35 t, market-based 14 t" in body
     assert "National PUE" in html.get_content()

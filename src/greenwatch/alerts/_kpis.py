@@ -22,7 +22,7 @@ from greenwatch.alerts._duration import format_duration
 from greenwatch.alerts._matchers import matches_all
 from greenwatch.alerts._outcome import OPS, Hit, Outcome, Table
 from greenwatch.alerts._rules import SITE_TARGETS, KpiRule, SubmeterRule, coverage_rule_id
-from greenwatch.inventory import Inventory, grid_factors, site_grid_factor
+from greenwatch.inventory import Inventory, Level, grid_factors, site_grid_factor
 from greenwatch.metrics import (
     NATIONAL_PUE_TARGET,
     Kpi,
@@ -242,7 +242,7 @@ class KpiEvaluator:
             return self._site_figures[fkey]
         key = (rule.window, self._end(rule.window), str(rule.level))
         if key not in self._rollups:
-            self._rollups[key] = rollup(totals, rule.level, min_coverage=0.0).kpis
+            self._rollups[key] = rollup(totals, Level(rule.level), min_coverage=0.0).kpis
         result = self._rollups[key]
         rows = result[result["kpi"] == rule.kpi]
         national = rule.level == "national"

@@ -10,10 +10,10 @@ import pandas as pd
 
 from greenwatch.cli._common import Subparsers, say
 from greenwatch.cli._core import common_args
-from greenwatch.inventory import load_inventory
+from greenwatch.inventory import Level, Scope, load_inventory
 from greenwatch.metrics import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_SHARE
 from greenwatch.model import GreenwatchError
-from greenwatch.query import KPIS, Scope, compute_figures, energy_read, kpi_answer
+from greenwatch.query import KPIS, compute_figures, energy_read, kpi_answer
 from greenwatch.service import parse_period, stored_source
 from greenwatch.store import DuckDBStore
 
@@ -100,9 +100,9 @@ def _cmd_compute(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.format == "json":
-        say(json.dumps(figures.to_dict(args.level), indent=2))
+        say(json.dumps(figures.to_dict(Level.parse(args.level)), indent=2))
         return 0
-    table = figures.table(args.level)
+    table = figures.table(Level.parse(args.level))
     if args.format == "csv":
         say(table.to_csv(index=False).rstrip())
         return 0
@@ -193,7 +193,10 @@ def add_commands(sub: Subparsers) -> None:
         "is stale, failed or missing.",
     )
     compute.add_argument(
-        "--level", choices=["nation", "region", "hub", "site"], default="nation", help="grouping"
+        "--level",
+        choices=["national", "region", "hub", "site", "nation"],
+        default="national",
+        help="grouping (nation: the old spelling of national)",
     )
     _period_and_format(compute)
     compute.set_defaults(handler=_cmd_compute)

@@ -25,7 +25,7 @@ from greenwatch.dashboard._spec import ComputeChartPanel, ComputeStatPanel
 from greenwatch.dashboard._tables import num
 from greenwatch.dashboard._theme import base_layout, look
 from greenwatch.dashboard._view import View
-from greenwatch.inventory import CLASS_PRECISION, ComputeClass
+from greenwatch.inventory import CLASS_PRECISION, ComputeClass, Level, Scope
 from greenwatch.metrics import PFLOP
 from greenwatch.query import ComputeFigures
 
@@ -87,16 +87,14 @@ def age_text(seconds: float) -> str:
     return f"{seconds / 3600:.0f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
-def scope_key(scope: str, view: View) -> tuple[str, str]:
+def scope_key(scope: str, view: View) -> tuple[Level, str]:
     """(level, key) of a panel's scope; ``page`` is the page's site, else the nation."""
     if scope == "page":
         scope = "site" if view.page.scope == "site" else "national"
-    if scope == "national":
-        return "nation", "national"
     if scope == "site":
-        return "site", view.site or ""
-    level, _, key = scope.partition(":")
-    return level, key
+        return Level.SITE, view.site or ""
+    parsed = Scope.parse_syntax(scope)
+    return parsed.level, parsed.key
 
 
 def _one(frame: pd.DataFrame, key: str, cls: str) -> dict[str, Any] | None:
@@ -104,13 +102,13 @@ def _one(frame: pd.DataFrame, key: str, cls: str) -> dict[str, Any] | None:
     return records(hit)[0] if len(hit) else None
 
 
-def free_power(figures: ComputeFigures, level: str) -> pd.DataFrame:
+def free_power(figures: ComputeFigures, level: Level) -> pd.DataFrame:
     """Free FLOPS per ``level`` key and class; coverage weighted by available FLOPS."""
     free = figures.free
-    if level == "nation":
+    if level is Level.NATIONAL:
         keys = pd.Series("national", index=free.index, dtype=object)
     else:
-        where = figures.status.drop_duplicates("site").set_index("site")[level]
+        where = figures.status.drop_duplicates("site").set_index("site")[level.value]
         keys = free["site"].map(where).fillna("").astype(str)
     frame = free.assign(key=keys, known=free["coverage"].fillna(0.0) * free["available_flops"])
     sums = frame.groupby(["key", "class"], sort=True)[["available_flops", "free_flops", "known"]]
@@ -165,11 +163,13 @@ def _efficiency_tile(kind: str, row: dict[str, Any]) -> Tile:
     return Tile(significant(row[kind]), "kgCO2/PFLOP-h", coverage, "coverage", note)
 
 
-def stat_tile(figure: str, cls: str, figures: ComputeFigures, level: str, key: str) -> Tile | None:
+def stat_tile(
+    figure: str, cls: str, figures: ComputeFigures, level: Level, key: str
+) -> Tile | None:
     """The tile of ``figure`` for a class and scope; None when the scope has no such pools."""
     if figure == "west_share":
         share = figures.share("west").set_index("class")
-        nation = _one(figures.power("nation"), "national", cls)
+        nation = _one(figures.power(Level.NATIONAL), "national", cls)
         if cls not in share.index or nation is None:
             return None
         rated, available = share.loc[cls, "rated_share"], share.loc[cls, "available_share"]
@@ -199,7 +199,7 @@ def compute_stat(panel: ComputeStatPanel, view: View, env: Env, _search: str) ->
     level, key = scope_key(panel.scope, view)
     tile = stat_tile(panel.figure, panel.compute_class, env.compute_figures(view), level, key)
     if tile is None:
-        where = "the nation" if level == "nation" else f"{level} {key or '—'}"
+        where = "the nation" if level is Level.NATIONAL else f"{level} {key or '—'}"
         return [
             html.Div("—", className="tile-value"),
             html.Div(f"no {panel.compute_class} pools in {where}", className="tile-note"),
@@ -228,7 +228,7 @@ def compute_stat(panel: ComputeStatPanel, view: View, env: Env, _search: str) ->
 def compute_chart(panel: ComputeChartPanel, view: View, env: Env, theme: str | None) -> go.Figure:
     """Rated vs available FLOPS per group, one chart per class in its own unit."""
     figures = env.compute_figures(view)
-    power = figures.power(panel.level)
+    power = figures.power(Level(panel.level))
     power = power[power["class"].isin(panel.classes) & (power["rated_flops"] > 0)]
     classes = [c for c in panel.classes if c in set(power["class"])]
     if not classes:

@@ -22,6 +22,7 @@ from greenwatch.dashboard._spec import ComputeFindingsPanel, ComputeTablePanel
 from greenwatch.dashboard._tables import site_link, table
 from greenwatch.dashboard._theme import NAMED
 from greenwatch.dashboard._view import View
+from greenwatch.inventory import Level
 from greenwatch.query import ComputeFigures
 
 # Most urgent first: a pool that failed or went stale needs action before the backlog of pools
@@ -78,8 +79,8 @@ def _group_rows(
     panel: ComputeTablePanel, figures: ComputeFigures, view: View, env: Env, search: str
 ) -> list[html.Tr]:
     level = panel.level
-    efficiency = figures.efficiency(level).drop(columns=["rated_flops"])
-    frame = figures.power(level).merge(efficiency, on=["key", "class"], how="left")
+    efficiency = figures.efficiency(Level(level)).drop(columns=["rated_flops"])
+    frame = figures.power(Level(level)).merge(efficiency, on=["key", "class"], how="left")
     frame = _local_rows(frame[frame["class"].isin(panel.classes)], level, view, env)
     # Sites outside the hubs (an empty hub) come after the hubs.
     frame = frame.assign(outside=frame["key"] == "").sort_values(["outside", "key", "class"])

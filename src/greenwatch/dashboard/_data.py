@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from greenwatch.dashboard._theme import pue_status
-from greenwatch.inventory import Inventory, Site
+from greenwatch.inventory import Inventory, Scope, Site
 from greenwatch.metrics import J_PER_KWH, NATIONAL_PUE_TARGET, PUE_CATEGORY_METERS, TOTALS
 from greenwatch.query import read_meter_energy, site_totals
 from greenwatch.store import LabelFilter, Store
@@ -76,13 +76,7 @@ def scope_sites(inventory: Inventory, scope: str, site: str | None) -> list[Site
     """Sites of a scope: ``national``, ``site`` (the page's), ``site:ID``, ``hub:ID``, …"""
     if scope == "site":
         return [s for s in inventory.sites if s.id == site]
-    if scope == "national":
-        return list(inventory.sites)
-    level, _, key = scope.partition(":")
-    attr = {"site": "id", "hub": "hub", "region": "region", "kind": "kind"}.get(level)
-    if attr is None:
-        return []
-    return [s for s in inventory.sites if str(getattr(s, attr)) == key]
+    return Scope.parse_syntax(scope).sites(inventory)
 
 
 def scope_target(sites: Sequence[Site], national: bool) -> float | None:

@@ -21,6 +21,7 @@ from greenwatch.dashboard._spec import (
 )
 from greenwatch.dashboard._theme import colour
 from greenwatch.dashboard._view import View
+from greenwatch.inventory import Level
 from greenwatch.metrics import rollup
 
 Render = Callable[[Any, View, Env, str | None], go.Figure]
@@ -123,7 +124,7 @@ def timeseries(panel: TimeseriesPanel, view: View, env: Env, theme: str | None) 
 
 def compare(panel: ComparePanel, view: View, env: Env, theme: str | None) -> go.Figure:
     frame = env.overview(view)
-    kpis = rollup(frame, panel.level).kpis
+    kpis = rollup(frame, Level(panel.level)).kpis
     if kpis["value"].notna().sum() == 0:
         return _charts.empty_figure("no site has data for this period", theme, panel.height)
     return _charts.compare_figure(kpis, panel.kpis, theme, panel.height)

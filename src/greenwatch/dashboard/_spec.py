@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from greenwatch.inventory import Scope, ScopeError
 from greenwatch.model import ConfigError, YamlDocument, load_yaml, metric_spec, parse_model
 
 Loc = tuple[str | int, ...]
@@ -81,12 +83,28 @@ class _Panel(_Strict):
     note: str | None = None
 
 
+def _panel_scope(text: str) -> str:
+    """A panel's scope, checked when the file loads: ``page``, ``site`` (the page's site) or a
+    :class:`~greenwatch.inventory.Scope` (``national``, ``hub:ID`` …)."""
+    if text not in ("page", "site"):
+        try:
+            Scope.parse_syntax(text)
+        except ScopeError as exc:
+            raise ValueError(str(exc)) from None
+    return text
+
+
+PanelScope = Annotated[str, AfterValidator(_panel_scope)]
+
+
 class StatPanel(_Panel):
     """One figure with its coverage: a KPI for a scope over the selected period."""
 
     type: Literal["stat"]
     kpi: StatKpi
-    scope: str = Field(default="page", description="page, national, hub:ID, region:ID, kind:ID")
+    scope: PanelScope = Field(
+        default="page", description="page, national, site, site:ID, hub:ID, region:ID, kind:ID"
+    )
     basis: Literal["location", "market"] = "location"
     thresholds: tuple[Threshold, ...] = ()
     better: Literal["lower", "higher"] = "lower"
@@ -98,7 +116,7 @@ class TrendPanel(_Panel):
 
     type: Literal["trend"]
     kpis: tuple[TrendKpi, ...] = Field(min_length=1)
-    scope: str = "page"
+    scope: PanelScope = "page"
     thresholds: tuple[Threshold, ...] = ()
     by: Literal["region", "hub", "kind"] | None = Field(
         default=None, description="one line per group instead of one for the scope"

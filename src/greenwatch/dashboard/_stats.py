@@ -16,7 +16,7 @@ from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._spec import StatPanel
 from greenwatch.dashboard._theme import NAMED, colour
 from greenwatch.dashboard._view import View
-from greenwatch.inventory import Site
+from greenwatch.inventory import Level, Site
 from greenwatch.model import GreenwatchError
 from greenwatch.query import Scope, kpi_answer
 
@@ -49,10 +49,10 @@ class Figure:
 def _scope(panel: StatPanel, view: View, env: Env) -> Scope:
     if panel.scope == "page":
         if view.page.scope == "site" and view.site:
-            return Scope("site", view.site)
-        return Scope("national")
+            return Scope(Level.SITE, view.site)
+        return Scope(Level.NATIONAL)
     if panel.scope == "site" and view.site:
-        return Scope("site", view.site)
+        return Scope(Level.SITE, view.site)
     return Scope.parse(panel.scope, env.inventory)
 
 

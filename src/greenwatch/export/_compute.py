@@ -17,12 +17,11 @@ import pandas as pd
 
 from greenwatch.export._catalogue import GRAMS_PER_KG
 from greenwatch.export._points import KpiPoint, Labels
-from greenwatch.inventory import Site
+from greenwatch.inventory import Level, Site
 from greenwatch.metrics import J_PER_KWH
 from greenwatch.query import ComputeFigures
 
-# Report level -> the level name of ComputeFigures.power / .efficiency
-LEVELS = {"site": "site", "hub": "hub", "region": "region", "national": "nation"}
+LEVELS = (Level.SITE, Level.HUB, Level.REGION, Level.NATIONAL)
 STATES = ("ok", "stale", "failed", "never")
 # (figure, column of ComputeFigures.efficiency, factor to the exported unit)
 _EFFICIENCY = (
@@ -39,13 +38,13 @@ def _where(site: Site) -> Labels:
     return (("site", site.id), *hub, ("region", site.region.value))
 
 
-def _scope(level: str, key: str, sites: Mapping[str, Site]) -> Labels | None:
+def _scope(level: Level, key: str, sites: Mapping[str, Site]) -> Labels | None:
     """Labels of a site, hub, region or the nation; None for what has no such group (a site
     outside the hubs at the hub level, a site the inventory does not know)."""
-    if level == "national":
+    if level is Level.NATIONAL:
         return (("scope", "national"),)
-    if level != "site":
-        return (("scope", level), (level, key)) if key else None
+    if level is not Level.SITE:
+        return (("scope", level.value), (level.value, key)) if key else None
     site = sites.get(key)
     return (("scope", "site"), *_where(site)) if site is not None else None
 
@@ -58,8 +57,8 @@ def _known(share: float) -> float:
 def power_points(figures: ComputeFigures, sites: Mapping[str, Site]) -> list[KpiPoint]:
     """Rated, available (coverage: identified share) and verified share per scope and class."""
     out: list[KpiPoint] = []
-    for level, name in LEVELS.items():
-        for row in figures.power(name).to_dict("records"):
+    for level in LEVELS:
+        for row in figures.power(level).to_dict("records"):
             labels = _scope(level, str(row["key"]), sites)
             if labels is None:
                 continue
@@ -82,8 +81,8 @@ def efficiency_points(
 ) -> list[KpiPoint]:
     """Delivered FLOPS (with coverage), FLOPS per facility watt, J and g per PFLOP-hour."""
     out: list[KpiPoint] = []
-    for level, name in LEVELS.items():
-        for row in figures.efficiency(name).to_dict("records"):
+    for level in LEVELS:
+        for row in figures.efficiency(level).to_dict("records"):
             labels = _scope(level, str(row["key"]), sites)
             if labels is None:
                 continue

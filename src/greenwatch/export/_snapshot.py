@@ -24,7 +24,7 @@ import pandas as pd
 from greenwatch.export._catalogue import GRAMS_PER_KG
 from greenwatch.export._compute import compute_points
 from greenwatch.export._points import KpiPoint, Labels
-from greenwatch.inventory import Inventory
+from greenwatch.inventory import Inventory, Level
 from greenwatch.metrics import (
     DEFAULT_MIN_COVERAGE,
     NATIONAL_PUE_TARGET,
@@ -154,8 +154,8 @@ def _group_points(totals: pd.DataFrame, window: str, min_coverage: float) -> lis
     two agree bit for bit; a hub's may differ from ``greenwatch kpi --hub`` in the last bit
     (pandas sums a group's rows differently depending on the other groups of the call).
     """
-    national = rollup(totals, "national", min_coverage=min_coverage)
-    groups = rollup(_stacked(totals), "hub", min_coverage=min_coverage)
+    national = rollup(totals, Level.NATIONAL, min_coverage=min_coverage)
+    groups = rollup(_stacked(totals), Level.HUB, min_coverage=min_coverage)
     kpis = pd.concat(
         [groups.kpis, national.kpis.assign(group="national" + _SEP + "national")],
         ignore_index=True,

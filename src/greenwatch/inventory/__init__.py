@@ -32,11 +32,13 @@ from greenwatch.inventory._schema import (
     SiteKind,
     Targets,
 )
+from greenwatch.inventory._scope import SCOPE_FORMS, Level, Scope, ScopeError
 
 __all__ = [
     "BUILTIN",
     "CLASS_PRECISION",
     "HUBS",
+    "SCOPE_FORMS",
     "Catalogue",
     "ComputeClass",
     "ComputePool",
@@ -45,10 +47,13 @@ __all__ = [
     "DeviceModel",
     "GridFactor",
     "Inventory",
+    "Level",
     "Link",
     "Location",
     "Precision",
     "Region",
+    "Scope",
+    "ScopeError",
     "Site",
     "SiteKind",
     "Targets",

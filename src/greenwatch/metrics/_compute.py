@@ -33,12 +33,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from greenwatch.inventory import Catalogue, DeviceKind
+from greenwatch.inventory import Catalogue, DeviceKind, Level
 from greenwatch.metrics._kpi import J_PER_KWH
 
 PFLOP = 1.0e15
 DEFAULT_MAX_VERIFICATION_AGE = pd.Timedelta(days=90)
-LEVEL_KEYS = {"site": "site", "hub": "hub", "region": "region", "nation": None}
+LEVEL_KEYS = {Level.SITE: "site", Level.HUB: "hub", Level.REGION: "region", Level.NATIONAL: None}
 POOL_COLUMNS = (
     "site",
     "hub",
@@ -265,7 +265,7 @@ def pool_status(
     return out
 
 
-def _level_key(frame: pd.DataFrame, level: str) -> pd.Series:
+def _level_key(frame: pd.DataFrame, level: Level) -> pd.Series:
     if level not in LEVEL_KEYS:
         raise ValueError(f"unknown level {level!r} (one of {', '.join(LEVEL_KEYS)})")
     column = LEVEL_KEYS[level]
@@ -274,7 +274,7 @@ def _level_key(frame: pd.DataFrame, level: str) -> pd.Series:
     return frame[column].fillna("").astype(str)
 
 
-def computing_power(status: pd.DataFrame, level: str) -> pd.DataFrame:
+def computing_power(status: pd.DataFrame, level: Level) -> pd.DataFrame:
     """Rated and available FLOPS per ``level`` key and class, from :func:`pool_status`.
 
     Columns: key, class, pools, devices, rated_flops, available_flops, identified_share and
@@ -391,7 +391,7 @@ def attribute_energy(delivered: pd.DataFrame, site_energy: pd.DataFrame) -> pd.D
     return out
 
 
-def computing_efficiency(pools: pd.DataFrame, level: str, period_hours: float) -> pd.DataFrame:
+def computing_efficiency(pools: pd.DataFrame, level: Level, period_hours: float) -> pd.DataFrame:
     """Delivered computing and its cost per ``level`` key and class (ratios of sums).
 
     ``pools``: the output of :func:`attribute_energy`. Columns: key, class, rated_flops (mean

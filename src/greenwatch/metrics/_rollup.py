@@ -9,14 +9,13 @@ summed energies. A big site therefore weighs in proportion to its energy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import pandas as pd
 
+from greenwatch.inventory import Level
 from greenwatch.metrics._kpi import J_PER_KWH
 
-Level = Literal["hub", "region", "kind", "national"]
-LEVELS: tuple[Level, ...] = ("hub", "region", "kind", "national")
+LEVELS: tuple[Level, ...] = (Level.HUB, Level.REGION, Level.KIND, Level.NATIONAL)
 DEFAULT_MIN_COVERAGE = 0.95
 # A group figure resting on less of its scope's IT capacity is shown but not a verdict.
 DEFAULT_MIN_SHARE = 0.9
@@ -90,8 +89,8 @@ def _check(sites: pd.DataFrame, level: Level) -> None:
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
     needed = {"site", "facility_j", "it_j", "facility_coverage", "it_coverage"}
-    if level != "national":
-        needed.add(level)
+    if level is not Level.NATIONAL:
+        needed.add(level.value)
     missing = needed - set(sites.columns)
     for spec in _SPECS:
         if spec.numerator in sites.columns and _coverage_column(spec.numerator) not in sites:
@@ -143,11 +142,12 @@ def rollup(
     The share of the scope a figure represents is reported beside its coverage (sites and IT
     capacity included vs expected); below ``min_share`` of the capacity it is not published.
     """
+    level = Level(level)
     _check(sites, level)
     key = (
         pd.Series("national", index=sites.index, dtype=object)
-        if level == "national"
-        else sites[level].astype(object)
+        if level is Level.NATIONAL
+        else sites[level.value].astype(object)
     )
     rows: list[pd.DataFrame] = []
     dropped: list[pd.DataFrame] = []
@@ -175,7 +175,7 @@ def rollup(
         dropped.append(
             pd.DataFrame(
                 {
-                    "level": level,
+                    "level": level.value,
                     "group": out["group"],
                     "site": out["site"],
                     "kpi": spec.kpi,
@@ -209,7 +209,7 @@ def rollup(
         rows.append(
             pd.DataFrame(
                 {
-                    "level": level,
+                    "level": level.value,
                     "group": sums.index,
                     "kpi": spec.kpi,
                     "value": value.to_numpy(),

@@ -4,6 +4,7 @@ Aggregation is pushed down to the store (whole-range counter increases answered 
 hourly roll-ups); the arithmetic of every figure lives in :mod:`greenwatch.metrics`.
 """
 
+from greenwatch.inventory import Scope, ScopeError
 from greenwatch.query._compute import (
     IDENTIFY_WINDOW,
     ComputeFigures,
@@ -24,7 +25,7 @@ from greenwatch.query._energy import (
     energy_read,
     read_meter_energy,
 )
-from greenwatch.query._kpi import KPIS, KpiAnswer, Scope, ScopeError, kpi_answer
+from greenwatch.query._kpi import KPIS, KpiAnswer, kpi_answer
 from greenwatch.query._sites import site_frame, site_totals
 from greenwatch.query._trend import pue_trend, trend_of
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from greenwatch.inventory import CLASS_PRECISION, ComputePool, Inventory
+from greenwatch.inventory import CLASS_PRECISION, ComputePool, Inventory, Level
 from greenwatch.metrics import (
     DEFAULT_MAX_VERIFICATION_AGE,
     DISCOVERED_COLUMNS,
@@ -133,11 +133,11 @@ class ComputeFigures:
     def hours(self) -> float:
         return (self.end - self.start) / pd.Timedelta(hours=1)
 
-    def power(self, level: str) -> pd.DataFrame:
-        """Rated and available FLOPS per ``level`` (site, hub, region, nation) and class."""
+    def power(self, level: Level) -> pd.DataFrame:
+        """Rated and available FLOPS per ``level`` (site, hub, region, national) and class."""
         return computing_power(self.status, level)
 
-    def efficiency(self, level: str) -> pd.DataFrame:
+    def efficiency(self, level: Level) -> pd.DataFrame:
         """Delivered computing, FLOPS per facility watt, kWh and kgCO2 per PFLOP-hour."""
         return computing_efficiency(self.pools, level, self.hours)
 
@@ -154,7 +154,7 @@ class ComputeFigures:
         )
         return rows.loc[:, columns].reset_index(drop=True)
 
-    def to_dict(self, level: str) -> dict[str, Any]:
+    def to_dict(self, level: Level) -> dict[str, Any]:
         """JSON-ready figures: the :meth:`table` at ``level``, west share, findings, unverified."""
 
         def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -170,14 +170,14 @@ class ComputeFigures:
         return {
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
-            "level": level,
+            "level": level.value,
             "rows": records(self.table(level)),
             "west_share": records(self.share("west")),
             "findings": records(self.findings),
             "unverified": records(self.unverified()),
         }
 
-    def table(self, level: str) -> pd.DataFrame:
+    def table(self, level: Level) -> pd.DataFrame:
         """One row per ``level`` key and class in display units (PFLOPS, GFLOPS/W).
 
         Columns: key, class, pools, devices, rated_pflops, available_pflops, delivered_pflops,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from greenwatch.inventory import Inventory
+from greenwatch.inventory import Inventory, Level, Scope, ScopeError
 from greenwatch.metrics import (
     DEFAULT_MIN_COVERAGE,
     DEFAULT_MIN_SHARE,
@@ -32,7 +32,6 @@ from greenwatch.metrics import cue as cue_kpi
 from greenwatch.metrics import erf as erf_kpi
 from greenwatch.metrics import ref as ref_kpi
 from greenwatch.metrics import wue as wue_kpi
-from greenwatch.model import GreenwatchError
 from greenwatch.query._sites import site_totals
 from greenwatch.store import Store
 
@@ -48,41 +47,6 @@ KPIS: dict[str, str] = {
     "carbon": "CO2 of facility energy, location- and market-based, kg",
     "it_energy": "IT equipment energy at the PUE-category meter, kWh",
 }
-LEVELS = ("site", "hub", "region", "kind", "national")
-
-
-class ScopeError(GreenwatchError):
-    """An unknown KPI, scope or period."""
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What a figure is about: ``national``, or a level and a key (``hub:guizhou``)."""
-
-    level: str
-    key: str = "national"
-
-    @classmethod
-    def parse(cls, text: str, inventory: Inventory) -> Scope:
-        level, _, key = text.partition(":")
-        if text == "national":
-            return cls("national")
-        if level not in LEVELS or not key:
-            raise ScopeError(
-                f"bad scope {text!r}: use national, site:ID, hub:ID, region:east|west, kind:KIND"
-            )
-        known = {
-            "site": {s.id for s in inventory.sites},
-            "hub": {s.hub for s in inventory.sites if s.hub},
-            "region": {s.region.value for s in inventory.sites},
-            "kind": {s.kind.value for s in inventory.sites},
-        }[level]
-        if key not in known:
-            raise ScopeError(f"unknown {level} {key!r} (known: {', '.join(sorted(known))})")
-        return cls(level, key)
-
-    def __str__(self) -> str:
-        return self.level if self.level == "national" else f"{self.level}:{self.key}"
 
 
 @dataclass(frozen=True)
@@ -184,7 +148,7 @@ def kpi_answer(
         raise ScopeError(f"unknown KPI {kpi!r} (one of {', '.join(KPIS)})")
     totals = site_totals(store, inventory, start, end)
     interim = is_interim(start, end)
-    if scope.level == "site":
+    if scope.level is Level.SITE:
         row = totals[totals["site"] == scope.key].iloc[0]
         mine = totals[totals["site"] == scope.key]
         share = _Share(str(row["provenance"]), 1, 1.0, 1.0, True)
@@ -200,11 +164,10 @@ def kpi_answer(
             ]
         answer = _from_kpi(_site_kpi(row, kpi), kpi, scope, start, end, str(row["provenance"]))
         return [answer]
-    members = totals if scope.level == "national" else totals[totals[scope.level] == scope.key]
-    level = "national" if scope.level == "national" else scope.level
+    members = totals[totals["site"].isin([s.id for s in scope.sites(inventory)])]
     result = rollup(
         members,
-        level,  # type: ignore[arg-type]
+        scope.level,
         min_coverage=min_coverage,
         min_share=min_share,
     )

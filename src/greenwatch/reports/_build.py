@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from greenwatch.inventory import Inventory
+from greenwatch.inventory import Inventory, Level
 from greenwatch.metrics import PUE_CATEGORY_METERS, is_interim
 from greenwatch.query import ComputeSource, Scope, ScopeError, compute_figures, site_totals
 from greenwatch.reports._compute import compute_tables
@@ -27,7 +27,7 @@ from greenwatch.reports._period import Period
 from greenwatch.reports._quality import coverage_table, gaps_table, hourly_energy, trend_table
 from greenwatch.store import Store
 
-REPORT_LEVELS = ("national", "hub", "site")
+REPORT_LEVELS = (Level.NATIONAL, Level.HUB, Level.SITE)
 HUB_KIND = "hub_cluster"  # "hub sites": the data-centre clusters of the national hubs
 SUMMARY_COLUMNS = (
     "figure",
@@ -55,7 +55,7 @@ def parse_scope(text: str, inventory: Inventory) -> Scope:
 
 def report_name(scope: Scope, period: Period) -> str:
     """File-system name of a report, e.g. ``greenwatch-national-2026-10``."""
-    where = "national" if scope.level == "national" else f"{scope.level}-{scope.key}"
+    where = "national" if scope.level is Level.NATIONAL else f"{scope.level}-{scope.key}"
     return f"greenwatch-{where}-{period.label}"
 
 
@@ -146,7 +146,7 @@ def summary_table(
     green_judged = hub_sites[hub_sites["green_verdict"].isin(["pass", "fail"])]
     # Equals kpi_answer("ref", kind:hub_cluster) for the national scope.
     hub_members = members[members["kind"] == HUB_KIND]
-    kinds = group_figures(hub_members, "kind", config.min_coverage, kpis=("ref",))
+    kinds = group_figures(hub_members, Level.KIND, config.min_coverage, kpis=("ref",))
     green = kinds.get(HUB_KIND, EMPTY).ref
     categories = f"PUE categories {now.categories or '-'}; ratio of summed energies"
     rows: list[dict[str, object]] = [

@@ -15,15 +15,16 @@ from dataclasses import replace
 
 import pandas as pd
 
+from greenwatch.inventory import Level, Scope
 from greenwatch.metrics import IDENTIFY_COLUMNS, PFLOP
-from greenwatch.query import ComputeFigures, Scope
+from greenwatch.query import ComputeFigures
 
 WEST = "west"  # "East Data, West Computing": the share of computing power in western hubs
 # Report level -> the levels its computing-power table lists (names of ComputeFigures.table)
-LEVELS: dict[str, tuple[tuple[str, str], ...]] = {
-    "national": (("national", "nation"), ("hub", "hub"), ("site", "site")),
-    "hub": (("hub", "hub"), ("site", "site")),
-    "site": (("site", "site"),),
+LEVELS: dict[Level, tuple[Level, ...]] = {
+    Level.NATIONAL: (Level.NATIONAL, Level.HUB, Level.SITE),
+    Level.HUB: (Level.HUB, Level.SITE),
+    Level.SITE: (Level.SITE,),
 }
 COMPUTE_COLUMNS = (
     "level",
@@ -68,14 +69,14 @@ def _in_scope(figures: ComputeFigures, sites: Sequence[str]) -> ComputeFigures:
     )
 
 
-def power_table(figures: ComputeFigures, level: str) -> pd.DataFrame:
+def power_table(figures: ComputeFigures, level: Level) -> pd.DataFrame:
     """One row per level (the scope, its hubs, its sites), key and class with devices in
     service (key ``""`` at the hub level: the sites outside the hubs), in PFLOPS, PFLOP-hours
     and GFLOPS per facility watt."""
     parts = []
-    for name, key_level in LEVELS[level]:
+    for key_level in LEVELS[level]:
         table = figures.table(key_level)
-        parts.append(table[table["devices"] > 0].assign(level=name))
+        parts.append(table[table["devices"] > 0].assign(level=key_level.value))
     out = pd.concat(parts, ignore_index=True)
     return out.loc[:, list(COMPUTE_COLUMNS)].astype({"devices": "int64"})
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from greenwatch.inventory import Level
 from greenwatch.metrics import (
     DEFAULT_MIN_SHARE,
     J_PER_KWH,
@@ -98,7 +99,7 @@ _NUMERATORS = {"wue": "water_l", "cue": "co2_kg", "ref": "renewable_j", "erf": "
 
 def group_figures(
     rows: pd.DataFrame,
-    level: str,
+    level: Level,
     min_coverage: float,
     kpis: tuple[str, ...] = tuple(_NUMERATORS),
     min_share: float = DEFAULT_MIN_SHARE,
@@ -113,13 +114,17 @@ def group_figures(
     that are not in ``kpis`` are not computed (nan).
     """
     unused = [c for k, c in _NUMERATORS.items() if k not in kpis and c in rows.columns]
-    key = rows[level] if level != "national" else pd.Series("national", index=rows.index)
+    key = (
+        rows[level.value]
+        if level is not Level.NATIONAL
+        else pd.Series("national", index=rows.index)
+    )
     out: dict[str, Figures] = {}
     for group in sorted(str(g) for g in key.dropna().unique()):
         mine = rows[key == group]
         result = rollup(
             mine.drop(columns=unused),
-            level,  # type: ignore[arg-type]
+            level,
             min_coverage=min_coverage,
             min_share=min_share,
         )
@@ -190,10 +195,10 @@ EMPTY = Figures(
 
 
 def scope_figures(
-    members: pd.DataFrame, level: str, min_coverage: float, min_share: float = DEFAULT_MIN_SHARE
+    members: pd.DataFrame, level: Level, min_coverage: float, min_share: float = DEFAULT_MIN_SHARE
 ) -> Figures:
     """Figures of the report's scope: one site, a hub or the network."""
-    if level == "site":
+    if level is Level.SITE:
         return site_figures(members.iloc[0])
     groups = group_figures(members, level, min_coverage, min_share=min_share)
     return next(iter(groups.values())) if groups else EMPTY
@@ -282,7 +287,7 @@ def _common(values: pd.Series) -> float:
 def hub_table(members: pd.DataFrame, sites: pd.DataFrame, config: ReportConfig) -> pd.DataFrame:
     """One row per hub among the members: hub figures, target, verdict, grade, compliance."""
     rows = []
-    figures = group_figures(members, "hub", config.min_coverage, kpis=("wue", "cue", "ref"))
+    figures = group_figures(members, Level.HUB, config.min_coverage, kpis=("wue", "cue", "ref"))
     for hub, fig in figures.items():
         mine = members[members["hub"] == hub]
         judged = sites[(sites["hub"] == hub) & sites["pue_verdict"].isin(["pass", "fail"])]

@@ -206,7 +206,9 @@ def summary_lines(report: Report) -> list[tuple[str, str]]:
             what,
             f"{_num(v('pue'))} (target {_text(v('pue', 'comparison'))} "
             f"{_num(v('pue', 'target'), 2)}: {_text(v('pue', 'verdict'))}), "
-            f"coverage {_pct(v('pue', 'coverage'), 2)}; "
+            f"coverage {_pct(v('pue', 'coverage'), 2)}, "
+            f"rests on {_text(v('pue', 'sites'))} of {_text(v('pue', 'expected_sites'))} sites "
+            f"({_pct(v('pue', 'capacity_share'), 0)} of IT capacity); "
             f"previous {report.previous.label}: {_num(v('pue_previous'))}",
         ),
         (

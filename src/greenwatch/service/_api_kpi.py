@@ -9,6 +9,7 @@ from collections.abc import Mapping
 import flask
 import pandas as pd
 
+from greenwatch.inventory import Level, ScopeError
 from greenwatch.metrics import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_SHARE
 from greenwatch.model import GreenwatchError
 from greenwatch.query import KPIS, Scope, compute_figures, energy_read, kpi_answer
@@ -31,7 +32,7 @@ def parse_period(
     return begin, stop
 
 
-LEVELS = ("nation", "region", "hub", "site")
+COMPUTE_LEVELS = (Level.NATIONAL, Level.REGION, Level.HUB, Level.SITE)
 
 
 def _fraction(args: Mapping[str, str], name: str, default: float) -> float:
@@ -98,10 +99,12 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
     @app.get("/api/v1/compute")
     def compute() -> flask.Response | tuple[flask.Response, int]:
         args = flask.request.args
-        level = args.get("level", "nation")
-        if level not in LEVELS:
-            return bad_request(f"unknown level {level!r} (one of {', '.join(LEVELS)})")
         try:
+            level = Level.parse(args.get("level", "national"))
+            if level not in COMPUTE_LEVELS:
+                raise ScopeError(
+                    f"unknown level {level.value!r} (one of {', '.join(COMPUTE_LEVELS)})"
+                )
             start, end = parse_period(args.get("start"), args.get("end"), ctx.clock())
         except GreenwatchError as exc:
             return bad_request(str(exc))
