@@ -69,9 +69,7 @@ def _target(kpi: str, sites: list[Site], scope: Scope) -> float | None:
 def figure(panel: StatPanel, view: View, env: Env) -> Figure:
     """The tile's figure; raises :class:`GreenwatchError` for a scope the KPI does not have."""
     scope = _scope(panel, view, env)
-    sites = _data.scope_sites(
-        env.inventory, str(scope) if scope.level != "national" else "national", None
-    )
+    sites = scope.sites(env.inventory)
     target = _target(panel.kpi, sites, scope)
     if panel.kpi == "occupancy":
         value, coverage = env.memo(
@@ -87,9 +85,18 @@ def figure(panel: StatPanel, view: View, env: Env) -> Figure:
     )
     answer = answers[0] if panel.basis == "location" or len(answers) == 1 else answers[1]
     excluded = f" · {len(answer.excluded)} excluded" if answer.excluded else ""
-    sites_note = f" · {answer.sites} sites{excluded}" if scope.level != "site" else ""
+    sites_note = ""
+    if scope.level is not Level.SITE:
+        sites_note = (
+            f" · {answer.sites} of {answer.expected_sites} sites, "
+            f"{answer.capacity_share:.0%} of IT capacity{excluded}"
+        )
+        if not answer.published:
+            sites_note += " · partial scope, no verdict"
     note = f"{answer.label}{sites_note}"
-    return Figure(answer.value, answer.coverage, note, answer.definition, target)
+    # The tooltip says what the figure rests on: its definition and where its energy came from.
+    source = f"; energy from {answer.provenance}" if answer.provenance else "; no energy data"
+    return Figure(answer.value, answer.coverage, note, answer.definition + source, target)
 
 
 def tile_colour(panel: StatPanel, value: float, target: float | None) -> str:

@@ -192,13 +192,14 @@ def _group_carbon(
     keys = pd.Series("national", index=used.index) if level == "national" else used[level]
     out: list[KpiPoint] = []
     for group, rows in used.groupby(keys, sort=True):
-        weight = float(rows["facility_j"].sum())
+        # No data is null, never 0: a sum over nothing known is NaN (left out of /metrics).
+        weight = float(rows["facility_j"].sum(min_count=1))
         coverage = (
             float((rows["co2_coverage"] * rows["facility_j"]).sum() / weight) if weight > 0 else 0.0
         )
         labels = _group_labels(level, str(group), window)
         for basis, column in (("location", "co2_kg"), ("market", "co2_market_kg")):
-            grams = float(rows[column].sum()) * GRAMS_PER_KG
+            grams = float(rows[column].sum(min_count=1)) * GRAMS_PER_KG
             out.append(
                 KpiPoint("carbon", (*labels[:-1], ("basis", basis), labels[-1]), grams, coverage)
             )
