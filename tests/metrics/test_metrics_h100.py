@@ -9,27 +9,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from greenwatch.metrics import energy_per_bucket, interval_energy
+from tests.h100 import load_trace
 
 LAST = 1800  # the window [ts[0], ts[1800]) ends on a sample of every subsampling below
 
 
 @pytest.fixture(scope="module")
 def trace(shared_data: Path) -> pd.DataFrame:
-    raw = pd.read_csv(shared_data / "gpu-h100" / "gpu-nvml-trace.csv")
-    # t_unix_s has millisecond resolution; round to whole ms so float noise never shifts a sample.
-    ms = np.round(raw["t_unix_s"].to_numpy() * 1000).astype(np.int64)
-    return pd.DataFrame(
-        {
-            "ts": pd.to_datetime(ms, unit="ms", utc=True).as_unit("ns"),
-            "power_w": raw["power_w"].astype(float),
-            "energy_j": raw["energy_mj_counter"].astype(float) / 1000.0,
-        }
-    )
+    return load_trace(shared_data)
 
 
 def _counter(trace: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tests.h100 import load_trace
 
 from greenwatch.ingest import Ingest
 from greenwatch.inventory import Inventory, Location, Site, Targets
@@ -39,15 +40,7 @@ LABELS = {"site": "gpu-lab", "device": "gpu0", "device_kind": "gpu"}
 
 @pytest.fixture(scope="module")
 def trace(shared_data: Path) -> pd.DataFrame:
-    raw = pd.read_csv(shared_data / "gpu-h100" / "gpu-nvml-trace.csv")
-    ms = np.round(raw["t_unix_s"].to_numpy() * 1000).astype(np.int64)
-    return pd.DataFrame(
-        {
-            "ts": pd.to_datetime(ms, unit="ms", utc=True).as_unit("ns"),
-            "power_w": raw["power_w"].astype(float),
-            "energy_j": raw["energy_mj_counter"].astype(float) / 1000.0,
-        }
-    )
+    return load_trace(shared_data)
 
 
 def test_h100_reset_filled_from_power_through_the_api(trace: pd.DataFrame, tmp_path: Path) -> None:

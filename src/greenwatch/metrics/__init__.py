@@ -78,6 +78,7 @@ from greenwatch.metrics._site import (
     TOTALS,
     combined_provenance,
     meter_energy,
+    provenance_by,
     site_energy_totals,
 )
 from greenwatch.metrics._submeter import DEFAULT_TOLERANCE, FINDING_COLUMNS, submeter_findings
@@ -160,6 +161,7 @@ __all__ = [
     "percentiles",
     "placement_hints",
     "pool_status",
+    "provenance_by",
     "pue",
     "pue_grades",
     "rated_flops",

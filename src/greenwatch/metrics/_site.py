@@ -60,10 +60,14 @@ def _named(bits: pd.Series | np.ndarray) -> np.ndarray:
 
 def combined_provenance(names: pd.Series) -> str:
     """One provenance for several figures: ``counter``, ``power``, ``mixed`` or '' (none)."""
-    bits = 0
-    for n in _bits(names):
-        bits |= int(n)
-    return str(_NAMES[bits])
+    bits = _bits(names).to_numpy()
+    return str(_NAMES[int(np.bitwise_or.reduce(bits, initial=0))])
+
+
+def provenance_by(names: pd.Series, by: pd.Series) -> pd.Series:
+    """:func:`combined_provenance` of ``names`` per value of ``by`` (index: those values)."""
+    bits = _combined_bits(_bits(names), by)
+    return pd.Series(_named(bits), index=bits.index, dtype=object)
 
 
 def _combined_bits(bits: pd.Series, by: list[pd.Series] | pd.Series) -> pd.Series:
@@ -94,7 +98,12 @@ def meter_energy(counter: pd.DataFrame, power: pd.DataFrame, keys: Sequence[str]
         coverage=c["coverage"].fillna(0.0).astype("float64"),
     )
     p = power.reindex(columns=[*keys, "integral", "coverage"])
-    both = c.merge(p, on=keys, how="outer", suffixes=("_c", "_p"), indicator=True)
+    if p.empty:  # the common case: every meter has a counter; no join needed
+        both = c.rename(columns={"coverage": "coverage_c"}).assign(
+            integral=np.nan, coverage_p=np.nan, _merge="left_only"
+        )
+    else:
+        both = c.merge(p, on=keys, how="outer", suffixes=("_c", "_p"), indicator=True)
     has_counter = both["_merge"] != "right_only"
     has_power = both["_merge"] != "left_only"
     increase = both["increase"].astype("float64")
@@ -121,27 +130,6 @@ def meter_energy(counter: pd.DataFrame, power: pd.DataFrame, keys: Sequence[str]
     out["resets"] = np.where(use_counter, both["resets"].fillna(0), 0).astype("int64")
     out["filled_s"] = np.where(use_counter, filled, 0.0)
     return out.reset_index(drop=True)
-
-
-def _pick(frame: pd.DataFrame, keys: list[str], value: str, name: str) -> pd.DataFrame:
-    """``frame``'s rows summed per key: ``name`` (sum of ``value``, NaN if all NaN) and
-    ``name_coverage`` (the weakest coverage)."""
-    if frame.empty:
-        return pd.DataFrame(columns=[*keys, name, f"{name}_coverage"])
-    grouped = frame.groupby(keys, sort=False)
-    return pd.DataFrame(
-        {
-            name: grouped[value].sum(min_count=1),
-            f"{name}_coverage": grouped["coverage"].min(),
-        }
-    ).reset_index()
-
-
-def _joined(frame: pd.DataFrame, other: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """``frame`` with ``other``'s columns joined on ``keys`` (all missing when it is empty)."""
-    if other.empty:
-        return frame.assign(**{c: np.nan for c in other.columns if c not in keys})
-    return frame.merge(other, on=keys, how="left")
 
 
 def site_energy_totals(
@@ -178,27 +166,45 @@ def site_energy_totals(
         "it": mine[is_it],
         "cooling": mine[mine["meter"] == "cooling"],
     }
-    frame = sites[["site"]].copy()
-    if len(keys) > 1:
-        found = [p[keys] for p in parts.values() if not p.empty]
-        stamps = pd.concat(found) if found else mine[keys]
-        frame = stamps.drop_duplicates().reset_index(drop=True)
+    columns: dict[str, pd.Series] = {}
     for name, rows in parts.items():
-        picked = _pick(rows.rename(columns={"energy_j": "v"}), keys, "v", TOTALS[name])
-        picked = picked.rename(columns={f"{TOTALS[name]}_coverage": f"{name}_coverage"})
-        bits = _combined_bits(_bits(rows["provenance"]), [rows[k] for k in keys])
-        prov = bits.rename(f"{name}_provenance").rename_axis(keys).reset_index()
-        frame = _joined(_joined(frame, picked, keys), prov, keys)
+        g = rows.groupby([rows[k] for k in keys], sort=False)
+        columns[TOTALS[name]] = g["energy_j"].sum(min_count=1)
+        columns[f"{name}_coverage"] = g["coverage"].min()
+        columns[f"{name}_provenance"] = _combined_bits(
+            _bits(rows["provenance"]), [rows[k] for k in keys]
+        )
     others: Mapping[str, pd.DataFrame | None] = {"water": water, "renewable": green}
     others = {**others, "reused": reused}
     for name, given in others.items():
-        rows = given if given is not None else pd.DataFrame()
+        if given is None or given.empty:
+            continue
+        rows = given
         if name == "water" and "meter" in rows.columns:
             rows = rows[rows["meter"] == "site_inflow"]
-        picked = _pick(rows, keys, "value", TOTALS[name]).rename(
-            columns={f"{TOTALS[name]}_coverage": f"{name}_coverage"}
-        )
-        frame = _joined(frame, picked, keys)
+        g = rows.groupby([rows[k] for k in keys], sort=False)
+        columns[TOTALS[name]] = g["value"].sum(min_count=1)
+        columns[f"{name}_coverage"] = g["coverage"].min()
+    found = [c for c in columns.values() if len(c)]
+    if len(keys) == 1:
+        index = pd.Index(sites["site"], name="site")
+    elif found:
+        index = found[0].index
+        for other in found[1:]:
+            index = index.union(other.index)
+        index = index.set_names(keys)
+    else:
+        index = pd.MultiIndex.from_arrays([mine[k].iloc[0:0] for k in keys], names=keys)
+    frame = pd.DataFrame(
+        {name: column.reindex(index) for name, column in columns.items() if len(column)},
+        index=index,
+    ).reset_index()
+    for column in (*TOTALS.values(), *(f"{n}_coverage" for n in TOTALS)):
+        if column not in frame.columns:
+            frame[column] = np.nan
+    for name in ("facility", "it"):
+        if f"{name}_provenance" not in frame.columns:
+            frame[f"{name}_provenance"] = 0
     for column in frame.columns:
         if column.endswith(("_j", "_l", "_coverage")):
             frame[column] = pd.to_numeric(frame[column]).astype("float64")

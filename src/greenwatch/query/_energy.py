@@ -93,28 +93,65 @@ def _spans(rows: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> list[t
     return merged
 
 
+def _spans_of(store: Store, metric: str, spans: pd.DataFrame) -> dict[int, pd.DataFrame]:
+    """Raw samples (ts, value) of ``metric`` per span: one statement where the store can
+    (:meth:`DuckDBStore.query_spans`), else one read per span."""
+    reader = getattr(store, "query_spans", None)
+    if reader is not None:
+        found: pd.DataFrame = reader(metric, spans)
+        spans_of = found["span"].to_numpy(dtype="int64")
+        return {
+            int(k): found.iloc[np.flatnonzero(spans_of == k)][["ts", "value"]]
+            for k in np.unique(spans_of)
+        }
+    labels = [c for c in spans.columns if c not in ("start", "end")]
+    return {
+        i: store.query(metric, row["start"], row["end"], labels={k: row[k] for k in labels})
+        for i, row in enumerate(spans.to_dict("records"))
+    }
+
+
+_EMPTY = pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ns, UTC]"), "value": []})
+
+
 def _reset_fill(
     store: Store,
     pair: Pair,
-    site: str,
-    key: str,
+    keys: list[tuple[str, str]],
     start: pd.Timestamp,
     end: pd.Timestamp,
     step: pd.Timedelta | None,
 ) -> list[dict[str, object]]:
-    """Per bucket: J to add where the reset pairs are filled from power, and seconds filled."""
+    """Per (site, meter or device) and bucket: J to add where the reset pairs of ``keys`` are
+    filled from power, and the seconds filled. One roll-up read finds the hours with resets;
+    raw samples are read only over the reset pairs, all of them in one read per metric."""
     counter_metric, power_metric, label = pair
     gaps = _gaps(store)
-    labels: LabelFilter = {"site": site, label: key}
-    lo, hi = start.floor("h"), end.ceil("h")
     hours = store.query(
-        counter_metric, lo, hi, labels=labels, step=HOUR, agg=["resets", "reset_start", "reset_end"]
+        counter_metric,
+        start.floor("h"),
+        end.ceil("h"),
+        labels={"site": sorted({s for s, _ in keys}), label: sorted({k for _, k in keys})},
+        step=HOUR,
+        agg=["resets", "reset_start", "reset_end"],
     )
+    hours = _keyed(hours[hours["resets"] > 0], label, True)
+    rows = [
+        {"site": str(site), label: str(key), "start": a, "end": b}
+        for (site, key), found in hours.groupby(["site", label], sort=True)
+        if (str(site), str(key)) in keys
+        for a, b in _spans(found, start, end)
+    ]
+    if not rows:
+        return []
+    spans = pd.DataFrame(rows)
+    counters = _spans_of(store, counter_metric, spans)
+    widened = spans.assign(start=spans["start"] - gaps.max_gap, end=spans["end"] + gaps.max_gap)
+    powers = _spans_of(store, power_metric, widened)
     out: list[dict[str, object]] = []
-    for a, b in _spans(hours[hours["resets"] > 0], start, end):
-        counter = store.query(counter_metric, a, b, labels=labels)
-        power = store.query(power_metric, a - gaps.max_gap, b + gaps.max_gap, labels=labels)
-        for bucket, pa, pb in _pieces(a, b, start, step):
+    for i, span in enumerate(rows):
+        counter, power = counters.get(i, _EMPTY), powers.get(i, _EMPTY)
+        for bucket, pa, pb in _pieces(span["start"], span["end"], start, step):
             kw: dict[str, Any] = {
                 "start": pa,
                 "end": pb,
@@ -122,12 +159,12 @@ def _reset_fill(
                 "counter_lookback": gaps.counter_lookback,
             }
             mixed = interval_energy(counter, power, **kw)
-            alone = interval_energy(counter, **kw)
             if mixed.filled_from_power_s:
+                alone = interval_energy(counter, **kw)
                 out.append(
                     {
-                        "site": site,
-                        label: key,
+                        "site": span["site"],
+                        label: span[label],
                         "ts": bucket,
                         "fill_j": mixed.value - alone.value,
                         "filled_s": mixed.filled_from_power_s,
@@ -196,17 +233,19 @@ def read_meter_energy(
     fills: list[dict[str, object]] = []
     if not counter.empty:
         reset = counter[counter["resets"] > 0]
-        for s, k in sorted(
-            {(str(s), str(k)) for s, k in zip(reset["site"], reset[label], strict=True)}
-        ):
-            if (s, k) in has_power:
-                fills.extend(_reset_fill(store, pair, s, k, start, end, step))
+        found = {(str(a), str(b)) for a, b in zip(reset["site"], reset[label], strict=True)}
+        if found & has_power:
+            fills = _reset_fill(store, pair, sorted(found & has_power), start, end, step)
     if fills:
         fill = pd.DataFrame(fills)
         if step is None:
             fill = fill.drop(columns="ts")
-        fill = fill.groupby(keys, sort=False)[["fill_j", "filled_s"]].sum().reset_index()
-        counter = counter.merge(fill, on=keys, how="left")
+        fill = fill.groupby(keys, sort=False)[["fill_j", "filled_s"]].sum()
+        at = pd.MultiIndex.from_frame(counter[keys]) if len(keys) > 1 else counter[keys[0]]
+        counter = counter.assign(
+            fill_j=fill["fill_j"].reindex(at).to_numpy(),
+            filled_s=fill["filled_s"].reindex(at).to_numpy(),
+        )
     return meter_energy(counter, power, keys)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from greenwatch.inventory import Site
-from greenwatch.metrics import PUE_CATEGORY_METERS, combined_provenance, site_energy_totals
+from greenwatch.metrics import PUE_CATEGORY_METERS, provenance_by, site_energy_totals
 from greenwatch.query._energy import read_meter_energy
 from greenwatch.query._sites import site_frame
 from greenwatch.store import Store
@@ -49,7 +49,7 @@ def trend_of(totals: pd.DataFrame) -> pd.DataFrame:
         {
             "facility_j": g["facility_j"].sum(min_count=1),
             "it_j": g["it_j"].sum(min_count=1),
-            "provenance": g["provenance"].agg(combined_provenance),
+            "provenance": provenance_by(totals["provenance"], totals["ts"]),
         }
     )
     frame["pue"] = frame["facility_j"] / frame["it_j"].where(frame["it_j"] > 0)

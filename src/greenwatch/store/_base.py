@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, get_args, runtime_checkable
 
 import pandas as pd
 
@@ -23,21 +23,7 @@ Agg = Literal[
     "reset_start",
     "reset_end",
 ]
-AGGS: tuple[str, ...] = (
-    "mean",
-    "min",
-    "max",
-    "sum",
-    "count",
-    "first",
-    "last",
-    "increase",
-    "integral",
-    "coverage",
-    "resets",
-    "reset_start",
-    "reset_end",
-)
+AGGS: tuple[str, ...] = get_args(Agg)
 LabelFilter = Mapping[str, str | Sequence[str]]
 
 DEFAULT_MAX_GAP = pd.Timedelta(minutes=15)

@@ -233,15 +233,26 @@ class DuckDBStore:
     def _refresh_rollups(self, cur: duckdb.DuckDBPyConnection, t_lo: int, t_hi: int) -> None:
         # A counter's increase across a gap is spread over the hours the gap spans, so new
         # samples change the hours back to the sample before them and on to the one after.
+        # The hourly roll-ups know each hour's first and last sample: a few rows per series,
+        # not hours of samples (a neighbour within the same hour is inside the range anyway).
         lookback = int(self.gaps.counter_lookback.value)
         row = cur.execute(
-            """SELECT min(t) FILTER (WHERE t < $lo), max(t) FILTER (WHERE t > $hi) FROM (
-                 SELECT max(t) AS t FROM samples WHERE series_id IN (SELECT id FROM _ids)
-                   AND t >= $lo - $lookback AND t < $lo GROUP BY series_id
-                 UNION ALL
-                 SELECT min(t) FROM samples WHERE series_id IN (SELECT id FROM _ids)
-                   AND t > $hi AND t <= $hi + $lookback GROUP BY series_id)""",
-            {"lo": t_lo, "hi": t_hi, "lookback": lookback},
+            """SELECT (SELECT min(t) FROM (
+                         SELECT max(last_t) AS t FROM rollup_1h
+                         WHERE series_id IN (SELECT id FROM _ids) AND last_t IS NOT NULL
+                           AND bucket >= $h0 - $lookback - $hour AND bucket < $h0
+                         GROUP BY series_id)),
+                      (SELECT max(t) FROM (
+                         SELECT min(first_t) AS t FROM rollup_1h
+                         WHERE series_id IN (SELECT id FROM _ids) AND first_t IS NOT NULL
+                           AND bucket > $h1 AND bucket <= $h1 + $lookback
+                         GROUP BY series_id))""",
+            {
+                "h0": t_lo // HOUR * HOUR,
+                "h1": t_hi // HOUR * HOUR,
+                "lookback": lookback,
+                "hour": HOUR,
+            },
         ).fetchone()
         before, after = row or (None, None)
         h_lo = (min(t_lo, before if before is not None else t_lo) // HOUR - 1) * HOUR
@@ -349,6 +360,50 @@ class DuckDBStore:
             {"ts": out["ts"].array}
             | {c: by_id[c].array.take(rows) for c in label_cols}
             | {c: out[c].to_numpy() for c in value_cols}
+        )
+
+    def query_spans(self, metric: str, spans: pd.DataFrame) -> pd.DataFrame:
+        """Raw samples of ``metric`` inside each of many short spans, in one statement.
+
+        ``spans``: one row per span with label columns naming one series each (e.g. site and
+        meter), ``start`` and ``end`` (tz-aware, half-open). Returns columns span (the row
+        position in ``spans``), ts, value, ordered by span and time; a span whose labels match
+        no series has no rows. Used to read seconds of samples around counter resets.
+        """
+        table = self._series_table()
+        labels = [c for c in spans.columns if c not in ("start", "end")]
+        known = table[table["metric"] == metric]
+        if known.empty or spans.empty or not set(labels) <= set(known.columns):
+            return pd.DataFrame(
+                {"span": [], "ts": pd.Series([], dtype="datetime64[ns, UTC]"), "value": []}
+            )
+        ids = (
+            spans.reset_index(drop=True)
+            .assign(span=np.arange(len(spans)))
+            .merge(known[["id", *labels]], on=labels)
+        )
+        parts = " UNION ALL ".join(
+            f"SELECT {int(span)} AS span, t, value FROM samples WHERE series_id = {int(sid)} "
+            f"AND t >= {_ns(lo)} AND t < {_ns(hi)}"
+            for span, sid, lo, hi in zip(
+                ids["span"], ids["id"], ids["start"], ids["end"], strict=True
+            )
+        )
+        cur = self._con.cursor()
+        try:
+            data = cur.execute(f"SELECT * FROM ({parts}) ORDER BY span, t").df() if parts else None
+        finally:
+            cur.close()
+        if data is None or data.empty:
+            return pd.DataFrame(
+                {"span": [], "ts": pd.Series([], dtype="datetime64[ns, UTC]"), "value": []}
+            )
+        return pd.DataFrame(
+            {
+                "span": data["span"].to_numpy(dtype="int64"),
+                "ts": pd.to_datetime(data["t"].to_numpy(dtype="int64"), unit="ns", utc=True),
+                "value": data["value"].to_numpy(dtype="float64"),
+            }
         )
 
     def _summaries(
