@@ -1,12 +1,15 @@
 """KPI and sub-meter rules: figures from the metrics engine over per-window totals.
 
-Per window the counters a KPI needs (energy per meter, water, green energy) are read once for
-every site, through the evaluator's tables (raw samples reduced for short windows, store
-aggregates for long ones), and every KPI rule over that window is computed from them with the
-metrics engine's definitions: ISO/IEC 30134 ratios of energies over the same period, group
-figures as ratios of summed totals (:func:`greenwatch.metrics.rollup`). A figure whose coverage
-is below the rule's ``min_coverage`` is not judged: the rule's instance is held and the rule's
-data-quality companion fires instead.
+Per window the site totals are read once for every site: for long windows (over an hour) they
+are the query layer's (:func:`greenwatch.query.site_totals`, the very figures of the KPI API);
+short windows reduce raw samples (energy counters, power where a meter has no counter, water,
+green energy) and take site totals from the same metrics function
+(:func:`greenwatch.metrics.site_energy_totals`), scaled to the whole window. Every KPI rule is
+computed from them with the metrics engine's definitions: ISO/IEC 30134 ratios of energies over
+the same period, group figures as ratios of summed totals (:func:`greenwatch.metrics.rollup`),
+not judged below their share of the scope. A figure whose coverage is below the rule's
+``min_coverage`` is not judged: the rule's instance is held and the rule's data-quality
+companion fires instead.
 """
 
 from __future__ import annotations
@@ -41,7 +44,6 @@ from greenwatch.metrics import (
 TableFn = Callable[[str, timedelta], Table]
 Total = tuple[float, float]  # (value, coverage)
 Figure = tuple[dict[str, str], dict[str, str], float, float, float | None]
-Totals = dict[tuple[str, str], Total]
 MISSING: Total = (math.nan, 0.0)
 # Windows up to this long are reduced from raw samples and end at the evaluation instant.
 # Longer ones are store aggregates over whole hours (read from its hourly roll-ups) ending at

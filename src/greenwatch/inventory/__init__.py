@@ -32,13 +32,12 @@ from greenwatch.inventory._schema import (
     SiteKind,
     Targets,
 )
-from greenwatch.inventory._scope import SCOPE_FORMS, Level, Scope, ScopeError
+from greenwatch.inventory._scope import Level, Scope, ScopeError
 
 __all__ = [
     "BUILTIN",
     "CLASS_PRECISION",
     "HUBS",
-    "SCOPE_FORMS",
     "Catalogue",
     "ComputeClass",
     "ComputePool",

@@ -73,7 +73,6 @@ from greenwatch.metrics._rollup import (
 )
 from greenwatch.metrics._site import (
     METER_ENERGY_COLUMNS,
-    PROVENANCES,
     SITE_TOTAL_COLUMNS,
     TOTALS,
     combined_provenance,
@@ -118,7 +117,6 @@ __all__ = [
     "NATIONAL_PUE_TARGET",
     "PFLOP",
     "POOL_COLUMNS",
-    "PROVENANCES",
     "PUE_CATEGORY_METERS",
     "SITE_TOTAL_COLUMNS",
     "TOTALS",

@@ -23,7 +23,6 @@ import pandas as pd
 
 from greenwatch.metrics._kpi import J_PER_KWH, PUE_CATEGORY_METERS
 
-PROVENANCES = ("counter", "power", "mixed")
 # Columns of meter_energy's answer besides the keys.
 METER_ENERGY_COLUMNS = ("energy_j", "coverage", "provenance", "resets", "filled_s")
 # Site totals: each name has a value column (unit suffix) and one ``<name>_coverage`` column.

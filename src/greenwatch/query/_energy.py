@@ -10,7 +10,6 @@ reset pair from power, and the difference to the counter alone is added to the t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -311,5 +310,3 @@ def energy_read(
         filled_from_power_s=filled,
     )
 
-
-ENERGY_FIELDS: Sequence[str] = tuple(EnergyRead.__dataclass_fields__)

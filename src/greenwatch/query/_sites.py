@@ -1,7 +1,9 @@
 """Per-site totals over a period, read from a store with aggregation pushed down.
 
-Every total is a whole-range aggregate the store answers from its hourly roll-ups (plus raw
-edges for an unaligned range), so a 30-day national figure never loads 1-minute samples.
+Every total is an aggregate the store answers from its hourly roll-ups (plus raw edges for an
+unaligned range, and seconds of raw samples around counter resets), so a 30-day national
+figure never loads 1-minute samples for whole hours. The arithmetic is
+:func:`greenwatch.metrics.meter_energy` and :func:`greenwatch.metrics.site_energy_totals`.
 """
 
 from __future__ import annotations
