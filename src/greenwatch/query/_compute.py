@@ -95,6 +95,8 @@ def discovered_devices(store: Store, at: pd.Timestamp, window: pd.Timedelta) -> 
     of ``source``: each host's NVML reports its own GPUs) and the largest protocol total kept
     (a BMC over Redfish and the host's NVML report the same GPUs)."""
     out = store.query("compute_devices", at - window, at, agg="last")
+    # A series with no sample in the window (only a gap across it) has no last value: unseen.
+    out = out[out["value"].notna()]
     if out.empty:
         return pd.DataFrame(columns=list(DISCOVERED_COLUMNS))
     blank = pd.Series("", index=out.index)
