@@ -309,4 +309,3 @@ def energy_read(
         resets=resets,
         filled_from_power_s=filled,
     )
-
