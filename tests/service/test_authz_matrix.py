@@ -42,6 +42,7 @@ POLICY: dict[str, str] = {
     "/api/v1/write": PUSH,
     "/api/v1/kpi": API,
     "/api/v1/compute": API,
+    "/api/v1/energy": API,
     "/api/v1/series": API,
     "/api/v1/query": API,
     "/api/v1/reports": API,
