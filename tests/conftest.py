@@ -12,7 +12,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -42,6 +42,18 @@ def need_binary(name: str, *candidates: str) -> str:
             return found
     need(False, f"{name} is not installed (Debian package; .ci/run installs it)")
     raise AssertionError("unreachable")
+
+
+def wait_until(
+    condition: Callable[[], bool], timeout_s: float = 120.0, poll_s: float = 0.05
+) -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout_s`` (generous: a busy machine is
+    slow, and a test waits on what happens, never on how fast)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not reached in {timeout_s:.0f} s")
+        time.sleep(poll_s)
 
 
 def free_port() -> int:
