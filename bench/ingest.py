@@ -7,7 +7,10 @@ subprocess from the same client (``--clients`` connections), in the same run. Pr
 for each, the ratio greenwatch / VictoriaMetrics (goal ≥ 1.0×) and each server's peak RSS.
 VictoriaMetrics answers 204 once the samples are in its in-memory buffers; greenwatch once
 they are committed to the DuckDB file — a stricter promise. Also prints the parse rate of
-greenwatch's vectorised parser and, if installed, of the PyPI ``line-protocol-parser``.
+greenwatch's vectorised parser and, if installed, of the PyPI ``line-protocol-parser``, and
+what the ingest boundary's checks (time window, sites, vocabularies, site power, control
+characters, typed fields) cost: their time on one request, in process, as a share of that
+request's whole push (parse, map, check, store into DuckDB) — the goal is under 10 %.
 
 Usage: python bench/ingest.py [--hours H] [--batch LINES]
 """
@@ -30,12 +33,24 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
-from greenwatch.ingest import encode_lines, parse_lines
+from greenwatch.ingest import (
+    Boundary,
+    Ingest,
+    InventorySites,
+    Mapper,
+    Push,
+    default_profiles,
+    encode_lines,
+    parse_lines,
+)
+from greenwatch.ingest._mapping import to_batch
 from greenwatch.inventory import load_inventory
 from greenwatch.service._tokens import TokenStore
 from greenwatch.simulate import Simulator
+from greenwatch.store import DuckDBStore
 
-START = pd.Timestamp("2026-10-01T00:00:00Z")
+# Recent data: older samples would be refused by the boundary's 400-day window.
+START = pd.Timestamp.now(tz="UTC").floor("D") - pd.Timedelta(days=3)
 
 
 def free_port() -> int:
@@ -141,6 +156,36 @@ def parse_rates(batches: list[bytes]) -> None:
     print(f"parse, line-protocol-parser (a dict/line): {theirs:12,.0f} lines/s")
 
 
+def boundary_share(batches: list[bytes]) -> None:
+    """The boundary checks' time on one request vs that request's whole push, in process."""
+    text = batches[0].decode("utf-8")
+    mapper = Mapper(default_profiles())
+    boundary = Boundary(InventorySites(load_inventory()))
+    parsed = parse_lines(text, "ns", 0)
+    rows = parsed.rows.rename(columns={"line": "ref"})
+    result = to_batch(mapper, "influx", parsed.series, rows, None)
+    now = pd.Timestamp.now(tz="UTC")
+    check_s = _best(lambda: boundary.check(result.batch, result.refs, now), repeat=5)
+    # Label hygiene and typed fields run once per series while mapping: a fresh mapper maps
+    # every series anew, so the mapping time below includes them.
+    map_s = _best(lambda: to_batch(Mapper(mapper.profiles), "influx", parsed.series, rows, None))
+    stores: list[DuckDBStore] = []
+
+    def push_once() -> None:
+        store = DuckDBStore(":memory:")
+        stores.append(store)
+        Push(Ingest(store.write), mapper, boundary=boundary).influx(text)
+
+    push_s = _best(push_once)
+    for store in stores:
+        store.close()
+    print(
+        f"boundary checks on one request of {rows.shape[0]:,} samples: {check_s * 1e3:.1f} ms "
+        f"= {check_s / push_s:.1%} of its push ({push_s * 1e3:.0f} ms in process; "
+        f"mapping incl. per-series label checks {map_s * 1e3:.0f} ms) (goal < 10 %)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--hours", type=int, default=24, help="simulated hours (default 24)")
@@ -155,6 +200,7 @@ def main() -> None:
         f"{args.clients} client connection(s)"
     )
     parse_rates(batches)
+    boundary_share(batches)
     vm_binary = shutil.which("victoria-metrics")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "greenwatch"

@@ -18,6 +18,9 @@ from tests.ingest.conftest import Server, start_server
 T0 = pd.Timestamp("2026-03-01T00:00:00Z")
 
 
+METERS = ("facility", "it_ups_output", "it_pdu_output", "it_input")
+
+
 def _batch(start: int, n: int, site: str = "edge-1") -> pd.DataFrame:
     ts = T0 + pd.to_timedelta(np.arange(start, start + n), unit="s")
     values = (np.arange(start, start + n) % 977) * 1.25
@@ -83,7 +86,7 @@ class Counter:
 
     def __call__(self) -> pd.DataFrame:
         with self.lock:
-            frames = [_batch(self.next, 50, site="edge-1").assign(meter=f"m{k}") for k in range(4)]
+            frames = [_batch(self.next, 50, site="edge-1").assign(meter=m) for m in METERS]
             self.next += 50
         batch = pd.concat(frames, ignore_index=True)
         self.made.append(batch)

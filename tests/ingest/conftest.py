@@ -10,13 +10,32 @@ import httpx
 import pandas as pd
 import pytest
 
-from greenwatch.inventory import load_inventory
+from greenwatch.ingest import BoundaryPolicy
+from greenwatch.inventory import Inventory, load_inventory
 from greenwatch.service import Service
 from greenwatch.service._tokens import TokenStore
 from greenwatch.store import DuckDBStore
 from tests.conftest import free_port
 
 NOW = pd.Timestamp("2026-03-01T12:00:00Z")
+# The protocol tests write these sites besides the national network's (copies of guian-1),
+# replay fixed timestamps and run real clients that stamp the wall clock, while the server's
+# clock is NOW: their window is open. The boundary itself is tested with its defaults.
+TEST_SITES = (
+    "a", "b", "s", "s1", "x", "zz", "site", "test-1", "edge-1", "prom-1", "vmagent-1",
+    "crash", "dflt", "big-1", "gpu-1", "gpu-site", "bmc-site", "otel-1",
+)  # fmt: skip
+OPEN_WINDOW = BoundaryPolicy(
+    max_age=pd.Timedelta(days=365 * 60), max_future=pd.Timedelta(days=365 * 80)
+)
+
+
+def protocol_inventory() -> Inventory:
+    """The national network plus :data:`TEST_SITES`."""
+    national = load_inventory()
+    model = next(s for s in national.sites if s.id == "guian-1")
+    extra = [model.model_copy(update={"id": site, "name": site}) for site in TEST_SITES]
+    return national.model_copy(update={"sites": [*national.sites, *extra]})
 
 
 @dataclass
@@ -63,13 +82,14 @@ def start_server(
             "site": store_tokens.create(["write"], "centre", sites=["test-1"]),
         }
     store = DuckDBStore(data_dir / "greenwatch.duckdb")
+    options: dict[str, object] = {"boundary_policy": OPEN_WINDOW, "clock": lambda: NOW, **kwargs}
+    inventory = options.pop("inventory", None) or protocol_inventory()
     service = Service(
         store,
-        load_inventory(),
+        inventory,  # type: ignore[arg-type]
         port=port or free_port(),
-        clock=lambda: NOW,
         data_dir=data_dir,
-        **kwargs,  # type: ignore[arg-type]
+        **options,  # type: ignore[arg-type]
     )
     service.start()
     return Server(service, store, tokens, data_dir)

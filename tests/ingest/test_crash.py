@@ -20,6 +20,7 @@ from tests.conftest import free_port
 pytestmark = pytest.mark.integration
 T0 = 1_772_323_200  # 2026-03-01T00:00:00Z
 GREENWATCH = [sys.executable, "-m", "greenwatch.cli"]
+METERS = ("facility", "it_ups_output", "it_pdu_output")  # one per writer
 
 
 def _serve(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -58,7 +59,7 @@ def test_kill_9_during_ingest_loses_nothing_acknowledged(tmp_path: Path) -> None
             batch = 0
             while not stop.is_set():
                 lines = "\n".join(
-                    f"power_watts,site=crash,meter=w{k} value={batch * 1000 + i} "
+                    f"power_watts,site=guian-1,meter={METERS[k]} value={batch * 1000 + i} "
                     f"{T0 + batch * 1000 + i}"
                     for i in range(1000)
                 )
@@ -88,7 +89,7 @@ def test_kill_9_during_ingest_loses_nothing_acknowledged(tmp_path: Path) -> None
             f"{url}/api/v1/query",
             params={
                 "metric": "power_watts",
-                "site": "crash",
+                "site": "guian-1",
                 "start": "2026-01-01",
                 "end": "2027-01-01",
             },
@@ -99,7 +100,7 @@ def test_kill_9_during_ingest_loses_nothing_acknowledged(tmp_path: Path) -> None
         stored = set(zip(got["meter"], got["value"].astype(int), strict=True))
         for k, batch in acknowledged:
             for i in (0, 500, 999):
-                assert (f"w{k}", batch * 1000 + i) in stored, (k, batch)
+                assert (METERS[k], batch * 1000 + i) in stored, (k, batch)
         assert len(got) >= 1000 * len(acknowledged)
     finally:
         proc.send_signal(signal.SIGTERM)

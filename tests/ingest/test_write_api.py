@@ -46,7 +46,7 @@ def test_influxdb_client_write_api_reads_back(server: Server) -> None:
 
 def test_influxdb_client_batching_mode(server: Server) -> None:
     options = WriteOptions(batch_size=100, flush_interval=200, max_retries=3)
-    lines = [f"temperature_celsius,site=a,sensor=s{i % 3} value={i} {i}" for i in range(300)]
+    lines = [f"temperature_celsius,site=a,sensor=s{i % 3} value={i % 100} {i}" for i in range(300)]
     with (
         InfluxDBClient(url=server.url, token=server.tokens["write"], org="o") as client,
         client.write_api(write_options=options) as write_api,

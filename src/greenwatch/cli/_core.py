@@ -13,7 +13,9 @@ from tqdm import tqdm
 from greenwatch.cli._common import DEFAULT_DATA_DIR, Subparsers, say
 from greenwatch.cli._export_args import add_export_args, export_settings
 from greenwatch.cli._simulate import serve_demo_over_protocols
+from greenwatch.ingest import BoundaryPolicy, parse_duration
 from greenwatch.inventory import BUILTIN, load_inventory
+from greenwatch.model import ConfigError
 from greenwatch.reports import load_report_settings
 from greenwatch.service import (
     DemoState,
@@ -102,7 +104,21 @@ def _service_options(args: argparse.Namespace) -> dict[str, Any]:
         "alert_config": args.alert_config,
         "dashboards": args.dashboards,
         "export": export_settings(args),
+        "boundary_policy": _boundary_policy(args),
+        "inventory_path": None if args.inventory == BUILTIN else Path(args.inventory),
     }
+
+
+def _boundary_policy(args: argparse.Namespace) -> BoundaryPolicy:
+    durations = {}
+    for flag in ("max_age", "max_future"):
+        try:
+            durations[flag] = parse_duration(getattr(args, flag))
+        except ValueError as exc:
+            option = "--" + flag.replace("_", "-")
+            raise ConfigError("command line", [(None, option, str(exc))]) from None
+    max_age, max_future = durations["max_age"], durations["max_future"]
+    return BoundaryPolicy(max_age, max_future, args.unknown_sites, args.power_margin)
 
 
 def common_args(parser: argparse.ArgumentParser) -> None:
@@ -131,6 +147,26 @@ def _server_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reports", type=Path, help="scheduled reports YAML (default: none)")
     parser.add_argument(
         "--dashboards", type=Path, help="dashboard pages directory (default: the shipped pages)"
+    )
+    boundary = parser.add_argument_group("ingest boundary (what pushed data must satisfy)")
+    boundary.add_argument(
+        "--unknown-sites",
+        choices=("refuse", "quarantine"),
+        default="refuse",
+        help="samples of sites not in the inventory: 400 (refuse, default) or held out of every "
+        "figure, counted and listed on the Network page (quarantine)",
+    )
+    boundary.add_argument(
+        "--max-age", default="400d", help="oldest accepted timestamp, before now (default 400d)"
+    )
+    boundary.add_argument(
+        "--max-future", default="10min", help="latest accepted timestamp, after now (default 10min)"
+    )
+    boundary.add_argument(
+        "--power-margin",
+        type=float,
+        default=3.0,
+        help="power_watts may reach this many times a site's it_capacity_kw (default 3)",
     )
     add_export_args(parser)
 

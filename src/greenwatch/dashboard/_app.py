@@ -27,6 +27,7 @@ from greenwatch.dashboard._graphs import render_graph
 from greenwatch.dashboard._layout import page_layout, shell, view_note
 from greenwatch.dashboard._spec import Page, Panel, load_dashboards
 from greenwatch.dashboard._view import View, parse_view, with_params
+from greenwatch.ingest import BoundaryStats
 from greenwatch.inventory import Inventory
 from greenwatch.model import shipped_dir
 from greenwatch.query import ComputeSource
@@ -55,6 +56,7 @@ def create_app(
     compute: ComputeSource | None = None,
     bind_host: str = "127.0.0.1",
     audit: AuditLog | None = None,
+    boundary: BoundaryStats | None = None,
 ) -> dash.Dash:
     """The Dash app over ``store`` and ``inventory``; ``server`` is a Flask app to mount on.
 
@@ -64,7 +66,8 @@ def create_app(
     archive; ``compute`` where computing pools and verification records come from (the
     registry's; None: the inventory's pools, never verified); ``bind_host`` the address the
     server listens on (anonymous visitors may operate only on loopback); ``audit`` where
-    operator actions are logged (shown on the alerts page).
+    operator actions are logged (shown on the alerts page); ``boundary`` the ingest
+    boundary's counters and unregistered sources (None: ingest runs elsewhere).
     """
     dashboards = load_dashboards(dashboards_dir or shipped_dir("dashboards"))
     env = Env(
@@ -77,6 +80,7 @@ def create_app(
         reports_dir=reports_dir,
         compute=compute,
         audit=audit,
+        boundary=boundary,
     )
     settings = dashboards.settings
     app = dash.Dash(

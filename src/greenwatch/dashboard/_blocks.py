@@ -52,6 +52,7 @@ BLOCKS: dict[str, Block] = {
     "coverage_gaps": _quality.coverage_gaps,
     "submeter": _quality.submeter,
     "placement": _quality.placement,
+    "ingest_boundary": _quality.ingest_boundary,
     "compute_stat": _compute.compute_stat,
     "compute_table": _compute_tables.compute_table,
     "compute_findings": _compute_tables.compute_findings,

@@ -15,6 +15,7 @@ from greenwatch.dashboard._auth import Auth
 from greenwatch.dashboard._cache import CachingStore, TtlCache
 from greenwatch.dashboard._spec import Dashboards
 from greenwatch.dashboard._view import View
+from greenwatch.ingest import BoundaryStats
 from greenwatch.inventory import Inventory, Site
 from greenwatch.query import ComputeFigures, ComputeSource, compute_figures
 from greenwatch.store import Store
@@ -38,6 +39,7 @@ class Env:
     reports_dir: Path | None = None
     compute: ComputeSource | None = None
     audit: AuditLog | None = None  # operator actions, shown on the alerts page
+    boundary: BoundaryStats | None = None  # the ingest boundary's counters (None: elsewhere)
     cache: TtlCache = field(default_factory=TtlCache)
     store: Store = field(init=False)
 

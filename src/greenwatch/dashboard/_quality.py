@@ -1,4 +1,5 @@
-"""Site panels about trust and choice: coverage gaps, sub-meter conservation, placement hints."""
+"""Panels about trust and choice: coverage gaps, sub-meter conservation, placement hints, and
+what the ingest boundary refused, flagged or holds from unregistered sources."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._spec import CoverageGapsPanel, PlacementPanel, SubmeterPanel
 from greenwatch.dashboard._tables import num, site_link, table
 from greenwatch.dashboard._view import View
+from greenwatch.ingest import BoundaryStats
 from greenwatch.inventory import Inventory, link_distance_km
 from greenwatch.metrics import PFLOP, placement_hints, submeter_findings
 
@@ -302,4 +304,43 @@ def placement(panel: PlacementPanel, view: View, env: Env, search: str) -> html.
         intro += " Free PFLOPS = available × (1 − current utilisation)."
     return html.Div(
         [html.Div(intro, className="muted small"), table(head, rows)], className="table-scroll"
+    )
+
+
+def _when(ts: pd.Timestamp) -> str:
+    return ts.tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def ingest_boundary(_panel: object, _view: View, env: Env, _search: str) -> html.Div:
+    """Counts of the ingest boundary since the service started, and unregistered sources."""
+    if env.boundary is None:
+        return html.Div("Ingest runs in another process.", className="muted")
+    stats: BoundaryStats = env.boundary.snapshot()
+    counts = [
+        html.Tr([html.Td(what), html.Td(reason), html.Td(f"{n:,}", className="num")])
+        for what, table_counts in (("refused", stats.refused), ("flagged", stats.flagged))
+        for reason, n in sorted(table_counts.items())
+    ]
+    sources = [
+        html.Tr(
+            [
+                html.Td(s.site),
+                html.Td(_when(s.first_seen)),
+                html.Td(_when(s.last_seen)),
+                html.Td(f"{s.samples:,}", className="num"),
+            ]
+        )
+        for s in stats.sources.values()
+    ]
+    return html.Div(
+        [
+            html.P(f"{stats.refused_requests:,} pushed request(s) refused since start."),
+            table(["outcome", "reason", "samples"], counts)
+            if counts
+            else html.Div("Nothing refused or flagged.", className="muted"),
+            html.H4("Unregistered sources (held out of every figure)"),
+            table(["site", "first seen", "last seen", "samples"], sources, "unregistered")
+            if sources
+            else html.Div("No unregistered sources.", className="muted"),
+        ]
     )

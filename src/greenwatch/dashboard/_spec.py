@@ -271,6 +271,7 @@ class WidgetPanel(_Panel):
         "site_links",
         "alerts",
         "reports",
+        "ingest_boundary",
     ]
 
 

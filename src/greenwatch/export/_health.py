@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -41,6 +41,12 @@ class ServiceHealth:
     alert_rule_errors: int = 0
     alert_evaluation_s: float | None = None
     alert_last_evaluation: float | None = None
+    # The ingest boundary: requests refused, samples refused by reason (``format``: lines),
+    # samples flagged by what (implausible, dropped_attributes, quarantined), unknown sources.
+    boundary_refused_requests: int = 0
+    boundary_refused: Mapping[str, int] = field(default_factory=dict)
+    boundary_flagged: Mapping[str, int] = field(default_factory=dict)
+    unregistered_sources: int = 0
 
 
 @dataclass

@@ -126,9 +126,39 @@ class HealthCollector(Collector):
             "Collected batches waiting for the next write to the store",
             value=health.pending_batches,
         )
+        yield from _boundary(health)
         yield from _collectors(health)
         yield from _alerting(health)
         yield from _exports(self._stats.copy())
+
+
+def _boundary(health: ServiceHealth) -> Iterator[Metric]:
+    yield CounterMetricFamily(
+        "greenwatch_ingest_refused_requests",
+        "Pushed requests refused at the ingest boundary (400: nothing of them stored)",
+        value=health.boundary_refused_requests,
+    )
+    for name, text, counts in (
+        (
+            "refused",
+            "Samples refused at the ingest boundary by reason (format: bad lines)",
+            health.boundary_refused,
+        ),
+        (
+            "flagged",
+            "Samples of stored requests dropped or held out of every figure, by what",
+            health.boundary_flagged,
+        ),
+    ):
+        family = CounterMetricFamily(f"greenwatch_ingest_{name}_samples", text, labels=["reason"])
+        for reason, value in sorted(counts.items()):
+            family.add_metric([reason], value)
+        yield family
+    yield GaugeMetricFamily(
+        "greenwatch_ingest_unregistered_sources",
+        "Sites not in the inventory whose pushed samples are held in quarantine",
+        value=health.unregistered_sources,
+    )
 
 
 def _collectors(health: ServiceHealth) -> Iterator[Metric]:

@@ -6,6 +6,14 @@ remote write) is parsed column-wise, mapped onto canonical metrics by push profi
 submitted as one atomic batch per request.
 """
 
+from greenwatch.ingest._boundary import (
+    Boundary,
+    BoundaryPolicy,
+    BoundaryStats,
+    InventorySites,
+    Source,
+    parse_duration,
+)
 from greenwatch.ingest._lineproto import (
     PRECISION_NS,
     LineError,
@@ -24,30 +32,45 @@ from greenwatch.ingest._mapping import (
 from greenwatch.ingest._otlp import OtlpError
 from greenwatch.ingest._otlp import encode_response as encode_otlp_response
 from greenwatch.ingest._pipeline import Ingest, IngestClosedError, Sink
-from greenwatch.ingest._push import Admit, Push, PushError, PushOutcome
+from greenwatch.ingest._push import (
+    Admit,
+    Push,
+    PushError,
+    PushOptions,
+    PushOutcome,
+    count_headers,
+)
 from greenwatch.ingest._remote import RemoteWriteError, encode_write_request
 
 __all__ = [
     "PRECISION_NS",
     "Admit",
+    "Boundary",
+    "BoundaryPolicy",
+    "BoundaryStats",
     "Ingest",
     "IngestClosedError",
+    "InventorySites",
     "LineError",
     "Mapper",
     "OtlpError",
     "ParsedLines",
     "Push",
     "PushError",
+    "PushOptions",
     "PushOutcome",
     "PushProfile",
     "PushRule",
     "RemoteWriteError",
     "Sink",
+    "Source",
+    "count_headers",
     "default_profiles",
     "encode_lines",
     "encode_otlp_response",
     "encode_write_request",
     "ext_name",
     "load_push_profile",
+    "parse_duration",
     "parse_lines",
 ]

@@ -27,6 +27,11 @@ stored as it is; anything else under ``ext_<measurement>_<field>`` (line protoco
 ``ext_<name>`` (OTLP, remote write) with its tags as labels. Mapped readings outside the rule's
 plausible range are dropped and counted, as collectors do; a canonical name written as is
 with a value outside the registry's range is an error of that line.
+
+A tag key or value (or the name, or the default site) holding a control character — the
+store's separators among them — is an error of that line. OTLP attributes a canonical metric
+does not take (``service.name``, ``host.name``, …: every SDK sends some) are dropped for it and
+counted (``dropped_attributes``); line protocol and remote write keep refusing such labels.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from greenwatch.collect import PrometheusProfile, Rule, load_profile, shipped_profiles
 from greenwatch.collect._profile import LabelFilters, Regex, label_problem
-from greenwatch.model import REGISTRY, load_yaml, metric_spec, parse_model
+from greenwatch.model import COMMON_LABELS, REGISTRY, load_yaml, metric_spec, parse_model
 
 Protocol = Literal["influx", "otlp", "remote_write"]
 PROTOCOLS: tuple[Protocol, ...] = ("influx", "otlp", "remote_write")
@@ -52,6 +57,7 @@ TARGET_TAGS = ("instance", "host", "server", "agent_host", "source")
 RESERVED = {"ts", "metric", "value", "unit"}
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class PushRule(Rule):
@@ -115,6 +121,7 @@ class Mapped:
     scale: float = 1.0
     bounds: tuple[float, float] | None = None  # mapped: drop outside; None: registry check
     error: str | None = None
+    dropped: int = 0  # attributes left out (OTLP attributes a canonical metric does not take)
 
 
 def ext_name(name: str, field_key: str | None) -> str:
@@ -174,6 +181,9 @@ class Mapper:
         default_site: str | None,
     ) -> Mapped:
         """The mapping of one series (``field_key`` None: OTLP/remote write, one value)."""
+        unclean = _control_problem(name, field_key, tags, default_site)
+        if unclean is not None:
+            return Mapped(ext_name(name, field_key), (), error=unclean)
         for entry in self._rules[protocol]:
             profile, rule = entry.profile, entry.rule
             found = entry.match.fullmatch(name)
@@ -199,29 +209,51 @@ class Mapper:
                 return Mapped(rule.metric, (), error=_NO_SITE)
             pairs = (("site", site), *sorted(labels.items()))
             return Mapped(rule.metric, pairs, rule.scale, rule.bounds())
-        return self._unmapped(name, field_key, tags, default_site)
+        return _unmapped(name, field_key, tags, _site(tags, None, default_site), protocol == "otlp")
 
-    def _unmapped(
-        self, name: str, field_key: str | None, tags: dict[str, str], default_site: str | None
-    ) -> Mapped:
-        site = _site(tags, None, default_site)
-        rest = {_label_name(k): v for k, v in tags.items() if k != "site"}
-        canonical = name in REGISTRY and field_key in (None, "value")
-        metric = name if canonical else ext_name(name, field_key)
-        if site is None:
-            return Mapped(metric, (), error=_NO_SITE)
-        pairs = (("site", site), *sorted(rest.items()))
-        if canonical:
-            problem = label_problem(metric, tuple(sorted(rest)))
-            if problem:
-                return Mapped(metric, pairs, error=problem)
-        return Mapped(metric, pairs)
+
+def _unmapped(
+    name: str, field_key: str | None, tags: dict[str, str], site: str | None, drop_extra: bool
+) -> Mapped:
+    """A series no rule maps: canonical as it is, else ``ext_``; ``drop_extra``: leave out
+    (and count) the labels a canonical metric does not take."""
+    rest = {_label_name(k): v for k, v in tags.items() if k != "site"}
+    canonical = name in REGISTRY and field_key in (None, "value")
+    metric = name if canonical else ext_name(name, field_key)
+    if site is None:
+        return Mapped(metric, (), error=_NO_SITE)
+    dropped = 0
+    if canonical and drop_extra:
+        allowed = {*REGISTRY[name].labels, *COMMON_LABELS}
+        dropped = sum(k not in allowed for k in rest)
+        rest = {k: v for k, v in rest.items() if k in allowed}
+    pairs = (("site", site), *sorted(rest.items()))
+    if canonical:
+        problem = label_problem(metric, tuple(sorted(rest)))
+        if problem:
+            return Mapped(metric, pairs, error=problem)
+    return Mapped(metric, pairs, dropped=dropped)
 
 
 _NO_SITE = (
     "no site: add a 'site' tag (Telegraf [global_tags], Prometheus external_labels, OTel "
     "resource attribute greenwatch.site), or use a token created with --site"
 )
+
+
+def _control_problem(
+    name: str, field_key: str | None, tags: dict[str, str], default_site: str | None
+) -> str | None:
+    """Which label (or name) holds a control character, or None (one regex search when clean)."""
+    parts = [name, field_key or "", default_site or "", *tags.keys(), *tags.values()]
+    if _CONTROL.search("".join(parts)) is None:
+        return None
+    if _CONTROL.search(name) or _CONTROL.search(field_key or ""):
+        return f"name {name!r} contains a control character"
+    for key, value in tags.items():
+        if _CONTROL.search(key) or _CONTROL.search(value):
+            return f"label {key!r}={value!r} contains a control character"
+    return f"site {default_site!r} contains a control character"
 
 
 def _site(tags: dict[str, str], site_tag: str | None, default: str | None) -> str | None:
@@ -305,6 +337,9 @@ def to_batch(
     implausible = int(dropped.sum())
     counts["implausible"] = implausible
     codes, values, t = codes[keep], values[keep], rows["t"].to_numpy("int64")[keep]
+    if mapped:
+        dropped_attributes = np.array([m.dropped > 0 for m in mapped], dtype=bool)[codes]
+        counts["dropped_attributes"] = int(dropped_attributes.sum())
     names = sorted({k for m in mapped for k, _ in m.labels} - {"site"})
     metric = np.array([m.metric for m in mapped], dtype=object)
     columns: dict[str, object] = {}

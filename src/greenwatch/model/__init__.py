@@ -14,12 +14,23 @@ from greenwatch.model._batch import (
 from greenwatch.model._config import YamlDocument, format_loc, load_yaml, parse_model
 from greenwatch.model._errors import BatchError, ConfigError, GreenwatchError
 from greenwatch.model._paths import shipped_dir
-from greenwatch.model._registry import REGISTRY, MetricKind, MetricSpec, metric_spec
+from greenwatch.model._registry import (
+    COMMON_LABELS,
+    EXT_PREFIX,
+    REGISTRY,
+    VOCABULARIES,
+    MetricKind,
+    MetricSpec,
+    metric_spec,
+)
 from greenwatch.model._throttle import FailureThrottle
 
 __all__ = [
     "BASE_COLUMNS",
+    "COMMON_LABELS",
+    "EXT_PREFIX",
     "REGISTRY",
+    "VOCABULARIES",
     "BatchError",
     "ConfigError",
     "FailureThrottle",

@@ -40,6 +40,59 @@ COMMON_LABELS: tuple[str, ...] = ("hall", "rack", "source")
 EXT_PREFIX = "ext_"
 
 _G, _C = MetricKind.GAUGE, MetricKind.COUNTER
+# Below the coldest air ever measured on Earth (-89.2 °C) there is no reading of a computing
+# centre; above 200 °C no sensor of one survives (silicon junctions trip near 105 °C).
+TEMPERATURE_RANGE_C = (-90.0, 200.0)
+
+# Labels with a closed vocabulary: the values ingest accepts for them on canonical metrics.
+# Metering points follow ISO/IEC 30134-2 (``meter`` of water: ``site_inflow``, ``cooling``);
+# device kinds cover the collectors' profiles and the OpenTelemetry ``hw.type`` values.
+VOCABULARIES: dict[str, frozenset[str]] = {
+    "meter": frozenset(
+        {
+            "facility",
+            "it_ups_output",
+            "it_pdu_output",
+            "it_input",
+            "cooling",
+            "generator",
+            "renewable_onsite",
+            "site_inflow",
+        }
+    ),
+    "instrument": frozenset({"onsite", "ppa", "certificate"}),
+    "resource": frozenset({"cpu", "gpu", "memory", "storage", "it_capacity"}),
+    "device_kind": frozenset(
+        {
+            "cpu",
+            "gpu",
+            "npu",
+            "fpga",
+            "memory",
+            "server",
+            "host",
+            "device",
+            "pdu",
+            "pdu_outlet",
+            "pdu_phase",
+            "psu",
+            "power_supply",
+            "transfer_switch",
+            "switch",
+            "storage",
+            "battery",
+            "disk_controller",
+            "enclosure",
+            "fan",
+            "logical_disk",
+            "network",
+            "physical_disk",
+            "tape_drive",
+            "temperature",
+            "voltage",
+        }
+    ),
+}
 
 _SPECS: tuple[MetricSpec, ...] = (
     MetricSpec("power_watts", "watts", _G, "Power at a metering point.", ("meter",), 0.0),
@@ -108,7 +161,15 @@ _SPECS: tuple[MetricSpec, ...] = (
         ("device_kind", "model"),
         0.0,
     ),
-    MetricSpec("temperature_celsius", "celsius", _G, "Temperature at a sensor.", ("sensor",)),
+    MetricSpec(
+        "temperature_celsius",
+        "celsius",
+        _G,
+        "Temperature at a sensor.",
+        ("sensor",),
+        TEMPERATURE_RANGE_C[0],
+        TEMPERATURE_RANGE_C[1],
+    ),
     MetricSpec(
         "link_transmit_bytes_total",
         "bytes",

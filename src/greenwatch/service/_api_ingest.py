@@ -13,13 +13,18 @@ POST /api/v1/write     snappy protobuf prometheus.WriteRequest  204; 400 bad ser
 =====================  =======================================  ===========================
 
 A request is atomic (see :mod:`greenwatch.ingest._push`): a 400 lists every bad line (``line``
-is the first, ``errors`` all, up to 100) and nothing of the request is stored. 401: no or an
-unknown token; 403: a token without the ``write`` scope, or samples for a site the token is
-not bound to (``errors`` lists each line and its site; nothing is stored); 413: a body over
-the limit (default 10 MiB after decompression; a gzip bomb is cut off at the limit); 415: a
-content type or encoding the route does not take; 429: too many failed tokens from this
-address; 503: the server is shutting down (retry). Counts of what was done come back as
-``X-Greenwatch-*`` headers (stored, ext, strings, implausible, …).
+is the first, ``errors`` all, up to 100) and nothing of the request is stored; its
+``X-Greenwatch-Refused-*`` headers count the refused samples by reason (time, unknown-site,
+vocabulary, site-power; format: bad lines). 401: no or an unknown token; 403: a token without
+the ``write`` scope, or samples for a site the token is not bound to (``errors`` lists each
+line and its site; nothing is stored); 413: a body over the limit (default 10 MiB after
+decompression; a gzip bomb is cut off at the limit); 415: a content type or encoding the route
+does not take; 429: too many failed tokens from this address; 503: the server is shutting down
+(retry). Counts of what was done come back as ``X-Greenwatch-*`` headers (stored, ext,
+strings, implausible, dropped-attributes, quarantined, …).
+
+``?max_age=`` (a duration such as ``3650d``) widens the accepted time window of one request
+for a bulk backfill (``greenwatch export`` output sent back); it needs an admin token.
 
 Site of samples without a ``site`` tag: the profile's site tag, else ``?site=`` on the URL,
 else the site of a token bound to one site (``greenwatch token create --site``); none is an
@@ -38,15 +43,20 @@ import flask
 
 from greenwatch.ingest import (
     Admit,
+    Boundary,
     IngestClosedError,
+    InventorySites,
     Mapper,
     OtlpError,
     Push,
     PushError,
+    PushOptions,
     PushOutcome,
     RemoteWriteError,
+    count_headers,
     default_profiles,
     encode_otlp_response,
+    parse_duration,
 )
 from greenwatch.model import BatchError
 from greenwatch.service._context import ApiContext, bad_request
@@ -117,6 +127,21 @@ def _admit() -> Admit | None:
     return site_admission(getattr(flask.g, "token", None))
 
 
+def _options() -> PushOptions:
+    """The request's default site and, for an admin token, a wider ``max_age``."""
+    wider = flask.request.args.get("max_age")
+    if not wider:
+        return PushOptions(_default_site(), admit=_admit())
+    token = getattr(flask.g, "token", None)
+    if token is None or not token.allows("admin"):
+        raise BodyError(403, "max_age (a bulk backfill's window) needs an admin token")
+    try:
+        max_age = parse_duration(wider)
+    except ValueError as exc:
+        raise BodyError(400, f"max_age: {exc}") from None
+    return PushOptions(_default_site(), max_age, _admit())
+
+
 def _accepted(outcome: PushOutcome, status: int = 204, body: bytes = b"") -> flask.Response:
     response = flask.Response(body, status=status)
     response.headers.update(outcome.headers())
@@ -125,13 +150,18 @@ def _accepted(outcome: PushOutcome, status: int = 204, body: bytes = b"") -> fla
 
 def _rejected(exc: PushError | SiteForbiddenError, status: int = 400) -> tuple[flask.Response, int]:
     errors = [{exc.what.replace(" ", "_"): ref, "message": why} for ref, why in exc.errors]
-    return bad_request(str(exc), status, line=exc.errors[0][0], errors=errors)
+    response, status = bad_request(str(exc), status, line=exc.errors[0][0], errors=errors)
+    if isinstance(exc, PushError):
+        response.headers.update(count_headers(exc.refused, "Refused-"))
+    return response, status
 
 
 def register(app: flask.Flask, ctx: ApiContext) -> None:
     extra = [ctx.data_dir / PROFILES_DIR] if ctx.data_dir is not None else []
     mapper = Mapper(default_profiles(p for p in extra if Path(p).is_dir()))
-    push = Push(ctx.ingest, mapper, ctx.clock)
+    if ctx.boundary is None:
+        ctx.boundary = Boundary(InventorySites(ctx.inventory))
+    push = Push(ctx.ingest, mapper, ctx.clock, ctx.boundary)
 
     def limit() -> int:
         return int(app.config.get(MAX_BODY_KEY, DEFAULT_MAX_BODY))
@@ -171,7 +201,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             except UnicodeDecodeError as exc:
                 line = body[: exc.start].count(b"\n") + 1
                 raise PushError([(line, "not UTF-8")]) from None
-            outcome = push.influx(text, precision, _default_site(), batch_id, _admit())
+            outcome = push.influx(text, precision, _options(), batch_id)
             return _accepted(outcome)
 
         return handle(run)
@@ -202,7 +232,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
         json_body = kind == "application/json"
 
         def run(body: bytes, batch_id: str | None) -> flask.Response:
-            outcome = push.otlp(body, json_body, _default_site(), batch_id, _admit())
+            outcome = push.otlp(body, json_body, _options(), batch_id)
             ignored = outcome.counts.get("ignored", 0)
             message = f"{ignored} histogram/summary points are not stored" if ignored else ""
             payload = encode_otlp_response(ignored, message, json_body)
@@ -222,7 +252,6 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             return bad_request(f"Content-Encoding {encoding!r}: remote write is snappy", 415)
 
         def run(body: bytes, batch_id: str | None) -> flask.Response:
-            site, admit = _default_site(), _admit()
-            return _accepted(push.remote_write(body, site, batch_id, limit(), admit))
+            return _accepted(push.remote_write(body, _options(), batch_id, limit()))
 
         return handle(run, raw_encoding="snappy")

@@ -18,6 +18,7 @@ import flask
 
 from greenwatch.collect import Collector, Scheduler
 from greenwatch.export import CollectorHealth, KpiExports, ServiceHealth, exposition
+from greenwatch.ingest import BoundaryStats
 from greenwatch.service import _auth
 from greenwatch.service._context import ApiContext
 
@@ -39,6 +40,7 @@ def service_health(
         targets.append(CollectorHealth(name, profile, site, h.up, h.duration_s, last))
     alerts = ctx.alerts
     evaluated = alerts.last_eval_at if alerts is not None else None
+    boundary = ctx.boundary.stats.snapshot() if ctx.boundary is not None else BoundaryStats()
     return ServiceHealth(
         samples_received=ctx.ingest.received,
         samples_stored=ctx.ingest.stored,
@@ -49,6 +51,10 @@ def service_health(
         alert_rule_errors=len(alerts.rule_errors) if alerts is not None else 0,
         alert_evaluation_s=alerts.last_eval_s if alerts and evaluated is not None else None,
         alert_last_evaluation=evaluated.timestamp() if evaluated is not None else None,
+        boundary_refused_requests=boundary.refused_requests,
+        boundary_refused=boundary.refused,
+        boundary_flagged=boundary.flagged,
+        unregistered_sources=len(boundary.sources),
     )
 
 

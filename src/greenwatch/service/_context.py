@@ -12,7 +12,7 @@ import flask
 import pandas as pd
 
 from greenwatch.alerts import AlertEngine, AuditLog
-from greenwatch.ingest import Ingest
+from greenwatch.ingest import Boundary, Ingest
 from greenwatch.inventory import Inventory
 from greenwatch.query import ComputeSource, PoolsAndRecords, inventory_source
 from greenwatch.resources import REGISTRY_FILE, ResourceRegistry, verification_frame
@@ -33,6 +33,7 @@ class ApiContext:
     alerts: AlertEngine | None = None
     resources: ResourceRegistry | None = None
     audit: AuditLog | None = None
+    boundary: Boundary | None = None  # None: refuse unknown sites of ``inventory``
 
     def log_action(self, action: str, target: str, detail: str = "") -> None:
         """Append a change made through the API to the audit log: the caller's token name and

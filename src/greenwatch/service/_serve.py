@@ -16,7 +16,7 @@ from greenwatch.alerts import AUDIT_FILE, AlertEngine, AuditLog, load_config, lo
 from greenwatch.collect import Collector, Scheduler
 from greenwatch.dashboard import create_app
 from greenwatch.export import ExportSettings, KpiExports, ServiceHealth
-from greenwatch.ingest import Ingest
+from greenwatch.ingest import Boundary, BoundaryPolicy, Ingest, InventorySites
 from greenwatch.inventory import Inventory
 from greenwatch.model import concat_batches
 from greenwatch.reports import ReportScheduler, ReportSettings, report_scheduler
@@ -80,11 +80,16 @@ class Service:
     alerting: bool = True
     dashboards: Path | None = None  # dashboard pages and settings; None: the shipped dashboards/
     export: ExportSettings = field(default_factory=ExportSettings)  # /metrics, OTLP, Influx
+    # What pushed data must satisfy; the inventory file (when one) is re-read when it changes.
+    boundary_policy: BoundaryPolicy = field(default_factory=BoundaryPolicy)
+    inventory_path: Path | None = None
     ingest: Ingest = field(init=False)
     _ready: threading.Event = field(default_factory=threading.Event, init=False)
 
     def __post_init__(self) -> None:
         self.ingest = Ingest(self.store.write)
+        sites = InventorySites(self.inventory, self.inventory_path)
+        self.boundary = Boundary(sites, self.boundary_policy)
         flask_app = create_flask(self._ready.is_set)
         tokens = self.tokens or _auth.default_tokens(self.data_dir, self.store)
         flask_app.config[_auth.TOKENS_KEY] = tokens
@@ -105,6 +110,7 @@ class Service:
             self.alerts,
             self.resources,
             self.audit,
+            self.boundary,
         )
         self.exports = KpiExports(
             self.store,
@@ -128,6 +134,7 @@ class Service:
             compute=self.compute,
             bind_host=self.host,
             audit=self.audit,
+            boundary=self.boundary.stats,
         )
         self.app = flask_app
         self.http = HttpServer(flask_app, self.host, self.port)

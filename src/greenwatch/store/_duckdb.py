@@ -41,7 +41,6 @@ from greenwatch.store._sql import (
 
 HOUR = 3_600_000_000_000
 DAY = 24 * HOUR
-_SEP_PAIR, _SEP_KV = "\x1f", "\x1e"
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS series (
@@ -73,20 +72,71 @@ def _ns(ts: pd.Timestamp) -> int:
 _DEDUPED = "SELECT series_id, t, first(value) AS value FROM _batch GROUP BY series_id, t"
 
 
+def _key(metric: str, pairs: Sequence[tuple[str, str]]) -> str:
+    """A series key: JSON ``[metric, [[label, value], …]]``. JSON escapes every control
+    character and quote, so no label value can end its pair and forge another label."""
+    return json.dumps([metric, pairs], ensure_ascii=False, separators=(",", ":"))
+
+
 def _series_key(record: tuple[object, ...], labels: list[str]) -> str:
     """Canonical key of a series: metric, then its non-null labels in column order."""
     pairs = [
-        f"{name}{_SEP_KV}{value}"
+        (name, str(value))
         for name, value in zip(labels, record[1:], strict=True)
         if value is not None and not (isinstance(value, float) and np.isnan(value))
     ]
-    return f"{record[0]}{_SEP_KV}{_SEP_PAIR.join(pairs)}"
+    return _key(str(record[0]), pairs)
 
 
 def _parse_key(key: str) -> tuple[str, dict[str, str]]:
-    metric, _, rest = key.partition(_SEP_KV)
-    labels = dict(pair.split(_SEP_KV, 1) for pair in rest.split(_SEP_PAIR) if pair)
-    return metric, labels
+    metric, pairs = json.loads(key)
+    return metric, dict(pairs)
+
+
+def _migrate_keys(con: duckdb.DuckDBPyConnection) -> int:
+    """Re-key series stored with the separator keys of earlier versions; returns how many.
+
+    The new key is built from the series' stored labels (site first, then sorted: the order
+    :func:`_series_key` sees). Two old series that now share a key (a label value that carried
+    the old separators) stay apart: the later one's key also holds its id.
+    """
+    old = con.execute(
+        "SELECT id, key, metric, labels FROM series WHERE NOT starts_with(key, '[') ORDER BY id"
+    ).fetchall()
+    if not old:
+        return 0
+    taken = {
+        k for (k,) in con.execute("SELECT key FROM series WHERE starts_with(key, '[')").fetchall()
+    }
+    keys: list[tuple[int, str]] = []
+    for sid, _, metric, labels in old:
+        label_map = json.loads(labels)
+        pairs = [(k, label_map[k]) for k in sorted(label_map, key=lambda k: (k != "site", k))]
+        key = _key(metric, pairs)
+        if key in taken:
+            key = json.dumps([metric, pairs, int(sid)], ensure_ascii=False, separators=(",", ":"))
+        taken.add(key)
+        keys.append((int(sid), key))
+    con.execute("BEGIN")
+    try:
+        con.register("_new_keys", pd.DataFrame(keys, columns=["id", "key"]))
+        con.execute(
+            "CREATE TABLE series_rekeyed (id INTEGER PRIMARY KEY, key VARCHAR UNIQUE NOT NULL, "
+            "metric VARCHAR NOT NULL, labels VARCHAR NOT NULL)"
+        )
+        con.execute(
+            "INSERT INTO series_rekeyed SELECT s.id, coalesce(n.key, s.key), s.metric, s.labels "
+            "FROM series s LEFT JOIN _new_keys n ON n.id = s.id"
+        )
+        con.execute("DROP TABLE series")
+        con.execute("ALTER TABLE series_rekeyed RENAME TO series")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_new_keys")
+    return len(keys)
 
 
 def _unique_pairs(sid: np.ndarray, t: np.ndarray) -> bool:
@@ -155,6 +205,7 @@ class DuckDBStore:
         self.gaps = gaps or Gaps()
         self._con = duckdb.connect(self.path)
         self._con.execute(_SCHEMA)
+        _migrate_keys(self._con)
         self._lock = threading.Lock()
         self._series_cache: pd.DataFrame | None = None
         # Bumped after a commit that added series: a reader that began before it must not
