@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Iterator
+from importlib import resources
 from pathlib import Path
 
 import httpx
@@ -17,13 +19,14 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
 from greenwatch.agent import DiskBuffer, Forwarder
-from greenwatch.ingest import BoundaryPolicy
+from greenwatch.ingest import BoundaryPolicy, InventorySites
 from greenwatch.inventory import load_inventory
 from greenwatch.model import make_batch
 from tests.browser import chromium_page, open_dashboard, screenshot
 from tests.ingest.conftest import Server, start_server
 
 NO_TIME = pd.Timedelta(0)
+NATIONAL = resources.files("greenwatch.inventory") / "data" / "national.yaml"
 
 
 def _now() -> pd.Timestamp:
@@ -193,9 +196,7 @@ def test_quarantine_holds_unknown_sites_out_and_lists_them(tmp_path: Path) -> No
 
 
 def test_a_new_inventory_takes_effect_without_restart(tmp_path: Path) -> None:
-    national = yaml.safe_load(
-        (Path(load_inventory.__code__.co_filename).parent / "data" / "national.yaml").read_text()
-    )
+    national = yaml.safe_load(NATIONAL.read_text(encoding="utf-8"))
     path = tmp_path / "inventory.yaml"
     path.write_text(yaml.safe_dump(national))
     server = start_server(
@@ -287,3 +288,15 @@ def test_the_agent_drops_a_refused_batch_with_a_log(
     finally:
         forwarder.stop(0)
         buffer.close()
+
+
+def test_an_inventory_file_that_does_not_load_keeps_the_previous_one(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.yaml"
+    path.write_text(NATIONAL.read_text(encoding="utf-8"))
+    sites = InventorySites(load_inventory(path), path)
+    assert "guian-1" in sites()
+    path.write_text("sites: [{id: Not An Id}]\n")
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    assert "guian-1" in sites()
+    assert sites.last_error is not None
+    assert "inventory.yaml" in sites.last_error
