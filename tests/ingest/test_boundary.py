@@ -19,11 +19,12 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
 from greenwatch.agent import DiskBuffer, Forwarder
-from greenwatch.ingest import BoundaryPolicy, InventorySites
+from greenwatch.ingest import BoundaryPolicy, InventorySites, encode_write_request
 from greenwatch.inventory import load_inventory
 from greenwatch.model import make_batch
 from tests.browser import chromium_page, open_dashboard, screenshot
 from tests.ingest.conftest import Server, start_server
+from tests.ingest.test_remote_write import SNAPPY
 
 NO_TIME = pd.Timedelta(0)
 NATIONAL = resources.files("greenwatch.inventory") / "data" / "national.yaml"
@@ -75,6 +76,32 @@ def test_unknown_site_is_refused_listing_the_ids(strict: Server) -> None:
     assert answer.headers["X-Greenwatch-Refused-Unknown-Site"] == "2"
     assert strict.query("power_watts").empty  # the good line of the request is not stored
     assert 'greenwatch_ingest_refused_samples_total{reason="unknown_site"} 2.0' in _metrics(strict)
+
+
+def test_agents_own_labels_on_canonical_metrics_are_dropped_and_counted(strict: Server) -> None:
+    """Telegraf adds ``host`` and Prometheus/vmagent ``job`` and ``instance`` to every series:
+    a canonical metric keeps its own labels and those are left out (counted on line protocol);
+    any other label it does not take (a typo) still refuses the request."""
+    t = _ns()
+    answer = _write(strict, f"power_watts,site=guian-1,meter=facility,host=edge-7 value=5 {t}")
+    assert answer.status_code == 204, answer.text
+    assert answer.headers["X-Greenwatch-Dropped-Attributes"] == "1"
+    labels = {
+        "site": "guian-1",
+        "meter": "it_ups_output",
+        "job": "pdu",
+        "instance": "10.0.0.5:9100",
+    }
+    body = encode_write_request([({"__name__": "power_watts", **labels}, [(t // 1_000_000, 4.0)])])
+    with strict.client("write") as client:
+        answer = client.post("/api/v1/write", content=body, headers=SNAPPY)
+    assert answer.status_code == 204, answer.text  # a shipped profile maps it, as scraped
+    stored = strict.query("power_watts").sort_values("meter")
+    assert list(stored["meter"]) == ["facility", "it_ups_output"]
+    assert list(stored["value"]) == [5.0, 4.0]
+    assert not {"host", "job", "instance"} & set(stored.columns)
+    typo = _write(strict, f"power_watts,site=guian-1,meterr=facility value=5 {t + 1}")
+    assert "meterr" in _refused(typo)[0]
 
 
 def test_closed_vocabularies_list_the_allowed_values(strict: Server) -> None:

@@ -31,7 +31,10 @@ with a value outside the registry's range is an error of that line.
 A tag key or value (or the name, or the default site) holding a control character — the
 store's separators among them — is an error of that line. OTLP attributes a canonical metric
 does not take (``service.name``, ``host.name``, …: every SDK sends some) are dropped for it and
-counted (``dropped_attributes``); line protocol and remote write keep refusing such labels.
+counted (``dropped_attributes``). Line protocol and remote write drop (and count) only the
+agents' own identity labels (``AGENT_LABELS``: Telegraf's ``host``, Prometheus' ``job`` and
+``instance``), which every agent adds by default; any other label a canonical metric does not
+take is an error of that line, so a mistyped label is never silently lost.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from greenwatch.model import COMMON_LABELS, REGISTRY, load_yaml, metric_spec, pa
 Protocol = Literal["influx", "otlp", "remote_write"]
 PROTOCOLS: tuple[Protocol, ...] = ("influx", "otlp", "remote_write")
 TARGET_TAGS = ("instance", "host", "server", "agent_host", "source")
+AGENT_LABELS = frozenset({"host", "instance", "job", "agent_host"})
 RESERVED = {"ts", "metric", "value", "unit"}
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_]")
@@ -209,24 +213,30 @@ class Mapper:
                 return Mapped(rule.metric, (), error=_NO_SITE)
             pairs = (("site", site), *sorted(labels.items()))
             return Mapped(rule.metric, pairs, rule.scale, rule.bounds())
-        return _unmapped(name, field_key, tags, _site(tags, None, default_site), protocol == "otlp")
+        droppable = None if protocol == "otlp" else AGENT_LABELS
+        return _unmapped(name, field_key, tags, _site(tags, None, default_site), droppable)
 
 
 def _unmapped(
-    name: str, field_key: str | None, tags: dict[str, str], site: str | None, drop_extra: bool
+    name: str,
+    field_key: str | None,
+    tags: dict[str, str],
+    site: str | None,
+    droppable: frozenset[str] | None,
 ) -> Mapped:
-    """A series no rule maps: canonical as it is, else ``ext_``; ``drop_extra``: leave out
-    (and count) the labels a canonical metric does not take."""
+    """A series no rule maps: canonical as it is, else ``ext_``. Of the labels a canonical metric
+    does not take, those in ``droppable`` (None: all of them) are left out and counted."""
     rest = {_label_name(k): v for k, v in tags.items() if k != "site"}
     canonical = name in REGISTRY and field_key in (None, "value")
     metric = name if canonical else ext_name(name, field_key)
     if site is None:
         return Mapped(metric, (), error=_NO_SITE)
     dropped = 0
-    if canonical and drop_extra:
+    if canonical:
         allowed = {*REGISTRY[name].labels, *COMMON_LABELS}
-        dropped = sum(k not in allowed for k in rest)
-        rest = {k: v for k, v in rest.items() if k in allowed}
+        extra = {k for k in rest if k not in allowed and (droppable is None or k in droppable)}
+        dropped = len(extra)
+        rest = {k: v for k, v in rest.items() if k not in extra}
     pairs = (("site", site), *sorted(rest.items()))
     if canonical:
         problem = label_problem(metric, tuple(sorted(rest)))
