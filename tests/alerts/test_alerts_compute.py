@@ -10,26 +10,22 @@ guian-2 ``general`` has none.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from greenwatch.alerts import AlertEngine, RuleSet, load_rules, parse_rules, prometheus_rules
 from greenwatch.alerts.testing import FakeClock
 from greenwatch.cli import main
-from greenwatch.export import ExportStats, ServiceHealth, build_registry, exposition, take_snapshot
 from greenwatch.inventory import Inventory
 from greenwatch.model import ConfigError, load_yaml
 from greenwatch.query import ComputeSource, declared_pools
 from greenwatch.simulate import Scenario, Simulator
 from greenwatch.store import DuckDBStore
 from tests.alerts._network import after, replay, slice_inventory
-from tests.conftest import need_binary
 
 SITES = ("guian-1", "guian-2")
 MINUTE = pd.Timedelta(minutes=1)
@@ -230,128 +226,10 @@ def _pack_rule(alert: str) -> dict[str, object]:
     return found
 
 
-def test_export_over_the_metrics_series() -> None:
-    out = prometheus_rules(
-        _rules(
-            """
-rules:
-  - {alert: Any, kind: compute, condition: identify_mismatch}
-  - {alert: Many, kind: compute, condition: identify_mismatch, min_missing: 8,
-     match: ['region="west"']}
-  - {alert: Share, kind: compute, condition: identify_mismatch, min_missing: 5%}
-  - {alert: Old, kind: compute, condition: verification_stale, max_age: 30d}
-  - {alert: Never, kind: compute, condition: verification_never, match: ['class="ai"']}
-  - {alert: Odd, kind: compute, condition: verification_failed, match: ['kind="ai"']}
-"""
-        )
-    )
-    rules = {r["alert"]: r for r in yaml.safe_load(out.text)["groups"][0]["rules"]}
-    missing = "greenwatch_compute_devices_missing"
-    assert rules["Any"]["expr"] == f"{missing} != 0"
-    assert rules["Many"]["expr"] == f'{missing}{{region="west"}} >= 8'
-    assert rules["Share"]["expr"] == (
-        f"{missing} > 0 and on(site, model) ({missing} / on(site, model) "
-        "greenwatch_compute_devices_registered >= 0.05)"
-    )
-    assert rules["Old"]["expr"] == (
-        "greenwatch_compute_verification_age_seconds > 2592000 and on(site, pool) "
-        '(greenwatch_compute_pool_verification{state=~"ok|stale"} == 1)'
-    )
-    assert rules["Never"]["expr"] == (
-        'greenwatch_compute_pool_verification{class="ai",state="never"} == 1'
-    )
-    assert out.skipped == [("Odd", "matchers on kind, which the /metrics series lack")]
-
-
-@pytest.mark.integration
-def test_the_exported_pack_fires_on_what_greenwatch_exposes(
-    store: DuckDBStore, two_sites: Inventory, tmp_path: Path
-) -> None:
-    """promtool evaluates the exported compute rules over the /metrics page of the store at
-    01:30 (devices missing) with the verification records: the same alerts fire."""
-    promtool = need_binary("promtool")
-    at = after(1, 30)
-    snapshot = take_snapshot(store, two_sites, at, compute=_source(two_sites, at))
-    body, _ = exposition(build_registry(lambda: snapshot, ServiceHealth, ExportStats()))
-    series = [
-        {"series": _series(s.name, s.labels), "values": f"{s.value!r}+0x30"}
-        for family in text_string_to_metric_families(body.decode())
-        for s in family.samples
-        if s.name.startswith(
-            (
-                "greenwatch_compute_devices",
-                "greenwatch_compute_pool",
-                "greenwatch_compute_verification",
-            )
-        )
-    ]
-    exported = tmp_path / "rules.yml"
-    exported.write_text(prometheus_rules(_pack()).text, encoding="utf-8")
-    where = {"hub": "guizhou", "region": "west", "category": "compute", "team": "compute"}
-    tests = {
-        "rule_files": [str(exported)],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": series,
-                "alert_rule_test": [
-                    {
-                        "eval_time": "20m",
-                        "alertname": "ComputeIdentifyMismatch",
-                        "exp_alerts": [
-                            {
-                                "exp_labels": {
-                                    **where,
-                                    "severity": "warning",
-                                    "site": "guian-1",
-                                    "model": "nvidia-a800-sxm",
-                                    "device_kind": "gpu",
-                                },
-                                "exp_annotations": {
-                                    "summary": "guian-1: registered minus seen nvidia-a800-sxm "
-                                    "devices is 938",
-                                    "description": _pack_rule("ComputeIdentifyMismatch")[
-                                        "annotations"
-                                    ]["description"]  # type: ignore[index]
-                                    .replace("{site}", "guian-1")
-                                    .replace("{model}", "nvidia-a800-sxm"),
-                                },
-                            }
-                        ],
-                    },
-                    {
-                        "eval_time": "5m",
-                        "alertname": "ComputeVerificationStale",
-                        "exp_alerts": [
-                            {
-                                "exp_labels": {
-                                    **where,
-                                    "severity": "info",
-                                    "site": "guian-1",
-                                    "pool": "general",
-                                    "class": "general",
-                                    "model": "huawei-kunpeng-920-6426",
-                                },
-                                "exp_annotations": {
-                                    "summary": "guian-1/general (huawei-kunpeng-920-6426): last "
-                                    "verified 100d 0h 0m 0s ago"
-                                },
-                            }
-                        ],
-                    },
-                ],
-            }
-        ],
+def test_compute_rules_are_the_engines_not_exported() -> None:
+    out = prometheus_rules(_pack())
+    assert out.exported == []
+    assert {why for _, why in out.skipped} == {
+        "compute rules are owned by greenwatch's engine (registry and verifications)"
     }
-    path = tmp_path / "tests.yml"
-    path.write_text(yaml.safe_dump(tests, sort_keys=False), encoding="utf-8")
-    done = subprocess.run(
-        [promtool, "test", "rules", str(path)], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
 
-
-def _series(name: str, labels: dict[str, str]) -> str:
-    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    return f"{name}{{{inner}}}"

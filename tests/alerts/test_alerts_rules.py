@@ -40,7 +40,7 @@ def test_the_shipped_pack_and_config_load() -> None:
     assert specs["SitePueAboveTarget:coverage"].alertname == "KpiDataIncomplete"
     config = load_config()
     assert [r.name for r in config.receivers] == ["default"]
-    assert config.inhibit_rules[0].equal == ("site",)
+    assert [r.equal for r in config.inhibit_rules] == [(), ("hub",), ("site",), ("link",)]
 
 
 def test_a_metric_rule_with_every_field(tmp_path: Path) -> None:

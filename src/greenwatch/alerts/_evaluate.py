@@ -33,6 +33,9 @@ from greenwatch.inventory import Inventory
 from greenwatch.query import ComputeSource, inventory_source, site_totals
 from greenwatch.store import Store
 
+# Labels an absent rule may group by that come from the series' site in the inventory.
+PLACE_LABELS = ("hub", "region")
+
 DEFAULT_MAX_GAP = pd.Timedelta(minutes=15)
 
 
@@ -242,30 +245,43 @@ class _Run:
 
     def _expected(self, rule: AbsentRule) -> tuple[list[str], set[tuple[str, ...]]]:
         """The ``by`` labels and the groups of known series seen within the look-back."""
-        key = (rule.metric, rule.match, rule.by, rule.lookback)
+        key = (rule.metric, rule.match, rule.by, rule.network, rule.lookback)
         found = self._absent.get(key)
         if found is None:
             known = self.ev.store.series(rule.metric).drop(columns="metric")
             known = known[self.mask(known, rule.match)] if not known.empty else known
-            by = list(rule.by) or list(known.columns)
+            by = [] if rule.network else list(rule.by) or list(known.columns)
             past = self._seen_before(rule.metric, pd.Timedelta(rule.lookback))
             candidates = pd.concat([past, self._raw_labels(rule.metric)])
-            found = self._absent[key] = (by, _group_keys(known, by) & _group_keys(candidates, by))
+            expected = _group_keys(self._placed(known, by), by) & _group_keys(
+                self._placed(candidates, by), by
+            )
+            found = self._absent[key] = (by, expected)
         return found
+
+    def _placed(self, frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+        """``frame`` with the ``hub`` and ``region`` of each row's site where ``by`` asks."""
+        wanted = [c for c in PLACE_LABELS if c in by and c not in frame.columns]
+        if not wanted or "site" not in frame.columns:
+            return frame
+        sites = {s.id: s for s in self.ev.inventory.sites}
+        place = {
+            "hub": {k: s.hub or "" for k, s in sites.items()},
+            "region": {k: s.region.value for k, s in sites.items()},
+        }
+        return frame.assign(**{c: frame["site"].map(place[c]) for c in wanted})
 
     def absent_rule(self, rule: AbsentRule) -> Outcome:
         recent = self.table(rule.metric, rule.window)
         by, expected = self._expected(rule)
         if not expected:
             return Outcome(rule.alert)
-        key = (rule.metric, rule.window, tuple(by))
+        key = (rule.metric, rule.window, tuple(by), rule.network)
         seen = self._recent.get(key)
         if seen is None:
-            cols = self.columns(recent.labels)
             present = recent.values["count"] > 0
-            blank = np.full(len(recent.labels), "", dtype=object)
-            picked = [cols.get(c, blank)[present] for c in by]
-            seen = self._recent[key] = set(zip(*picked, strict=True))
+            seen = _group_keys(self._placed(recent.labels, by)[present], by)
+            self._recent[key] = seen
         absent = sorted(expected - seen)
         hits = [
             Hit(
@@ -274,6 +290,7 @@ class _Run:
                 {"window": _fmt(rule.window)},
             )
             for values in absent
+            if rule.network or any(values)
         ]
         return Outcome(rule.alert, hits)
 
@@ -293,8 +310,11 @@ class _Run:
 
 
 def _group_keys(frame: pd.DataFrame, by: list[str]) -> set[tuple[str, ...]]:
+    """The distinct values of ``by`` in ``frame``; one empty group for ``by=[]``."""
     if frame.empty:
         return set()
+    if not by:
+        return {()}
     columns = [
         frame[c].astype(object).where(frame[c].notna(), "").astype(str)
         if c in frame.columns

@@ -1,15 +1,17 @@
 """Export the PromQL-expressible rules as a Prometheus rule file (also loaded by vmalert).
 
+One alerting path per alert: the rules over canonical device series (``metric`` and ``absent``)
+are the exported file's; greenwatch's engine evaluates them too, with the same expression
+semantics, window and label set (the series' labels, or the ``by`` labels, plus ``severity`` and
+the rule's labels), so an Alertmanager that receives both deduplicates them. The engine alone
+owns the rules that need the inventory or the registry: ``kpi`` (targets, PUE category meters,
+coverage and the KpiDataIncomplete companion), ``submeter``, ``compute`` and absent rules ``by``
+``hub`` or ``region``; they are listed as skipped.
+
 ``metric`` rules become ``<fn>_over_time`` (or ``rate``/``increase``) comparisons, ratio rules a
-vector division, ``absent`` rules "seen within the look-back, unless seen within the window".
-``compute`` rules become comparisons over the series greenwatch itself exposes on ``/metrics``
-(``greenwatch_compute_devices_missing``, ``greenwatch_compute_pool_verification``, …: see
-:mod:`greenwatch.export`), so Prometheus must scrape greenwatch for them; a matcher on a label
-those series lack (``kind``, ``province``) cannot be exported, and an identify alert whose
-model no collector reports on any more resolves there (greenwatch holds it). KPI and sub-meter
-rules need the inventory (PUE category meters, targets) and the metrics engine's coverage
-semantics, which PromQL cannot express; they are listed as skipped. Annotation templates are
-translated to Go templates (``{site}`` -> ``{{ $labels.site }}``).
+vector division, ``absent`` rules "seen within the look-back, unless seen within the window"
+(``network: true``: the count of all series). Annotation templates are translated to Go
+templates (``{site}`` -> ``{{ $labels.site }}``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import yaml
 
 from greenwatch.alerts._duration import format_duration
-from greenwatch.alerts._matchers import Matcher, selector
+from greenwatch.alerts._matchers import selector
 from greenwatch.alerts._rules import AbsentRule, ComputeRule, MetricRule, Rule, RuleSet
 from greenwatch.alerts._template import go_template
 
@@ -67,61 +69,18 @@ def _metric_expr(rule: MetricRule) -> str | None:
     return f"{expr} {rule.op} {_number(rule.threshold)}"
 
 
-def _absent_expr(rule: AbsentRule) -> str:
+def _absent_expr(rule: AbsentRule) -> str | None:
+    if set(rule.by) & {"hub", "region"}:
+        return None
     sel = selector(rule.metric, rule.match)
     before = f"count_over_time({sel}[{format_duration(rule.lookback)}])"
     recent = f"count_over_time({sel}[{format_duration(rule.window)}])"
+    if rule.network:
+        return f"count({before}) unless count({recent})"
     if rule.by:
         by = ", ".join(rule.by)
         return f"count by ({by}) ({before}) unless count by ({by}) ({recent})"
     return f"{before} unless {recent}"
-
-
-# The /metrics series of compute rules and the labels they carry besides ``state``.
-MISSING = "greenwatch_compute_devices_missing"
-REGISTERED = "greenwatch_compute_devices_registered"
-VERIFICATION = "greenwatch_compute_pool_verification"
-AGE = "greenwatch_compute_verification_age_seconds"
-_DEVICE_LABELS = frozenset({"site", "hub", "region", "model", "device_kind"})
-_POOL_LABELS = frozenset({"site", "hub", "region", "pool", "class", "model"})
-# What the annotation fields of a compute alert become in Prometheus (its value is the missing
-# devices or the verification age in seconds).
-_GO = {
-    "identify_mismatch": "{{ $labels.site }}: registered minus seen {{ $labels.model }} devices "
-    "is {{ $value }}",
-    "verification_stale": "{{ $labels.site }}/{{ $labels.pool }} ({{ $labels.model }}): last "
-    "verified {{ $value | humanizeDuration }} ago",
-    "verification_failed": "{{ $labels.site }}/{{ $labels.pool }} ({{ $labels.model }}): the "
-    "latest verification failed",
-    "verification_never": "{{ $labels.site }}/{{ $labels.pool }} ({{ $labels.model }}): no "
-    "verification record",
-}
-
-
-def _compute_expr(rule: ComputeRule) -> tuple[str | None, str]:
-    """The rule over greenwatch's /metrics series, or why it cannot be."""
-    device = rule.condition == "identify_mismatch"
-    known = _DEVICE_LABELS if device else _POOL_LABELS
-    unknown = sorted({m.name for m in rule.match} - known)
-    if unknown:
-        return None, f"matchers on {', '.join(unknown)}, which the /metrics series lack"
-    if device:
-        missing = selector(MISSING, rule.match)
-        share = rule.missing_share()
-        if rule.min_missing is None:
-            return f"{missing} != 0", ""
-        if share:
-            registered = selector(REGISTERED, rule.match)
-            ratio = f"{missing} / on(site, model) {registered} >= {_number(share)}"
-            return f"{missing} > 0 and on(site, model) ({ratio})", ""
-        return f"{missing} >= {_number(rule.missing_devices())}", ""
-    if rule.condition == "verification_stale":
-        seconds = rule.verification_limit().total_seconds()
-        passed = selector(VERIFICATION, (*rule.match, Matcher("state", "=~", "ok|stale")))
-        age = selector(AGE, rule.match)
-        return f"{age} > {_number(seconds)} and on(site, pool) ({passed} == 1)", ""
-    state = "failed" if rule.condition == "verification_failed" else "never"
-    return f"{selector(VERIFICATION, (*rule.match, Matcher('state', '=', state)))} == 1", ""
 
 
 def _expr(rule: Rule) -> tuple[str | None, str]:
@@ -129,20 +88,15 @@ def _expr(rule: Rule) -> tuple[str | None, str]:
         expr = _metric_expr(rule)
         return expr, "" if expr else f"aggregation {rule.agg!r} has no PromQL function"
     if isinstance(rule, AbsentRule):
-        return _absent_expr(rule), ""
+        expr = _absent_expr(rule)
+        return expr, "" if expr else "hub and region come from greenwatch's inventory"
     if isinstance(rule, ComputeRule):
-        return _compute_expr(rule)
+        return None, "compute rules are owned by greenwatch's engine (registry and verifications)"
     return None, f"{rule.kind} rules need the inventory and coverage semantics of greenwatch"
 
 
 def _constants(rule: Rule) -> dict[str, object]:
     """Figures known when exporting, inlined into the annotations."""
-    if isinstance(rule, ComputeRule):
-        out: dict[str, object] = {"message": _GO[rule.condition]}
-        if rule.condition == "verification_stale":
-            out["max_age"] = format_duration(rule.verification_limit())
-            out["age"] = "{{ $value | humanizeDuration }}"
-        return out
     constants: dict[str, object] = {"window": format_duration(rule.window)}
     if isinstance(rule, MetricRule):
         constants["threshold"] = rule.threshold
@@ -188,7 +142,7 @@ def prometheus_rules(
     }
     header = [f"# Exported by greenwatch from {rules.source}.", ""]
     if out.skipped:
-        header = [header[0], "# Not expressible in PromQL (evaluated by greenwatch only):"]
+        header = [header[0], "# Owned by greenwatch's engine, not exported:"]
         header += [f"#   {name}: {why}" for name, why in out.skipped] + [""]
     if dropped:
         header.insert(-1, f"# keep_firing_for left out for vmalert: {', '.join(dropped)}")

@@ -9,6 +9,9 @@ A rule file is YAML with one key, ``rules``, a list of rules; each has a ``kind`
   pPUE, CUE, WUE, REF (green share), occupancy — against a number or the site's ``target``. Not
   judged on data whose coverage is below ``min_coverage``; a data-quality alert says so instead.
 - ``absent``: series (grouped ``by`` labels) that reported before but sent nothing in the window.
+  ``by`` may name ``hub`` or ``region``, taken from the series' site in the inventory (one alert
+  per hub that went silent as a whole); ``network: true`` gives one alert, without labels, when
+  nothing of the metric arrives from anywhere (the alert that inhibits the per-site ones).
 - ``submeter``: sub-meters whose energies drift from their parent meter
   (:func:`greenwatch.metrics.submeter_findings`); a data-quality alert.
 - ``compute``: compute pools against what collectors see and what benchmarks verified
@@ -172,12 +175,15 @@ class AbsentRule(_Rule):
     metric: MetricName
     window: Duration = timedelta(minutes=10)
     by: tuple[Name, ...] = ()
+    network: bool = False
     lookback: Duration = timedelta(days=1)
 
     @model_validator(mode="after")
     def _windows(self) -> AbsentRule:
         if self.window <= timedelta(0):
             raise ValueError("window must be positive")
+        if self.network and self.by:
+            raise ValueError("network: true is one alert for the whole network; leave out by")
         if self.lookback < timedelta(hours=1) or self.lookback.total_seconds() % 3600:
             raise ValueError("lookback must be a whole number of hours (at least 1h)")
         return self
