@@ -158,16 +158,23 @@ class Alertmanager:
         result: list[dict[str, Any]] = response.json()
         return result
 
+    def groups(self) -> list[dict[str, Any]]:
+        response = httpx.get(f"{self.url}/api/v2/alerts/groups", timeout=5)
+        response.raise_for_status()
+        result: list[dict[str, Any]] = response.json()
+        return result
 
-def alertmanager_server(tmp: Path) -> Iterator[Alertmanager]:
+
+BLACKHOLE = "route:\n  receiver: blackhole\n  group_wait: 1s\nreceivers:\n  - name: blackhole\n"
+
+
+def alertmanager_server(tmp: Path, config_text: str = BLACKHOLE) -> Iterator[Alertmanager]:
+    """Debian's Alertmanager on a free loopback port with ``config_text``, a single node."""
     binary = need_binary(
         "prometheus-alertmanager", "alertmanager", "/usr/bin/prometheus-alertmanager"
     )
     config = tmp / "alertmanager.yml"
-    config.write_text(
-        "route:\n  receiver: blackhole\n  group_wait: 1s\nreceivers:\n  - name: blackhole\n",
-        encoding="utf-8",
-    )
+    config.write_text(config_text, encoding="utf-8")
     port = free_port()
     proc = subprocess.Popen(
         [
