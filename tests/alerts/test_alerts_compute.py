@@ -232,4 +232,3 @@ def test_compute_rules_are_the_engines_not_exported() -> None:
     assert {why for _, why in out.skipped} == {
         "compute rules are owned by greenwatch's engine (registry and verifications)"
     }
-

@@ -97,10 +97,11 @@ def _expr(rule: Rule) -> tuple[str | None, str]:
 
 def _constants(rule: Rule) -> dict[str, object]:
     """Figures known when exporting, inlined into the annotations."""
-    constants: dict[str, object] = {"window": format_duration(rule.window)}
     if isinstance(rule, MetricRule):
-        constants["threshold"] = rule.threshold
-    return constants
+        return {"window": format_duration(rule.window), "threshold": rule.threshold}
+    if isinstance(rule, AbsentRule):
+        return {"window": format_duration(rule.window)}
+    return {}
 
 
 def prometheus_rules(
