@@ -197,3 +197,51 @@ def test_v1_precisions_and_query_token(server: Server) -> None:
             assert answer.status_code == 204, answer.text
     got = server.query("ext_p_v")  # the same instant three times: stored once
     assert list(got["ts"]) == [pd.Timestamp("2026-01-13T16:00:00Z")]
+
+
+def test_telegraf_samples_through_influxdb_client_keep_their_tags(
+    server: Server, shared_data: Path
+) -> None:
+    """Telegraf's tags land under their own names (``unit``, ``name``, ``host``, ``index``),
+    and device ids built from them have no empty parts when a tag (``server``) is absent."""
+    with InfluxDBClient(url=server.url, token=server.tokens["site"], org="o") as client:
+        write_api = client.write_api(write_options=SYNCHRONOUS)
+        for name in TELEGRAF_FILES:
+            lines = (shared_data / "telegraf" / name).read_text(encoding="utf-8").splitlines()
+            write_api.write(bucket="telegraf", record=[x for x in lines if x.strip()])
+    status = server.query(ext_name("ipmi_sensor", "status"))
+    supply = status[status["name"] == "power_supply_1"]
+    assert set(supply["unit"]) == {"watts"}
+    assert "tag_unit" not in status.columns
+    power = server.query("device_power_watts", device_kind="power_supply")
+    assert sorted(set(power["device"])) == [
+        "10.20.2.203/power_supply_1",
+        "10.20.2.203/power_supply_2",
+        "power_supply_1",
+        "power_supply_2",
+        "web483/Power Supply Bay",  # redfish
+    ]
+    fans = server.query(ext_name("nvidia_smi", "fan_speed"))
+    assert set(fans["index"]) == {"0", "1", "2"}
+    assert set(fans["host"]) == {"8218cf"}
+    assert set(fans["name"]) == {"GeForce GTX 1070", "GeForce GTX 1080"}
+    interfaces = server.query(ext_name("interface", "ifMtu"))
+    assert set(interfaces["ifDescr"]) == {"wlan0", "eth0", "lo"}
+
+
+def test_a_bad_multi_field_line_is_one_error_and_a_write_answers_204_without_a_body_type(
+    server: Server, shared_data: Path
+) -> None:
+    body = (shared_data / "telegraf" / "mem.lp").read_bytes()
+    with server.client("write") as client:  # no site tag and no default site
+        bad = client.post("/api/v2/write", params={"bucket": "b"}, content=body)
+        good = client.post(
+            "/api/v2/write", params={"bucket": "b"}, content=b"power_watts,site=a,meter=it value=1"
+        )
+    assert bad.status_code == 400
+    errors = bad.json()["errors"]
+    assert len(errors) == 1, errors
+    assert errors[0]["line"] == 1
+    assert good.status_code == 204
+    assert "Content-Type" not in good.headers
+    assert good.content == b""

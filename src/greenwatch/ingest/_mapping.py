@@ -58,10 +58,11 @@ Protocol = Literal["influx", "otlp", "remote_write"]
 PROTOCOLS: tuple[Protocol, ...] = ("influx", "otlp", "remote_write")
 TARGET_TAGS = ("instance", "host", "server", "agent_host", "source")
 AGENT_LABELS = frozenset({"host", "instance", "job", "agent_host"})
-RESERVED = {"ts", "metric", "value", "unit"}
+RESERVED = {"ts", "metric", "value"}
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_EMPTY_PARTS = re.compile(r"/{2,}")
 
 
 class PushRule(Rule):
@@ -132,6 +133,12 @@ def ext_name(name: str, field_key: str | None) -> str:
     """``ext_<name>[_<field>]`` with every character outside ``[A-Za-z0-9_]`` as ``_``."""
     base = _NOT_NAME.sub("_", name if field_key is None else f"{name}_{field_key}")
     return f"ext_{base}"
+
+
+def _path(value: str) -> str:
+    """A label built from a template, without the empty parts a missing tag leaves
+    (``"{target}/{name}"`` without a target is ``power_supply_1``, not ``/power_supply_1``)."""
+    return _EMPTY_PARTS.sub("/", value.strip()).strip("/")
 
 
 def _label_name(tag: str) -> str:
@@ -206,7 +213,7 @@ class Mapper:
                 **{k: v for k, v in found.groupdict().items() if v is not None},
             }
             try:
-                labels = {k: t.format_map(variables).strip() for k, t in rule.labels.items()}
+                labels = {k: _path(t.format_map(variables)) for k, t in rule.labels.items()}
             except KeyError:
                 continue  # the rule needs a tag this series lacks: try the next rule
             if site is None:

@@ -116,7 +116,7 @@ class Push:
             options.admit(result.batch, result.refs, what)
         policy = self.boundary.policy.widened(options.max_age)
         checked = self.boundary.check(result.batch, result.refs, self.clock(), policy)
-        errors = sorted(result.errors + checked.errors)
+        errors = _one_per_ref(result.errors + checked.errors)
         stats = self.boundary.stats
         flagged = {k: result.counts.get(k, 0) for k in ("implausible", "dropped_attributes")}
         if errors:
@@ -210,6 +210,17 @@ class Push:
             options,
             lambda i: f"series {_describe(parsed.series[i])}",
         )
+
+
+def _one_per_ref(errors: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """One error per line (or series): a line whose fields fail alike is one error; the
+    distinct reasons of one line are joined in the order found."""
+    reasons: dict[int, list[str]] = {}
+    for ref, why in errors:
+        found = reasons.setdefault(ref, [])
+        if why not in found:
+            found.append(why)
+    return [(ref, "; ".join(reasons[ref])) for ref in sorted(reasons)]
 
 
 def _describe(series: tuple[str, dict[str, str]]) -> str:

@@ -39,6 +39,10 @@ def empty_batch(labels: Sequence[str] = ("site",)) -> pd.DataFrame:
     return frame
 
 
+# The column of a unit to check against the registry (not stored, not a label).
+UNIT_CHECK = "__unit__"
+
+
 def make_batch(
     ts: Any,
     metric: Any,
@@ -48,11 +52,12 @@ def make_batch(
 ) -> pd.DataFrame:
     """Build and validate a batch from columns (arrays or scalars broadcast to the length).
 
-    ``unit``, when given, is checked against the registry and not stored.
+    ``unit``, when given, is checked against the registry and not stored (a label named
+    ``unit``, as Telegraf tags its sensors, is a label like any other).
     """
     frame = pd.DataFrame({"ts": ts, "metric": metric, "value": value, **dict(labels or {})})
     if unit is not None:
-        frame["unit"] = unit
+        frame[UNIT_CHECK] = unit
     return validate_batch(frame)
 
 
@@ -88,8 +93,8 @@ def _check_metrics(frame: pd.DataFrame, labels: list[str]) -> None:
     present = frame[labels].notna().groupby(frame["metric"], sort=False, observed=True).any()
     lows, highs = by_metric["value"].min(), by_metric["value"].max()
     units = (
-        frame.dropna(subset=["unit"]).groupby("metric", observed=True)["unit"].unique()
-        if "unit" in frame.columns
+        frame.dropna(subset=[UNIT_CHECK]).groupby("metric", observed=True)[UNIT_CHECK].unique()
+        if UNIT_CHECK in frame.columns
         else pd.Series(dtype=object)
     )
     for name in present.index:
@@ -123,7 +128,7 @@ def validate_batch(frame: pd.DataFrame) -> pd.DataFrame:
         raise BatchError(f"batch lacks column(s) {missing}")
     out = pd.DataFrame({"ts": _check_ts(frame), "metric": frame["metric"]})
     out["value"] = _check_values(frame)
-    labels = sorted(c for c in frame.columns if c not in (*BASE_COLUMNS, "unit", "site"))
+    labels = sorted(c for c in frame.columns if c not in (*BASE_COLUMNS, UNIT_CHECK, "site"))
     for label in ["site", *labels]:
         column = frame[label]
         if isinstance(column.dtype, pd.CategoricalDtype):
@@ -134,7 +139,8 @@ def validate_batch(frame: pd.DataFrame) -> pd.DataFrame:
     if out["site"].isna().any():
         raise BatchError(f"{int(out['site'].isna().sum())} samples have no site label")
     _check_metrics(
-        out.assign(unit=frame["unit"]) if "unit" in frame.columns else out, ["site", *labels]
+        out.assign(**{UNIT_CHECK: frame[UNIT_CHECK]}) if UNIT_CHECK in frame.columns else out,
+        ["site", *labels],
     )
     return out.reset_index(drop=True)
 

@@ -143,8 +143,15 @@ def _options() -> PushOptions:
 
 
 def _accepted(outcome: PushOutcome, status: int = 204, body: bytes = b"") -> flask.Response:
-    response = flask.Response(body, status=status)
+    response = _no_content({}) if status == 204 else flask.Response(body, status)
     response.headers.update(outcome.headers())
+    return response
+
+
+def _no_content(headers: dict[str, str]) -> flask.Response:
+    """A 204: no body, so no body type either (as InfluxDB answers a write)."""
+    response = flask.Response(status=204, headers=headers)
+    del response.headers["Content-Type"]
     return response
 
 
@@ -171,7 +178,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
     ) -> flask.Response | tuple[flask.Response, int]:
         batch_id = flask.request.headers.get(BATCH_ID)
         if batch_id and ctx.ingest.seen(batch_id) is not None:
-            return flask.Response(status=204, headers={"X-Greenwatch-Repeated": "1"})
+            return _no_content({"X-Greenwatch-Repeated": "1"})
         try:
             return run(_read_body(limit(), raw_encoding), batch_id)
         except BodyError as exc:
