@@ -18,11 +18,11 @@ CONFIG = PACK.parent / "alerting.yaml"
 
 def test_check_accepts_the_shipped_files(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["alerts", "check", str(PACK)]) == 0
-    assert "ok — 17 rules (absent 2, compute 3, kpi 5, metric 6, submeter 1)" in (
+    assert "ok — 19 rules (absent 4, compute 3, kpi 5, metric 6, submeter 1)" in (
         capsys.readouterr().out
     )
     assert main(["alerts", "check", str(CONFIG)]) == 0
-    assert "alerting config with 1 receivers, 2 inhibit rules" in capsys.readouterr().out
+    assert "alerting config with 1 receivers, 4 inhibit rules" in capsys.readouterr().out
 
 
 def test_check_names_file_line_and_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -46,7 +46,7 @@ def test_export_prometheus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["alerts", "export", "--format", "prometheus"]) == 0
     out = capsys.readouterr()
     doc = yaml.safe_load(out.out)
-    assert len(doc["groups"][0]["rules"]) == 11  # metric, absent and compute rules
+    assert len(doc["groups"][0]["rules"]) == 9  # metric and absent rules (not by hub)
     assert "skipped SitePueAboveTarget" in out.err
     target = tmp_path / "greenwatch.rules.yml"
     assert main(["alerts", "export", str(PACK), "--format", "vmalert", "--out", str(target)]) == 0

@@ -6,8 +6,11 @@ Each command module has ``add_commands(sub)``; a handler returns the exit code.
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from greenwatch import __version__
 from greenwatch.cli import (
@@ -38,8 +41,40 @@ COMMAND_MODULES = (
 Handler = Callable[[argparse.Namespace], int]
 
 
+class GreenwatchParser(argparse.ArgumentParser):
+    """argparse that takes relative times as option values and suggests close names.
+
+    Every sub-command's parser is one of these (argparse makes sub-parsers of the parent's
+    class) and records itself as ``usage_parser``, so an unknown flag is reported with the
+    usage of the sub-command it was given to.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # argparse takes a value starting with "-" for an option unless it looks like a
+        # negative number; relative times (--start -1d) are values, and no greenwatch option
+        # starts with a digit.
+        self._negative_number_matcher = re.compile(r"^-\d+(\.\d+)?[a-z]*$")
+        self.set_defaults(usage_parser=self)
+
+    def error(self, message: str) -> NoReturn:
+        found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if found:
+            choices = re.findall(r"'([^']*)'", found.group(2))
+            message += _suggestion(found.group(1), choices)
+        super().error(message)
+
+    def options(self) -> list[str]:
+        return [o for action in self._actions for o in action.option_strings]
+
+
+def _suggestion(given: str, names: Sequence[str]) -> str:
+    close = difflib.get_close_matches(given, names, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = GreenwatchParser(
         prog="greenwatch",
         description="Observability and green-efficiency monitoring for a national network of "
         "computing centres: PUE, WUE, CUE, carbon, utilisation and link health.",
@@ -53,7 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``greenwatch`` command."""
-    args = build_parser().parse_args(argv)
+    args, extra = build_parser().parse_known_args(argv)
+    if extra:
+        owner: GreenwatchParser = args.usage_parser
+        flag = next((e.split("=", 1)[0] for e in extra if e.startswith("-")), extra[0])
+        owner.error(
+            f"unrecognized arguments: {' '.join(extra)}{_suggestion(flag, owner.options())}"
+        )
     handler: Handler = args.handler
     try:
         return handler(args)

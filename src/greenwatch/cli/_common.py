@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import argparse
+import os
+import sys
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, TextIO
 
-DEFAULT_DATA_DIR = Path("greenwatch-data")
+from tqdm import tqdm
+
+DATA_DIR_ENV = "GREENWATCH_DATA_DIR"
 EXIT_BAD_INPUT = 2
 Subparsers = Any  # argparse's sub-parser action type is private
+
+
+def default_data_dir() -> Path:
+    """``$GREENWATCH_DATA_DIR``, else ``greenwatch-data`` in the working directory."""
+    return Path(os.environ.get(DATA_DIR_ENV) or "greenwatch-data")
+
+
+def data_dir_help(what: str = "where the embedded store lives") -> str:
+    """The ``--data-dir`` help, with the default it resolves to now."""
+    return f"{what} (default: ${DATA_DIR_ENV}, else ./greenwatch-data; now %(default)s)"
 
 
 def text_table(rows: Sequence[Sequence[str]], right: Collection[int] = ()) -> str:
@@ -22,6 +38,62 @@ def text_table(rows: Sequence[Sequence[str]], right: Collection[int] = ()) -> st
         ).rstrip()
         for row in rows
     )
+
+
+def period_args(parser: argparse.ArgumentParser) -> None:
+    """``--start`` and ``--end``: ISO times or relative to now (``-1d``, ``now-7d``, ``now``)."""
+    parser.add_argument(
+        "--start",
+        help="ISO time (UTC unless an offset is given) or relative: -1d, now-7d, now-90m "
+        "(default: end - 1 day)",
+    )
+    parser.add_argument(
+        "--end", help="ISO time or relative (now, now-1h), exclusive (default: now)"
+    )
+
+
+class Progress:
+    """A progress bar on a terminal; elsewhere (a log, a pipe) a plain line at each tenth of
+    the work, so logs hold no carriage-return frames."""
+
+    def __init__(self, total: int, desc: str, unit: str, stream: TextIO | None = None) -> None:
+        self.total = max(total, 1)
+        self.desc = desc
+        self.unit = unit
+        self.stream = stream if stream is not None else sys.stderr
+        self.done = 0
+        self._next_tenth = 1
+        self._bar = (
+            tqdm(total=total, unit=unit, unit_scale=True, desc=desc, file=self.stream)
+            if self.stream.isatty()
+            else None
+        )
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(n)
+            return
+        while self._next_tenth <= 10 and self.done * 10 >= self._next_tenth * self.total:
+            print(
+                f"{self.desc}: {self._next_tenth * 10}% ({self.done:,} of {self.total:,} "
+                f"{self.unit})",
+                file=self.stream,
+                flush=True,
+            )
+            self._next_tenth += 1
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def say(text: str) -> None:

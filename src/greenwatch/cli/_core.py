@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tqdm import tqdm
 
-from greenwatch.cli._common import DEFAULT_DATA_DIR, Subparsers, say
+from greenwatch.cli._common import Progress, Subparsers, data_dir_help, default_data_dir, say
 from greenwatch.cli._export_args import add_export_args, export_settings
 from greenwatch.cli._simulate import serve_demo_over_protocols
 from greenwatch.ingest import BoundaryPolicy, parse_duration
@@ -58,7 +57,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"{end:%Y-%m-%d %H:%M} UTC at 1-minute resolution into {args.data_dir}/"
     )
     started = time.perf_counter()
-    with tqdm(total=expected, unit="samples", unit_scale=True, desc="backfill") as bar:
+    with Progress(expected, "backfill", "samples") as bar:
 
         def advance(samples: int, _stored: int) -> None:
             bar.update(samples)
@@ -123,9 +122,7 @@ def _boundary_policy(args: argparse.Namespace) -> BoundaryPolicy:
 
 def common_args(parser: argparse.ArgumentParser) -> None:
     """``--data-dir`` and ``--inventory``, shared by every command that reads a store."""
-    parser.add_argument(
-        "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where the embedded store lives"
-    )
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir(), help=data_dir_help())
     parser.add_argument(
         "--inventory",
         default=BUILTIN,

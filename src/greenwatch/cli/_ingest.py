@@ -25,7 +25,14 @@ from greenwatch.agent import (
     post_verifications,
     to_verifications,
 )
-from greenwatch.cli._common import DEFAULT_DATA_DIR, Subparsers, say, text_table
+from greenwatch.cli._common import (
+    Subparsers,
+    data_dir_help,
+    default_data_dir,
+    period_args,
+    say,
+    text_table,
+)
 from greenwatch.ingest import encode_lines
 from greenwatch.model import GreenwatchError
 from greenwatch.service import parse_period, wait_for_stop
@@ -357,7 +364,9 @@ def add_commands(sub: Subparsers) -> None:
         action="store_true",
         help="let a write token write every site (a central collector, a relay)",
     )
-    create.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    create.add_argument(
+        "--data-dir", type=Path, default=default_data_dir(), help=data_dir_help("token file")
+    )
     create.set_defaults(handler=_cmd_token_create)
     listing = token_sub.add_parser(
         "list",
@@ -367,7 +376,9 @@ def add_commands(sub: Subparsers) -> None:
         "created. Tokens made before site bindings existed are migrated when first read: one "
         "with a default site is bound to it, one without writes any site.",
     )
-    listing.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    listing.add_argument(
+        "--data-dir", type=Path, default=default_data_dir(), help=data_dir_help("token file")
+    )
     listing.set_defaults(handler=_cmd_token_list)
 
     export = sub.add_parser(
@@ -381,12 +392,9 @@ def add_commands(sub: Subparsers) -> None:
     export.add_argument("--format", choices=["lp", "csv"], default="lp")
     export.add_argument("--metric", action="append", help="repeat for several (default: all)")
     export.add_argument("--label", action="append", default=[], help="NAME=VALUE filter")
-    export.add_argument(
-        "--start", help="ISO time, UTC unless an offset is given (default: end - 1 day)"
-    )
-    export.add_argument("--end", help="ISO time, exclusive (default: now)")
+    period_args(export)
     export.add_argument("--out", help="file to write (default: standard output)")
-    export.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    export.add_argument("--data-dir", type=Path, default=default_data_dir(), help=data_dir_help())
     export.add_argument("--url", help="a running greenwatch to read from instead")
     export.add_argument("--token", help=f"read token for --url (default: ${TOKEN_ENV})")
     export.set_defaults(handler=_cmd_export)

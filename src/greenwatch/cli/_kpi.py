@@ -8,7 +8,7 @@ import json
 
 import pandas as pd
 
-from greenwatch.cli._common import Subparsers, say
+from greenwatch.cli._common import Subparsers, period_args, say
 from greenwatch.cli._core import common_args
 from greenwatch.inventory import Level, Scope, load_inventory
 from greenwatch.metrics import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_SHARE
@@ -127,10 +127,7 @@ def _cmd_compute(args: argparse.Namespace) -> int:
 
 
 def _period_and_format(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--start", help="ISO time, UTC unless an offset is given (default: end - 1 day)"
-    )
-    parser.add_argument("--end", help="ISO time, exclusive (default: now)")
+    period_args(parser)
     parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
     common_args(parser)
 

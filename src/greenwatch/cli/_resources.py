@@ -19,7 +19,13 @@ from typing import Any, Protocol
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from greenwatch.cli._common import DEFAULT_DATA_DIR, Subparsers, say, text_table
+from greenwatch.cli._common import (
+    Subparsers,
+    data_dir_help,
+    default_data_dir,
+    say,
+    text_table,
+)
 from greenwatch.cli._ingest import TOKEN_ENV
 from greenwatch.inventory import BUILTIN, ComputeClass, ComputePool, Precision, load_inventory
 from greenwatch.metrics import PFLOP
@@ -307,9 +313,8 @@ def _target_args(parser: argparse.ArgumentParser) -> None:
     where.add_argument(
         "--data-dir",
         type=Path,
-        default=DEFAULT_DATA_DIR,
-        help=f"without --url: the registry is DATA_DIR/{REGISTRY_FILE} (default: "
-        f"{DEFAULT_DATA_DIR}, as greenwatch serve)",
+        default=default_data_dir(),
+        help=data_dir_help(f"without --url: the registry is DATA_DIR/{REGISTRY_FILE}"),
     )
     where.add_argument(
         "--inventory",
