@@ -66,11 +66,26 @@ def lines_figure(
     thresholds: Sequence[Line] = (),
     percent: bool = False,
     hover_extra: str | None = None,
+    running: pd.Timestamp | None = None,
 ) -> go.Figure:
-    """One trace per ``line`` of a long frame (ts, line, value[, coverage, sites])."""
+    """One trace per ``line`` of a long frame (ts, line, value[, coverage, sites]); in a line
+    chart the ``running`` step (a mean over its minutes so far) is a dotted segment."""
     fig = go.Figure()
-    for k, (name, part) in enumerate(frame.groupby("line", sort=False)):
+    for k, (name, whole_part) in enumerate(frame.groupby("line", sort=False)):
         shade = LINES[k % len(LINES)]
+        part, partial = _split_running(whole_part, running if chart == "line" else None)
+        if not partial.empty:
+            fig.add_trace(
+                go.Scatter(
+                    x=partial["ts"],
+                    y=partial["value"],
+                    name=f"{name}{PARTIAL}",
+                    mode="lines",
+                    showlegend=False,
+                    line={"color": shade, "width": 1.8, "dash": "dot"},
+                    hovertemplate=f"{name}{PARTIAL}: %{{y:.4~g}}<extra></extra>",
+                )
+            )
         custom = None
         template = f"{name}: %{{y:{'.1%' if percent else '.4~g'}}}{(' ' + unit) if unit else ''}"
         if hover_extra and {"coverage", "sites"} <= set(part.columns):
@@ -180,34 +195,69 @@ def ranking_figure(frame: pd.DataFrame, limit: int, theme: str | None, height: i
     return fig
 
 
-def power_figure(power: pd.DataFrame, theme: str | None, height: int) -> go.Figure:
-    """Stacked mean power per step (MW) of the power chain, facility and renewables as lines."""
+# The running step (the current hour, live views) holds only the minutes so far: its value is
+# a mean over those minutes, drawn as a dotted segment named so, never as a full-hour point.
+PARTIAL = " (running hour, partial)"
+
+
+def _translucent(shade: str, alpha: float = 0.3) -> str:
+    red, green, blue = (int(shade[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
+
+
+def _split_running(
+    frame: pd.DataFrame, running: pd.Timestamp | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of whole steps, and the running step with the last whole step before it (the
+    dotted segment); no segment when there is no running step in ``frame``."""
+    if running is None or not (frame["ts"] >= running).any():
+        return frame, frame.iloc[0:0]
+    whole = frame[frame["ts"] < running]
+    return whole, pd.concat([whole.tail(1), frame[frame["ts"] >= running]])
+
+
+def power_figure(
+    power: pd.DataFrame, theme: str | None, height: int, running: pd.Timestamp | None = None
+) -> go.Figure:
+    """Stacked mean power per step (MW) of the power chain, facility and renewables as lines;
+    the ``running`` step, a mean over its minutes so far, dotted and lighter."""
     fig = go.Figure()
+    whole, partial = _split_running(power, running)
     for name, shade in POWER_COLOURS.items():
-        fig.add_trace(
-            go.Scatter(
-                x=power["ts"],
-                y=power[name] / 1e6,
-                name=name,
-                stackgroup="power",
-                mode="lines",
-                line={"width": 0.5, "color": shade},
-                hovertemplate=f"{name}: %{{y:.2f}} MW<extra></extra>",
-            )
-        )
-    for name, shade, dash in (
-        ("facility", look(theme)["text"], "dot"),
-        ("on-site renewables", "#E69F00", "solid"),
-    ):
-        if power[name].notna().any():
+        for part, group, suffix in ((whole, "power", ""), (partial, "running", PARTIAL)):
+            if part.empty:
+                continue
             fig.add_trace(
                 go.Scatter(
-                    x=power["ts"],
-                    y=power[name] / 1e6,
-                    name=name,
+                    x=part["ts"],
+                    y=part[name] / 1e6,
+                    name=name + suffix,
+                    stackgroup=group,
                     mode="lines",
-                    line={"width": 1.8, "color": shade, "dash": dash},
-                    hovertemplate=f"{name}: %{{y:.2f}} MW<extra></extra>",
+                    line={"width": 0.5 if not suffix else 1.2, "color": shade},
+                    showlegend=not suffix,
+                    hovertemplate=f"{name}{suffix}: %{{y:.2f}} MW<extra></extra>",
+                    **({"line_dash": "dot", "fillcolor": _translucent(shade)} if suffix else {}),
+                )
+            )
+    for name, shade, dash in (
+        ("facility", look(theme)["text"], "dash"),
+        ("on-site renewables", "#E69F00", "solid"),
+    ):
+        if not power[name].notna().any():
+            continue
+        for part, suffix in ((whole, ""), (partial, PARTIAL)):
+            if part.empty:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=part["ts"],
+                    y=part[name] / 1e6,
+                    name=name + suffix,
+                    mode="lines",
+                    showlegend=not suffix,
+                    line={"width": 1.8, "color": shade, "dash": "dot" if suffix else dash},
+                    hovertemplate=f"{name}{suffix}: %{{y:.2f}} MW<extra></extra>",
                 )
             )
     layout = base_layout(theme, height)

@@ -228,7 +228,13 @@ def metric_lines(
 
 
 def site_power(
-    store: Store, site: Site, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta
+    store: Store,
+    site: Site,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    step: pd.Timedelta,
+    *,
+    over_covered: bool = False,
 ) -> pd.DataFrame:
     """Mean power per step (W) of each part of a site's power chain.
 
@@ -238,7 +244,9 @@ def site_power(
     cooling, other and UPS losses (facility - UPS output - cooling), on-site renewables;
     facility for reference. Columns: ts and one per component, W. Negative remainders (meter
     noise) are clipped to 0; a step a meter covers less than :data:`MIN_STEP_COVERAGE` of is
-    blank.
+    blank. ``over_covered``: the energy over the time the meters covered rather than over the
+    whole step (the running hour, queried as one step up to now, whose last minutes have not
+    arrived yet).
     """
     energy = read_meter_energy(store, start, end, step=step, labels={"site": site.id})
     if energy.empty:
@@ -248,7 +256,8 @@ def site_power(
         index="ts", columns="meter", values=["energy_j", "coverage"], aggfunc="first"
     ).reindex(steps)
     coverage = table["coverage"].fillna(0.0)
-    watts = (table["energy_j"] / step.total_seconds()).where(coverage >= MIN_STEP_COVERAGE)
+    seconds = coverage * step.total_seconds() if over_covered else step.total_seconds()
+    watts = (table["energy_j"] / seconds).where(coverage >= MIN_STEP_COVERAGE)
 
     def get(meter: str) -> pd.Series:
         return watts[meter] if meter in watts.columns else pd.Series(np.nan, index=watts.index)
