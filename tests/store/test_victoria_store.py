@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 
+from greenwatch.model import make_batch
 from greenwatch.store import Store, VictoriaMetricsStore
 from tests.conftest import free_port, need_binary
 from tests.store.contract import StoreContract
@@ -97,3 +99,24 @@ class TestVictoriaMetricsStore(StoreContract):
         yield make
         for server in opened:
             server.stop()
+
+
+def test_series_keep_their_canonical_names_in_the_engine(vm_binary: str, tmp_path: Path) -> None:
+    """What PromQL, Grafana and the exported rules see: ``power_watts``, not ``…_value``."""
+    server = VictoriaMetrics(vm_binary, tmp_path)
+    store = VictoriaMetricsStore(server.url)
+    try:
+        ts = pd.date_range("2026-03-01", periods=3, freq="1min", tz="UTC")
+        batch = make_batch(ts, "power_watts", [1.0, 2.0, 3.0], {"site": "a", "meter": "facility"})
+        assert store.write(batch) == 3
+        names = httpx.get(f"{server.url}/api/v1/label/__name__/values", timeout=10).json()
+        assert names["data"] == ["power_watts"]
+        answer = httpx.get(
+            f"{server.url}/api/v1/query",
+            params={"query": 'power_watts{meter="facility"}', "time": "2026-03-01T00:02:30Z"},
+            timeout=10,
+        ).json()
+        assert [r["value"][1] for r in answer["data"]["result"]] == ["3"]
+    finally:
+        store.close()
+        server.stop()

@@ -1,15 +1,14 @@
 """The scale-out store: VictoriaMetrics (single node or cluster) behind the store contract.
 
-**Names.** A sample is written as Influx line protocol ``<metric>,site=…,<labels> value=<v>``
-through influxdb-client; VictoriaMetrics names it ``{measurement}_{field}``, so the series of
-``power_watts`` is ``power_watts_value`` there (what a PromQL user or Grafana sees).
+**Names.** Series keep their canonical names in the engine: ``power_watts{site=…,meter=…}``
+is what a PromQL user, Grafana and the exported alert rules see (no server flag needed).
 
-**Writes** go through influxdb-client's synchronous ``write_api`` in chunks of ``batch_size``
-lines, with its exponential-backoff retry strategy (``WritesRetry``) on 429/503 and connection
-errors. The contract wants ``write`` to be idempotent and to say how many samples were new,
-which VictoriaMetrics does not report, so a write first reads back the (series, ms) pairs
-already stored in the batch's time range (``/api/v1/export``) and sends only new samples;
-within a batch the first of duplicates wins, as in the embedded store. Then it asks for
+**Writes** are one ``POST /api/v1/import`` per write: VictoriaMetrics's JSON-lines import, one
+line per series with its values and millisecond timestamps, retried with exponential backoff on
+429, 5xx and connection errors. The contract wants ``write`` to be idempotent and to say how
+many samples were new, which VictoriaMetrics does not report, so a write first reads back the
+(series, ms) pairs already stored in the batch's time range (``/api/v1/export``) and sends only
+new samples; within a batch the first of duplicates wins, as in the embedded store. Then it asks for
 ``/internal/force_flush`` (single node; ``flush=False`` for a cluster, where ``vminsert`` has no
 such endpoint and data shows up within a second or so) so the next read sees the write.
 Writes from one store object are serialised; two writers racing on the same samples may both
@@ -36,6 +35,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,13 +43,8 @@ import duckdb
 import httpx
 import numpy as np
 import pandas as pd
-from influxdb_client.client.influxdb_client import InfluxDBClient
-from influxdb_client.client.write.retry import WritesRetry
-from influxdb_client.client.write_api import SYNCHRONOUS
-from influxdb_client.domain.write_precision import WritePrecision
 
-from greenwatch.ingest import encode_lines
-from greenwatch.model import label_columns, validate_batch
+from greenwatch.model import label_columns, metric_spec, validate_batch
 from greenwatch.store._base import (
     Gaps,
     LabelFilter,
@@ -61,7 +56,6 @@ from greenwatch.store._base import (
 from greenwatch.store._duckdb import _finish
 from greenwatch.store._sql import summary_sql
 
-SUFFIX = "_value"
 ADDITIVE = ("sum", "count", "increase", "integral")
 MS = 1_000_000
 PUSHDOWN = {
@@ -81,7 +75,7 @@ def _quote(value: str) -> str:
 
 def selector(metric: str, labels: LabelFilter | None = None) -> str:
     """The series selector of a canonical metric with label filters (lists: any of)."""
-    parts = [f"__name__={_quote(metric + SUFFIX)}"]
+    parts = [f"__name__={_quote(metric)}"]
     for name, wanted in (labels or {}).items():
         values = [wanted] if isinstance(wanted, str) else list(wanted)
         if len(values) == 1:
@@ -110,25 +104,15 @@ class VictoriaMetricsStore:
         token: str | None = None,
         gaps: Gaps | None = None,
         timeout_s: float = 30.0,
-        batch_size: int = 50_000,
         max_retries: int = 5,
         flush: bool = True,
     ) -> None:
         self.url = url.rstrip("/")
         self.gaps = gaps or Gaps()
-        self.batch_size = batch_size
+        self.max_retries = max_retries
         self.flush = flush
         headers = {"Authorization": f"Token {token}"} if token else {}
         self._http = httpx.Client(base_url=self.url, timeout=timeout_s, headers=headers)
-        retries = WritesRetry(total=max_retries, retry_interval=1, exponential_base=2)
-        self._influx = InfluxDBClient(
-            url=self.url,
-            token=token or "",
-            org="greenwatch",
-            timeout=int(timeout_s * 1000),
-            retries=retries,
-        )
-        self._write_api = self._influx.write_api(write_options=SYNCHRONOUS)
         self._lock = threading.Lock()
 
     # -- HTTP --------------------------------------------------------------------------------
@@ -207,31 +191,40 @@ class VictoriaMetricsStore:
         return len(new)
 
     def _send(self, batch: pd.DataFrame) -> None:
-        lines = encode_lines(batch, precision="ms")
-        try:
-            for start in range(0, len(lines), self.batch_size):
-                self._write_api.write(
-                    bucket="greenwatch",
-                    org="greenwatch",
-                    record="\n".join(lines[start : start + self.batch_size]),
-                    write_precision=WritePrecision.MS,  # type: ignore[arg-type]
-                )
-        except Exception as exc:  # influxdb-client raises ApiException, urllib3 errors…
-            raise StoreError(f"VictoriaMetrics write failed: {exc}") from exc
+        body = _import_lines(batch)
+        for attempt in range(self.max_retries + 1):
+            error, retry = self._import(body)
+            if error is None:
+                break
+            if not retry or attempt == self.max_retries:
+                raise StoreError(f"VictoriaMetrics write to {self.url} failed: {error}")
+            time.sleep(min(0.5 * 2.0**attempt, 10.0))
         if self.flush:
             self._get("/internal/force_flush", {})
+
+    def _import(self, body: bytes) -> tuple[str | None, bool]:
+        """One ``/api/v1/import`` request: the error (None when stored) and whether a retry
+        may help (connection errors, 429, 5xx)."""
+        try:
+            answer = self._http.post("/api/v1/import", content=body)
+        except httpx.TransportError as exc:
+            return f"unreachable: {exc}", True
+        if answer.status_code < 300:
+            return None, False
+        status = answer.status_code
+        return f"HTTP {status}: {answer.text[:200]}", status == 429 or status >= 500
 
     # -- reading -----------------------------------------------------------------------------
 
     def series(self, metric: str | None = None, labels: LabelFilter | None = None) -> pd.DataFrame:
         """Known series (columns metric and one per label present on them)."""
-        match = selector(metric, labels) if metric else '{__name__=~".+' + SUFFIX + '"}'
+        match = selector(metric, labels) if metric else '{__name__=~".+"}'
         answer = self._get("/api/v1/series", {"match[]": match, "start": "1"})  # 0: last day
         rows = []
         for item in answer.json()["data"]:
             name = item.pop("__name__")
-            if name.endswith(SUFFIX):
-                rows.append({"metric": name[: -len(SUFFIX)], **item})
+            if metric_spec(name) is not None:  # canonical (or ext_): what greenwatch wrote
+                rows.append({"metric": name, **item})
         frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["metric", "site"])
         frame = match_labels(frame, labels)
         label_cols = sorted(c for c in frame.columns if c not in ("metric", "site"))
@@ -348,9 +341,25 @@ class VictoriaMetricsStore:
 
     def close(self) -> None:
         """Close the HTTP clients (the data lives on in VictoriaMetrics)."""
-        self._write_api.close()  # type: ignore[no-untyped-call]
-        self._influx.close()  # type: ignore[no-untyped-call]
         self._http.close()
+
+
+def _import_lines(batch: pd.DataFrame) -> bytes:
+    """The batch as ``/api/v1/import`` JSON lines: one per series, its values and ms times."""
+    labels = label_columns(batch)
+    ms = batch["ts"].to_numpy(dtype="datetime64[ns]").view("int64") // MS
+    frame = batch.assign(_ms=ms)
+    out = []
+    for key, rows in frame.groupby(["metric", *labels], sort=False, dropna=False, observed=True):
+        names = ("__name__", *labels)
+        metric = {n: str(v) for n, v in zip(names, key, strict=True) if isinstance(v, str)}
+        item = {
+            "metric": metric,
+            "values": rows["value"].tolist(),
+            "timestamps": rows["_ms"].tolist(),
+        }
+        out.append(json.dumps(item, separators=(",", ":")))
+    return ("\n".join(out) + "\n").encode()
 
 
 def _keys(batch: pd.DataFrame, labels: list[str]) -> pd.Series:
