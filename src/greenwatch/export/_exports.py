@@ -22,6 +22,7 @@ from greenwatch.export._health import ExportStats, ServiceHealth
 from greenwatch.export._influx import InfluxExport, InfluxSettings
 from greenwatch.export._otlp import OtlpExport, OtlpSettings
 from greenwatch.export._prometheus import build_registry
+from greenwatch.export._samples import LatestSamples, latest_samples, samples_registry
 from greenwatch.export._snapshot import WINDOWS, KpiSnapshot, take_snapshot
 from greenwatch.inventory import Inventory
 from greenwatch.query import ComputeSource
@@ -77,8 +78,10 @@ class KpiExports:
         self.compute = compute
         self.stats = ExportStats()
         self.snapshot: KpiSnapshot | None = None
+        self.samples: LatestSamples | None = None
         self._pushed: pd.Timestamp | None = None
         self.registry: CollectorRegistry = build_registry(self._latest, health, self.stats)
+        self.samples_registry = samples_registry(lambda: self.samples)
         self.otlp: OtlpExport | None = None
         self.influx: InfluxExport | None = None
 
@@ -86,12 +89,19 @@ class KpiExports:
         return self.snapshot
 
     def refresh(self) -> KpiSnapshot | None:
-        """Recompute the snapshot now; on failure keep the previous one (logged, counted)."""
+        """Recompute the snapshot and the latest samples now; on failure keep the previous ones
+        (logged, counted)."""
+        now = self.clock()
+        try:
+            self.samples = latest_samples(self.store, now)
+        except Exception:  # telemetry never crashes its host; the old page stays
+            log.exception("latest samples for /metrics/samples failed")
+            self.stats.refresh_failed()
         try:
             snapshot = take_snapshot(
                 self.store,
                 self.inventory,
-                self.clock(),
+                now,
                 self.settings.windows,
                 compute=self.compute,
             )

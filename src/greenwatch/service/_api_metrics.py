@@ -5,9 +5,14 @@ The page is rendered from the latest KPI snapshot (refreshed by a scheduler job,
 costs a few milliseconds whatever the network's size. OpenMetrics when the scraper sends
 ``Accept: application/openmetrics-text`` (Prometheus does), gzip on ``Accept-Encoding``.
 
-Open by default, like ``/healthz``: the page holds aggregates (no raw samples, no labels beyond
-site, hub, region and link ids). ``ExportSettings(metrics_token=True)`` makes it need a token
-with the ``read`` scope (Prometheus: ``authorization: {credentials_file: …}``).
+``GET /metrics/samples`` holds the latest sample of each canonical series (see
+:mod:`greenwatch.export._samples`), the input of the exported alert rules where Prometheus or
+VictoriaMetrics scrapes greenwatch.
+
+Open by default, like ``/healthz``: the pages hold aggregates and the latest readings (no
+history, no labels beyond those of the canonical series). ``ExportSettings(metrics_token=True)``
+makes them need a token with the ``read`` scope (Prometheus: ``authorization:
+{credentials_file: …}``).
 """
 
 from __future__ import annotations
@@ -66,14 +71,15 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             ctx.store, ctx.inventory, ctx.clock, health=lambda: service_health(ctx)
         )
         app.config[EXPORTS_KEY] = exports
-    registry = exports.registry
+    pages = {"/metrics": exports.registry, "/metrics/samples": exports.samples_registry}
     app.config[_auth.METRICS_TOKEN_KEY] = exports.settings.metrics_token  # checked by _auth
 
     @app.get("/metrics")
+    @app.get("/metrics/samples")
     def metrics() -> flask.Response | tuple[flask.Response, int]:
         request = flask.request
         body, headers = exposition(
-            registry,
+            pages[request.path],
             request.headers.get("Accept", ""),
             request.headers.get("Accept-Encoding", ""),
         )

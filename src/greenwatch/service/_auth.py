@@ -138,7 +138,7 @@ def install(app: flask.Flask, tokens: TokenStore) -> None:
     def _authorise() -> tuple[flask.Response, int] | None:
         request = flask.request
         scope = required_scope(request.method, request.path)
-        if request.path == "/metrics" and app.config.get(METRICS_TOKEN_KEY):
+        if _under(request.path, "/metrics") and app.config.get(METRICS_TOKEN_KEY):
             scope = "read"
         return authorise(scope) if scope is not None else None
 

@@ -1,0 +1,92 @@
+"""``GET /metrics/samples``: the latest sample of every canonical series, for rules over them.
+
+The rules ``greenwatch alerts export`` writes query canonical device series (``power_watts``,
+``collector_up``, ``link_up``, ``temperature_celsius``, …). Where Prometheus or VictoriaMetrics
+scrapes greenwatch rather than the devices, they come from this page: the latest sample of each
+series stored in the last ``span`` (default an hour), under its canonical name and labels and
+with its own timestamp, so a scraper that honours labels and timestamps (``honor_labels``,
+``honor_timestamps``) stores what greenwatch stored. A series that stopped reporting keeps its
+last sample and time for the span, then drops off the page: the exported ``absent`` rules
+(SiteDown, MeterSilent, NoDataArriving) see the silence from the timestamps, however often the
+page is scraped.
+
+The page is refreshed by the KPI snapshot job; a scrape computes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pandas as pd
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from greenwatch.model import REGISTRY
+from greenwatch.store import Store
+
+SPAN = pd.Timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class LatestSamples:
+    """Per canonical metric, the latest sample of each series: columns ts, value, labels."""
+
+    taken_at: pd.Timestamp
+    frames: dict[str, pd.DataFrame]
+
+
+def latest_samples(store: Store, now: pd.Timestamp, span: pd.Timedelta = SPAN) -> LatestSamples:
+    """The latest sample of every canonical series with a sample in ``[now - span, now)``."""
+    frames = {}
+    for name in REGISTRY:
+        raw = store.query(name, now - span, now)
+        if raw.empty:
+            continue
+        labels = [c for c in raw.columns if c not in ("ts", "value", "metric")]
+        key = raw[labels].astype(object).where(raw[labels].notna(), "")
+        last = raw.assign(_key=key.agg("\x1f".join, axis=1)).sort_values("ts")
+        frames[name] = last.drop_duplicates("_key", keep="last").drop(columns="_key")
+    return LatestSamples(now, frames)
+
+
+class SamplesCollector(Collector):
+    """The latest samples as gauge and counter families, each sample with its timestamp."""
+
+    def __init__(self, latest: Callable[[], LatestSamples | None]) -> None:
+        self._latest = latest
+
+    def collect(self) -> Iterator[Metric]:
+        latest = self._latest()
+        if latest is None:
+            return
+        for name, frame in latest.frames.items():
+            spec = REGISTRY[name]
+            labels = [c for c in frame.columns if c not in ("ts", "value", "metric")]
+            family: GaugeMetricFamily | CounterMetricFamily = (
+                CounterMetricFamily(name, spec.help, labels=labels)
+                if spec.is_counter
+                else GaugeMetricFamily(name, spec.help, labels=labels)
+            )
+            for row in frame.to_dict("records"):
+                value = float(row["value"])
+                if math.isfinite(value):
+                    family.add_metric(
+                        [_text(row[c]) for c in labels],
+                        value,
+                        timestamp=pd.Timestamp(row["ts"]).timestamp(),
+                    )
+            yield family
+
+
+def _text(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def samples_registry(latest: Callable[[], LatestSamples | None]) -> CollectorRegistry:
+    """A dedicated registry for ``/metrics/samples`` (no process or runtime metrics)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SamplesCollector(latest))
+    return registry
