@@ -61,9 +61,10 @@ def breaching(now: pd.Timestamp, recent: pd.DatetimeIndex) -> pd.DataFrame:
     rate = 0.95 * 1e9 / 8  # bytes per second: 95 % of a 1 Gbit/s link
     sent = (recent - recent[0]).total_seconds().to_numpy() * rate
     link = {"site": "guian-1", "link": LINK, "interface": "eth0"}
+    meter = {"site": "guian-1", "meter": "facility"}
     parts = [
-        _series("power_watts", silent, 5e6, site="guian-1", meter="facility"),
-        _series("energy_joules_total", silent, range(len(silent)), site="guian-1", meter="facility"),
+        _series("power_watts", silent, 5e6, **meter),
+        _series("energy_joules_total", silent, range(len(silent)), **meter),
         _series("collector_up", recent, 0.0, site="guian-2", target="bmc-1", profile="redfish"),
         _series("link_up", recent, 0.0, **link),
         _series("link_loss_ratio", recent, 0.05, site="guian-1", link=LINK),
