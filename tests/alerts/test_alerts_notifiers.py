@@ -3,6 +3,7 @@ Debian's Alertmanager, plus the engine delivering through them and reporting fai
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ from greenwatch.alerts import (
 from greenwatch.alerts.testing import FakeClock
 from greenwatch.inventory import Inventory
 from greenwatch.model import load_yaml, make_batch, parse_model
+from greenwatch.service._serve import default_external_url
 from greenwatch.store import DuckDBStore
 from tests.alerts import servers
 from tests.conftest import free_port
@@ -178,13 +180,18 @@ def gpu_store(start: pd.Timestamp, hot_from: int, minutes: int = 40, hot: int = 
 
 
 def engine_with(
-    config_text: str, store: DuckDBStore, clock: FakeClock, inventory: Inventory, tmp: Path
+    config_text: str,
+    store: DuckDBStore,
+    clock: FakeClock,
+    inventory: Inventory,
+    tmp: Path,
+    **options: str,
 ) -> AlertEngine:
     path = tmp / "alerting.yaml"
     path.write_text(config_text, encoding="utf-8")
     config = parse_model(load_yaml(path), AlertingConfig)
     rules: RuleSet = parse_rules(load_yaml("rules.yaml", RULES))
-    return AlertEngine(store, inventory, rules, config, clock=clock, sleep=no_sleep)
+    return AlertEngine(store, inventory, rules, config, clock=clock, sleep=no_sleep, **options)
 
 
 def run(engine: AlertEngine, clock: FakeClock, start: pd.Timestamp, minutes: range) -> None:
@@ -216,6 +223,47 @@ receivers:
     status = engine.status()["integrations"][0]
     assert (status["name"], status["sent"], status["failed"]) == ("noc/webhook[0]", 2, 0)
     engine.close()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("configured", "given", "expected"),
+    [
+        ("", "https://gw.example.cn:9443/", "https://gw.example.cn:9443"),
+        ("external_url: https://noc.example.cn/gw\n", "http://x:1", "https://noc.example.cn/gw"),
+        ("", None, "http://127.0.0.1:8050"),
+    ],
+)
+def test_generator_url_leads_to_the_alert_on_the_dashboards_alerts_page(
+    webhook: servers.WebhookReceiver,
+    inventory: Inventory,
+    tmp_path: Path,
+    configured: str,
+    given: str | None,
+    expected: str,
+) -> None:
+    config = f"""{configured}route: {{receiver: noc, group_wait: 0s}}
+receivers:
+  - name: noc
+    webhook_configs: [{{url: "{webhook.url}"}}]
+"""
+    clock = FakeClock(T)
+    options = {"external_url": given} if given else {}
+    engine = engine_with(config, gpu_store(T, 5), clock, inventory, tmp_path, **options)
+    run(engine, clock, T, range(1, 8))
+    body = webhook.bodies[0]
+    alert = body["alerts"][0]
+    assert body["externalURL"] == expected
+    assert alert["generatorURL"] == (
+        f"{expected}/alerts?state=firing%2Cpending%2Csilenced%2Cresolved&q={alert['fingerprint']}"
+    )
+    engine.close()
+
+
+def test_the_service_default_external_url_is_where_it_listens() -> None:
+    assert default_external_url("127.0.0.1", 8123) == "http://127.0.0.1:8123"
+    assert default_external_url("::1", 8050) == "http://[::1]:8050"
+    assert default_external_url("0.0.0.0", 8050) == f"http://{socket.getfqdn()}:8050"
 
 
 @pytest.mark.integration

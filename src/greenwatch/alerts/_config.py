@@ -136,8 +136,13 @@ _ROOT_DEFAULTS: dict[str, Any] = {
 }
 
 
+DEFAULT_EXTERNAL_URL = "http://127.0.0.1:8050"
+
+
 class AlertingConfig(_Strict):
-    external_url: str = "http://127.0.0.1:8050"
+    # The dashboard's address in notifications; None: what the service says (greenwatch serve
+    # --external-url, else http://HOST:PORT it listens on).
+    external_url: str | None = Field(default=None, pattern=r"^https?://")
     evaluation_interval: Duration = timedelta(minutes=1)
     route: Route = Route(receiver="default")
     receivers: tuple[Receiver, ...] = (Receiver(name="default"),)

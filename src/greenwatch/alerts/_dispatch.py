@@ -23,10 +23,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pandas as pd
 
-from greenwatch.alerts._config import AlertingConfig, RoutePlan, match_routes, plan
+from greenwatch.alerts._config import (
+    DEFAULT_EXTERNAL_URL,
+    AlertingConfig,
+    RoutePlan,
+    match_routes,
+    plan,
+)
 from greenwatch.alerts._matchers import matches_all
 from greenwatch.alerts._notify import Notification, NotifiedAlert, Notifier, NotifyError
 from greenwatch.alerts._silence import Silence
@@ -130,6 +137,12 @@ def group_key(route: str, integration: str, labels: Mapping[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+def alert_page_url(external_url: str, fingerprint: str) -> str:
+    """The dashboard's alerts page showing one alert (in any state), for ``generatorURL``."""
+    query = urlencode({"state": "firing,pending,silenced,resolved", "q": fingerprint})
+    return f"{external_url.rstrip('/')}/alerts?{query}"
+
+
 class Dispatcher:
     """Notifies the receivers of a config; state lives in the dicts the engine passes in."""
 
@@ -138,8 +151,10 @@ class Dispatcher:
         config: AlertingConfig,
         integrations: Mapping[str, list[Integration]],
         zone_of: Callable[[Mapping[str, str]], str | None],
+        external_url: str = DEFAULT_EXTERNAL_URL,
     ) -> None:
         self.config = config
+        self.external_url = (config.external_url or external_url).rstrip("/")
         self.root: RoutePlan = plan(config.route)
         self.integrations = integrations
         self.zone_of = zone_of
@@ -308,7 +323,7 @@ class Dispatcher:
             group_key=f"{route.id}:{state.key}",
             group_labels=state.labels,
             alerts=tuple(alerts),
-            external_url=self.config.external_url,
+            external_url=self.external_url,
             sent_at=now,
         )
 
@@ -321,6 +336,6 @@ class Dispatcher:
             annotations=record.annotations,
             starts_at=record.active_at,
             ends_at=ends,
-            generator_url=f"{self.config.external_url.rstrip('/')}/api/v1/alerts/{record.fingerprint}",
+            generator_url=alert_page_url(self.external_url, record.fingerprint),
             value=record.value,
         )

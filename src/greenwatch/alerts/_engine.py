@@ -4,7 +4,9 @@ One :class:`AlertEngine` per process. :meth:`~AlertEngine.tick` evaluates (when 
 evaluation interval has passed) and dispatches; state (alerts, notification groups, silences,
 delivery statistics) is saved to SQLite after every change, so a new engine on the same file
 carries on where the last one stopped: it neither pages again for what was notified nor loses
-what was firing. Clock, notifiers, HTTP client, SMTP factory and the compute source (pools and
+what was firing. ``external_url`` is the dashboard's address in notifications (``generatorURL``
+leads to the alert on its alerts page) unless the config names one. Clock, notifiers, HTTP
+client, SMTP factory and the compute source (pools and
 verification records for compute rules) come in through the constructor.
 """
 
@@ -19,7 +21,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from greenwatch.alerts._config import AlertingConfig, load_config
+from greenwatch.alerts._config import DEFAULT_EXTERNAL_URL, AlertingConfig, load_config
 from greenwatch.alerts._dispatch import Dispatcher, GroupState, IntegrationStats, Mute
 from greenwatch.alerts._email import SmtpFactory, smtp_connect
 from greenwatch.alerts._evaluate import Evaluator
@@ -69,6 +71,7 @@ class AlertEngine:
         smtp_factory: SmtpFactory = smtp_connect,
         sleep: Sleep = time.sleep,
         compute: ComputeSource | None = None,
+        external_url: str = DEFAULT_EXTERNAL_URL,
     ) -> None:
         self.rules = rules if rules is not None else load_rules()
         self.config = config if config is not None else load_config()
@@ -90,7 +93,7 @@ class AlertEngine:
             smtp_factory=smtp_factory,
             sleep=sleep,
         )
-        self._dispatcher = Dispatcher(self.config, integrations, self._zone_of)
+        self._dispatcher = Dispatcher(self.config, integrations, self._zone_of, external_url)
         self._lock = threading.RLock()
         self._sending = threading.Lock()  # one dispatch at a time
         self.last_eval_at: pd.Timestamp | None = None

@@ -97,6 +97,7 @@ def _service_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "host": args.host,
         "port": args.port,
+        "external_url": args.external_url,
         "data_dir": args.data_dir,
         "reports": load_report_settings(args.reports) if args.reports else None,
         "alert_rules": args.alert_rules,
@@ -133,6 +134,11 @@ def common_args(parser: argparse.ArgumentParser) -> None:
 def _server_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="listen address (loopback by default)")
     parser.add_argument("--port", type=int, default=8050, help="HTTP port (default 8050)")
+    parser.add_argument(
+        "--external-url",
+        help="the dashboard's address as people reach it, for links in alert notifications "
+        "(generatorURL; default: http://HOST:PORT)",
+    )
     parser.add_argument(
         "--alert-rules", type=Path, help="alert rule file (default: the shipped national pack)"
     )

@@ -3,7 +3,8 @@
 Everything goes through the alert engine's public API (:class:`greenwatch.alerts.AlertEngine`:
 ``alerts``, ``acknowledge``, ``silences``, ``add_silence``, ``expire_silence``, ``status``), so
 what the page does is what ``GET /api/v1/alerts`` shows. Filters live in the URL
-(``?state=firing,pending&severity=critical&q=guian``) so a filtered view can be shared. Only
+(``?state=firing,pending&severity=critical&q=guian``) so a filtered view can be shared; ``q``
+also matches an alert's fingerprint, which is how a notification's ``generatorURL`` links here. Only
 the operator role may acknowledge or silence; the server checks, not just the buttons.
 """
 
@@ -192,7 +193,8 @@ def alert_list(_panel: Any, _view: View, env: Env, search: str) -> Any:
     counts = {s: sum(1 for a in alerts if shown_state(a) == s) for s in STATES}
 
     def wanted(a: dict[str, Any]) -> bool:
-        hay = " ".join([a["alertname"], *a["labels"].values(), *a["annotations"].values()]).lower()
+        words = [a["fingerprint"], a["alertname"], *a["labels"].values()]
+        hay = " ".join([*words, *a["annotations"].values()]).lower()
         return shown_state(a) in states and a.get("severity", "") in severities and text in hay
 
     shown = [a for a in alerts if wanted(a)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,15 @@ API_MODULES = (
 ALERT_TICK_S = 15.0  # dispatch this often; rules are evaluated every evaluation_interval
 
 
+def default_external_url(host: str, port: int) -> str:
+    """``http://HOST:PORT`` of the service; a wildcard address becomes this machine's name."""
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.getfqdn()
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def _utcnow() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC")
 
@@ -67,6 +77,7 @@ class Service:
     inventory: Inventory
     host: str = "127.0.0.1"
     port: int = 8050
+    external_url: str | None = None  # in notifications; default http://HOST:PORT
     clock: Clock = _utcnow
     live: Simulator | None = None
     poll_s: float = 15.0
@@ -203,6 +214,7 @@ class Service:
             state_path=state,
             clock=self.clock,
             compute=self.compute,
+            external_url=self.external_url or default_external_url(self.host, self.port),
         )
 
     def _health(self) -> ServiceHealth:
