@@ -69,8 +69,18 @@ def exported_names() -> set[str]:
     )
 
     end = pd.Timestamp("2026-01-01T00:00:00Z")
-    points = tuple(KpiPoint(f, (("window", "1h"),), 1.0, 1.0) for f in FIGURES)
-    snapshot = KpiSnapshot(end, (Window("1h", end - pd.Timedelta(hours=1), end),), points, 0.1)
+    # The label shapes the snapshot gives: links, pools and device models have no level; the
+    # figures of "now" (targets, rated FLOPS) no window.
+    unlevelled = {"link_utilisation", "compute_verification_age", "compute_pool_verification"}
+    unlevelled |= {"compute_devices_registered", "compute_devices_missing"}
+    points = tuple(
+        KpiPoint(f.key, tuple((k, v) for k, v in (("scope", level), ("window", w)) if v), 1, 1)
+        for f in FIGURES.values()
+        for level in (("",) if f.key in unlevelled else ("site", "hub", "region", "national"))
+        for w in (("1h", "24h") if "over the window" in f.help else ("",))
+    )
+    windows = tuple(Window(w, end - pd.Timedelta(w), end) for w in ("1h", "24h"))
+    snapshot = KpiSnapshot(end, windows, points, 0.1)
     health = ServiceHealth(
         collectors=(CollectorHealth("t", "p", "s", True, 0.1, 1.0),),
         alert_rules=1,
@@ -79,5 +89,5 @@ def exported_names() -> set[str]:
     )
     stats = ExportStats()
     stats.record("otlp", ok=True)
-    body, _ = exposition(build_registry(lambda: snapshot, lambda: health, stats))
+    body, _ = exposition(build_registry(lambda: snapshot, lambda: health, stats, lambda: snapshot))
     return {s.name for f in text_string_to_metric_families(body.decode()) for s in f.samples}

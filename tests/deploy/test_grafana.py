@@ -10,7 +10,7 @@ import yaml
 
 from tests.deploy.conftest import dashboard_exprs, exported_names, read
 
-NAME = re.compile(r"\b(greenwatch_[a-z_]+)\b")
+NAME = re.compile(r"\b(greenwatch_[a-z0-9_]+)\b")
 REQUIRED_PANELS = ("National PUE", "Site PUE", "CO2", "coverage")
 
 
@@ -46,7 +46,7 @@ def test_required_panels_exist() -> None:
     for needle in REQUIRED_PANELS:
         assert needle in titles, needle
     (table,) = [p for p in _panels() if p["type"] == "table"]
-    assert any("greenwatch_pue_ratio" in t["expr"] for t in table["targets"])
+    assert any("greenwatch_site_pue_${window}_ratio" in t["expr"] for t in table["targets"])
 
 
 def _metrics_section(readme: str) -> str:
@@ -56,9 +56,13 @@ def _metrics_section(readme: str) -> str:
 def test_every_metric_queried_is_exported() -> None:
     exported = exported_names()
     texts = {
-        "dashboard": " ".join(dashboard_exprs()),
+        "dashboard": " ".join(dashboard_exprs()).replace("${window}", "24h"),
         "greenwatch-kpi.yml": read("prometheus/rules/greenwatch-kpi.yml"),
-        "README.md": _metrics_section(read("README.md")).replace("<figure>", "pue"),
+        "README.md": _metrics_section(read("README.md"))
+        .replace("<level>", "national")
+        .replace("<figure>", "pue")
+        .replace("<window>", "1h")
+        .replace("<unit>", "ratio"),
     }
     for where, text in texts.items():
         for name in NAME.findall(text):

@@ -44,8 +44,8 @@ def test_prometheus_and_line_protocol_printouts(
     common = _common(data_dir, network_file)
     assert main(["export-kpis", *common]) == 0
     text = capsys.readouterr().out
-    assert "# TYPE greenwatch_pue_ratio gauge" in text
-    assert 'greenwatch_pue_ratio{scope="national",window="24h"}' in text
+    assert "# TYPE greenwatch_national_pue_24h_ratio gauge" in text
+    assert "\ngreenwatch_national_pue_24h_ratio " in text
     out = tmp_path / "kpis.lp"
     assert main(["export-kpis", "--format", "lp", "--out", str(out), *common]) == 0
     lines = out.read_text(encoding="utf-8").splitlines()

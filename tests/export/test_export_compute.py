@@ -220,14 +220,14 @@ def test_metrics_page_families_units_and_help(snapshot: KpiSnapshot) -> None:
     text = body.decode()
     families = {f.name: f for f in text_string_to_metric_families(exposition(registry)[0].decode())}
     for name in (
-        "greenwatch_compute_rated_flops",
-        "greenwatch_compute_available_flops",
-        "greenwatch_compute_available_coverage_ratio",
-        "greenwatch_compute_delivered_flops",
-        "greenwatch_compute_delivered_coverage_ratio",
-        "greenwatch_compute_flops_per_watt",
-        "greenwatch_compute_energy_per_pflop_hour_joules",
-        "greenwatch_compute_carbon_per_pflop_hour_grams",
+        "greenwatch_site_compute_rated_flops",
+        "greenwatch_national_compute_available_flops",
+        "greenwatch_hub_compute_available_coverage_ratio",
+        "greenwatch_region_compute_delivered_2h_flops",
+        "greenwatch_site_compute_delivered_2h_coverage_ratio",
+        "greenwatch_national_compute_2h_flops_per_watt",
+        "greenwatch_site_compute_energy_per_pflop_hour_2h_joules",
+        "greenwatch_hub_compute_carbon_per_pflop_hour_2h_grams",
         "greenwatch_compute_verification_age_seconds",
         "greenwatch_compute_pool_verification",
         "greenwatch_compute_devices_registered",
@@ -235,9 +235,9 @@ def test_metrics_page_families_units_and_help(snapshot: KpiSnapshot) -> None:
     ):
         assert families[name].type == "gauge", name
         assert families[name].documentation, name
-    assert "# UNIT greenwatch_compute_energy_per_pflop_hour_joules joules" in text
-    assert "# UNIT greenwatch_compute_rated_flops flops" in text
-    assert families["greenwatch_compute_available_coverage_ratio"].documentation.startswith(
+    assert "# UNIT greenwatch_site_compute_energy_per_pflop_hour_2h_joules joules" in text
+    assert "# UNIT greenwatch_national_compute_rated_flops flops" in text
+    assert families["greenwatch_site_compute_available_coverage_ratio"].documentation.startswith(
         "Share of the rated FLOPS whose devices collectors identify"
     )
 

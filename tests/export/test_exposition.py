@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import math
+import re
 import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -21,6 +23,9 @@ from greenwatch.export import (
     exposition,
 )
 from tests.conftest import need_binary
+from tests.deploy.conftest import exported_names
+
+NAMES = Path(__file__).parent / "testdata" / "metric-names.txt"
 
 END = pd.Timestamp("2026-06-02T00:00:00Z")
 SNAPSHOT = KpiSnapshot(
@@ -66,21 +71,46 @@ def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     }
 
 
+MONTH = KpiSnapshot(
+    taken_at=END,
+    windows=(Window("month", END - pd.Timedelta(days=1), END),),
+    points=(
+        KpiPoint("facility_energy", (("scope", "site"), ("site", "a-1"), ("window", "month")), 9e9),
+        KpiPoint(
+            "carbon",
+            (("scope", "site"), ("site", "a-1"), ("basis", "location"), ("window", "month")),
+            7e5,
+        ),
+        KpiPoint("facility_energy", (("scope", "national"), ("window", "month")), 9e9),
+        KpiPoint("pue", (("scope", "site"), ("site", "a-1"), ("window", "month")), 1.3),
+    ),
+    duration_s=0.5,
+)
+
+
 def test_snapshot_families_and_their_coverage() -> None:
-    body, headers = exposition(build_registry(lambda: SNAPSHOT, lambda: HEALTH, _stats()))
+    registry = build_registry(lambda: SNAPSHOT, lambda: HEALTH, _stats(), lambda: MONTH)
+    body, headers = exposition(registry)
     assert headers["Content-Type"].startswith("text/plain; version=0.0.4")
     samples = _samples(body.decode())
-    national = frozenset({("scope", "national"), ("window", "1h")})
-    assert samples["greenwatch_pue_ratio", national] == 1.25
-    assert samples["greenwatch_pue_coverage_ratio", national] == 0.99
-    dark = frozenset({("scope", "site"), ("site", "dark-1"), ("window", "1h")})
-    assert ("greenwatch_pue_ratio", dark) not in samples  # NaN: no value, only its coverage
-    assert samples["greenwatch_pue_coverage_ratio", dark] == 0.0
-    market = frozenset({("scope", "national"), ("basis", "market"), ("window", "1h")})
-    assert samples["greenwatch_carbon_grams", market] == 5e6
-    assert samples["greenwatch_kpi_window_start_timestamp_seconds", frozenset({("window", "1h")})]
+    assert samples["greenwatch_national_pue_1h_ratio", frozenset()] == 1.25
+    assert samples["greenwatch_national_pue_1h_coverage_ratio", frozenset()] == 0.99
+    dark = frozenset({("site", "dark-1")})
+    assert ("greenwatch_site_pue_1h_ratio", dark) not in samples  # NaN: only its coverage
+    assert samples["greenwatch_site_pue_1h_coverage_ratio", dark] == 0.0
+    market = frozenset({("basis", "market")})
+    assert samples["greenwatch_national_carbon_1h_grams", market] == 5e6
+    assert samples["greenwatch_national_pue_target_ratio", frozenset()] == 1.5
+    assert samples["greenwatch_kpi_window_1h_start_timestamp_seconds", frozenset()]
     assert samples["greenwatch_kpi_snapshot_timestamp_seconds", frozenset()] == END.timestamp()
-    assert not any(name.startswith("greenwatch_kpi_sites_coverage") for name, _ in samples)
+    assert not any("kpi_sites_1h_coverage" in name for name, _ in samples)
+    # Counters: site energies and carbon since the start of the month, nothing else of it.
+    site = frozenset({("site", "a-1")})
+    assert samples["greenwatch_site_facility_energy_joules_total", site] == 9e9
+    location = frozenset({("site", "a-1"), ("basis", "location")})
+    assert samples["greenwatch_site_carbon_grams_total", location] == 7e5
+    month = {name for name, _ in samples if "month" in name or "national_facility_energy_j" in name}
+    assert month == set()
 
 
 def test_health_families() -> None:
@@ -98,7 +128,7 @@ def test_health_families() -> None:
     assert samples["greenwatch_export_pushes_total", pushes] == 1
     assert samples["greenwatch_build_info", frozenset({("version", "0.1.0")})] == 1
     assert ("process_resident_memory_bytes", frozenset()) in samples
-    assert not any(name.startswith("greenwatch_pue") for name, _ in samples)  # no snapshot yet
+    assert not any("_pue_" in name for name, _ in samples)  # no snapshot yet
 
 
 def test_openmetrics_on_request_with_units_and_gzip() -> None:
@@ -109,16 +139,31 @@ def test_openmetrics_on_request_with_units_and_gzip() -> None:
     assert headers["Content-Encoding"] == "gzip"
     text = gzip.decompress(body).decode()
     assert text.endswith("# EOF\n")
-    assert "# UNIT greenwatch_pue_ratio ratio" in text
-    assert "# UNIT greenwatch_carbon_grams grams" in text
+    assert "# UNIT greenwatch_national_pue_1h_ratio ratio" in text
+    assert "# UNIT greenwatch_national_carbon_1h_grams grams" in text
     assert "# TYPE greenwatch_ingest_samples_received counter" in text
     assert "greenwatch_ingest_samples_received_total 10.0" in text
+
+
+def test_every_exported_name_is_listed() -> None:
+    """The names of /metrics (every figure at every level and window, health, counters) are
+    exactly those in testdata/metric-names.txt: renaming one is a decision, not an accident."""
+    listed = NAMES.read_text(encoding="utf-8").split()
+    found = sorted(n for n in exported_names() if n.startswith("greenwatch_"))
+    assert found == listed, f"update {NAMES} if the change is meant"
+    pattern = re.compile(
+        r"greenwatch_(?:(?:site|hub|region|national)_)?[a-z_]+?(?:_(?:1h|24h))?"
+        r"(?:_[a-z_]+)?(?:_total|_info)?"
+    )
+    assert all(pattern.fullmatch(n) for n in found)
+    assert not [n for n in found if "_scope_" in n]
 
 
 @pytest.mark.integration
 def test_promtool_finds_nothing_to_lint() -> None:
     promtool = need_binary("promtool")
-    body, _ = exposition(build_registry(lambda: SNAPSHOT, lambda: HEALTH, _stats()))
+    registry = build_registry(lambda: SNAPSHOT, lambda: HEALTH, _stats(), lambda: MONTH)
+    body, _ = exposition(registry)
     done = subprocess.run(
         [promtool, "check", "metrics"], input=body, capture_output=True, timeout=30, check=False
     )

@@ -40,30 +40,33 @@ def test_metrics_serves_the_snapshot_and_health(service: Service) -> None:
     snapshot = service.exports.snapshot
     assert snapshot is not None
     (national,) = snapshot.find("pue", scope="national", window="24h")
-    assert _one(families, "greenwatch_pue_ratio", scope="national", window="24h") == national.value
-    assert _one(families, "greenwatch_kpi_window_end_timestamp_seconds", window="24h") == (
-        T_END.timestamp()
-    )
+    assert _one(families, "greenwatch_national_pue_24h_ratio") == national.value
+    assert _one(families, "greenwatch_kpi_window_24h_end_timestamp_seconds") == T_END.timestamp()
     assert (
-        _one(families, "greenwatch_kpi_window_start_timestamp_seconds", window="1h")
+        _one(families, "greenwatch_kpi_window_1h_start_timestamp_seconds")
         == (T_END - pd.Timedelta(hours=1)).timestamp()
     )
     for name in (
-        "greenwatch_pue_ratio",
-        "greenwatch_ppue_ratio",
-        "greenwatch_wue_litres_per_kilowatt_hour",
-        "greenwatch_cue_grams_per_kilowatt_hour",
-        "greenwatch_carbon_grams",
-        "greenwatch_green_energy_share_ratio",
-        "greenwatch_occupancy_ratio",
-        "greenwatch_link_utilisation_ratio",
-        "greenwatch_pue_coverage_ratio",
+        "greenwatch_site_pue_1h_ratio",
+        "greenwatch_site_ppue_24h_ratio",
+        "greenwatch_hub_wue_24h_litres_per_kilowatt_hour",
+        "greenwatch_region_cue_1h_grams_per_kilowatt_hour",
+        "greenwatch_national_carbon_24h_grams",
+        "greenwatch_site_green_energy_share_1h_ratio",
+        "greenwatch_hub_occupancy_24h_ratio",
+        "greenwatch_link_utilisation_1h_ratio",
+        "greenwatch_site_pue_24h_coverage_ratio",
+        "greenwatch_site_facility_energy_joules_total",
+        "greenwatch_site_carbon_grams_total",
         "greenwatch_ingest_samples_received_total",
         "greenwatch_alert_rules",
     ):
         assert name in families, name
-    hubs = {lab["hub"] for lab, _ in families["greenwatch_pue_ratio"] if lab["scope"] == "hub"}
+    hubs = {lab["hub"] for lab, _ in families["greenwatch_hub_pue_24h_ratio"]}
     assert hubs == {"guizhou", "yangtze-delta"}
+    assert all(
+        "scope" not in lab and "window" not in lab for f in families.values() for lab, _ in f
+    )
 
 
 def test_a_scrape_computes_nothing(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,7 +99,8 @@ def test_openmetrics_and_gzip_on_request(service: Service) -> None:
     assert page.headers["content-type"].startswith("application/openmetrics-text; version=1.0.0")
     assert page.headers["content-encoding"] == "gzip"
     assert page.text.endswith("# EOF\n")  # httpx decompressed it
-    assert "# UNIT greenwatch_pue_ratio ratio" in page.text
+    assert "# UNIT greenwatch_national_pue_24h_ratio ratio" in page.text
+    assert "# UNIT greenwatch_site_facility_energy_joules joules" in page.text
 
 
 def test_ingest_and_alert_health_move(service: Service, data_dir: Path) -> None:
@@ -135,7 +139,7 @@ def test_metrics_token_is_optional(data_dir: Path) -> None:
         assert denied.status_code == 403
         page = httpx.get(url, headers={"Authorization": f"Bearer {reader}"}, timeout=10)
         assert page.status_code == 200
-        assert "greenwatch_pue_ratio" not in page.text  # refresh_s=None: health only
+        assert "_pue_" not in page.text  # refresh_s=None: health only
         assert "greenwatch_ingest_samples_received_total" in page.text
     finally:
         service.stop()

@@ -14,7 +14,7 @@ from tests.deploy.conftest import dashboard_exprs
 from tests.export.conftest import T_END, serve, wait_for_snapshot
 from tests.export.servers import instant, prometheus, wait_for
 
-NATIONAL = 'greenwatch_pue_ratio{scope="national",window="24h"}'
+NATIONAL = "greenwatch_national_pue_24h_ratio"
 
 
 def _iso(seconds: float) -> str:
@@ -33,8 +33,8 @@ def test_prometheus_scrapes_greenwatch_and_agrees_with_greenwatch_kpi(
         service.alerts.evaluate()  # so the alert-engine health the dashboard shows exists
         with prometheus(binary, tmp_path, f"127.0.0.1:{service.http.port}") as url:
             (national,) = wait_for(url, NATIONAL)
-            (start,) = instant(url, 'greenwatch_kpi_window_start_timestamp_seconds{window="24h"}')
-            (end,) = instant(url, 'greenwatch_kpi_window_end_timestamp_seconds{window="24h"}')
+            (start,) = instant(url, "greenwatch_kpi_window_24h_start_timestamp_seconds")
+            (end,) = instant(url, "greenwatch_kpi_window_24h_end_timestamp_seconds")
             (up,) = instant(url, 'up{job="greenwatch"}')
             assert up["value"][1] == "1"
             # three scrapes, so rate() over the dashboard's interval has points
@@ -43,7 +43,7 @@ def test_prometheus_scrapes_greenwatch_and_agrees_with_greenwatch_kpi(
                 expr
                 for expr in dashboard_exprs()
                 if not instant(
-                    url, expr.replace("$window", "24h").replace("$__rate_interval", "1m")
+                    url, expr.replace("${window}", "24h").replace("$__rate_interval", "1m")
                 )
             ]
             assert empty == [], "Grafana panels with no data"
@@ -61,9 +61,7 @@ def test_prometheus_scrapes_greenwatch_and_agrees_with_greenwatch_kpi(
     (answer,) = json.loads(capsys.readouterr().out)
     assert float(national["value"][1]) == answer["value"]  # bit for bit, through Prometheus
     assert national["metric"] == {
-        "__name__": "greenwatch_pue_ratio",
+        "__name__": "greenwatch_national_pue_24h_ratio",
         "instance": f"127.0.0.1:{service.http.port}",
         "job": "greenwatch",
-        "scope": "national",
-        "window": "24h",
     }

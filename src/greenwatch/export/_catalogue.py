@@ -51,7 +51,7 @@ class Figure:
         return f"{self.otel}.coverage"
 
 
-_WINDOW = " over the window (label window)"
+_WINDOW = " over the window named in the metric (1h, 24h)"
 _CLASS = " (label class: general, supercomputing in FP64; ai in FP16)"
 _POOL = "; labels site, pool, class, model"
 _FACILITY = "facility energy of the site shared among its pools by rated device power"

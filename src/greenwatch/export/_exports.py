@@ -78,9 +78,12 @@ class KpiExports:
         self.compute = compute
         self.stats = ExportStats()
         self.snapshot: KpiSnapshot | None = None
+        self.month: KpiSnapshot | None = None  # since the start of the month: counters
         self.samples: LatestSamples | None = None
         self._pushed: pd.Timestamp | None = None
-        self.registry: CollectorRegistry = build_registry(self._latest, health, self.stats)
+        self.registry: CollectorRegistry = build_registry(
+            self._latest, health, self.stats, lambda: self.month
+        )
         self.samples_registry = samples_registry(lambda: self.samples)
         self.otlp: OtlpExport | None = None
         self.influx: InfluxExport | None = None
@@ -89,15 +92,11 @@ class KpiExports:
         return self.snapshot
 
     def refresh(self) -> KpiSnapshot | None:
-        """Recompute the snapshot and the latest samples now; on failure keep the previous ones
-        (logged, counted)."""
+        """Recompute the snapshot, the month-to-date counters and the latest samples now, then
+        publish them together; on failure keep the previous ones (logged, counted once)."""
         now = self.clock()
         try:
-            self.samples = latest_samples(self.store, now)
-        except Exception:  # telemetry never crashes its host; the old page stays
-            log.exception("latest samples for /metrics/samples failed")
-            self.stats.refresh_failed()
-        try:
+            samples = latest_samples(self.store, now)
             snapshot = take_snapshot(
                 self.store,
                 self.inventory,
@@ -105,12 +104,22 @@ class KpiExports:
                 self.settings.windows,
                 compute=self.compute,
             )
-        except Exception:  # telemetry never crashes its host; the old snapshot stays
+            month = self._month(now)
+        except Exception:  # telemetry never crashes its host; the old pages stay
             log.exception("KPI snapshot failed")
             self.stats.refresh_failed()
             return None
-        self.snapshot = snapshot
+        self.samples, self.snapshot, self.month = samples, snapshot, month
         return snapshot
+
+    def _month(self, now: pd.Timestamp) -> KpiSnapshot | None:
+        """Energies and carbon since the start of the month (UTC), for the counters of
+        ``/metrics``; None in the month's first minute (an empty window)."""
+        end = now.floor("min")
+        span = end - end.floor("D").replace(day=1)
+        if span <= pd.Timedelta(0):
+            return None
+        return take_snapshot(self.store, self.inventory, now, {"month": span})
 
     def push_influx(self) -> int:
         """Write the latest snapshot to Influx unless it was written already; points written."""

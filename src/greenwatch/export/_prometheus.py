@@ -34,45 +34,88 @@ HealthSource = Callable[[], ServiceHealth]
 GZIP_MIN_BYTES = 1024
 
 
+# Site figures that are also exported as counters (energy and carbon since the start of the
+# month, UTC): ``increase()`` over any range then works, and a ``sum()`` over sites counts each
+# joule once. Groups are not: the sites a group includes change, and a counter must not fall.
+COUNTER_FIGURES = ("facility_energy", "it_energy", "carbon")
+
+
+def family_name(stem: str, unit: str, labels: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """``greenwatch_<level>_<stem>_<window>_<unit>`` and the labels left: the aggregation level
+    (``scope``: site, hub, region, national) and the window move from labels into the name, so
+    one metric holds one level (a ``sum()`` adds like with like) and one window."""
+    rest = dict(labels)
+    parts = ["greenwatch", rest.pop("scope", ""), stem, rest.pop("window", ""), unit]
+    return "_".join(p for p in parts if p), rest
+
+
 class SnapshotCollector(Collector):
-    """One gauge family per figure (and one ``*_coverage_ratio`` family beside it).
+    """One gauge family per figure, level and window (and a ``*_coverage_ratio`` beside it);
+    site energies and carbon also as counters since the start of the month.
 
     Points whose value could not be computed (NaN) are left out of the value family; their
     coverage (0 when nothing was measured) is still exported, so an absent PUE and a PUE of a
     site that went dark look different.
     """
 
-    def __init__(self, snapshot: SnapshotSource) -> None:
+    def __init__(self, snapshot: SnapshotSource, counters: SnapshotSource) -> None:
         self._snapshot = snapshot
+        self._counters = counters
 
     def collect(self) -> Iterator[Metric]:
         snapshot = self._snapshot()
-        if snapshot is None:
-            return
-        values: dict[str, GaugeMetricFamily] = {}
-        coverages: dict[str, GaugeMetricFamily] = {}
-        for point in snapshot.points:
-            figure = FIGURES[point.figure]
-            labels = point.label_dict()
-            if math.isfinite(point.value):
-                family = values.get(figure.key)
-                if family is None:
-                    family = GaugeMetricFamily(figure.prom, figure.help, unit=figure.unit)
-                    values[figure.key] = family
-                family.add_sample(figure.prom, labels, point.value)
-            if figure.coverage and point.coverage is not None:
-                cover = coverages.get(figure.key)
-                if cover is None:
-                    cover = GaugeMetricFamily(
-                        figure.coverage_prom,
-                        figure.coverage_description(figure.prom),
-                        unit="ratio",
-                    )
-                    coverages[figure.key] = cover
-                cover.add_sample(figure.coverage_prom, labels, point.coverage)
-        yield from values.values()
-        yield from coverages.values()
-        yield from _snapshot_meta(snapshot)
+        if snapshot is not None:
+            yield from _gauges(snapshot)
+            yield from _snapshot_meta(snapshot)
+        counters = self._counters()
+        if counters is not None:
+            yield from _counters(counters)
+
+
+def _gauges(snapshot: KpiSnapshot) -> Iterator[Metric]:
+    families: dict[str, GaugeMetricFamily] = {}
+
+    def add(name: str, text: str, unit: str, labels: dict[str, str], value: float) -> None:
+        family = families.get(name)
+        if family is None:
+            family = families[name] = GaugeMetricFamily(name, text, unit=unit, labels=list(labels))
+        family.add_metric(list(labels.values()), value)
+
+    for point in snapshot.points:
+        figure = FIGURES[point.figure]
+        name, labels = family_name(figure.stem, figure.unit, point.label_dict())
+        if math.isfinite(point.value):
+            add(name, figure.help, figure.unit, labels, point.value)
+        if figure.coverage and point.coverage is not None:
+            cover, _ = family_name(figure.stem, "", point.label_dict())
+            add(
+                f"{cover}_coverage_ratio",
+                figure.coverage_description(name),
+                "ratio",
+                labels,
+                point.coverage,
+            )
+    yield from families.values()
+
+
+def _counters(snapshot: KpiSnapshot) -> Iterator[Metric]:
+    families: dict[str, CounterMetricFamily] = {}
+    for point in snapshot.points:
+        labels = point.label_dict()
+        if point.figure not in COUNTER_FIGURES or labels.get("scope") != "site":
+            continue
+        figure = FIGURES[point.figure]
+        labels.pop("window", None)
+        name, rest = family_name(figure.stem, figure.unit, labels)
+        family = families.get(name)
+        if family is None:
+            text = f"{figure.help.split(' over the window')[0]}, since the start of the month (UTC)"
+            family = families[name] = CounterMetricFamily(
+                name, text, unit=figure.unit, labels=list(rest)
+            )
+        if math.isfinite(point.value):
+            family.add_metric(list(rest.values()), point.value)
+    yield from families.values()
 
 
 def _snapshot_meta(snapshot: KpiSnapshot) -> Iterator[Metric]:
@@ -88,17 +131,16 @@ def _snapshot_meta(snapshot: KpiSnapshot) -> Iterator[Metric]:
         value=snapshot.duration_s,
         unit="seconds",
     )
-    for bound in ("start", "end"):
-        family = GaugeMetricFamily(
-            f"greenwatch_kpi_window_{bound}_timestamp_seconds",
-            f"{bound.capitalize()} of each KPI window (half-open [start, end)), Unix seconds",
-            labels=["window"],
-            unit="seconds",
-        )
-        for window in snapshot.windows:
+    for window in snapshot.windows:
+        for bound in ("start", "end"):
             ts = window.start if bound == "start" else window.end
-            family.add_metric([window.name], ts.timestamp())
-        yield family
+            yield GaugeMetricFamily(
+                f"greenwatch_kpi_window_{window.name}_{bound}_timestamp_seconds",
+                f"{bound.capitalize()} of the {window.name} KPI window (half-open [start, end)), "
+                "Unix seconds",
+                value=ts.timestamp(),
+                unit="seconds",
+            )
 
 
 class HealthCollector(Collector):
@@ -238,12 +280,20 @@ def _exports(stats: ExportStats) -> Iterator[Metric]:
     yield last
 
 
+def _none() -> KpiSnapshot | None:
+    return None
+
+
 def build_registry(
-    snapshot: SnapshotSource, health: HealthSource, stats: ExportStats
+    snapshot: SnapshotSource,
+    health: HealthSource,
+    stats: ExportStats,
+    counters: SnapshotSource = _none,
 ) -> CollectorRegistry:
-    """A dedicated registry: KPI snapshot, service health, process and Python runtime."""
+    """A dedicated registry: KPI snapshot (and ``counters``, the snapshot of the month so far),
+    service health, process and Python runtime."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(snapshot))
+    registry.register(SnapshotCollector(snapshot, counters))
     registry.register(HealthCollector(health, stats))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
