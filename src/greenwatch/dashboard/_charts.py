@@ -223,43 +223,42 @@ def power_figure(
     the ``running`` step, a mean over its minutes so far, dotted and lighter."""
     fig = go.Figure()
     whole, partial = _split_running(power, running)
+    parts = ((whole, ""), (partial, PARTIAL))
+
+    def trace(part: pd.DataFrame, name: str, suffix: str, **style: Any) -> None:
+        if part.empty:
+            return
+        fig.add_trace(
+            go.Scatter(
+                x=part["ts"],
+                y=part[name] / 1e6,
+                name=name + suffix,
+                mode="lines",
+                showlegend=not suffix,
+                hovertemplate=f"{name}{suffix}: %{{y:.2f}} MW<extra></extra>",
+                **style,
+            )
+        )
+
     for name, shade in POWER_COLOURS.items():
-        for part, group, suffix in ((whole, "power", ""), (partial, "running", PARTIAL)):
-            if part.empty:
-                continue
-            fig.add_trace(
-                go.Scatter(
-                    x=part["ts"],
-                    y=part[name] / 1e6,
-                    name=name + suffix,
-                    stackgroup=group,
-                    mode="lines",
-                    line={"width": 0.5 if not suffix else 1.2, "color": shade},
-                    showlegend=not suffix,
-                    hovertemplate=f"{name}{suffix}: %{{y:.2f}} MW<extra></extra>",
-                    **({"line_dash": "dot", "fillcolor": _translucent(shade)} if suffix else {}),
-                )
+        for part, suffix in parts:
+            running_style = {"line_dash": "dot", "fillcolor": _translucent(shade)}
+            trace(
+                part,
+                name,
+                suffix,
+                stackgroup="running" if suffix else "power",
+                line={"width": 1.2 if suffix else 0.5, "color": shade},
+                **(running_style if suffix else {}),
             )
     for name, shade, dash in (
         ("facility", look(theme)["text"], "dash"),
         ("on-site renewables", "#E69F00", "solid"),
     ):
-        if not power[name].notna().any():
-            continue
-        for part, suffix in ((whole, ""), (partial, PARTIAL)):
-            if part.empty:
-                continue
-            fig.add_trace(
-                go.Scatter(
-                    x=part["ts"],
-                    y=part[name] / 1e6,
-                    name=name + suffix,
-                    mode="lines",
-                    showlegend=not suffix,
-                    line={"width": 1.8, "color": shade, "dash": "dot" if suffix else dash},
-                    hovertemplate=f"{name}{suffix}: %{{y:.2f}} MW<extra></extra>",
-                )
-            )
+        if power[name].notna().any():
+            for part, suffix in parts:
+                line = {"width": 1.8, "color": shade, "dash": "dot" if suffix else dash}
+                trace(part, name, suffix, line=line)
     layout = base_layout(theme, height)
     layout["yaxis"].update(title={"text": "mean power, MW"})
     fig.update_layout(**layout)
