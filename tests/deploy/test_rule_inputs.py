@@ -102,7 +102,7 @@ def _inventory() -> Inventory:
 @contextmanager
 def greenwatch(tmp: Path) -> Iterator[tuple[Service, str]]:
     """``greenwatch serve`` on the real clock, and a write token."""
-    token = TokenStore.for_data_dir(tmp).create(["write"], "test")
+    token = TokenStore.for_data_dir(tmp).create(["write"], "test", sites=SITES)
     service = Service(
         DuckDBStore(tmp / "greenwatch.duckdb"),
         _inventory(),

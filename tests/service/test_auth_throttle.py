@@ -109,11 +109,12 @@ def test_a_metrics_token_applies_to_head_and_options(tmp_path: Path) -> None:
         tmp_path, alerting=False, export=ExportSettings(refresh_s=None, metrics_token=True)
     )
     try:
-        with _client(running, "127.0.0.1", None) as anonymous:
-            for method in ("GET", "HEAD", "OPTIONS"):
-                assert anonymous.request(method, "/metrics").status_code == 401, method
-        with _client(running, "127.0.0.1", running.tokens["read"]) as reader:
-            for method in ("GET", "HEAD", "OPTIONS"):
-                assert reader.request(method, "/metrics").status_code == 200, method
+        for page in ("/metrics", "/metrics/samples"):
+            with _client(running, "127.0.0.1", None) as anonymous:
+                for method in ("GET", "HEAD", "OPTIONS"):
+                    assert anonymous.request(method, page).status_code == 401, (method, page)
+            with _client(running, "127.0.0.1", running.tokens["read"]) as reader:
+                for method in ("GET", "HEAD", "OPTIONS"):
+                    assert reader.request(method, page).status_code == 200, (method, page)
     finally:
         running.service.stop()

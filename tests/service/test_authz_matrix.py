@@ -35,6 +35,7 @@ POLICY: dict[str, str] = {
     "/healthz": OPEN,
     "/readyz": OPEN,
     "/metrics": OPEN,  # aggregates only; ExportSettings(metrics_token=True) makes it read
+    "/metrics/samples": OPEN,  # latest canonical readings; the same token rule as /metrics
     "/static/<path:filename>": OPEN,
     "/api/v2/write": PUSH,
     "/write": PUSH,
