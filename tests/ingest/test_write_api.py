@@ -235,9 +235,8 @@ def test_a_bad_multi_field_line_is_one_error_and_a_write_answers_204_without_a_b
     body = (shared_data / "telegraf" / "mem.lp").read_bytes()
     with server.client("write") as client:  # no site tag and no default site
         bad = client.post("/api/v2/write", params={"bucket": "b"}, content=body)
-        good = client.post(
-            "/api/v2/write", params={"bucket": "b"}, content=b"power_watts,site=a,meter=it value=1"
-        )
+        line = b"power_watts,site=guian-1,meter=facility value=1"
+        good = client.post("/api/v2/write", params={"bucket": "b"}, content=line)
     assert bad.status_code == 400
     errors = bad.json()["errors"]
     assert len(errors) == 1, errors
