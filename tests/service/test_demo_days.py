@@ -24,7 +24,8 @@ def test_registry_history_lies_inside_the_window(tmp_path: Path, days: int) -> N
     with ResourceRegistry(tmp_path / REGISTRY_FILE, inventory) as registry:
         phase2 = registry.get("ai-wuhan", "ascend-phase2")
         verifications = registry.verifications()
-    assert phase2 is not None and phase2.pool.in_service is not None
+    assert phase2 is not None
+    assert phase2.pool.in_service is not None
     in_service = pd.Timestamp(phase2.pool.in_service, tz="UTC")
     assert state.start < in_service <= NOW.floor("D")
     # two thirds into the window: day 20 of a 30-day demo

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import flask
+from waitress import wasyncore
 from waitress.server import create_server
 
 Ready = Callable[[], bool]
@@ -28,7 +30,8 @@ def create_flask(ready: Ready) -> flask.Flask:
 
 
 class HttpServer:
-    """A waitress server (production WSGI) on a background thread, stoppable."""
+    """A waitress server (production WSGI) on a background thread, stoppable once from any
+    thread (later calls return at once)."""
 
     def __init__(self, app: flask.Flask, host: str, port: int, threads: int = 8) -> None:
         # Proxy headers (X-Forwarded-For/-Proto) reach the app untouched: the dashboard believes
@@ -42,6 +45,8 @@ class HttpServer:
             clear_untrusted_proxy_headers=False,
         )
         self._thread = threading.Thread(target=self._run, name="http", daemon=True)
+        self._stop_lock = threading.Lock()
+        self._stopped = False
 
     @property
     def port(self) -> int:
@@ -54,23 +59,45 @@ class HttpServer:
         self._thread.start()
 
     def stop(self) -> None:
-        """Close the listener and every open connection from the loop thread, then join.
+        """Stop accepting, let requests in flight finish, then close every connection.
 
-        Closing from this thread would race the loop's select() (EBADF) and leave keep-alive
-        connections served after stop; the trigger runs the close inside the loop instead.
+        The order matters: worker threads pull waitress' trigger (a pipe) when a response is
+        ready, so the trigger may close only once no worker runs (else EBADF, or a write into
+        a reused descriptor); and sockets close inside the loop thread, never under its
+        select(). Idempotent and safe from any thread but the server's own workers.
         """
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            self._stop()
+
+    def _stop(self) -> None:
         server = self._server
         channels = server._map  # type: ignore[union-attr]  # waitress keeps no public list
+        trigger: Any = server.trigger  # type: ignore[union-attr]
+        running = self._thread.is_alive()
+
+        def stop_accepting() -> None:
+            # The listener only: BaseWSGIServer.close would close the trigger as well.
+            wasyncore.dispatcher.close(server)  # type: ignore[arg-type]
+            for channel in list(channels.values()):
+                if channel is not trigger:
+                    channel.will_close = True  # closes once its response is out
 
         def close_all() -> None:
             for channel in list(channels.values()):
-                if channel is not server.trigger:  # type: ignore[union-attr]
+                if channel is not trigger:
                     channel.close()
-            server.close()  # the listener, and the trigger with it: the loop ends
+            trigger.close()  # the map is empty now: the loop ends
 
-        if self._thread.is_alive():
-            server.trigger.pull_trigger(close_all)  # type: ignore[union-attr]
-            self._thread.join(timeout=5)
+        if running:
+            trigger.pull_trigger(stop_accepting)
+        else:
+            stop_accepting()
+        server.task_dispatcher.shutdown(timeout=5)
+        if running:
+            trigger.pull_trigger(close_all)
+            self._thread.join(timeout=10)
         else:
             close_all()
-        server.task_dispatcher.shutdown(timeout=5)
