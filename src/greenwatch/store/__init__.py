@@ -2,14 +2,26 @@
 
 from greenwatch.store._base import AGGS, Gaps, LabelFilter, Store, StoreError
 from greenwatch.store._duckdb import DuckDBStore
+from greenwatch.store._schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Migration,
+    StoreMissingError,
+    StoreUnavailableError,
+)
 from greenwatch.store._victoria import VictoriaMetricsStore
 
 __all__ = [
     "AGGS",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
     "DuckDBStore",
     "Gaps",
     "LabelFilter",
+    "Migration",
     "Store",
     "StoreError",
+    "StoreMissingError",
+    "StoreUnavailableError",
     "VictoriaMetricsStore",
 ]

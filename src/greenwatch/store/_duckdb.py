@@ -31,6 +31,7 @@ from greenwatch.store._base import (
     match_labels,
     normalise_aggs,
 )
+from greenwatch.store._schema import connect, full_check, prepare, schema_version
 from greenwatch.store._sql import (
     ROLLUP_COLUMNS,
     SUMMARY_COLUMNS,
@@ -42,28 +43,6 @@ from greenwatch.store._sql import (
 HOUR = 3_600_000_000_000
 DAY = 24 * HOUR
 _SEP_PAIR, _SEP_KV = "\x1f", "\x1e"
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS series (
-    id INTEGER PRIMARY KEY, key VARCHAR UNIQUE NOT NULL, metric VARCHAR NOT NULL,
-    labels VARCHAR NOT NULL);
-CREATE TABLE IF NOT EXISTS samples (series_id INTEGER NOT NULL, t BIGINT NOT NULL,
-    value DOUBLE NOT NULL);
-CREATE TABLE IF NOT EXISTS meta (name VARCHAR PRIMARY KEY, value VARCHAR);
-{
-    "".join(
-        f'''CREATE TABLE IF NOT EXISTS {table} (series_id INTEGER NOT NULL, bucket BIGINT NOT NULL,
-    n BIGINT, sum DOUBLE, min DOUBLE, max DOUBLE, first_t BIGINT, first_v DOUBLE,
-    last_t BIGINT, last_v DOUBLE, increase DOUBLE, integral DOUBLE, covered_s DOUBLE,
-    resets BIGINT, reset_start BIGINT, reset_end BIGINT);
-ALTER TABLE {table} ADD COLUMN IF NOT EXISTS resets BIGINT;
-ALTER TABLE {table} ADD COLUMN IF NOT EXISTS reset_start BIGINT;
-ALTER TABLE {table} ADD COLUMN IF NOT EXISTS reset_end BIGINT;
-'''
-        for table in ("rollup_1h", "rollup_1d")
-    )
-}
-"""
 
 
 def _ns(ts: pd.Timestamp) -> int:
@@ -146,15 +125,32 @@ def _count(result: duckdb.DuckDBPyConnection) -> int:
 
 
 class DuckDBStore:
-    """Embedded DuckDB store; ``path`` is a database file (created) or ``:memory:``."""
+    """Embedded DuckDB store; ``path`` is a database file or ``:memory:``.
 
-    def __init__(self, path: str | Path = ":memory:", gaps: Gaps | None = None) -> None:
+    A missing file is created (with its directory) only when ``create``; ``read_only`` opens
+    without the write lock. Opening migrates an older schema forward and reads every table
+    once (see :mod:`greenwatch.store._schema`); failures are :class:`StoreUnavailableError`.
+    """
+
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        gaps: Gaps | None = None,
+        *,
+        create: bool = True,
+        read_only: bool = False,
+    ) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.gaps = gaps or Gaps()
-        self._con = duckdb.connect(self.path)
-        self._con.execute(_SCHEMA)
+        if self.path == ":memory:":
+            self._con = duckdb.connect(self.path)
+        else:
+            self._con = connect(Path(self.path), create=create, read_only=read_only)
+        try:
+            self.migrated_from = prepare(self._con, Path(self.path), read_only=read_only)
+        except BaseException:
+            self._con.close()
+            raise
         self._lock = threading.Lock()
         self._series_cache: pd.DataFrame | None = None
         # Bumped after a commit that added series: a reader that began before it must not
@@ -439,6 +435,18 @@ class DuckDBStore:
         parts.append(_regroup(rows.df(), lo, width))
         found = [p for p in parts if not p.empty]
         return _combine(pd.concat(found, ignore_index=True)) if found else parts[0]
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version the open store records."""
+        with self._lock:
+            return schema_version(self._con)
+
+    def check(self) -> list[str]:
+        """Read every column of every table and cross-check them; the problems found (empty:
+        sound). Writers wait meanwhile."""
+        with self._lock:
+            return full_check(self._con)
 
     def close(self) -> None:
         """Checkpoint and close the database file."""
