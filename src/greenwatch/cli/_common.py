@@ -6,8 +6,12 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
+from greenwatch.store import DuckDBStore
+
 DEFAULT_DATA_DIR = Path("greenwatch-data")
+STORE_FILE = "greenwatch.duckdb"
 EXIT_BAD_INPUT = 2
+EXIT_SYSTEM = 1
 Subparsers = Any  # argparse's sub-parser action type is private
 
 
@@ -27,3 +31,9 @@ def text_table(rows: Sequence[Sequence[str]], right: Collection[int] = ()) -> st
 def say(text: str) -> None:
     """Print a line for the user, flushed at once (progress of long commands)."""
     print(text, flush=True)
+
+
+def open_store(data_dir: Path, *, create: bool = False) -> DuckDBStore:
+    """The store in ``data_dir``; a read (``create`` False) never creates a directory or a
+    store: "no store at DATA_DIR" instead."""
+    return DuckDBStore(data_dir / STORE_FILE, create=create)

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
-from greenwatch.cli._common import DEFAULT_DATA_DIR, Subparsers, say
+from greenwatch.cli._common import DEFAULT_DATA_DIR, Subparsers, open_store, say
 from greenwatch.cli._export_args import add_export_args, export_settings
 from greenwatch.cli._simulate import serve_demo_over_protocols
 from greenwatch.inventory import BUILTIN, load_inventory
@@ -26,7 +26,6 @@ from greenwatch.service import (
 )
 from greenwatch.service._tokens import TokenStore
 from greenwatch.simulate import Simulator
-from greenwatch.store import DuckDBStore
 
 
 def _cmd_inventory_validate(args: argparse.Namespace) -> int:
@@ -48,7 +47,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         start=state.start,
         scenarios=demo_scenarios(inventory, state.start, end),
     )
-    store = DuckDBStore(args.data_dir / "greenwatch.duckdb")
+    store = open_store(args.data_dir, create=True)
     expected = sim.series_count() * int((end - state.start) / pd.Timedelta(minutes=1))
     say(
         f"greenwatch demo: {len(inventory.sites)} sites, {len(inventory.links)} links, "
@@ -86,7 +85,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     options = _service_options(args)  # bad configuration stops here, before the store opens
-    store = DuckDBStore(args.data_dir / "greenwatch.duckdb")
+    store = open_store(args.data_dir, create=True)
     run_until_stopped(Service(store, inventory, **options), say)
     return 0
 

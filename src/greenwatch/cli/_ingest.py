@@ -25,12 +25,11 @@ from greenwatch.agent import (
     post_verifications,
     to_verifications,
 )
-from greenwatch.cli._common import DEFAULT_DATA_DIR, Subparsers, say, text_table
+from greenwatch.cli._common import DEFAULT_DATA_DIR, Subparsers, open_store, say, text_table
 from greenwatch.ingest import encode_lines
 from greenwatch.model import GreenwatchError
 from greenwatch.service import parse_period, wait_for_stop
 from greenwatch.service._tokens import SCOPES, TokenStore
-from greenwatch.store import DuckDBStore
 
 TOKEN_ENV = "GREENWATCH_TOKEN"
 # gpu-check exit statuses (2, bad input, is every command's)
@@ -76,7 +75,7 @@ def _labels(pairs: list[str]) -> dict[str, str | list[str]]:
 def _frames_local(
     args: argparse.Namespace, start: pd.Timestamp, end: pd.Timestamp
 ) -> list[pd.DataFrame]:
-    store = DuckDBStore(args.data_dir / "greenwatch.duckdb")
+    store = open_store(args.data_dir)
     try:
         metrics = args.metric or sorted(set(store.series()["metric"]))
         labels = _labels(args.label) or None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from greenwatch.cli._common import Subparsers, say
+from greenwatch.cli._common import Subparsers, open_store, say
 from greenwatch.cli._core import common_args
 from greenwatch.inventory import load_inventory
 from greenwatch.metrics import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_SHARE
@@ -25,7 +25,6 @@ from greenwatch.reports import (
     parse_scope,
 )
 from greenwatch.service import stored_source
-from greenwatch.store import DuckDBStore
 
 
 def _smtp(args: argparse.Namespace) -> SmtpSettings | None:
@@ -58,11 +57,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         min_coverage=args.min_coverage,
         min_share=args.min_share,
     )
-    path = args.data_dir / "greenwatch.duckdb"
-    if not path.exists():
-        raise ReportError(f"no store at {path}: pass --data-dir, or run greenwatch demo first")
+    store = open_store(args.data_dir)
     out = args.out or args.data_dir / "reports"
-    store = DuckDBStore(path)
     try:
         with stored_source(args.data_dir, inventory) as source:
             archived = make_report(

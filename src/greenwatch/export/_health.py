@@ -41,6 +41,7 @@ class ServiceHealth:
     alert_rule_errors: int = 0
     alert_evaluation_s: float | None = None
     alert_last_evaluation: float | None = None
+    store_up: bool = True
 
 
 @dataclass

@@ -6,9 +6,9 @@ import hashlib
 import json
 import queue
 import threading
-from datetime import date
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pandas as pd

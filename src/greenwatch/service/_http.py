@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -10,23 +11,53 @@ import flask
 from waitress import wasyncore
 from waitress.server import create_server
 
+from greenwatch.model import GreenwatchError
+
 Ready = Callable[[], bool]
+Trouble = Callable[[], str | None]  # why the service is degraded, None when it is not
 
 
-def create_flask(ready: Ready) -> flask.Flask:
-    """The Flask app carrying the API routes; the Dash app mounts on it."""
+def _untroubled() -> str | None:
+    return None
+
+
+def create_flask(ready: Ready, trouble: Trouble = _untroubled) -> flask.Flask:
+    """The Flask app carrying the API routes; the Dash app mounts on it.
+
+    ``/healthz`` answers 200 while the process runs (``degraded`` with the reason when the
+    store cannot be read); ``/readyz`` answers 503 until started and while degraded.
+    """
     app = flask.Flask("greenwatch")
 
     @app.get("/healthz")
     def healthz() -> flask.Response:
+        reason = trouble()
+        if reason is not None:
+            return flask.jsonify(status="degraded", reason=reason)
         return flask.jsonify(status="ok")
 
     @app.get("/readyz")
     def readyz() -> tuple[flask.Response, int]:
+        reason = trouble()
+        if reason is not None:
+            return flask.jsonify(status="degraded", reason=reason), 503
         ok = ready()
         return flask.jsonify(status="ready" if ok else "starting"), 200 if ok else 503
 
     return app
+
+
+class ListenError(GreenwatchError):
+    """The HTTP port cannot be bound (in use, not allowed): a failure of the system."""
+
+    exit_code = 1
+
+    def __init__(self, host: str, port: int, cause: OSError) -> None:
+        what = "is in use" if cause.errno == errno.EADDRINUSE else f"cannot be used ({cause})"
+        super().__init__(
+            f"port {port} on {host} {what}: stop what listens there (another greenwatch "
+            "serve?) or pass --port"
+        )
 
 
 class HttpServer:
@@ -36,14 +67,17 @@ class HttpServer:
     def __init__(self, app: flask.Flask, host: str, port: int, threads: int = 8) -> None:
         # Proxy headers (X-Forwarded-For/-Proto) reach the app untouched: the dashboard believes
         # them only from its configured trusted proxies (CIDRs), which waitress cannot express.
-        self._server = create_server(
-            app,
-            host=host,
-            port=port,
-            threads=threads,
-            ident="greenwatch",
-            clear_untrusted_proxy_headers=False,
-        )
+        try:
+            self._server = create_server(
+                app,
+                host=host,
+                port=port,
+                threads=threads,
+                ident="greenwatch",
+                clear_untrusted_proxy_headers=False,
+            )
+        except OSError as exc:
+            raise ListenError(host, port, exc) from None
         self._thread = threading.Thread(target=self._run, name="http", daemon=True)
         self._stop_lock = threading.Lock()
         self._stopped = False

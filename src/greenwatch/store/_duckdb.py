@@ -12,6 +12,7 @@ at a time (a lock); readers use their own cursors and may run concurrently.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,7 +32,13 @@ from greenwatch.store._base import (
     match_labels,
     normalise_aggs,
 )
-from greenwatch.store._schema import connect, full_check, prepare, schema_version
+from greenwatch.store._schema import (
+    StoreUnavailableError,
+    connect,
+    full_check,
+    prepare,
+    schema_version,
+)
 from greenwatch.store._sql import (
     ROLLUP_COLUMNS,
     SUMMARY_COLUMNS,
@@ -447,6 +454,31 @@ class DuckDBStore:
         sound). Writers wait meanwhile."""
         with self._lock:
             return full_check(self._con)
+
+    def probe(self) -> None:
+        """Read the series and the last day of samples and roll-ups; raises
+        :class:`StoreUnavailableError` naming the failure when the file cannot be read."""
+        cur = self._con.cursor()
+        try:
+            cur.execute("SELECT count(*), bit_xor(hash(key)) FROM series").fetchone()
+            for table, column in (("samples", "t"), ("rollup_1h", "bucket")):
+                cur.execute(
+                    f"SELECT count(*), bit_xor(hash(COLUMNS(*))) FROM {table} "
+                    f"WHERE {column} >= (SELECT max({column}) FROM {table}) - {DAY}"
+                ).fetchone()
+        except duckdb.Error as exc:
+            raise StoreUnavailableError(f"reading the store {self.path} failed: {exc}") from None
+        finally:
+            cur.close()
+
+    def snapshot(self, dest: Path) -> None:
+        """A consistent copy of the store file at ``dest``: writes wait while the write-ahead
+        log is checkpointed into the file and the file is copied (readers go on)."""
+        if self.path == ":memory:":
+            raise StoreError("an in-memory store has no file to copy")
+        with self._lock:
+            self._con.execute("CHECKPOINT")
+            shutil.copyfile(self.path, dest)
 
     def close(self) -> None:
         """Checkpoint and close the database file."""
