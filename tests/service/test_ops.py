@@ -120,7 +120,7 @@ def test_backup_under_write_load_restores_every_acknowledged_sample(tmp_path: Pa
                 "scope": "site:guian-1",
                 "start": start.isoformat(),
                 "end": end.isoformat(),
-            },  # fmt: skip
+            },
             headers={"Authorization": f"Token {token}"},
         )
     finally:
