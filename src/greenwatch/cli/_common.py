@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
-from greenwatch.store import DuckDBStore
+from greenwatch.store import DuckDBStore, Retention
 
 DEFAULT_DATA_DIR = Path("greenwatch-data")
 STORE_FILE = "greenwatch.duckdb"
@@ -33,7 +33,9 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
-def open_store(data_dir: Path, *, create: bool = False) -> DuckDBStore:
+def open_store(
+    data_dir: Path, *, create: bool = False, retention: Retention | None = None
+) -> DuckDBStore:
     """The store in ``data_dir``; a read (``create`` False) never creates a directory or a
     store: "no store at DATA_DIR" instead."""
-    return DuckDBStore(data_dir / STORE_FILE, create=create)
+    return DuckDBStore(data_dir / STORE_FILE, create=create, retention=retention)

@@ -26,6 +26,7 @@ from greenwatch.service import (
 )
 from greenwatch.service._tokens import TokenStore
 from greenwatch.simulate import Simulator
+from greenwatch.store import RAW_RETENTION, ROLLUP_RETENTION, Retention
 
 
 def _cmd_inventory_validate(args: argparse.Namespace) -> int:
@@ -85,9 +86,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     options = _service_options(args)  # bad configuration stops here, before the store opens
-    store = open_store(args.data_dir, create=True)
+    store = open_store(args.data_dir, create=True, retention=_retention(args))
     run_until_stopped(Service(store, inventory, **options), say)
     return 0
+
+
+def _retention(args: argparse.Namespace) -> Retention:
+    return Retention(
+        pd.Timedelta(days=args.keep_raw_days), pd.Timedelta(days=args.keep_rollup_days)
+    )
 
 
 def _service_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -163,6 +170,20 @@ def add_commands(sub: Subparsers) -> None:
     serve = sub.add_parser("serve", help="serve the HTTP API and dashboard over a data directory")
     common_args(serve)
     _server_args(serve)
+    serve.add_argument(
+        "--keep-raw-days",
+        type=int,
+        default=RAW_RETENTION.days,
+        help=f"keep raw samples this many days (default {RAW_RETENTION.days}); older KPIs are "
+        "answered from the hourly and daily roll-ups",
+    )
+    serve.add_argument(
+        "--keep-rollup-days",
+        type=int,
+        default=ROLLUP_RETENTION.days,
+        help=f"keep hourly and daily roll-ups this many days (default {ROLLUP_RETENTION.days}, "
+        "ten years)",
+    )
     serve.set_defaults(handler=_cmd_serve)
 
     inventory = sub.add_parser("inventory", help="work with inventory files")

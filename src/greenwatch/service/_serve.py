@@ -55,6 +55,7 @@ API_MODULES = (
     _api_resources,
     _api_ops,
 )
+RETENTION_EVERY_H = 24  # delete what the store's retention no longer keeps, then checkpoint
 STORE_PROBE_S = 15.0  # read the store this often; a failure makes /readyz 503
 ALERT_TICK_S = 15.0  # dispatch this often; rules are evaluated every evaluation_interval
 
@@ -139,6 +140,14 @@ class Service:
         self.http = HttpServer(flask_app, self.host, self.port)
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.scheduler.add_job(
+            self.apply_retention,
+            "interval",
+            hours=RETENTION_EVERY_H,
+            id="retention",
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
             self.check_store,
             "interval",
             seconds=STORE_PROBE_S,
@@ -218,6 +227,14 @@ class Service:
             self.context, self.collection, self.collectors, pending
         )
         return replace(health, store_up=self._store_trouble is None)
+
+    def apply_retention(self) -> None:
+        """One retention pass, for stores that have one (:class:`greenwatch.store.Retention`)."""
+        apply = getattr(self.store, "apply_retention", None)
+        if callable(apply):
+            outcome = apply(self.clock())
+            if outcome is not None:
+                log.info("retention: deleted %s", outcome)
 
     def check_store(self) -> str | None:
         """Read the store once (stores that can be probed); the failure, or None."""

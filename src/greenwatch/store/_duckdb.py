@@ -32,6 +32,12 @@ from greenwatch.store._base import (
     match_labels,
     normalise_aggs,
 )
+from greenwatch.store._retention import (
+    Retention,
+    RetentionOutcome,
+    apply_retention,
+    raw_kept_from,
+)
 from greenwatch.store._schema import (
     StoreUnavailableError,
     connect,
@@ -146,8 +152,10 @@ class DuckDBStore:
         *,
         create: bool = True,
         read_only: bool = False,
+        retention: Retention | None = None,
     ) -> None:
         self.path = str(path)
+        self.retention = retention
         self.gaps = gaps or Gaps()
         if self.path == ":memory:":
             self._con = duckdb.connect(self.path)
@@ -158,6 +166,7 @@ class DuckDBStore:
         except BaseException:
             self._con.close()
             raise
+        self._raw_kept_from = raw_kept_from(self._con)
         self._lock = threading.Lock()
         self._series_cache: pd.DataFrame | None = None
         # Bumped after a commit that added series: a reader that began before it must not
@@ -176,6 +185,13 @@ class DuckDBStore:
         combos = batch.iloc[first_rows][["metric", *labels]]
         t = batch["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
         with self._lock:
+            kept = self._raw_kept_from
+            if kept is not None and int(t.min()) < kept + HOUR:
+                raise StoreError(
+                    f"samples at {pd.Timestamp(int(t.min()), tz='UTC')} are older than the raw "
+                    f"samples this store keeps (from {pd.Timestamp(kept, tz='UTC')} on, "
+                    "retention): their hour's roll-up can no longer be recomputed"
+                )
             cur = self._con.cursor()
             try:
                 cur.execute("BEGIN")
@@ -470,6 +486,16 @@ class DuckDBStore:
             raise StoreUnavailableError(f"reading the store {self.path} failed: {exc}") from None
         finally:
             cur.close()
+
+    def apply_retention(self, now: pd.Timestamp) -> RetentionOutcome | None:
+        """Delete what :attr:`retention` no longer keeps at ``now`` and compact the file
+        (writes wait); None when the store has no retention."""
+        if self.retention is None or self.path == ":memory:":
+            return None
+        with self._lock:
+            outcome = apply_retention(self._con, self.retention, now)
+            self._raw_kept_from = raw_kept_from(self._con)
+        return outcome
 
     def snapshot(self, dest: Path) -> None:
         """A consistent copy of the store file at ``dest``: writes wait while the write-ahead
