@@ -129,9 +129,9 @@ def test_backup_under_write_load_restores_every_acknowledged_sample(tmp_path: Pa
 
 
 @pytest.mark.integration
-def test_a_second_serve_and_a_taken_port_fail_in_one_sentence(tmp_path: Path) -> None:
+def test_next_to_a_running_server(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with serving(data) as (url, _token):
+    with serving(data) as (url, token):
         pid = json.loads((data / SERVER_FILE).read_text(encoding="utf-8"))["pid"]
         second = gw("serve", "--data-dir", str(data), "--port", str(free_port()))
         assert second.returncode == 1
@@ -145,3 +145,9 @@ def test_a_second_serve_and_a_taken_port_fail_in_one_sentence(tmp_path: Path) ->
         check = gw("store", "check", "--data-dir", str(data))
         assert check.returncode == 2
         assert f"greenwatch serve (PID {pid})" in check.stderr
+        day = f"{pd.Timestamp.now(tz='UTC') - pd.Timedelta(days=2):%Y-%m-%d}"
+        report = gw("report", "--period", day, "--format", "csv", "--data-dir", str(data))
+        assert report.returncode == 0, report.stderr
+        assert f"archived by {url.rstrip('/')}" in report.stdout
+        listed = httpx.get(f"{url}api/v1/reports", headers={"Authorization": f"Token {token}"})
+        assert [r["period"] for r in listed.json()["data"]] == [day]
