@@ -78,7 +78,8 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             period = parse_period(str(body.get("period", "")))
             scope = parse_scope(str(body.get("scope", "national")), ctx.inventory)
             formats = parse_formats(str(body.get("format", "html,pdf,csv")))
-            config = ReportConfig(min_coverage=float(body.get("min_coverage", DEFAULT_MIN_COVERAGE)))
+            coverage = float(body.get("min_coverage", DEFAULT_MIN_COVERAGE))
+            config = ReportConfig(min_coverage=coverage)
             archived = make_report(
                 ctx.store,
                 ctx.inventory,
