@@ -19,10 +19,11 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
         token = flask.g.get("token")
         if token is None or not token.allows("admin"):
             return bad_request("a backup needs a token with the admin scope", 403)
-        if ctx.data_dir is None or not isinstance(ctx.store, DuckDBStore):
+        store = ctx.store
+        if ctx.data_dir is None or not isinstance(store, DuckDBStore) or store.path == ":memory:":
             return bad_request("this server has no embedded store to back up", 409)
         with tempfile.TemporaryDirectory(prefix="greenwatch-backup-") as tmp:
             out = Path(tmp) / "backup.tar.gz"
-            write_backup(ctx.store, ctx.data_dir, out)
+            write_backup(store, ctx.data_dir, out)
             body = out.read_bytes()
         return flask.Response(body, mimetype="application/gzip")
