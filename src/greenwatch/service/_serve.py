@@ -139,41 +139,13 @@ class Service:
         self.app = flask_app
         self.http = HttpServer(flask_app, self.host, self.port)
         self.scheduler = BackgroundScheduler(timezone="UTC")
-        self.scheduler.add_job(
-            self.apply_retention,
-            "interval",
-            hours=RETENTION_EVERY_H,
-            id="retention",
-            max_instances=1,
-            coalesce=True,
-        )
-        self.scheduler.add_job(
-            self.check_store,
-            "interval",
-            seconds=STORE_PROBE_S,
-            id="store-probe",
-            max_instances=1,
-            coalesce=True,
-        )
+        self._every(self.apply_retention, "retention", hours=RETENTION_EVERY_H)
+        self._every(self.check_store, "store-probe", seconds=STORE_PROBE_S)
         self.exports.install(self.scheduler)  # KPI snapshot job; OTLP and Influx pushes
         if self.alerts is not None:
-            self.scheduler.add_job(
-                self.alerts.tick,
-                "interval",
-                seconds=ALERT_TICK_S,
-                id="alerts",
-                max_instances=1,
-                coalesce=True,
-            )
+            self._every(self.alerts.tick, "alerts", seconds=ALERT_TICK_S)
         if self.live is not None:
-            self.scheduler.add_job(
-                self.poll_live,
-                "interval",
-                seconds=self.poll_s,
-                id="simulator",
-                max_instances=1,
-                coalesce=True,
-            )
+            self._every(self.poll_live, "simulator", seconds=self.poll_s)
         self.report_scheduler: ReportScheduler | None = None
         if self.reports is not None:
             if self.data_dir is None:
@@ -189,14 +161,13 @@ class Service:
         self.collection: Scheduler | None = None
         if self.collectors:
             self.collection = Scheduler(self._keep, self.collectors, clock=self.clock)
-            self.scheduler.add_job(
-                self.flush_collected,
-                "interval",
-                seconds=FLUSH_S,
-                id="collected",
-                max_instances=1,
-                coalesce=True,
-            )
+            self._every(self.flush_collected, "collected", seconds=FLUSH_S)
+
+    def _every(self, job: Callable[[], object], job_id: str, **interval: float) -> None:
+        """Run ``job`` on the scheduler every ``interval`` (one at a time; missed runs merged)."""
+        self.scheduler.add_job(
+            job, "interval", id=job_id, max_instances=1, coalesce=True, **interval
+        )
 
     def _keep(self, batch: pd.DataFrame) -> None:
         with self._collected_lock:
