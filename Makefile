@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test test-stress lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ typecheck: $(STAMP)
 
 test: lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The suite three times while a busy loop runs on every core: races and timing show up here.
+test-stress: lint typecheck
+	$(BIN)/python .ci/stress.py --runs 3 -- $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -57,6 +57,7 @@ POLICY: dict[str, str] = {
     "/api/v1/silences/<silence_id>": API,
     "/api/v1/maintenance": API,
     "/api/v1/audit": AUDIT,
+    "/api/v1/backup": AUDIT,
     "/api/v1/resources": POOLS,
     "/api/v1/resources/<site>/<pool>": POOLS,
     "/api/v1/resources/verifications": VERIFY,

@@ -1,4 +1,6 @@
-"""The ``greenwatch`` command line. Exit 0 on success, 2 on bad input (file, line and key named).
+"""The ``greenwatch`` command line. Exit 0 on success, 2 on bad input (file, line and key
+named), 1 on a failure of the system (store damaged or locked, port in use): one sentence on
+standard error, the traceback only with ``--debug``.
 
 Each command module has ``add_commands(sub)``; a handler returns the exit code.
 """
@@ -20,12 +22,14 @@ from greenwatch.cli import (
     _export_cmd,
     _ingest,
     _kpi,
+    _ops,
     _report,
     _resources,
     _simulate,
 )
-from greenwatch.cli._common import EXIT_BAD_INPUT
+from greenwatch.cli._common import EXIT_BAD_INPUT, EXIT_SYSTEM
 from greenwatch.model import GreenwatchError
+from greenwatch.store import StoreError
 
 COMMAND_MODULES = (
     _core,
@@ -37,6 +41,7 @@ COMMAND_MODULES = (
     _ingest,
     _export_cmd,
     _resources,
+    _ops,
 )
 Handler = Callable[[argparse.Namespace], int]
 
@@ -80,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         "computing centres: PUE, WUE, CUE, carbon, utilisation and link health.",
     )
     parser.add_argument("--version", action="version", version=f"greenwatch {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="on failure, show the Python traceback as well"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.add_commands(sub)
@@ -98,11 +106,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except GreenwatchError as exc:
+    except Exception as exc:
+        if args.debug:
+            raise
+        detail, code = _one_sentence(exc)
+        print(f"greenwatch: {detail}", file=sys.stderr)
+        return code
+
+
+def _one_sentence(exc: Exception) -> tuple[str, int]:
+    """What to tell the user about a failure, and the exit status."""
+    if isinstance(exc, GreenwatchError | StoreError):
         render = getattr(exc, "render", None)
         detail = render() if callable(render) else str(exc)
-        print(f"greenwatch: {detail}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        default = EXIT_BAD_INPUT if isinstance(exc, GreenwatchError) else EXIT_SYSTEM
+        return detail, int(getattr(exc, "exit_code", default))
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}", EXIT_SYSTEM
+    return (
+        f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback)",
+        EXIT_SYSTEM,
+    )
 
 
 if __name__ == "__main__":

@@ -19,11 +19,10 @@ from greenwatch.alerts import (
     parse_rules,
     prometheus_rules,
 )
-from greenwatch.cli._common import Subparsers, say
+from greenwatch.cli._common import Subparsers, open_store, say
 from greenwatch.cli._core import common_args
 from greenwatch.inventory import load_inventory
 from greenwatch.model import GreenwatchError, load_yaml, parse_model
-from greenwatch.store import DuckDBStore
 
 _CONFIG_KEYS = {
     "route",
@@ -66,10 +65,7 @@ def _cmd_test(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     inventory = load_inventory(args.inventory)
     at = _utc(args.at)
-    path = args.data_dir / "greenwatch.duckdb"
-    if not path.exists():
-        raise GreenwatchError(f"no store at {path} (run greenwatch demo or serve first)")
-    store = DuckDBStore(path)
+    store = open_store(args.data_dir)
     step = pd.Timedelta(config.evaluation_interval)
     history = max(
         (pd.Timedelta(s.for_) + pd.Timedelta(s.keep_firing_for) for s in rules.specs().values()),

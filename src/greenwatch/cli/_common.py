@@ -12,8 +12,12 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
+from greenwatch.store import DuckDBStore, Retention
+
 DATA_DIR_ENV = "GREENWATCH_DATA_DIR"
+STORE_FILE = "greenwatch.duckdb"
 EXIT_BAD_INPUT = 2
+EXIT_SYSTEM = 1
 Subparsers = Any  # argparse's sub-parser action type is private
 
 
@@ -99,3 +103,11 @@ class Progress:
 def say(text: str) -> None:
     """Print a line for the user, flushed at once (progress of long commands)."""
     print(text, flush=True)
+
+
+def open_store(
+    data_dir: Path, *, create: bool = False, retention: Retention | None = None
+) -> DuckDBStore:
+    """The store in ``data_dir``; a read (``create`` False) never creates a directory or a
+    store: "no store at DATA_DIR" instead."""
+    return DuckDBStore(data_dir / STORE_FILE, create=create, retention=retention)

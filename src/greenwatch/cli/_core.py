@@ -9,7 +9,14 @@ from typing import Any
 
 import pandas as pd
 
-from greenwatch.cli._common import Progress, Subparsers, data_dir_help, default_data_dir, say
+from greenwatch.cli._common import (
+    Progress,
+    Subparsers,
+    data_dir_help,
+    default_data_dir,
+    open_store,
+    say,
+)
 from greenwatch.cli._export_args import add_export_args, export_settings
 from greenwatch.cli._simulate import serve_demo_over_protocols
 from greenwatch.ingest import BoundaryPolicy, parse_duration
@@ -27,7 +34,7 @@ from greenwatch.service import (
 )
 from greenwatch.service._tokens import TokenStore
 from greenwatch.simulate import Simulator
-from greenwatch.store import DuckDBStore
+from greenwatch.store import RAW_RETENTION, ROLLUP_RETENTION, Retention
 
 
 def _cmd_inventory_validate(args: argparse.Namespace) -> int:
@@ -49,7 +56,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         start=state.start,
         scenarios=demo_scenarios(inventory, state.start, end),
     )
-    store = DuckDBStore(args.data_dir / "greenwatch.duckdb")
+    store = open_store(args.data_dir, create=True)
     expected = sim.series_count() * int((end - state.start) / pd.Timedelta(minutes=1))
     say(
         f"greenwatch demo: {len(inventory.sites)} sites, {len(inventory.links)} links, "
@@ -87,9 +94,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     options = _service_options(args)  # bad configuration stops here, before the store opens
-    store = DuckDBStore(args.data_dir / "greenwatch.duckdb")
+    store = open_store(args.data_dir, create=True, retention=_retention(args))
     run_until_stopped(Service(store, inventory, **options), say)
     return 0
+
+
+def _retention(args: argparse.Namespace) -> Retention:
+    return Retention(
+        pd.Timedelta(days=args.keep_raw_days), pd.Timedelta(days=args.keep_rollup_days)
+    )
 
 
 def _service_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -203,6 +216,20 @@ def add_commands(sub: Subparsers) -> None:
     serve = sub.add_parser("serve", help="serve the HTTP API and dashboard over a data directory")
     common_args(serve)
     _server_args(serve)
+    serve.add_argument(
+        "--keep-raw-days",
+        type=int,
+        default=RAW_RETENTION.days,
+        help=f"keep raw samples this many days (default {RAW_RETENTION.days}); older KPIs are "
+        "answered from the hourly and daily roll-ups",
+    )
+    serve.add_argument(
+        "--keep-rollup-days",
+        type=int,
+        default=ROLLUP_RETENTION.days,
+        help=f"keep hourly and daily roll-ups this many days (default {ROLLUP_RETENTION.days}, "
+        "ten years)",
+    )
     serve.set_defaults(handler=_cmd_serve)
 
     inventory = sub.add_parser("inventory", help="work with inventory files")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from greenwatch.cli._common import Subparsers, say
+from greenwatch.cli._common import Subparsers, open_store, say
 from greenwatch.cli._core import common_args
 from greenwatch.cli._export_args import add_export_args, export_settings
 from greenwatch.export import (
@@ -34,7 +34,6 @@ from greenwatch.export import (
 )
 from greenwatch.inventory import load_inventory
 from greenwatch.model import GreenwatchError
-from greenwatch.store import DuckDBStore
 
 EXIT_PUSH_FAILED = 1
 
@@ -105,10 +104,7 @@ def _cmd_export_kpis(args: argparse.Namespace) -> int:
     settings = export_settings(args)
     inventory = load_inventory(args.inventory)
     at = _utc(args.at) if args.at else pd.Timestamp.now(tz="UTC")
-    path = args.data_dir / "greenwatch.duckdb"
-    if not path.exists():
-        raise GreenwatchError(f"no store at {path} (run greenwatch demo or serve first)")
-    store = DuckDBStore(path)
+    store = open_store(args.data_dir)
     try:
         snapshot = take_snapshot(store, inventory, at, settings.windows)
     finally:

@@ -29,6 +29,7 @@ from greenwatch.cli._common import (
     Subparsers,
     data_dir_help,
     default_data_dir,
+    open_store,
     period_args,
     say,
     text_table,
@@ -37,7 +38,6 @@ from greenwatch.ingest import encode_lines
 from greenwatch.model import GreenwatchError
 from greenwatch.service import parse_period, wait_for_stop
 from greenwatch.service._tokens import SCOPES, TokenStore
-from greenwatch.store import DuckDBStore
 
 TOKEN_ENV = "GREENWATCH_TOKEN"
 # gpu-check exit statuses (2, bad input, is every command's)
@@ -83,7 +83,7 @@ def _labels(pairs: list[str]) -> dict[str, str | list[str]]:
 def _frames_local(
     args: argparse.Namespace, start: pd.Timestamp, end: pd.Timestamp
 ) -> list[pd.DataFrame]:
-    store = DuckDBStore(args.data_dir / "greenwatch.duckdb")
+    store = open_store(args.data_dir)
     try:
         metrics = args.metric or sorted(set(store.series()["metric"]))
         labels = _labels(args.label) or None

@@ -4,18 +4,19 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 
 import pandas as pd
 
-from greenwatch.cli._common import Subparsers, period_args, say
+from greenwatch.cli._common import Subparsers, open_store, period_args, say
 from greenwatch.cli._core import common_args
+from greenwatch.cli._remote import add_server_args, ask, find_server
 from greenwatch.inventory import Level, Scope, load_inventory
 from greenwatch.metrics import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_SHARE
 from greenwatch.model import GreenwatchError
 from greenwatch.query import KPIS, compute_figures, energy_read, kpi_answer
-from greenwatch.service import parse_period, stored_source
-from greenwatch.store import DuckDBStore
+from greenwatch.service import LocalServer, parse_period, stored_source
 
 
 def _scope(args: argparse.Namespace) -> str:
@@ -30,23 +31,30 @@ def _cmd_kpi(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     start, end = parse_period(args.start, args.end, pd.Timestamp.now(tz="UTC"))
     scope = Scope.parse(_scope(args), inventory)
-    store = DuckDBStore(args.data_dir / "greenwatch.duckdb")
-    try:
-        answers = [
-            a.to_dict()
-            for a in kpi_answer(
-                store,
-                inventory,
-                args.kpi,
-                scope,
-                start,
-                end,
-                min_coverage=args.min_coverage,
-                min_share=args.min_share,
-            )
-        ]
-    finally:
-        store.close()
+    server = find_server(args)
+    if server is not None:
+        params = {"kpi": args.kpi, "scope": str(scope), "start": start.isoformat(),
+                  "end": end.isoformat(), "min_coverage": args.min_coverage,
+                  "min_share": args.min_share}  # fmt: skip
+        answers = ask(server, "GET", "/api/v1/kpi", params=params).json()["data"]
+    else:
+        store = open_store(args.data_dir)
+        try:
+            answers = [
+                a.to_dict()
+                for a in kpi_answer(
+                    store,
+                    inventory,
+                    args.kpi,
+                    scope,
+                    start,
+                    end,
+                    min_coverage=args.min_coverage,
+                    min_share=args.min_share,
+                )
+            ]
+        finally:
+            store.close()
     if args.format == "json":
         say(json.dumps(answers, indent=2))
         return 0
@@ -69,7 +77,7 @@ def _cmd_energy(args: argparse.Namespace) -> int:
     if args.site not in {s.id for s in inventory.sites}:
         raise GreenwatchError(f"unknown site {args.site!r}")
     start, end = parse_period(args.start, args.end, pd.Timestamp.now(tz="UTC"))
-    store = DuckDBStore(args.data_dir / "greenwatch.duckdb")
+    store = open_store(args.data_dir)
     try:
         read = energy_read(store, args.site, start, end, meter=args.meter, device=args.device)
     finally:
@@ -93,7 +101,10 @@ def _cmd_energy(args: argparse.Namespace) -> int:
 def _cmd_compute(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     start, end = parse_period(args.start, args.end, pd.Timestamp.now(tz="UTC"))
-    store = DuckDBStore(args.data_dir / "greenwatch.duckdb")
+    server = find_server(args)
+    if server is not None:
+        return _remote_compute(server, args, start, end)
+    store = open_store(args.data_dir)
     try:
         with stored_source(args.data_dir, inventory) as source:
             figures = compute_figures(store, inventory, start, end, source=source)
@@ -126,10 +137,29 @@ def _cmd_compute(args: argparse.Namespace) -> int:
     return 0
 
 
+def _remote_compute(
+    server: LocalServer, args: argparse.Namespace, start: pd.Timestamp, end: pd.Timestamp
+) -> int:
+    """``compute`` answered by a running server: its JSON, or its table (also as CSV)."""
+    params = {"level": args.level, "start": start.isoformat(), "end": end.isoformat()}
+    if args.format == "json":
+        say(json.dumps(ask(server, "GET", "/api/v1/compute", params=params).json(), indent=2))
+        return 0
+    text = ask(server, "GET", "/api/v1/compute", params={**params, "format": "csv"}).text
+    if args.format == "csv":
+        say(text.rstrip())
+        return 0
+    say(f"{start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC (half-open), from {server.url}")
+    table = pd.read_csv(io.StringIO(text))
+    say(table.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    return 0
+
+
 def _period_and_format(parser: argparse.ArgumentParser) -> None:
     period_args(parser)
     parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
     common_args(parser)
+    add_server_args(parser)
 
 
 def add_commands(sub: Subparsers) -> None:

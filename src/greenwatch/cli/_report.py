@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from greenwatch.cli._common import Subparsers, say
+from greenwatch.cli._common import Subparsers, open_store, say
 from greenwatch.cli._core import common_args
+from greenwatch.cli._remote import add_server_args, ask, find_server
 from greenwatch.inventory import load_inventory
 from greenwatch.metrics import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_SHARE
 from greenwatch.reports import (
@@ -24,8 +25,7 @@ from greenwatch.reports import (
     parse_period,
     parse_scope,
 )
-from greenwatch.service import stored_source
-from greenwatch.store import DuckDBStore
+from greenwatch.service import LocalServer, stored_source
 
 
 def _smtp(args: argparse.Namespace) -> SmtpSettings | None:
@@ -53,16 +53,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
     email = [a.strip() for text in args.email or [] for a in text.split(",") if a.strip()]
     inventory = load_inventory(args.inventory)
     scope = parse_scope(args.scope, inventory)
+    server = find_server(args)
+    if server is not None:
+        return _remote_report(server, args)
     config = ReportConfig(
         grades=GradeTable.load(args.grades),
         min_coverage=args.min_coverage,
         min_share=args.min_share,
     )
-    path = args.data_dir / "greenwatch.duckdb"
-    if not path.exists():
-        raise ReportError(f"no store at {path}: pass --data-dir, or run greenwatch demo first")
+    store = open_store(args.data_dir)
     out = args.out or args.data_dir / "reports"
-    store = DuckDBStore(path)
     try:
         with stored_source(args.data_dir, inventory) as source:
             archived = make_report(
@@ -86,6 +86,25 @@ def _cmd_report(args: argparse.Namespace) -> int:
         say(f"  {archived.path / f.name}  ({f.bytes:,} bytes)")
     if email:
         say(f"mailed to {', '.join(email)} via {args.smtp}")
+    return 0
+
+
+def _remote_report(server: LocalServer, args: argparse.Namespace) -> int:
+    """The report built by the server running on the data directory, into its archive."""
+    local_only = {"--out": args.out, "--email": args.email, "--grades": args.grades,
+                  "--keep": args.keep, "--keep-days": args.keep_days}  # fmt: skip
+    given = [flag for flag, value in local_only.items() if value]
+    if given:
+        raise ReportError(
+            f"{', '.join(given)}: not with a running server ({server.url}); it archives ad-hoc "
+            "reports in its data directory — leave these out, or stop it"
+        )
+    body = {"period": args.period, "scope": args.scope, "format": args.format,
+            "min_coverage": args.min_coverage}  # fmt: skip
+    listing = ask(server, "POST", "/api/v1/reports", json=body).json()
+    say(f"{listing['title']}: archived by {server.url}")
+    for f in listing["files"]:
+        say(f"  {server.url}{f['url']}  ({f['bytes']:,} bytes)")
     return 0
 
 
@@ -127,6 +146,7 @@ def add_commands(sub: Subparsers) -> None:
     )
     report.add_argument("--out", type=Path, help="archive directory (default: DATA_DIR/reports)")
     common_args(report)
+    add_server_args(report)
     report.add_argument("--grades", type=Path, help="PUE grade table CSV (grade,pue_max)")
     report.add_argument(
         "--min-coverage",

@@ -47,6 +47,7 @@ class ServiceHealth:
     boundary_refused: Mapping[str, int] = field(default_factory=dict)
     boundary_flagged: Mapping[str, int] = field(default_factory=dict)
     unregistered_sources: int = 0
+    store_up: bool = True
 
 
 @dataclass

@@ -164,6 +164,11 @@ class HealthCollector(Collector):
             value=health.batches_rejected,
         )
         yield GaugeMetricFamily(
+            "greenwatch_store_up",
+            "1 when the last read of the store succeeded, 0 when it failed (see /healthz)",
+            value=int(health.store_up),
+        )
+        yield GaugeMetricFamily(
             "greenwatch_collect_pending_batches",
             "Collected batches waiting for the next write to the store",
             value=health.pending_batches,

@@ -9,11 +9,13 @@ from greenwatch.service._demo import (
     registered_inventory,
     seed_registry,
 )
+from greenwatch.service._local import LocalServer, running_server, stored_token
 from greenwatch.service._serve import Service, run_until_stopped, wait_for_stop
 
 __all__ = [
     "ApiContext",
     "DemoState",
+    "LocalServer",
     "Service",
     "backfill",
     "demo_scenarios",
@@ -21,7 +23,9 @@ __all__ = [
     "registered_inventory",
     "registry_source",
     "run_until_stopped",
+    "running_server",
     "seed_registry",
     "stored_source",
+    "stored_token",
     "wait_for_stop",
 ]

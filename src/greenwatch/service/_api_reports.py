@@ -4,6 +4,10 @@
 download URLs; ``GET /api/v1/reports/<name>`` downloads the report's PDF (else its HTML);
 ``GET /api/v1/reports/<name>/<file>`` downloads one of its files (HTML, PDF, a CSV table).
 Names are looked up in the archive's manifests, never joined into paths as given.
+``POST /api/v1/reports`` (write scope) with ``{"period": "2026-10", "scope": "national",
+"format": "html,pdf,csv", "min_coverage": 0.95}`` builds an ad-hoc report into the archive
+(what ``greenwatch report`` does when a server runs on its data directory); 201 with its
+listing.
 """
 
 from __future__ import annotations
@@ -12,8 +16,20 @@ from pathlib import Path
 
 import flask
 
-from greenwatch.reports import MEDIA_TYPES, ArchivedReport, find_report, list_reports
-from greenwatch.service._context import ApiContext, bad_request
+from greenwatch.metrics import DEFAULT_MIN_COVERAGE
+from greenwatch.model import GreenwatchError
+from greenwatch.reports import (
+    MEDIA_TYPES,
+    ArchivedReport,
+    ReportConfig,
+    find_report,
+    list_reports,
+    make_report,
+    parse_formats,
+    parse_period,
+    parse_scope,
+)
+from greenwatch.service._context import NOT_A_JSON_OBJECT, ApiContext, bad_request, json_object
 
 ARCHIVE = "reports"
 
@@ -49,6 +65,35 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
     @app.get("/api/v1/reports")
     def reports() -> flask.Response:
         return flask.jsonify(data=[_listing(r) for r in list_reports(archive_dir(ctx))])
+
+    @app.post("/api/v1/reports")
+    def create_report() -> tuple[flask.Response, int]:
+        body = json_object()
+        archive = archive_dir(ctx)
+        if body is None:
+            return bad_request(NOT_A_JSON_OBJECT)
+        if archive is None:
+            return bad_request("this server has no data directory to archive reports in", 409)
+        try:
+            period = parse_period(str(body.get("period", "")))
+            scope = parse_scope(str(body.get("scope", "national")), ctx.inventory)
+            formats = parse_formats(str(body.get("format", "html,pdf,csv")))
+            coverage = float(body.get("min_coverage", DEFAULT_MIN_COVERAGE))
+            config = ReportConfig(min_coverage=coverage)
+            archived = make_report(
+                ctx.store,
+                ctx.inventory,
+                period,
+                scope,
+                formats=formats,
+                archive_dir=archive,
+                generated_at=ctx.clock(),
+                config=config,
+                compute=ctx.compute_source,
+            )
+        except (GreenwatchError, ValueError) as exc:
+            return bad_request(str(exc))
+        return flask.jsonify(_listing(archived)), 201
 
     @app.get("/api/v1/reports/<name>")
     def report(name: str) -> flask.Response | tuple[flask.Response, int]:

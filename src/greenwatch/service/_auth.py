@@ -82,6 +82,8 @@ def required_scope(method: str, path: str) -> str | None:
         return None
     if _under(path, "/api/v1/audit"):  # names people and their addresses
         return "admin"
+    if _under(path, "/api/v1/backup"):  # the whole data directory, token hashes included
+        return "admin"
     if method in READ_METHODS:
         return "read"
     if _under(path, "/api/v1/resources/verifications"):

@@ -8,6 +8,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -137,11 +138,17 @@ def _demo_days(key: str, seed: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}/{key}".encode()).digest()[:4], "big") % 120
 
 
+def phase2_in_service(state: DemoState, now: pd.Timestamp) -> date:
+    """The day Wuhan's phase 2 enters service: two thirds into the demo's window, never after
+    ``now`` (the window starts at a midnight, so the day is at most today)."""
+    return (state.start + (now - state.start) * 2 / 3).date()
+
+
 def seed_registry(
     data_dir: Path, inventory: Inventory, state: DemoState, now: pd.Timestamp
 ) -> tuple[int, int]:
     """Give the demo's registry a history: Wuhan's AI centre grows from 100 to 300 PFLOPS
-    (phase 2 registered, in service from day 20 of the backfill), TaihuLight's
+    (phase 2 registered, in service two thirds into the backfill: day 20 of 30), TaihuLight's
     published HPL and HPCG runs, and probe, MLPerf-style and GPU-check records of every other
     pool — most recent, some stale, one failed, some never verified. Idempotent: records are
     added only to a registry that has none. Returns (pools registered, records added).
@@ -156,7 +163,7 @@ def seed_registry(
                 "class": "ai",
                 "model": "huawei-ascend-910",
                 "count": 800,
-                "in_service": (state.start + 20 * DAY).date().isoformat(),
+                "in_service": phase2_in_service(state, now).isoformat(),
                 "source": "demo: phase 2 takes the centre from 100 to 300 PFLOPS FP16",
             }
             registry.register("ai-wuhan", phase2, DEMO)

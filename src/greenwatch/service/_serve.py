@@ -7,7 +7,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +27,7 @@ from greenwatch.service import (
     _api_ingest,
     _api_kpi,
     _api_metrics,
+    _api_ops,
     _api_read,
     _api_reports,
     _api_resources,
@@ -34,9 +35,10 @@ from greenwatch.service import (
 )
 from greenwatch.service._context import ApiContext, registry_source
 from greenwatch.service._http import HttpServer, create_flask
+from greenwatch.service._local import admin_token, publish, withdraw
 from greenwatch.service._tokens import TokenStore
 from greenwatch.simulate import Simulator
-from greenwatch.store import Store
+from greenwatch.store import Store, StoreError
 
 log = logging.getLogger("greenwatch.serve")
 Clock = Callable[[], pd.Timestamp]
@@ -52,7 +54,10 @@ API_MODULES = (
     _api_alerts,
     _api_metrics,
     _api_resources,
+    _api_ops,
 )
+RETENTION_EVERY_H = 24  # delete what the store's retention no longer keeps, then checkpoint
+STORE_PROBE_S = 15.0  # read the store this often; a failure makes /readyz 503
 ALERT_TICK_S = 15.0  # dispatch this often; rules are evaluated every evaluation_interval
 
 
@@ -101,9 +106,11 @@ class Service:
         self.ingest = Ingest(self.store.write)
         sites = InventorySites(self.inventory, self.inventory_path)
         self.boundary = Boundary(sites, self.boundary_policy)
-        flask_app = create_flask(self._ready.is_set)
+        self._store_trouble: str | None = None
+        flask_app = create_flask(self._ready.is_set, lambda: self._store_trouble)
         tokens = self.tokens or _auth.default_tokens(self.data_dir, self.store)
         flask_app.config[_auth.TOKENS_KEY] = tokens
+        self.context_tokens = tokens
         flask_app.config[_api_ingest.MAX_BODY_KEY] = self.max_body_bytes
         # Computing resources: DATA_DIR/resources.sqlite (in memory without a data directory).
         registry = self.data_dir / REGISTRY_FILE if self.data_dir is not None else None
@@ -150,25 +157,13 @@ class Service:
         self.app = flask_app
         self.http = HttpServer(flask_app, self.host, self.port)
         self.scheduler = BackgroundScheduler(timezone="UTC")
+        self._every(self.apply_retention, "retention", hours=RETENTION_EVERY_H)
+        self._every(self.check_store, "store-probe", seconds=STORE_PROBE_S)
         self.exports.install(self.scheduler)  # KPI snapshot job; OTLP and Influx pushes
         if self.alerts is not None:
-            self.scheduler.add_job(
-                self.alerts.tick,
-                "interval",
-                seconds=ALERT_TICK_S,
-                id="alerts",
-                max_instances=1,
-                coalesce=True,
-            )
+            self._every(self.alerts.tick, "alerts", seconds=ALERT_TICK_S)
         if self.live is not None:
-            self.scheduler.add_job(
-                self.poll_live,
-                "interval",
-                seconds=self.poll_s,
-                id="simulator",
-                max_instances=1,
-                coalesce=True,
-            )
+            self._every(self.poll_live, "simulator", seconds=self.poll_s)
         self.report_scheduler: ReportScheduler | None = None
         if self.reports is not None:
             if self.data_dir is None:
@@ -184,14 +179,13 @@ class Service:
         self.collection: Scheduler | None = None
         if self.collectors:
             self.collection = Scheduler(self._keep, self.collectors, clock=self.clock)
-            self.scheduler.add_job(
-                self.flush_collected,
-                "interval",
-                seconds=FLUSH_S,
-                id="collected",
-                max_instances=1,
-                coalesce=True,
-            )
+            self._every(self.flush_collected, "collected", seconds=FLUSH_S)
+
+    def _every(self, job: Callable[[], object], job_id: str, **interval: float) -> None:
+        """Run ``job`` on the scheduler every ``interval`` (one at a time; missed runs merged)."""
+        self.scheduler.add_job(
+            job, "interval", id=job_id, max_instances=1, coalesce=True, **interval
+        )
 
     def _keep(self, batch: pd.DataFrame) -> None:
         with self._collected_lock:
@@ -219,7 +213,32 @@ class Service:
 
     def _health(self) -> ServiceHealth:
         pending = len(self._collected)
-        return _api_metrics.service_health(self.context, self.collection, self.collectors, pending)
+        health = _api_metrics.service_health(
+            self.context, self.collection, self.collectors, pending
+        )
+        return replace(health, store_up=self._store_trouble is None)
+
+    def apply_retention(self) -> None:
+        """One retention pass, for stores that have one (:class:`greenwatch.store.Retention`)."""
+        apply = getattr(self.store, "apply_retention", None)
+        if callable(apply):
+            outcome = apply(self.clock())
+            if outcome is not None:
+                log.info("retention: deleted %s", outcome)
+
+    def check_store(self) -> str | None:
+        """Read the store once (stores that can be probed); the failure, or None."""
+        probe = getattr(self.store, "probe", None)
+        if callable(probe):
+            try:
+                probe()
+            except StoreError as exc:
+                if self._store_trouble is None:
+                    log.error("store unreadable: %s", exc)
+                self._store_trouble = str(exc)
+            else:
+                self._store_trouble = None
+        return self._store_trouble
 
     def poll_live(self) -> int:
         """Advance the simulated network to now and ingest what it produced."""
@@ -234,14 +253,20 @@ class Service:
         return f"http://{self.host}:{self.http.port}/"
 
     def start(self) -> None:
+        self.check_store()
         self.http.start()
         self.scheduler.start()
         if self.collection is not None:
             self.collection.start()
+        if self.data_dir is not None:  # local commands find this server through the data dir
+            admin_token(self.data_dir, self.context_tokens)
+            publish(self.data_dir, self.url)
         self._ready.set()
 
     def stop(self) -> None:
         self._ready.clear()
+        if self.data_dir is not None:
+            withdraw(self.data_dir)
         if self.collection is not None:
             self.collection.shutdown()
         self.scheduler.shutdown(wait=True)

@@ -2,14 +2,36 @@
 
 from greenwatch.store._base import AGGS, Gaps, LabelFilter, Store, StoreError
 from greenwatch.store._duckdb import DuckDBStore
+from greenwatch.store._retention import (
+    RAW_RETENTION,
+    ROLLUP_RETENTION,
+    Retention,
+    RetentionOutcome,
+)
+from greenwatch.store._schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Migration,
+    StoreMissingError,
+    StoreUnavailableError,
+)
 from greenwatch.store._victoria import VictoriaMetricsStore
 
 __all__ = [
     "AGGS",
+    "MIGRATIONS",
+    "RAW_RETENTION",
+    "ROLLUP_RETENTION",
+    "SCHEMA_VERSION",
     "DuckDBStore",
     "Gaps",
     "LabelFilter",
+    "Migration",
+    "Retention",
+    "RetentionOutcome",
     "Store",
     "StoreError",
+    "StoreMissingError",
+    "StoreUnavailableError",
     "VictoriaMetricsStore",
 ]

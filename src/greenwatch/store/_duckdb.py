@@ -12,6 +12,7 @@ at a time (a lock); readers use their own cursors and may run concurrently.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +32,19 @@ from greenwatch.store._base import (
     match_labels,
     normalise_aggs,
 )
+from greenwatch.store._retention import (
+    Retention,
+    RetentionOutcome,
+    apply_retention,
+    raw_kept_from,
+)
+from greenwatch.store._schema import (
+    StoreUnavailableError,
+    connect,
+    full_check,
+    prepare,
+    schema_version,
+)
 from greenwatch.store._sql import (
     ROLLUP_COLUMNS,
     SUMMARY_COLUMNS,
@@ -41,28 +55,6 @@ from greenwatch.store._sql import (
 
 HOUR = 3_600_000_000_000
 DAY = 24 * HOUR
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS series (
-    id INTEGER PRIMARY KEY, key VARCHAR UNIQUE NOT NULL, metric VARCHAR NOT NULL,
-    labels VARCHAR NOT NULL);
-CREATE TABLE IF NOT EXISTS samples (series_id INTEGER NOT NULL, t BIGINT NOT NULL,
-    value DOUBLE NOT NULL);
-CREATE TABLE IF NOT EXISTS meta (name VARCHAR PRIMARY KEY, value VARCHAR);
-{
-    "".join(
-        f'''CREATE TABLE IF NOT EXISTS {table} (series_id INTEGER NOT NULL, bucket BIGINT NOT NULL,
-    n BIGINT, sum DOUBLE, min DOUBLE, max DOUBLE, first_t BIGINT, first_v DOUBLE,
-    last_t BIGINT, last_v DOUBLE, increase DOUBLE, integral DOUBLE, covered_s DOUBLE,
-    resets BIGINT, reset_start BIGINT, reset_end BIGINT);
-ALTER TABLE {table} ADD COLUMN IF NOT EXISTS resets BIGINT;
-ALTER TABLE {table} ADD COLUMN IF NOT EXISTS reset_start BIGINT;
-ALTER TABLE {table} ADD COLUMN IF NOT EXISTS reset_end BIGINT;
-'''
-        for table in ("rollup_1h", "rollup_1d")
-    )
-}
-"""
 
 
 def _ns(ts: pd.Timestamp) -> int:
@@ -196,16 +188,37 @@ def _count(result: duckdb.DuckDBPyConnection) -> int:
 
 
 class DuckDBStore:
-    """Embedded DuckDB store; ``path`` is a database file (created) or ``:memory:``."""
+    """Embedded DuckDB store; ``path`` is a database file or ``:memory:``.
 
-    def __init__(self, path: str | Path = ":memory:", gaps: Gaps | None = None) -> None:
+    A missing file is created (with its directory) only when ``create``; ``read_only`` opens
+    without the write lock. Opening migrates an older schema forward and reads every table
+    once (see :mod:`greenwatch.store._schema`); failures are :class:`StoreUnavailableError`.
+    """
+
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        gaps: Gaps | None = None,
+        *,
+        create: bool = True,
+        read_only: bool = False,
+        retention: Retention | None = None,
+    ) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.retention = retention
         self.gaps = gaps or Gaps()
-        self._con = duckdb.connect(self.path)
-        self._con.execute(_SCHEMA)
-        _migrate_keys(self._con)
+        if self.path == ":memory:":
+            self._con = duckdb.connect(self.path)
+        else:
+            self._con = connect(Path(self.path), create=create, read_only=read_only)
+        try:
+            self.migrated_from = prepare(self._con, Path(self.path), read_only=read_only)
+        except BaseException:
+            self._con.close()
+            raise
+        self._raw_kept_from = raw_kept_from(self._con)
+        if not read_only:
+            _migrate_keys(self._con)
         self._lock = threading.Lock()
         self._series_cache: pd.DataFrame | None = None
         # Bumped after a commit that added series: a reader that began before it must not
@@ -224,6 +237,13 @@ class DuckDBStore:
         combos = batch.iloc[first_rows][["metric", *labels]]
         t = batch["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
         with self._lock:
+            kept = self._raw_kept_from
+            if kept is not None and int(t.min()) < kept + HOUR:
+                raise StoreError(
+                    f"samples at {pd.Timestamp(int(t.min()), tz='UTC')} are older than the raw "
+                    f"samples this store keeps (from {pd.Timestamp(kept, tz='UTC')} on, "
+                    "retention): their hour's roll-up can no longer be recomputed"
+                )
             cur = self._con.cursor()
             try:
                 cur.execute("BEGIN")
@@ -490,6 +510,53 @@ class DuckDBStore:
         parts.append(_regroup(rows.df(), lo, width))
         found = [p for p in parts if not p.empty]
         return _combine(pd.concat(found, ignore_index=True)) if found else parts[0]
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version the open store records."""
+        with self._lock:
+            return schema_version(self._con)
+
+    def check(self) -> list[str]:
+        """Read every column of every table and cross-check them; the problems found (empty:
+        sound). Writers wait meanwhile."""
+        with self._lock:
+            return full_check(self._con)
+
+    def probe(self) -> None:
+        """Read the series and the last day of samples and roll-ups; raises
+        :class:`StoreUnavailableError` naming the failure when the file cannot be read."""
+        cur = self._con.cursor()
+        try:
+            cur.execute("SELECT count(*), bit_xor(hash(key)) FROM series").fetchone()
+            for table, column in (("samples", "t"), ("rollup_1h", "bucket")):
+                cur.execute(
+                    f"SELECT count(*), bit_xor(hash(COLUMNS(*))) FROM {table} "
+                    f"WHERE {column} >= (SELECT max({column}) FROM {table}) - {DAY}"
+                ).fetchone()
+        except duckdb.Error as exc:
+            raise StoreUnavailableError(f"reading the store {self.path} failed: {exc}") from None
+        finally:
+            cur.close()
+
+    def apply_retention(self, now: pd.Timestamp) -> RetentionOutcome | None:
+        """Delete what :attr:`retention` no longer keeps at ``now`` and compact the file
+        (writes wait); None when the store has no retention."""
+        if self.retention is None or self.path == ":memory:":
+            return None
+        with self._lock:
+            outcome = apply_retention(self._con, self.retention, now)
+            self._raw_kept_from = raw_kept_from(self._con)
+        return outcome
+
+    def snapshot(self, dest: Path) -> None:
+        """A consistent copy of the store file at ``dest``: writes wait while the write-ahead
+        log is checkpointed into the file and the file is copied (readers go on)."""
+        if self.path == ":memory:":
+            raise StoreError("an in-memory store has no file to copy")
+        with self._lock:
+            self._con.execute("CHECKPOINT")
+            shutil.copyfile(self.path, dest)
 
     def close(self) -> None:
         """Checkpoint and close the database file."""
