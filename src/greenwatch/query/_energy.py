@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from greenwatch.metrics import J_PER_KWH, interval_energy, meter_energy
+from greenwatch.query._cache import cached, label_key
 from greenwatch.store import Gaps, LabelFilter, Store
 
 HOUR = pd.Timedelta(hours=1)
@@ -188,8 +189,21 @@ def read_meter_energy(
 
     Columns: site, the meter or device label, ts (with ``step``), and
     :data:`greenwatch.metrics.METER_ENERGY_COLUMNS` (energy_j, coverage, provenance, resets,
-    filled_s). The rule is :func:`greenwatch.metrics.meter_energy`.
+    filled_s). The rule is :func:`greenwatch.metrics.meter_energy`. Kept until the store's
+    next write (:func:`greenwatch.query._cache.cached`).
     """
+    key = ("meter_energy", start, end, step, label_key(labels), pair)
+    return cached(store, key, lambda: _read_meter_energy(store, start, end, step, labels, pair))
+
+
+def _read_meter_energy(
+    store: Store,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    step: pd.Timedelta | None,
+    labels: LabelFilter | None,
+    pair: Pair,
+) -> pd.DataFrame:
     counter_metric, power_metric, label = pair
     keys = ["site", label, *(["ts"] if step is not None else [])]
     aggs = ["increase", "coverage", "resets"]

@@ -211,6 +211,9 @@ class DuckDBStore:
         # Bumped after a commit that added series: a reader that began before it must not
         # cache what it read (it may predate the new series).
         self._series_generation = 0
+        # Bumped after every commit that stored samples: answers computed from the store may be
+        # kept under the generation they were read at (greenwatch.query caches them so).
+        self.generation = 0
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -257,6 +260,8 @@ class DuckDBStore:
             if added:
                 self._series_generation += 1
                 self._series_cache = None
+            if stored:
+                self.generation += 1
         return stored
 
     def _series_ids(
