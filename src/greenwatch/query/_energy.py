@@ -113,6 +113,21 @@ def _spans_of(store: Store, metric: str, spans: pd.DataFrame) -> dict[int, pd.Da
     }
 
 
+def _reset_hours(
+    store: Store, metric: str, start: pd.Timestamp, end: pd.Timestamp, labels: LabelFilter
+) -> pd.DataFrame:
+    """Hourly resets, reset_start and reset_end of ``metric`` in the hours with a reset: only
+    those rows where the store can (:meth:`DuckDBStore.reset_hours`), else every hour's."""
+    reader = getattr(store, "reset_hours", None)
+    if reader is not None:
+        found: pd.DataFrame = reader(metric, start, end, labels)
+        return found
+    hours = store.query(
+        metric, start, end, labels=labels, step=HOUR, agg=["resets", "reset_start", "reset_end"]
+    )
+    return hours[hours["resets"] > 0]
+
+
 _EMPTY = pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ns, UTC]"), "value": []})
 
 
@@ -129,15 +144,14 @@ def _reset_fill(
     raw samples are read only over the reset pairs, all of them in one read per metric."""
     counter_metric, power_metric, label = pair
     gaps = _gaps(store)
-    hours = store.query(
+    hours = _reset_hours(
+        store,
         counter_metric,
         start.floor("h"),
         end.ceil("h"),
-        labels={"site": sorted({s for s, _ in keys}), label: sorted({k for _, k in keys})},
-        step=HOUR,
-        agg=["resets", "reset_start", "reset_end"],
+        {"site": sorted({s for s, _ in keys}), label: sorted({k for _, k in keys})},
     )
-    hours = _keyed(hours[hours["resets"] > 0], label, True)
+    hours = _keyed(hours, label, True)
     rows = [
         {"site": str(site), label: str(key), "start": a, "end": b}
         for (site, key), found in hours.groupby(["site", label], sort=True)
