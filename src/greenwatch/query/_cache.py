@@ -31,9 +31,7 @@ def label_key(labels: LabelFilter | None) -> Hashable:
     """A label filter as a hashable key."""
     if labels is None:
         return None
-    return tuple(
-        sorted((k, v if isinstance(v, str) else tuple(v)) for k, v in labels.items())
-    )
+    return tuple(sorted((k, v if isinstance(v, str) else tuple(v)) for k, v in labels.items()))
 
 
 def cached(store: Store, key: Hashable, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
