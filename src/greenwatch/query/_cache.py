@@ -21,7 +21,7 @@ from greenwatch.store import LabelFilter, Store
 
 # Answers kept per store: a dashboard page, a report and the alert evaluator each ask a few.
 _SIZE = 64
-_kept: weakref.WeakKeyDictionary[Any, OrderedDict[Hashable, pd.DataFrame]] = (
+_kept: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[int, Hashable], pd.DataFrame]] = (
     weakref.WeakKeyDictionary()
 )
 _lock = threading.Lock()
