@@ -4,6 +4,8 @@ the next caller gets. The reset hours read from the roll-ups equal the generic q
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -89,3 +91,13 @@ def test_reset_hours_are_the_hours_with_a_reset() -> None:
     expected = every[every["resets"] > 0].reset_index(drop=True)
     pd.testing.assert_frame_equal(found, expected)
     assert found["ts"].tolist() == [T0 + HOUR]
+
+
+def test_a_write_through_another_store_over_the_file_is_seen(tmp_path: Path) -> None:
+    reader = DuckDBStore(tmp_path / "greenwatch.duckdb")
+    writer = DuckDBStore(tmp_path / "greenwatch.duckdb")
+    writer.write(_counter("facility", 120.0, pd.date_range(T0, T0 + HOUR, freq="1min")))
+    before = read_meter_energy(reader, T0, END, labels={"site": "dc-1"})
+    writer.write(_counter("facility", 120.0, pd.date_range(T0 + HOUR, END, freq="1min")))
+    after = read_meter_energy(reader, T0, END, labels={"site": "dc-1"})
+    assert after.at[0, "energy_j"] == pytest.approx(2 * before.at[0, "energy_j"])

@@ -196,6 +196,30 @@ def _count(result: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
+class _Generation:
+    """A count of the writes to one database."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def bump(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+_generations: dict[str, _Generation] = {}
+_generations_lock = threading.Lock()
+
+
+def _generations_of(path: str) -> _Generation:
+    """The write count of the database at ``path`` (each in-memory database its own)."""
+    if path == ":memory:":
+        return _Generation()
+    with _generations_lock:
+        return _generations.setdefault(str(Path(path).resolve()), _Generation())
+
+
 class DuckDBStore:
     """Embedded DuckDB store; ``path`` is a database file (created) or ``:memory:``."""
 
@@ -212,9 +236,8 @@ class DuckDBStore:
         # Bumped after a commit that added series: a reader that began before it must not
         # cache what it read (it may predate the new series).
         self._series_generation = 0
-        # Bumped after every commit that stored samples: answers computed from the store may be
-        # kept under the generation they were read at (greenwatch.query caches them so).
-        self.generation = 0
+        # Writes counted per database: two stores over one file in a process see one count.
+        self._generations = _generations_of(self.path)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -262,8 +285,15 @@ class DuckDBStore:
                 self._series_generation += 1
                 self._series_cache = None
             if stored:
-                self.generation += 1
+                self._generations.bump()
         return stored
+
+    @property
+    def generation(self) -> int:
+        """Bumped after every commit that stored samples, by any store over the same database
+        in this process: an answer computed from the store may be kept under the generation it
+        was read at (greenwatch.query keeps them so)."""
+        return self._generations.value
 
     def _series_ids(
         self, cur: duckdb.DuckDBPyConnection, combos: pd.DataFrame, labels: list[str]
