@@ -9,27 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tests.query.test_energy_golden import T0, _site
 
-from greenwatch.inventory import Location, Site, Targets
 from greenwatch.model import make_batch
 from greenwatch.query import pue_trend, read_meter_energy, site_totals
 from greenwatch.store import DuckDBStore
 
-T0 = pd.Timestamp("2026-05-31T16:00:00Z")
 END = T0 + pd.Timedelta(hours=2)
 HOUR = pd.Timedelta(hours=1)
-SITE = Site(
-    id="dc-1",
-    name="dc-1",
-    kind="hub_cluster",
-    hub="guizhou",
-    region="west",
-    province="Guizhou",
-    location=Location(lat=26.0, lon=106.0),
-    it_capacity_kw=1000,
-    pue_category=3,
-    targets=Targets(pue=1.25),
-)
+SITE = _site("dc-1")
 
 
 def _counter(meter: str, kw: float, stamps: pd.DatetimeIndex) -> pd.DataFrame:
