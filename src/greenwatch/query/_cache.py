@@ -3,8 +3,9 @@
 A store that counts its writes (``generation``, bumped after every commit that stored samples,
 as :class:`greenwatch.store.DuckDBStore` does) lets a read be answered again without reading:
 the answer is kept under the generation it was read at, so any later write makes it unreachable.
-A store without a generation is read every time. Answers are DataFrames; each caller gets its
-own copy.
+A store without a generation is read every time, and so is every read inside
+:func:`fresh_reads` (a scheduled recompute, whose windows end now and are not asked again).
+Answers are DataFrames; each caller gets its own copy.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import pandas as pd
@@ -25,6 +28,17 @@ _kept: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[int, Hashable], pd.DataF
     weakref.WeakKeyDictionary()
 )
 _lock = threading.Lock()
+_fresh: ContextVar[bool] = ContextVar("fresh_reads", default=False)
+
+
+@contextmanager
+def fresh_reads() -> Iterator[None]:
+    """Reads inside this block read the store and keep nothing."""
+    token = _fresh.set(True)
+    try:
+        yield
+    finally:
+        _fresh.reset(token)
 
 
 def label_key(labels: LabelFilter | None) -> Hashable:
@@ -37,7 +51,7 @@ def label_key(labels: LabelFilter | None) -> Hashable:
 def cached(store: Store, key: Hashable, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
     """``compute()``, or a copy of its answer for ``key`` kept since the store's last write."""
     generation = getattr(store, "generation", None)
-    if not isinstance(generation, int):
+    if not isinstance(generation, int) or _fresh.get():
         return compute()
     full = (generation, key)
     with _lock:
