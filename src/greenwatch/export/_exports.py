@@ -25,7 +25,7 @@ from greenwatch.export._prometheus import build_registry
 from greenwatch.export._samples import LatestSamples, latest_samples, samples_registry
 from greenwatch.export._snapshot import WINDOWS, KpiSnapshot, take_snapshot
 from greenwatch.inventory import Inventory
-from greenwatch.query import ComputeSource
+from greenwatch.query import ComputeSource, fresh_reads
 from greenwatch.store import Store
 
 log = logging.getLogger("greenwatch.export")
@@ -96,15 +96,16 @@ class KpiExports:
         publish them together; on failure keep the previous ones (logged, counted once)."""
         now = self.clock()
         try:
-            samples = latest_samples(self.store, now)
-            snapshot = take_snapshot(
-                self.store,
-                self.inventory,
-                now,
-                self.settings.windows,
-                compute=self.compute,
-            )
-            month = self._month(now)
+            with fresh_reads():
+                samples = latest_samples(self.store, now)
+                snapshot = take_snapshot(
+                    self.store,
+                    self.inventory,
+                    now,
+                    self.settings.windows,
+                    compute=self.compute,
+                )
+                month = self._month(now)
         except Exception:  # telemetry never crashes its host; the old pages stay
             log.exception("KPI snapshot failed")
             self.stats.refresh_failed()

@@ -5,6 +5,7 @@ hourly roll-ups); the arithmetic of every figure lives in :mod:`greenwatch.metri
 """
 
 from greenwatch.inventory import Scope, ScopeError
+from greenwatch.query._cache import fresh_reads
 from greenwatch.query._compute import (
     IDENTIFY_WINDOW,
     ComputeFigures,
@@ -46,6 +47,7 @@ __all__ = [
     "declared_pools",
     "discovered_devices",
     "energy_read",
+    "fresh_reads",
     "inventory_source",
     "kpi_answer",
     "pool_frame",

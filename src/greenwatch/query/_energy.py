@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from greenwatch.metrics import J_PER_KWH, interval_energy, meter_energy
+from greenwatch.query._cache import cached, label_key
 from greenwatch.store import Gaps, LabelFilter, Store
 
 HOUR = pd.Timedelta(hours=1)
@@ -78,20 +79,37 @@ def _pieces(
     return out
 
 
-def _spans(rows: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[Any, Any]]:
-    """Merged ``[a, b)`` (whole seconds, inside the period) around the reset pairs."""
-    found = rows.dropna(subset=["reset_start", "reset_end"]).sort_values("reset_start")
-    merged: list[tuple[Any, Any]] = []
-    for s, e in zip(found["reset_start"], found["reset_end"], strict=True):
-        a = max(start, pd.Timestamp(int(s), tz="UTC").floor("s"))
-        b = min(end, pd.Timestamp(int(e), tz="UTC").floor("s") + SECOND)
+def _spans(
+    hours: pd.DataFrame,
+    label: str,
+    keys: list[tuple[str, str]],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+) -> list[dict[str, Any]]:
+    """Per (site, ``label``) of ``keys``: merged ``[a, b)`` (whole seconds, inside the period)
+    around the reset pairs of ``hours``, one row each."""
+    found = hours.dropna(subset=["reset_start", "reset_end"])
+    wanted = set(keys)
+    pairs = sorted(
+        (str(site), str(key), int(s), int(e))
+        for site, key, s, e in zip(
+            found["site"], found[label], found["reset_start"], found["reset_end"], strict=True
+        )
+        if (str(site), str(key)) in wanted
+    )
+    rows: list[dict[str, Any]] = []
+    last: tuple[str, str] | None = None
+    for site, key, s, e in pairs:
+        a = max(start, pd.Timestamp(s, tz="UTC").floor("s"))
+        b = min(end, pd.Timestamp(e, tz="UTC").floor("s") + SECOND)
         if b <= a:
             continue
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        if last == (site, key) and a <= rows[-1]["end"]:
+            rows[-1]["end"] = max(rows[-1]["end"], b)
         else:
-            merged.append((a, b))
-    return merged
+            rows.append({"site": site, label: key, "start": a, "end": b})
+            last = (site, key)
+    return rows
 
 
 def _spans_of(store: Store, metric: str, spans: pd.DataFrame) -> dict[int, pd.DataFrame]:
@@ -100,16 +118,31 @@ def _spans_of(store: Store, metric: str, spans: pd.DataFrame) -> dict[int, pd.Da
     reader = getattr(store, "query_spans", None)
     if reader is not None:
         found: pd.DataFrame = reader(metric, spans)
-        spans_of = found["span"].to_numpy(dtype="int64")
-        return {
-            int(k): found.iloc[np.flatnonzero(spans_of == k)][["ts", "value"]]
-            for k in np.unique(spans_of)
-        }
+        # Ordered by span: each span's rows are one slice.
+        keys, firsts = np.unique(found["span"].to_numpy(dtype="int64"), return_index=True)
+        lasts = np.append(firsts[1:], len(found))
+        samples = found[["ts", "value"]]
+        return {int(k): samples.iloc[a:b] for k, a, b in zip(keys, firsts, lasts, strict=True)}
     labels = [c for c in spans.columns if c not in ("start", "end")]
     return {
         i: store.query(metric, row["start"], row["end"], labels={k: row[k] for k in labels})
         for i, row in enumerate(spans.to_dict("records"))
     }
+
+
+def _reset_hours(
+    store: Store, metric: str, start: pd.Timestamp, end: pd.Timestamp, labels: LabelFilter
+) -> pd.DataFrame:
+    """Hourly resets, reset_start and reset_end of ``metric`` in the hours with a reset: only
+    those rows where the store can (:meth:`DuckDBStore.reset_hours`), else every hour's."""
+    reader = getattr(store, "reset_hours", None)
+    if reader is not None:
+        found: pd.DataFrame = reader(metric, start, end, labels)
+        return found
+    hours = store.query(
+        metric, start, end, labels=labels, step=HOUR, agg=["resets", "reset_start", "reset_end"]
+    )
+    return hours[hours["resets"] > 0]
 
 
 _EMPTY = pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ns, UTC]"), "value": []})
@@ -128,21 +161,14 @@ def _reset_fill(
     raw samples are read only over the reset pairs, all of them in one read per metric."""
     counter_metric, power_metric, label = pair
     gaps = _gaps(store)
-    hours = store.query(
+    hours = _reset_hours(
+        store,
         counter_metric,
         start.floor("h"),
         end.ceil("h"),
-        labels={"site": sorted({s for s, _ in keys}), label: sorted({k for _, k in keys})},
-        step=HOUR,
-        agg=["resets", "reset_start", "reset_end"],
+        {"site": sorted({s for s, _ in keys}), label: sorted({k for _, k in keys})},
     )
-    hours = _keyed(hours[hours["resets"] > 0], label, True)
-    rows = [
-        {"site": str(site), label: str(key), "start": a, "end": b}
-        for (site, key), found in hours.groupby(["site", label], sort=True)
-        if (str(site), str(key)) in keys
-        for a, b in _spans(found, start, end)
-    ]
+    rows = _spans(_keyed(hours, label, True), label, keys, start, end)
     if not rows:
         return []
     spans = pd.DataFrame(rows)
@@ -188,8 +214,21 @@ def read_meter_energy(
 
     Columns: site, the meter or device label, ts (with ``step``), and
     :data:`greenwatch.metrics.METER_ENERGY_COLUMNS` (energy_j, coverage, provenance, resets,
-    filled_s). The rule is :func:`greenwatch.metrics.meter_energy`.
+    filled_s). The rule is :func:`greenwatch.metrics.meter_energy`. Kept until the store's
+    next write (:func:`greenwatch.query._cache.cached`).
     """
+    key = ("meter_energy", start, end, step, label_key(labels), pair)
+    return cached(store, key, lambda: _read_meter_energy(store, start, end, step, labels, pair))
+
+
+def _read_meter_energy(
+    store: Store,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    step: pd.Timedelta | None,
+    labels: LabelFilter | None,
+    pair: Pair,
+) -> pd.DataFrame:
     counter_metric, power_metric, label = pair
     keys = ["site", label, *(["ts"] if step is not None else [])]
     aggs = ["increase", "coverage", "resets"]

@@ -14,6 +14,7 @@ import pandas as pd
 
 from greenwatch.inventory import Inventory, Site, grid_factors, site_grid_factor
 from greenwatch.metrics import site_energy_totals
+from greenwatch.query._cache import cached
 from greenwatch.query._energy import read_meter_energy
 from greenwatch.store import Store
 
@@ -64,21 +65,25 @@ def site_totals(
     pue_category, it_capacity_kw, target_pue, target_green_share, target_occupancy,
     factor_kg_per_kwh, factor_year, factor_source and
     :data:`greenwatch.metrics.SITE_TOTAL_COLUMNS`. A figure with nothing under it is NaN with
-    coverage 0.
+    coverage 0. Kept until the store's next write.
     """
     chosen = list(inventory.sites if isinstance(inventory, Inventory) else inventory)
     ids = [s.id for s in chosen]
     frame = site_frame(chosen)
     keys = ["site", *(["ts"] if step is not None else [])]
-    energy = read_meter_energy(store, start, end, step=step, labels={"site": ids})
-    totals = site_energy_totals(
-        energy,
-        frame,
-        keys=keys,
-        water=_increases(store, "water_litres_total", start, end, step, ids),
-        green=_increases(store, "green_energy_joules_total", start, end, step, ids),
-        reused=_increases(store, "reused_energy_joules_total", start, end, step, ids),
-    )
+
+    def compute() -> pd.DataFrame:
+        return site_energy_totals(
+            read_meter_energy(store, start, end, step=step, labels={"site": ids}),
+            frame,
+            keys=keys,
+            water=_increases(store, "water_litres_total", start, end, step, ids),
+            green=_increases(store, "green_energy_joules_total", start, end, step, ids),
+            reused=_increases(store, "reused_energy_joules_total", start, end, step, ids),
+        )
+
+    rows = tuple(frame.itertuples(index=False, name=None))
+    totals = cached(store, ("site_totals", rows, start, end, step), compute)
     meta = pd.DataFrame(
         {
             "site": ids,

@@ -8,6 +8,7 @@ import pandas as pd
 
 from greenwatch.inventory import Site
 from greenwatch.metrics import PUE_CATEGORY_METERS, provenance_by, site_energy_totals
+from greenwatch.query._cache import cached
 from greenwatch.query._energy import read_meter_energy
 from greenwatch.query._sites import site_frame
 from greenwatch.store import Store
@@ -21,9 +22,17 @@ def pue_trend(
     Each site's IT energy comes from its own PUE-category meter (ISO/IEC 30134-2); a group's
     PUE is the ratio of the summed energies, never a mean of site PUEs. Buckets are
     ``[t, t + step)``; columns ts, facility_j, it_j, pue, provenance. Energy per meter is
-    :func:`read_meter_energy` (counters where they exist, else power).
+    :func:`read_meter_energy` (counters where they exist, else power). Kept until the
+    store's next write.
     """
     chosen = list(sites)
+    key = ("pue_trend", tuple((s.id, s.pue_category) for s in chosen), start, end, step)
+    return cached(store, key, lambda: _pue_trend(store, chosen, start, end, step))
+
+
+def _pue_trend(
+    store: Store, chosen: list[Site], start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta
+) -> pd.DataFrame:
     energy = read_meter_energy(
         store,
         start,

@@ -55,6 +55,7 @@ from greenwatch.store._sql import (
 
 HOUR = 3_600_000_000_000
 DAY = 24 * HOUR
+HOUR_STEP = pd.Timedelta(hours=1)
 
 
 def _ns(ts: pd.Timestamp) -> int:
@@ -187,6 +188,30 @@ def _count(result: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
+class _Generation:
+    """A count of the writes to one database."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def bump(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+_generations: dict[str, _Generation] = {}
+_generations_lock = threading.Lock()
+
+
+def _generations_of(path: str) -> _Generation:
+    """The write count of the database at ``path`` (each in-memory database its own)."""
+    if path == ":memory:":
+        return _Generation()
+    with _generations_lock:
+        return _generations.setdefault(str(Path(path).resolve()), _Generation())
+
+
 class DuckDBStore:
     """Embedded DuckDB store; ``path`` is a database file or ``:memory:``.
 
@@ -224,6 +249,8 @@ class DuckDBStore:
         # Bumped after a commit that added series: a reader that began before it must not
         # cache what it read (it may predate the new series).
         self._series_generation = 0
+        # Writes counted per database: two stores over one file in a process see one count.
+        self._generations = _generations_of(self.path)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -277,7 +304,16 @@ class DuckDBStore:
             if added:
                 self._series_generation += 1
                 self._series_cache = None
+            if stored:
+                self._generations.bump()
         return stored
+
+    @property
+    def generation(self) -> int:
+        """Bumped after every commit that stored samples, by any store over the same database
+        in this process: an answer computed from the store may be kept under the generation it
+        was read at (greenwatch.query keeps them so)."""
+        return self._generations.value
 
     def _series_ids(
         self, cur: duckdb.DuckDBPyConnection, combos: pd.DataFrame, labels: list[str]
@@ -396,7 +432,35 @@ class DuckDBStore:
     ) -> pd.DataFrame:
         """Raw samples or per-bucket aggregates (see :class:`greenwatch.store.Store`)."""
         check_range(start, end, step)
-        aggs = normalise_aggs(agg)
+        return self._query(metric, start, end, labels, step, normalise_aggs(agg))
+
+    def reset_hours(
+        self,
+        metric: str,
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        labels: LabelFilter | None = None,
+    ) -> pd.DataFrame:
+        """The hours of ``[start, end)`` (whole hours) in which a counter of ``metric`` reset:
+        what ``query(step=1h, agg=["resets", "reset_start", "reset_end"])`` answers, less the
+        hours without a reset, read from the hourly roll-ups without reading the others."""
+        check_range(start, end, HOUR_STEP)
+        if _ns(start) % HOUR or _ns(end) % HOUR:
+            raise StoreError("reset hours are whole hours")
+        return self._query(
+            metric, start, end, labels, HOUR_STEP, ["resets", "reset_start", "reset_end"], True
+        )
+
+    def _query(
+        self,
+        metric: str,
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        labels: LabelFilter | None,
+        step: pd.Timedelta | None,
+        aggs: list[str],
+        resets_only: bool = False,
+    ) -> pd.DataFrame:
         table = self._series_table()
         chosen = match_labels(table[table["metric"] == metric], labels)
         value_cols = ["value"] if len(aggs) <= 1 else aggs
@@ -419,7 +483,7 @@ class DuckDBStore:
                 out = data.rename(columns={"t": "ts"})
             else:
                 width = int(step.value) if step is not None else hi - lo
-                data = self._summaries(cur, lo, hi, width, aggs)
+                data = self._summaries(cur, lo, hi, width, aggs, resets_only)
                 out = _finish(data, aggs, lo, hi, width)
         finally:
             cur.close()
@@ -478,18 +542,25 @@ class DuckDBStore:
         )
 
     def _summaries(
-        self, cur: duckdb.DuckDBPyConnection, lo: int, hi: int, width: int, aggs: list[str]
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        lo: int,
+        hi: int,
+        width: int,
+        aggs: list[str],
+        resets_only: bool = False,
     ) -> Any:
         """Bucket summaries: roll-up rows where the grid aligns, else SQL over raw samples.
 
         Roll-up rows are regrouped in pandas, in a fixed order, so repeated reads of the same
-        data give bit-identical sums (a parallel SQL sum does not).
+        data give bit-identical sums (a parallel SQL sum does not). ``resets_only`` (hourly
+        roll-up rows only): the rows of buckets with a counter reset.
         """
         for table, grain in (("rollup_1d", DAY), ("rollup_1h", HOUR)):
             if lo % grain == 0 and hi % grain == 0 and width % grain == 0:
                 if width == grain:
                     needed = sorted({c for a in aggs for c in _NEEDS[a]})
-                    sql = rollup_sql(table, "_q_ids", needed)
+                    sql = rollup_sql(table, "_q_ids", needed, resets_only=resets_only)
                     return cur.execute(sql, {"lo": lo, "hi": hi}).df()
                 rows = cur.execute(
                     rollup_sql(table, "_q_ids", ROLLUP_COLUMNS), {"lo": lo, "hi": hi}

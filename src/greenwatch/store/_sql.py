@@ -137,14 +137,16 @@ def summary_sql(ids: str) -> str:
 
 _ROLLUP_SQL = """
 SELECT series_id, bucket, {columns} FROM {table}
-WHERE series_id IN (SELECT id FROM {ids}) AND bucket >= $lo AND bucket < $hi
+WHERE series_id IN (SELECT id FROM {ids}) AND bucket >= $lo AND bucket < $hi{where}
 ORDER BY series_id, bucket
 """
 
 
-def rollup_sql(table: str, ids: str, columns: list[str]) -> str:
-    """Roll-up rows as they are, when the asked grid is the table's own (``$lo $hi``)."""
-    return _ROLLUP_SQL.format(table=table, ids=ids, columns=", ".join(columns))
+def rollup_sql(table: str, ids: str, columns: list[str], *, resets_only: bool = False) -> str:
+    """Roll-up rows as they are, when the asked grid is the table's own (``$lo $hi``);
+    ``resets_only``: only the rows of buckets where a counter reset."""
+    where = " AND resets > 0" if resets_only else ""
+    return _ROLLUP_SQL.format(table=table, ids=ids, columns=", ".join(columns), where=where)
 
 
 def regroup_sql(table: str, ids: str) -> str:
