@@ -118,6 +118,8 @@ def _spans_of(store: Store, metric: str, spans: pd.DataFrame) -> dict[int, pd.Da
     reader = getattr(store, "query_spans", None)
     if reader is not None:
         found: pd.DataFrame = reader(metric, spans)
+        if found.empty:  # e.g. raw samples past retention: the roll-ups alone answer
+            return {}
         # Ordered by span: each span's rows are one slice.
         keys, firsts = np.unique(found["span"].to_numpy(dtype="int64"), return_index=True)
         lasts = np.append(firsts[1:], len(found))
