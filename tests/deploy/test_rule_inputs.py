@@ -163,7 +163,7 @@ def _label_sets(alerts: Iterable[dict[str, str]]) -> set[frozenset[tuple[str, st
 
 def assert_one_label_set(engine: AlertEngine, names: set[str], am: servers.Alertmanager) -> None:
     """greenwatch's engine, over the same samples, gives each exported alert the label set
-    Prometheus sent; Alertmanager, receiving the engine's too, holds each alert once."""
+    Prometheus or vmalert sent; Alertmanager, receiving the engine's too, holds each alert once."""
     engine.evaluate()
     mine = [r.labels for r in engine.records.values() if r.alertname in names]
     theirs = [a["labels"] for a in am.alerts()]
@@ -184,6 +184,7 @@ def vmalert(rules: Path, datasource: str, am: str, tmp: Path) -> Any:
         f"-datasource.url={datasource}",
         f"-notifier.url={am}",
         "-evaluationInterval=1s",
+        "-disableAlertgroupLabel",
         f"-httpListenAddr=127.0.0.1:{port}",
         "-loggerLevel=WARN",
     ]
@@ -270,6 +271,8 @@ def test_the_compose_topology(tmp_path: Path) -> None:
             _write_minute_by_minute(service, token, now, vm)
             with vmalert(rules, vm, am.url, tmp_path):
                 assert_every_rule_fires(vm, exprs, am)
+                assert service.alerts is not None
+                assert_one_label_set(service.alerts, set(exprs), am)
 
 
 def test_victoriametrics_as_the_store(tmp_path: Path) -> None:
