@@ -46,16 +46,19 @@ def test_exported_expressions() -> None:
     out = prometheus_rules(parse_rules(load_yaml("extra.yaml", EXTRA)))
     doc = yaml.safe_load(out.text)
     rules = {r["alert"]: r for g in doc["groups"] for r in g["rules"]}
+    hot = 'max_over_time(temperature_celsius{sensor=~".*gpu.*",site!="lab"}[5m]) >= 85.5'
     assert rules["GpuHot"]["expr"] == (
-        'max_over_time(temperature_celsius{sensor=~".*gpu.*",site!="lab"}[5m]) >= 85.5'
+        f"max without (job, instance) ({hot}) * on(site) group_left(region, kind, hub) "
+        "max by (site, region, kind, hub) (greenwatch_site_info) "
+        f"or on(site) max without (job, instance) ({hot})"
     )
     assert rules["GpuHot"]["keep_firing_for"] == "10m"
     assert rules["GpuHot"]["annotations"]["summary"] == (
         '{{ $labels.sensor }} {{ printf "%.1f" $value }} °C >= 85.5 (5m)'
     )
-    assert rules["Busy"]["expr"] == (
-        "(8 * rate(link_receive_bytes_total[15m])) / on(site, link, interface) "
-        "last_over_time(link_capacity_bits_per_second[15m]) > 0.9"
+    assert rules["Busy"]["expr"].startswith(
+        "max without (job, instance) ((8 * rate(link_receive_bytes_total[15m])) "
+        "/ on(site, link, interface) last_over_time(link_capacity_bits_per_second[15m]) > 0.9)"
     )
     assert out.skipped == [("First", "aggregation 'first' has no PromQL function")]
     shipped = prometheus_rules(load_rules())
@@ -74,6 +77,10 @@ def test_exported_expressions() -> None:
         "ComputeVerificationStale",
     }
     assert "NoDataArriving" in shipped.exported
+    network = {r["alert"]: r for g in yaml.safe_load(shipped.text)["groups"] for r in g["rules"]}
+    assert network["NoDataArriving"]["expr"] == (
+        "count(count_over_time(power_watts[1d])) unless count(count_over_time(power_watts[5m]))"
+    )
     vm = prometheus_rules(parse_rules(load_yaml("extra.yaml", EXTRA)), flavour="vmalert")
     assert "# keep_firing_for left out for vmalert: GpuHot" in vm.text
     assert "keep_firing_for:" not in vm.text

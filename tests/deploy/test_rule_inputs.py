@@ -19,7 +19,7 @@ is the input, not Prometheus's pending state. Times follow the real clock (the e
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from greenwatch.alerts import load_rules, prometheus_rules
+from greenwatch.alerts import AlertEngine, load_rules, prometheus_rules
 from greenwatch.export import ExportSettings
 from greenwatch.ingest import encode_lines
 from greenwatch.inventory import Inventory, load_inventory
@@ -157,6 +157,25 @@ def assert_every_rule_fires(
     _until(lambda: arrived() >= set(exprs), f"missing at Alertmanager: {set(exprs) - arrived()}")
 
 
+def _label_sets(alerts: Iterable[dict[str, str]]) -> set[frozenset[tuple[str, str]]]:
+    return {frozenset(labels.items()) for labels in alerts}
+
+
+def assert_one_label_set(engine: AlertEngine, names: set[str], am: servers.Alertmanager) -> None:
+    """greenwatch's engine, over the same samples, gives each exported alert the label set
+    Prometheus or vmalert sent; Alertmanager, receiving the engine's too, holds each alert once."""
+    engine.evaluate()
+    mine = [r.labels for r in engine.records.values() if r.alertname in names]
+    theirs = [a["labels"] for a in am.alerts()]
+    assert {r["alertname"] for r in mine} == names
+    assert _label_sets(mine) == _label_sets(theirs)
+    posted = [{"labels": labels, "annotations": {}} for labels in mine]
+    httpx.post(f"{am.url}/api/v2/alerts", json=posted, timeout=5).raise_for_status()
+    after = am.alerts()
+    assert len(after) == len(theirs)
+    assert len({a["fingerprint"] for a in after}) == len(after)
+
+
 def vmalert(rules: Path, datasource: str, am: str, tmp: Path) -> Any:
     port = free_port()
     args = [
@@ -165,6 +184,7 @@ def vmalert(rules: Path, datasource: str, am: str, tmp: Path) -> Any:
         f"-datasource.url={datasource}",
         f"-notifier.url={am}",
         "-evaluationInterval=1s",
+        "-disableAlertgroupLabel",
         f"-httpListenAddr=127.0.0.1:{port}",
         "-loggerLevel=WARN",
     ]
@@ -204,7 +224,7 @@ def test_prometheus_scraping_greenwatch(tmp_path: Path) -> None:
     rules, exprs = exported("prometheus", tmp_path)
     with greenwatch(tmp_path / "gw") as (service, token), alertmanager(tmp_path) as am:
         config = _scrape_config("prometheus/prometheus.yml", f"127.0.0.1:{service.http.port}")
-        config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
+        config["global"].update(scrape_interval="1s", evaluation_interval="1s")
         config["rule_files"] = [str(rules)]
         config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [
             am.url.removeprefix("http://")
@@ -223,6 +243,8 @@ def test_prometheus_scraping_greenwatch(tmp_path: Path) -> None:
         with daemon(args, tmp_path / "prometheus.log", f"{url}/-/ready"):
             _write_minute_by_minute(service, token, now, url)
             assert_every_rule_fires(url, exprs, am)
+            assert service.alerts is not None
+            assert_one_label_set(service.alerts, set(exprs), am)
 
 
 def test_the_compose_topology(tmp_path: Path) -> None:
@@ -249,6 +271,8 @@ def test_the_compose_topology(tmp_path: Path) -> None:
             _write_minute_by_minute(service, token, now, vm)
             with vmalert(rules, vm, am.url, tmp_path):
                 assert_every_rule_fires(vm, exprs, am)
+                assert service.alerts is not None
+                assert_one_label_set(service.alerts, set(exprs), am)
 
 
 def test_victoriametrics_as_the_store(tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from greenwatch.export import ExportSettings
+from greenwatch.export._samples import site_info
+from greenwatch.inventory import Site, load_inventory
 from greenwatch.service import Service
 from greenwatch.service._tokens import TokenStore
 from tests.conftest import need_binary
@@ -67,6 +69,27 @@ def test_metrics_serves_the_snapshot_and_health(service: Service) -> None:
     assert all(
         "scope" not in lab and "window" not in lab for f in families.values() for lab, _ in f
     )
+
+
+def _info_labels(site: Site) -> dict[str, str]:
+    labels = {"site": site.id, "region": site.region.value, "kind": site.kind.value}
+    return labels | ({"hub": site.hub} if site.hub else {})
+
+
+def test_samples_page_carries_each_sites_inventory_labels(service: Service) -> None:
+    page = httpx.get(service.url + "metrics/samples", timeout=10)
+    assert page.status_code == 200
+    info = _families(page.text)["greenwatch_site_info"]
+    expected = [_info_labels(s) for s in service.inventory.sites]
+    assert sorted(info, key=str) == sorted(((lab, 1.0) for lab in expected), key=str)
+
+
+def test_site_info_has_no_hub_label_for_a_site_without_hub() -> None:
+    sites = load_inventory().sites
+    assert any(not s.hub for s in sites)
+    assert any(s.hub for s in sites)
+    family = site_info(sites)
+    assert [s.labels for s in family.samples] == [_info_labels(s) for s in sites]
 
 
 def test_a_scrape_computes_nothing(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,11 +2,14 @@
 
 One alerting path per alert: the rules over canonical device series (``metric`` and ``absent``)
 are the exported file's; greenwatch's engine evaluates them too, with the same expression
-semantics, window and label set (the series' labels, or the ``by`` labels, plus ``severity`` and
-the rule's labels), so an Alertmanager that receives both deduplicates them. The engine alone
-owns the rules that need the inventory or the registry: ``kpi`` (targets, PUE category meters,
-coverage and the KpiDataIncomplete companion), ``submeter``, ``compute`` and absent rules ``by``
-``hub`` or ``region``; they are listed as skipped.
+semantics, window and label set (the series' labels, or the ``by`` labels, plus ``severity``, the
+rule's labels and the site's ``region``, ``kind`` and ``hub`` from the inventory), so an
+Alertmanager that receives both deduplicates them. Per-site expressions drop the scrape's ``job``
+and ``instance`` and join ``greenwatch_site_info`` (``GET /metrics/samples``) on ``site``; where
+that gauge is missing (greenwatch not scraped) they fire with the series' labels alone. The
+engine alone owns the rules that need the inventory or the registry: ``kpi`` (targets, PUE
+category meters, coverage and the KpiDataIncomplete companion), ``submeter``, ``compute`` and
+absent rules ``by`` ``hub`` or ``region``; they are listed as skipped.
 
 ``metric`` rules become ``<fn>_over_time`` (or ``rate``/``increase``) comparisons, ratio rules a
 vector division, ``absent`` rules "seen within the look-back, unless seen within the window"
@@ -26,6 +29,7 @@ from greenwatch.alerts._matchers import selector
 from greenwatch.alerts._rules import AbsentRule, ComputeRule, MetricRule, Rule, RuleSet
 from greenwatch.alerts._template import go_template
 
+_INFO = "max by (site, region, kind, hub) (greenwatch_site_info)"  # one per site, any scrape job
 _OVER_TIME = {
     "mean": "avg_over_time",
     "min": "min_over_time",
@@ -66,7 +70,15 @@ def _metric_expr(rule: MetricRule) -> str | None:
             return None
         on = f" on({', '.join(div.join_on)})" if div.join_on else ""
         expr = f"({expr}) /{on} {den_fn}({div.metric}[{window}])"
-    return f"{expr} {rule.op} {_number(rule.threshold)}"
+    return _with_site_info(f"{expr} {rule.op} {_number(rule.threshold)}")
+
+
+def _with_site_info(expr: str) -> str:
+    """``expr`` without scrape labels, with the inventory labels of its ``site`` (its value kept:
+    the info gauge is 1); as it is where the site has no ``greenwatch_site_info``."""
+    own = f"max without (job, instance) ({expr})"
+    joined = f"{own} * on(site) group_left(region, kind, hub) {_INFO}"
+    return f"{joined} or on(site) {own}"
 
 
 def _absent_expr(rule: AbsentRule) -> str | None:
@@ -79,8 +91,10 @@ def _absent_expr(rule: AbsentRule) -> str | None:
         return f"count({before}) unless count({recent})"
     if rule.by:
         by = ", ".join(rule.by)
-        return f"count by ({by}) ({before}) unless count by ({by}) ({recent})"
-    return f"{before} unless {recent}"
+        expr = f"count by ({by}) ({before}) unless count by ({by}) ({recent})"
+    else:
+        expr = f"{before} unless {recent}"
+    return _with_site_info(expr)
 
 
 def _expr(rule: Rule) -> tuple[str | None, str]:

@@ -84,7 +84,7 @@ class KpiExports:
         self.registry: CollectorRegistry = build_registry(
             self._latest, health, self.stats, lambda: self.month
         )
-        self.samples_registry = samples_registry(lambda: self.samples)
+        self.samples_registry = samples_registry(lambda: self.samples, inventory.sites)
         self.otlp: OtlpExport | None = None
         self.influx: InfluxExport | None = None
 

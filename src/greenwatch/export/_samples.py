@@ -10,20 +10,26 @@ last sample and time for the span, then drops off the page: the exported ``absen
 (SiteDown, MeterSilent, NoDataArriving) see the silence from the timestamps, however often the
 page is scraped.
 
+The page also holds ``greenwatch_site_info{site, region, kind[, hub]} 1`` per inventory site
+(``hub`` only for sites with one): the exported rules join it on ``site``, so the alerts
+Prometheus or vmalert send carry the labels greenwatch's engine adds from its inventory.
+
 The page is refreshed by the KPI snapshot job; a scrape computes nothing.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import pandas as pd
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
+from greenwatch.inventory import Site
 from greenwatch.model import REGISTRY
 from greenwatch.store import Store
 
@@ -55,10 +61,12 @@ def latest_samples(store: Store, now: pd.Timestamp, span: pd.Timedelta = SPAN) -
 class SamplesCollector(Collector):
     """The latest samples as gauge and counter families, each sample with its timestamp."""
 
-    def __init__(self, latest: Callable[[], LatestSamples | None]) -> None:
+    def __init__(self, latest: Callable[[], LatestSamples | None], sites: Iterable[Site]) -> None:
         self._latest = latest
+        self._sites = tuple(sites)
 
     def collect(self) -> Iterator[Metric]:
+        yield site_info(self._sites)
         latest = self._latest()
         if latest is None:
             return
@@ -81,12 +89,27 @@ class SamplesCollector(Collector):
             yield family
 
 
+def site_info(sites: Iterable[Site]) -> GaugeMetricFamily:
+    """``greenwatch_site_info``: the inventory labels greenwatch's alerts carry, per site."""
+    family = GaugeMetricFamily(
+        "greenwatch_site_info", "Inventory labels of a site (hub only where it has one)"
+    )
+    for site in sites:
+        labels = {"site": site.id, "region": site.region.value, "kind": site.kind.value}
+        if site.hub:
+            labels["hub"] = site.hub
+        family.samples.append(Sample("greenwatch_site_info", labels, 1.0))
+    return family
+
+
 def _text(value: object) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
-def samples_registry(latest: Callable[[], LatestSamples | None]) -> CollectorRegistry:
+def samples_registry(
+    latest: Callable[[], LatestSamples | None], sites: Iterable[Site]
+) -> CollectorRegistry:
     """A dedicated registry for ``/metrics/samples`` (no process or runtime metrics)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SamplesCollector(latest))
+    registry.register(SamplesCollector(latest, sites))
     return registry
