@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 
 from greenwatch.cli import main
+from greenwatch.cli._common import STORE_FILE
+from greenwatch.store import DuckDBStore
 from tests.resources import NOW, h100_pool, serving
 
 H100_FP16 = 989.4e12
@@ -66,6 +68,7 @@ def test_compute_cli_reads_the_registry_in_the_data_directory(
     with serving(tmp_path) as running, running.client("admin") as admin:
         body = {"site": "ai-wuhan", "pool": h100_pool("phase2", 200)}
         assert admin.post("/api/v1/resources", json=body).status_code == 201
+    DuckDBStore(tmp_path / STORE_FILE).close()  # a data directory holds its store (in memory above)
     args = ["compute", "--data-dir", str(tmp_path), "--level", "site", "--format", "json"]
     assert main([*args, "--end", NOW.isoformat()]) == 0
     out = json.loads(capsys.readouterr().out)
