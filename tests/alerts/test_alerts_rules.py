@@ -12,13 +12,11 @@ from greenwatch.alerts import (
     KpiRule,
     Matcher,
     MetricRule,
-    format_duration,
     load_config,
     load_rules,
-    parse_duration,
 )
 from greenwatch.alerts._template import check_template, go_template, render
-from greenwatch.model import ConfigError
+from greenwatch.model import ConfigError, format_duration, parse_duration
 
 
 def write(tmp_path: Path, text: str, name: str = "rules.yaml") -> Path:

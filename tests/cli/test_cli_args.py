@@ -11,8 +11,7 @@ import pytest
 
 from greenwatch.cli import build_parser, main
 from greenwatch.cli._common import Progress
-from greenwatch.model import GreenwatchError
-from greenwatch.service import parse_period
+from greenwatch.model import GreenwatchError, parse_time_range
 
 NOW = pd.Timestamp("2026-03-04T10:17:42Z")
 
@@ -66,14 +65,14 @@ def test_relative_start_and_end_parse_as_option_values() -> None:
 def test_relative_times_count_back_from_now_to_the_minute(
     start: str, end: str | None, expected: tuple[str, str]
 ) -> None:
-    begin, stop = parse_period(start, end, NOW)
+    begin, stop = parse_time_range(start, end, NOW)
     assert (begin, stop) == tuple(pd.Timestamp(t) for t in expected)
 
 
 @pytest.mark.parametrize("bad", ["-1x", "now+1d", "yesterday", "now-"])
 def test_a_bad_time_says_what_it_takes(bad: str) -> None:
     with pytest.raises(GreenwatchError, match="bad time"):
-        parse_period(bad, None, NOW)
+        parse_time_range(bad, None, NOW)
 
 
 def test_the_data_dir_comes_from_the_environment_and_help_shows_it(

@@ -136,7 +136,7 @@ def test_secret_values_never_appear(monkeypatch: pytest.MonkeyPatch, tmp_path: P
         }
     )
     assert target.credentials.password is not None
-    assert target.credentials.password.reveal("bmc") == "p4ssw0rd"
+    assert target.credentials.password.reveal() == "p4ssw0rd"
     assert "p4ssw0rd" not in repr(target)
     assert "p4ssw0rd" not in target.model_dump_json()
     monkeypatch.delenv("GW_TEST_MISSING", raising=False)

@@ -56,7 +56,7 @@ class Agent:
         forwarder = Forwarder(
             buffer,
             central.url,
-            central.token.reveal("central"),
+            central.token.reveal(),
             timeout_s=central.timeout_s,
             backoff_initial_s=config.forward.backoff_initial_s,
             backoff_max_s=config.forward.backoff_max_s,

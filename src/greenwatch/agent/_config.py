@@ -23,17 +23,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from greenwatch.collect import SecretRef, Target
-from greenwatch.model import ConfigError, load_yaml, parse_model
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from greenwatch.collect import Target
+from greenwatch.model import ConfigError, SecretRef, StrictModel, load_yaml, parse_model
 
 
-class Central(_Strict):
+class Central(StrictModel):
     """Where batches go: the central greenwatch's base URL and a write token."""
 
     url: str = Field(pattern=r"^https?://[^\s/]+(/.*)?$")
@@ -41,19 +37,19 @@ class Central(_Strict):
     timeout_s: float = Field(default=10.0, gt=0)
 
 
-class BufferSettings(_Strict):
+class BufferSettings(StrictModel):
     path: Path = Path("agent-buffer.sqlite")
     max_samples: int = Field(default=10_000_000, gt=0)
 
 
-class ForwardSettings(_Strict):
+class ForwardSettings(StrictModel):
     backoff_initial_s: float = Field(default=0.5, gt=0)
     backoff_max_s: float = Field(default=60.0, gt=0)
     batch_samples: int = Field(default=50_000, gt=0, le=1_000_000)
     flush_s: float = Field(default=10.0, ge=0)
 
 
-class AgentConfig(_Strict):
+class AgentConfig(StrictModel):
     """An edge agent: what it polls, where it buffers, where it forwards."""
 
     central: Central

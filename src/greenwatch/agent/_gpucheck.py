@@ -45,8 +45,7 @@ import httpx
 import numpy as np
 
 from greenwatch.agent._gpubackends import GpuCheckError, MatmulBackend, find_backend, first_line
-from greenwatch.collect import Clock, utc_now
-from greenwatch.model import GreenwatchError
+from greenwatch.model import Clock, GreenwatchError, utc_now
 
 PRECISIONS = ("fp16", "bf16", "fp64")
 DEFAULT_PRECISIONS = ("fp16", "fp64")

@@ -17,12 +17,10 @@ from greenwatch.alerts._config import (
     InhibitRule,
     Receiver,
     Route,
-    SecretRef,
     WebhookConfig,
     load_config,
 )
 from greenwatch.alerts._dispatch import Integration
-from greenwatch.alerts._duration import format_duration, parse_duration
 from greenwatch.alerts._email import EmailNotifier, render_email
 from greenwatch.alerts._engine import AlertEngine, AlertNotFoundError
 from greenwatch.alerts._export import PrometheusExport, prometheus_rules
@@ -83,7 +81,6 @@ __all__ = [
     "Route",
     "Rule",
     "RuleSet",
-    "SecretRef",
     "Silence",
     "SilenceError",
     "SubmeterRule",
@@ -92,10 +89,8 @@ __all__ = [
     "WebhookNotifier",
     "build_integrations",
     "fingerprint",
-    "format_duration",
     "load_config",
     "load_rules",
-    "parse_duration",
     "parse_rules",
     "prometheus_rules",
     "render_email",

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import pandas as pd
+from greenwatch.model import Clock, utc_now
 
 AUDIT_FILE = "audit.jsonl"
-Clock = Callable[[], pd.Timestamp]
 
 
 @dataclass(frozen=True)
@@ -37,14 +35,10 @@ class AuditEntry:
     detail: str = ""
 
 
-def _utcnow() -> pd.Timestamp:
-    return pd.Timestamp.now(tz="UTC")
-
-
 class AuditLog:
     """Append-only JSON lines; ``path`` None keeps the entries in memory."""
 
-    def __init__(self, path: Path | None, clock: Clock = _utcnow) -> None:
+    def __init__(self, path: Path | None, clock: Clock = utc_now) -> None:
         self.path = path
         self._clock = clock
         self._lock = threading.Lock()

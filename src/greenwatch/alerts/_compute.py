@@ -17,11 +17,11 @@ from typing import Any
 
 import pandas as pd
 
-from greenwatch.alerts._duration import format_duration
 from greenwatch.alerts._matchers import matches_all
 from greenwatch.alerts._outcome import Hit, Outcome
 from greenwatch.alerts._rules import ComputeRule
 from greenwatch.inventory import Inventory
+from greenwatch.model import format_duration
 from greenwatch.query import ComputeSource, pool_state
 from greenwatch.store import Store
 

@@ -9,57 +9,22 @@ node no child takes keeps it), lands in a group per route, receiver integration 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from greenwatch.alerts._duration import Duration
 from greenwatch.alerts._matchers import Matcher, Matchers, matches_all
 from greenwatch.alerts._silence import MaintenanceWindow
-from greenwatch.model import GreenwatchError, load_yaml, parse_model
+from greenwatch.model import Duration, SecretRef, StrictModel, load_yaml, parse_model
 
 LabelName = Annotated[str, Field(pattern=r"^([A-Za-z_][A-Za-z0-9_]*|\.\.\.)$")]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class SecretError(GreenwatchError):
-    """A secret's environment variable or file is missing."""
-
-
-class SecretRef(_Strict):
-    """Where a secret lives: an environment variable or a file (first line, stripped)."""
-
-    env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    file: Path | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> SecretRef:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("give exactly one of env or file")
-        return self
-
-    def reveal(self) -> str:
-        if self.env is not None:
-            value = os.environ.get(self.env)
-            if value is None:
-                raise SecretError(f"environment variable {self.env} is not set")
-            return value
-        assert self.file is not None
-        try:
-            return self.file.read_text(encoding="utf-8").splitlines()[0].strip()
-        except (OSError, IndexError) as exc:
-            raise SecretError(f"cannot read secret file {self.file}") from exc
-
-
-class WebhookConfig(_Strict):
+class WebhookConfig(StrictModel):
     """POST of Alertmanager's webhook payload (version 4), HMAC-SHA256 signed with ``secret``."""
 
     url: str = Field(pattern=r"^https?://")
@@ -70,8 +35,10 @@ class WebhookConfig(_Strict):
     backoff: Duration = timedelta(milliseconds=500)
 
 
-class EmailConfig(_Strict):
+class EmailConfig(StrictModel):
     """Mail through an SMTP smarthost, STARTTLS (verified) and optional auth."""
+
+    model_config = ConfigDict(populate_by_name=True)
 
     to: tuple[str, ...] = Field(min_length=1)
     sender: str = Field(alias="from", min_length=3)
@@ -91,7 +58,7 @@ class EmailConfig(_Strict):
         return self
 
 
-class AlertmanagerTarget(_Strict):
+class AlertmanagerTarget(StrictModel):
     """A real Alertmanager; alerts are pushed (``POST /api/v2/alerts``) every ``resend_interval``
     while they fire, each valid for four intervals, as Prometheus does."""
 
@@ -101,14 +68,16 @@ class AlertmanagerTarget(_Strict):
     max_attempts: int = Field(default=3, ge=1, le=10)
 
 
-class Receiver(_Strict):
+class Receiver(StrictModel):
     name: str = Field(min_length=1, max_length=128)
     webhook_configs: tuple[WebhookConfig, ...] = ()
     email_configs: tuple[EmailConfig, ...] = ()
     alertmanager_configs: tuple[AlertmanagerTarget, ...] = ()
 
 
-class Route(_Strict):
+class Route(StrictModel):
+    model_config = ConfigDict(populate_by_name=True)
+
     receiver: str | None = None
     matchers: Matchers = ()
     group_by: tuple[LabelName, ...] | None = None
@@ -119,7 +88,7 @@ class Route(_Strict):
     routes: tuple[Route, ...] = ()
 
 
-class InhibitRule(_Strict):
+class InhibitRule(StrictModel):
     """Firing alerts matching ``source_matchers`` mute alerts matching ``target_matchers`` that
     carry the same values of the ``equal`` labels."""
 
@@ -139,7 +108,7 @@ _ROOT_DEFAULTS: dict[str, Any] = {
 DEFAULT_EXTERNAL_URL = "http://127.0.0.1:8050"
 
 
-class AlertingConfig(_Strict):
+class AlertingConfig(StrictModel):
     # The dashboard's address in notifications; None: what the service says (greenwatch serve
     # --external-url, else http://HOST:PORT it listens on).
     external_url: str | None = Field(default=None, pattern=r"^https?://")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,10 @@ from greenwatch.alerts._rules import RuleSet, load_rules
 from greenwatch.alerts._silence import Silence, SilenceError
 from greenwatch.alerts._state import Ack, AlertRecord, Transition, advance, retire_orphans
 from greenwatch.inventory import Inventory
-from greenwatch.model import GreenwatchError
+from greenwatch.model import Clock, GreenwatchError, utc_now
 from greenwatch.query import ComputeSource
 from greenwatch.store import Store
 
-Clock = Callable[[], pd.Timestamp]
 RESOLVED_RETENTION = pd.Timedelta(hours=1)
 RESOLVED_MAX_AGE = pd.Timedelta(days=7)
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
@@ -44,10 +43,6 @@ _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 class AlertNotFoundError(GreenwatchError, KeyError):
     """No alert (or silence) with that id."""
-
-
-def _utcnow() -> pd.Timestamp:
-    return pd.Timestamp.now(tz="UTC")
 
 
 def _iso(ts: pd.Timestamp | None) -> str | None:
@@ -65,7 +60,7 @@ class AlertEngine:
         config: AlertingConfig | None = None,
         *,
         state_path: str | Path | None = None,
-        clock: Clock = _utcnow,
+        clock: Clock = utc_now,
         notifiers: Mapping[str, Notifier | Sequence[Notifier]] | None = None,
         http_client: httpx.Client | None = None,
         smtp_factory: SmtpFactory = smtp_connect,

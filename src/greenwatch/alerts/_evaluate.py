@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from greenwatch.alerts._compute import ComputeEvaluator
-from greenwatch.alerts._duration import format_duration
 from greenwatch.alerts._kpis import KPI_COUNTERS, POWER, RAW_LIMIT, KpiEvaluator
 from greenwatch.alerts._matchers import Matcher
 from greenwatch.alerts._outcome import OPS, Hit, Outcome, Table, label_columns, label_records
@@ -30,6 +29,7 @@ from greenwatch.alerts._rules import (
 )
 from greenwatch.alerts._window import F64, SeriesWindow
 from greenwatch.inventory import Inventory
+from greenwatch.model import format_duration
 from greenwatch.query import ComputeSource, inventory_source, site_totals
 from greenwatch.store import Store
 

@@ -24,10 +24,10 @@ from typing import Any
 
 import yaml
 
-from greenwatch.alerts._duration import format_duration
 from greenwatch.alerts._matchers import selector
 from greenwatch.alerts._rules import AbsentRule, ComputeRule, MetricRule, Rule, RuleSet
 from greenwatch.alerts._template import go_template
+from greenwatch.model import format_duration
 
 _INFO = "max by (site, region, kind, hub) (greenwatch_site_info)"  # one per site, any scrape job
 _OVER_TIME = {

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import httpx
-import pandas as pd
 
 from greenwatch.alerts._config import AlertingConfig
 from greenwatch.alerts._dispatch import Integration
 from greenwatch.alerts._email import EmailNotifier, SmtpFactory, smtp_connect
 from greenwatch.alerts._notify import AlertmanagerNotifier, Notifier, Sleep, WebhookNotifier
-
-Clock = Callable[[], pd.Timestamp]
+from greenwatch.model import Clock
 
 
 def build_integrations(

@@ -21,7 +21,6 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from greenwatch.alerts._duration import format_duration
 from greenwatch.alerts._matchers import matches_all
 from greenwatch.alerts._outcome import OPS, Hit, Outcome, Table
 from greenwatch.alerts._rules import SITE_TARGETS, KpiRule, SubmeterRule, coverage_rule_id
@@ -40,6 +39,7 @@ from greenwatch.metrics import (
     submeter_findings,
     wue,
 )
+from greenwatch.model import format_duration
 
 TableFn = Callable[[str, timedelta], Table]
 Total = tuple[float, float]  # (value, coverage)

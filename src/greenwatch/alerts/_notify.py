@@ -22,11 +22,10 @@ import httpx
 import pandas as pd
 
 from greenwatch import __version__
-from greenwatch.model import GreenwatchError
+from greenwatch.model import Clock, GreenwatchError
 
 SIGNATURE_HEADER = "X-Greenwatch-Signature"
 ZERO_TIME = "0001-01-01T00:00:00Z"
-Clock = Callable[[], pd.Timestamp]
 Sleep = Callable[[float], None]
 
 

@@ -36,8 +36,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -45,16 +43,17 @@ from pydantic import (
     model_validator,
 )
 
-from greenwatch.alerts._duration import Duration
 from greenwatch.alerts._matchers import Matchers
 from greenwatch.alerts._template import check_template
 from greenwatch.metrics import DEFAULT_MAX_VERIFICATION_AGE
 from greenwatch.model import (
     REGISTRY,
     ConfigError,
+    Duration,
+    MetricName,
+    StrictModel,
     YamlDocument,
     load_yaml,
-    metric_spec,
     parse_model,
 )
 
@@ -74,20 +73,9 @@ SITE_TARGETS: dict[str, str] = {"pue": "pue", "occupancy": "occupancy", "ref": "
 BUILTIN = "national"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+class _Rule(StrictModel):
+    model_config = ConfigDict(populate_by_name=True)
 
-
-def _known_metric(name: str) -> str:
-    if metric_spec(name) is None:
-        raise ValueError(f"unknown metric {name!r} (not in the canonical registry)")
-    return name
-
-
-MetricName = Annotated[str, AfterValidator(_known_metric)]
-
-
-class _Rule(_Strict):
     alert: Name
     for_: Duration = Field(default=timedelta(0), alias="for")
     keep_firing_for: Duration = timedelta(0)
@@ -113,7 +101,7 @@ class _Rule(_Strict):
         return annotations
 
 
-class DivideBy(_Strict):
+class DivideBy(StrictModel):
     """The denominator of a ratio rule: another metric, aggregated, joined on shared labels."""
 
     metric: MetricName
@@ -329,7 +317,7 @@ class RuleSet:
         return {s.rule_id: s for rule in self.rules for s in specs(rule)}
 
 
-class _File(_Strict):
+class _File(StrictModel):
     rules: list[dict[str, Any]] = Field(default_factory=list)
 
 

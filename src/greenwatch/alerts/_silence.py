@@ -20,9 +20,8 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from greenwatch.alerts._duration import Duration
 from greenwatch.alerts._matchers import Matcher, Matchers, matches_all
-from greenwatch.model import GreenwatchError
+from greenwatch.model import Duration, GreenwatchError
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -13,7 +13,6 @@ import pandas as pd
 from greenwatch.alerts import (
     AlertEngine,
     AlertingConfig,
-    format_duration,
     load_config,
     load_rules,
     parse_rules,
@@ -22,7 +21,7 @@ from greenwatch.alerts import (
 from greenwatch.cli._common import Subparsers, open_store, say
 from greenwatch.cli._core import common_args
 from greenwatch.inventory import load_inventory
-from greenwatch.model import GreenwatchError, load_yaml, parse_model
+from greenwatch.model import GreenwatchError, format_duration, load_yaml, parse_model
 
 _CONFIG_KEYS = {
     "route",

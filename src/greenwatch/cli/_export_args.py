@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from greenwatch.alerts import parse_duration
 from greenwatch.export import WINDOWS, ExportSettings, InfluxSettings, OtlpSettings
-from greenwatch.model import GreenwatchError
+from greenwatch.model import GreenwatchError, parse_duration
 
 OTLP_TOKEN_ENV = "GREENWATCH_OTLP_TOKEN"
 INFLUX_TOKEN_ENV = "GREENWATCH_INFLUX_TOKEN"

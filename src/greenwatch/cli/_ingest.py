@@ -35,8 +35,8 @@ from greenwatch.cli._common import (
     text_table,
 )
 from greenwatch.ingest import encode_lines
-from greenwatch.model import GreenwatchError
-from greenwatch.service import parse_period, wait_for_stop
+from greenwatch.model import GreenwatchError, parse_time_range
+from greenwatch.service import wait_for_stop
 from greenwatch.service._tokens import SCOPES, TokenStore
 
 TOKEN_ENV = "GREENWATCH_TOKEN"
@@ -151,7 +151,7 @@ def _csv(frame: pd.DataFrame, header: bool) -> str:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    start, end = parse_period(args.start, args.end, pd.Timestamp.now(tz="UTC"))
+    start, end = parse_time_range(args.start, args.end, pd.Timestamp.now(tz="UTC"))
     frames = _frames_remote(args, start, end) if args.url else _frames_local(args, start, end)
     if args.format == "csv" and len({tuple(f.columns) for f in frames if not f.empty}) > 1:
         # One CSV, one header: metrics with different labels share the union of columns.

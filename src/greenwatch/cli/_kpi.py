@@ -14,9 +14,9 @@ from greenwatch.cli._core import common_args
 from greenwatch.cli._remote import add_server_args, ask, find_server
 from greenwatch.inventory import Level, Scope, load_inventory
 from greenwatch.metrics import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_SHARE
-from greenwatch.model import GreenwatchError
+from greenwatch.model import GreenwatchError, parse_time_range
 from greenwatch.query import KPIS, compute_figures, energy_read, kpi_answer
-from greenwatch.service import LocalServer, parse_period, stored_source
+from greenwatch.service import LocalServer, stored_source
 
 
 def _scope(args: argparse.Namespace) -> str:
@@ -29,7 +29,7 @@ def _scope(args: argparse.Namespace) -> str:
 
 def _cmd_kpi(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
-    start, end = parse_period(args.start, args.end, pd.Timestamp.now(tz="UTC"))
+    start, end = parse_time_range(args.start, args.end, pd.Timestamp.now(tz="UTC"))
     scope = Scope.parse(_scope(args), inventory)
     server = find_server(args)
     if server is not None:
@@ -76,7 +76,7 @@ def _cmd_energy(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     if args.site not in {s.id for s in inventory.sites}:
         raise GreenwatchError(f"unknown site {args.site!r}")
-    start, end = parse_period(args.start, args.end, pd.Timestamp.now(tz="UTC"))
+    start, end = parse_time_range(args.start, args.end, pd.Timestamp.now(tz="UTC"))
     store = open_store(args.data_dir)
     try:
         read = energy_read(store, args.site, start, end, meter=args.meter, device=args.device)
@@ -100,7 +100,7 @@ def _cmd_energy(args: argparse.Namespace) -> int:
 
 def _cmd_compute(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
-    start, end = parse_period(args.start, args.end, pd.Timestamp.now(tz="UTC"))
+    start, end = parse_time_range(args.start, args.end, pd.Timestamp.now(tz="UTC"))
     server = find_server(args)
     if server is not None:
         return _remote_compute(server, args, start, end)

@@ -7,7 +7,7 @@ canonical batch per poll or raises :class:`CollectorError` with a health reason.
 never writes to a store.
 """
 
-from greenwatch.collect._base import Clock, Collector, utc_now
+from greenwatch.collect._base import Collector
 from greenwatch.collect._entry import (
     FAMILIES,
     build_collector,
@@ -24,12 +24,11 @@ from greenwatch.collect._prom import PrometheusCollector, PrometheusProfile
 from greenwatch.collect._redfish import RedfishCollector, RedfishProfile
 from greenwatch.collect._scheduler import Scheduler, Sink, TargetHealth, health_batch
 from greenwatch.collect._snmp import SnmpCollector, SnmpProfile
-from greenwatch.collect._target import Credentials, Peer, SecretRef, Target, load_targets
+from greenwatch.collect._target import Credentials, Peer, Target, load_targets
 
 __all__ = [
     "FAMILIES",
     "REASONS",
-    "Clock",
     "Collector",
     "CollectorError",
     "Credentials",
@@ -49,7 +48,6 @@ __all__ = [
     "RedfishProfile",
     "Rule",
     "Scheduler",
-    "SecretRef",
     "Sink",
     "SnmpCollector",
     "SnmpProfile",
@@ -62,5 +60,4 @@ __all__ = [
     "load_profile",
     "load_targets",
     "shipped_profiles",
-    "utc_now",
 ]

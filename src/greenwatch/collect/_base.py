@@ -8,8 +8,6 @@ or recorded data. Construction validates and does no I/O; the first poll connect
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import ClassVar
 
 import pandas as pd
@@ -18,14 +16,7 @@ from greenwatch.collect._errors import MALFORMED, CollectorError
 from greenwatch.collect._profile import ProfileBase, rule_label_problems
 from greenwatch.collect._rows import BatchBuilder
 from greenwatch.collect._target import Target
-from greenwatch.model import BatchError, ConfigError
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    """The wall clock, tz-aware UTC."""
-    return datetime.now(UTC)
+from greenwatch.model import BatchError, Clock, ConfigError, utc_now
 
 
 class Collector(ABC):

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from greenwatch.collect._base import Clock, Collector, utc_now
+from greenwatch.collect._base import Collector
 from greenwatch.collect._modbus import ModbusCollector
 from greenwatch.collect._nvml import NvmlCollector
 from greenwatch.collect._probe import ProbeCollector
@@ -20,6 +20,7 @@ from greenwatch.collect._prom import PrometheusCollector
 from greenwatch.collect._redfish import RedfishCollector
 from greenwatch.collect._snmp import SnmpCollector
 from greenwatch.collect._target import Target, target_from_spec
+from greenwatch.model import Clock, utc_now
 
 FAMILIES: dict[str, type[Collector]] = {
     cls.family: cls

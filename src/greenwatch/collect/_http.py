@@ -7,9 +7,10 @@ from collections.abc import Generator
 
 import httpx
 
-from greenwatch.collect._base import Clock, Collector, utc_now
+from greenwatch.collect._base import Collector
 from greenwatch.collect._profile import ProfileBase
-from greenwatch.collect._target import Target
+from greenwatch.collect._target import Target, reveal
+from greenwatch.model import Clock, utc_now
 
 
 class BearerAuth(httpx.Auth):
@@ -41,7 +42,7 @@ def request_auth(target: Target) -> httpx.Auth | None:
     creds = target.credentials
     if creds.password is None:
         return None
-    secret = creds.password.reveal(target.name)
+    secret = reveal(creds.password, target.name)
     if creds.method == "bearer":
         return BearerAuth(secret)
     return httpx.BasicAuth(creds.username or "", secret)

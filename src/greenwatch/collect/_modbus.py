@@ -18,11 +18,12 @@ from pydantic import Field, model_validator
 from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
-from greenwatch.collect._base import Clock, Collector, utc_now
+from greenwatch.collect._base import Collector
 from greenwatch.collect._errors import MALFORMED, TIMEOUT, CollectorError, reason_of
 from greenwatch.collect._profile import ProfileBase, Rule
 from greenwatch.collect._rows import BatchBuilder
 from greenwatch.collect._target import Target
+from greenwatch.model import Clock, utc_now
 
 ValueType = Literal["uint16", "int16", "uint32", "int32", "float32", "uint64", "int64", "float64"]
 FORMATS: dict[str, tuple[str, int]] = {

@@ -16,11 +16,12 @@ from typing import Any, ClassVar, Literal, Protocol, get_args
 
 from pydantic import Field
 
-from greenwatch.collect._base import Clock, Collector, utc_now
+from greenwatch.collect._base import Collector
 from greenwatch.collect._errors import ERROR, NO_DRIVER, CollectorError
 from greenwatch.collect._profile import ProfileBase, Rule
 from greenwatch.collect._rows import BatchBuilder
 from greenwatch.collect._target import Target
+from greenwatch.model import Clock, utc_now
 
 NvmlField = Literal[
     "power_mw", "energy_mj", "util_gpu_pct", "util_mem_pct", "mem_used_bytes", "temp_c",

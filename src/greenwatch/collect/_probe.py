@@ -17,11 +17,11 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from greenwatch.collect._base import Clock, Collector, utc_now
+from greenwatch.collect._base import Collector
 from greenwatch.collect._profile import ProfileBase, Rule
 from greenwatch.collect._rows import BatchBuilder
 from greenwatch.collect._target import Peer, Target, split_host_port
-from greenwatch.model import ConfigError
+from greenwatch.model import Clock, ConfigError, utc_now
 
 ProbeField = Literal["latency_s", "loss_ratio", "up"]
 

@@ -20,8 +20,6 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
@@ -30,16 +28,14 @@ from pydantic import (
 from greenwatch.model import (
     BatchError,
     ConfigError,
+    MetricName,
+    StrictModel,
     load_yaml,
     make_batch,
     metric_spec,
     parse_model,
     shipped_dir,
 )
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def template_fields(template: str) -> set[str]:
@@ -73,7 +69,7 @@ Regex = Annotated[str, AfterValidator(_regex)]
 LabelFilters = Annotated[dict[str, str], AfterValidator(_regexes)]
 
 
-class Rule(_Strict):
+class Rule(StrictModel):
     """One mapping from a source field to a canonical metric.
 
     ``value = raw × scale`` (after ``map``, which translates enumerations such as
@@ -90,7 +86,7 @@ class Rule(_Strict):
     the first being kept (GPUs of one model, outlets of one rack).
     """
 
-    metric: str
+    metric: MetricName
     unit: str | None = None
     scale: float = 1.0
     labels: dict[str, str] = Field(default_factory=dict)
@@ -101,13 +97,6 @@ class Rule(_Strict):
     max: float | None = None
     constant: float | None = None
     aggregate: Literal["sum"] | None = None
-
-    @field_validator("metric")
-    @classmethod
-    def _known_metric(cls, name: str) -> str:
-        if metric_spec(name) is None:
-            raise ValueError(f"unknown metric {name!r} (not in the canonical registry)")
-        return name
 
     @field_validator("map", mode="before")
     @classmethod
@@ -193,7 +182,7 @@ def label_problem(metric: str, labels: tuple[str, ...]) -> str | None:
     return None
 
 
-class ProfileBase(_Strict):
+class ProfileBase(StrictModel):
     """Keys every profile has; a family's profile adds its settings and ``rules``."""
 
     family: str

@@ -24,6 +24,7 @@ from greenwatch.collect._errors import AUTH, MALFORMED, CollectorError, status_r
 from greenwatch.collect._http import HttpCollector, request_auth
 from greenwatch.collect._profile import ProfileBase, Rule
 from greenwatch.collect._rows import BatchBuilder
+from greenwatch.collect._target import reveal
 
 _SEGMENT = re.compile(r"^(?:[A-Za-z][A-Za-z0-9]*|\{[A-Za-z_][A-Za-z0-9_]*\})$")
 _STEP = re.compile(r"^([A-Za-z@][A-Za-z0-9@#]*)(?:\[(\d+|\*)\])?$")
@@ -140,7 +141,7 @@ class RedfishCollector(HttpCollector):
 
     def _login(self) -> None:
         creds = self.target.credentials
-        password = creds.password.reveal(self.target.name) if creds.password else ""
+        password = reveal(creds.password, self.target.name) if creds.password else ""
         url = self._base + self.redfish.root + "/SessionService/Sessions"
         body = {"UserName": creds.username or "", "Password": password}
         response = self._http().post(url, json=body, headers=HEADERS)

@@ -28,9 +28,9 @@ from opentelemetry import metrics as otel_metrics
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Status, StatusCode
 
-from greenwatch.collect._base import Clock, Collector, utc_now
+from greenwatch.collect._base import Collector
 from greenwatch.collect._errors import TIMEOUT, reason_of
-from greenwatch.model import concat_batches, make_batch
+from greenwatch.model import Clock, concat_batches, make_batch, utc_now
 
 log = logging.getLogger("greenwatch.collect")
 Sink = Callable[[pd.DataFrame], None]

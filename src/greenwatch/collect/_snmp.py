@@ -18,12 +18,13 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from greenwatch.collect._base import Clock, Collector, utc_now
+from greenwatch.collect._base import Collector
 from greenwatch.collect._errors import AUTH, ERROR, MALFORMED, TIMEOUT, CollectorError
 from greenwatch.collect._oids import NUMERIC, index_pattern, resolve_oid
-from greenwatch.collect._profile import ProfileBase, Rule, _Strict, template_fields
+from greenwatch.collect._profile import ProfileBase, Rule, template_fields
 from greenwatch.collect._rows import BatchBuilder
-from greenwatch.collect._target import Target
+from greenwatch.collect._target import Target, reveal
+from greenwatch.model import Clock, StrictModel, utc_now
 
 with warnings.catch_warnings():
     # pysnmp 7.1 imports pysmi's deprecated camelCase alias (getReadersFromUrls) at import
@@ -56,7 +57,7 @@ def _oid(value: str, info: ValidationInfo) -> str:
     return resolve_oid(value, symbols if isinstance(symbols, dict) else {})
 
 
-class Lookup(_Strict):
+class Lookup(StrictModel):
     """Columns read at ``index`` (a template over row variables); the first with a value wins."""
 
     oid: list[str] = Field(min_length=1)
@@ -206,12 +207,12 @@ class SnmpCollector(Collector):
         if creds.username and creds.auth_key is not None:
             return snmp.UsmUserData(
                 creds.username,
-                authKey=creds.auth_key.reveal(name),
-                privKey=creds.priv_key.reveal(name) if creds.priv_key else None,
+                authKey=reveal(creds.auth_key, name),
+                privKey=reveal(creds.priv_key, name) if creds.priv_key else None,
                 authProtocol=AUTH_PROTOCOLS[creds.auth_protocol],
                 privProtocol=PRIV_PROTOCOLS[creds.priv_protocol] if creds.priv_key else None,
             )
-        community = creds.community.reveal(name) if creds.community else "public"
+        community = reveal(creds.community, name) if creds.community else "public"
         return snmp.CommunityData(community, mpModel=1)
 
     async def _walk(self, columns: list[str]) -> dict[str, dict[str, Any]]:

@@ -6,51 +6,36 @@ target file can be committed and a target can be printed or logged without leaki
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from greenwatch.collect._errors import CONFIG, CollectorError
-from greenwatch.model import ConfigError, YamlDocument, load_yaml, parse_model
+from greenwatch.model import (
+    ConfigError,
+    SecretError,
+    SecretRef,
+    StrictModel,
+    YamlDocument,
+    load_yaml,
+    parse_model,
+)
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$", max_length=200)]
 SiteId = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def reveal(secret: SecretRef, target: str) -> str:
+    """The secret's value; a missing variable or file is a ``bad config`` error of ``target``."""
+    try:
+        return secret.reveal()
+    except SecretError as exc:
+        raise CollectorError(target, str(exc), CONFIG) from exc
 
 
-class SecretRef(_Strict):
-    """Where a secret lives: an environment variable or a file (first line, stripped)."""
-
-    env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    file: Path | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> SecretRef:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("give exactly one of env or file")
-        return self
-
-    def reveal(self, target: str) -> str:
-        """The secret's value; a missing variable or file is a ``bad config`` error."""
-        if self.env is not None:
-            value = os.environ.get(self.env)
-            if value is None:
-                raise CollectorError(target, f"environment variable {self.env} is not set", CONFIG)
-            return value
-        assert self.file is not None
-        try:
-            return self.file.read_text(encoding="utf-8").splitlines()[0].strip()
-        except (OSError, IndexError) as exc:
-            raise CollectorError(target, f"cannot read secret file {self.file}", CONFIG) from exc
-
-
-class Credentials(_Strict):
+class Credentials(StrictModel):
     """How to authenticate; which fields apply depends on the family.
 
     HTTP (Redfish, Prometheus): ``username`` + ``password``; ``method`` basic, session
@@ -69,14 +54,14 @@ class Credentials(_Strict):
     priv_protocol: Literal["DES", "3DES", "AES", "AES192", "AES256"] = "AES"
 
 
-class Peer(_Strict):
+class Peer(StrictModel):
     """A link-probe peer: the link it measures and a ``host:port`` to connect to."""
 
     link: str = Field(min_length=1)
     address: str = Field(pattern=r"^[^\s:]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$")
 
 
-class Target(_Strict):
+class Target(StrictModel):
     """One thing to poll. ``address`` is ``host`` or ``host:port``; ``url`` is for HTTP."""
 
     name: Name
@@ -145,7 +130,7 @@ def split_host_port(text: str, default_port: int) -> tuple[str, int]:
     return text, default_port
 
 
-class TargetFile(_Strict):
+class TargetFile(StrictModel):
     targets: tuple[Target, ...] = Field(min_length=1)
 
 

@@ -9,7 +9,6 @@ fetches a page's panels in parallel and the slowest panel bounds the page, not t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,26 +28,21 @@ from greenwatch.dashboard._spec import Page, Panel, load_dashboards
 from greenwatch.dashboard._view import View, parse_view, with_params
 from greenwatch.ingest import BoundaryStats
 from greenwatch.inventory import Inventory
-from greenwatch.model import shipped_dir
+from greenwatch.model import Clock, shipped_dir, utc_now
 from greenwatch.query import ComputeSource
 from greenwatch.store import Store
 
 ASSETS = Path(__file__).parent / "assets"
-Clock = Callable[[], pd.Timestamp]
 QUANTUM = pd.Timedelta(minutes=1)
 # Panels that show state changed by the user (not by the clock): never served from the cache.
 LIVE_BLOCKS = frozenset({"alerts", "reports"})
-
-
-def _now() -> pd.Timestamp:
-    return pd.Timestamp.now(tz="UTC")
 
 
 def create_app(
     store: Store,
     inventory: Inventory,
     *,
-    clock: Clock = _now,
+    clock: Clock = utc_now,
     server: Any = True,
     dashboards_dir: Path | None = None,
     alerts: Any = None,

@@ -17,11 +17,11 @@ from greenwatch.dashboard._spec import Dashboards
 from greenwatch.dashboard._view import View
 from greenwatch.ingest import BoundaryStats
 from greenwatch.inventory import Inventory, Site
+from greenwatch.model import Clock
 from greenwatch.query import ComputeFigures, ComputeSource, compute_figures
 from greenwatch.store import Store
 
 T = TypeVar("T")
-Clock = Callable[[], pd.Timestamp]
 
 
 @dataclass

@@ -13,17 +13,21 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     IPvAnyNetwork,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
 from greenwatch.inventory import Scope, ScopeError
-from greenwatch.model import ConfigError, YamlDocument, load_yaml, metric_spec, parse_model
+from greenwatch.model import (
+    ConfigError,
+    MetricName,
+    StrictModel,
+    YamlDocument,
+    load_yaml,
+    parse_model,
+)
 
 Loc = tuple[str | int, ...]
 
@@ -63,11 +67,7 @@ ComputeFigure = Literal[
 SETTINGS_FILE = "settings.yaml"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Threshold(_Strict):
+class Threshold(StrictModel):
     """A line on a chart, or a colour band of a tile: ``value`` or the scope's own ``target``."""
 
     value: float | Literal["target"]
@@ -75,7 +75,7 @@ class Threshold(_Strict):
     label: str | None = None
 
 
-class _Panel(_Strict):
+class _Panel(StrictModel):
     id: Slug
     title: str = Field(min_length=1)
     width: int = Field(default=4, ge=1, le=12, description="grid columns out of 12")
@@ -123,10 +123,10 @@ class TrendPanel(_Panel):
     )
 
 
-class Query(_Strict):
+class Query(StrictModel):
     """A store query: aggregation pushed down per step, one line per value of ``by``."""
 
-    metric: str
+    metric: MetricName
     labels: dict[str, str | tuple[str, ...]] = Field(default_factory=dict)
     agg: Literal["mean", "min", "max", "sum", "last", "increase", "integral"] = "mean"
     by: str | None = None
@@ -136,13 +136,6 @@ class Query(_Strict):
     rate: bool = Field(default=False, description="divide by the step in seconds (J -> W)")
     scale: float = 1.0
     unit: str = ""
-
-    @field_validator("metric")
-    @classmethod
-    def _known_metric(cls, name: str) -> str:
-        if metric_spec(name) is None:
-            raise ValueError(f"unknown metric {name!r} (not in the canonical registry)")
-        return name
 
 
 class TimeseriesPanel(_Panel):
@@ -299,7 +292,7 @@ GRAPH_TYPES = frozenset(
 TILE_TYPES = frozenset({"stat", "compute_stat"})
 
 
-class Page(_Strict):
+class Page(StrictModel):
     """A page: a title, a URL path, a scope and a grid of panels."""
 
     id: Slug
@@ -311,7 +304,7 @@ class Page(_Strict):
     panels: tuple[Panel, ...] = Field(min_length=1)
 
 
-class MapSettings(_Strict):
+class MapSettings(StrictModel):
     """How the national maps draw: offline topojson, and an optional approved boundary layer."""
 
     boundaries: Path | None = Field(
@@ -324,7 +317,7 @@ class MapSettings(_Strict):
     resolution: Literal[50, 110] = 50
 
 
-class AuthSettings(_Strict):
+class AuthSettings(StrictModel):
     """Who may see the dashboard and who may acknowledge or silence alerts."""
 
     users_file: Path | None = Field(default=None, description="YAML of users, scrypt hashes")
@@ -364,7 +357,7 @@ class AuthSettings(_Strict):
         return self
 
 
-class Settings(_Strict):
+class Settings(StrictModel):
     title: str = "greenwatch"
     subtitle: str = "national computing-power network"
     refresh_s: int = Field(default=30, ge=5, le=3600)
@@ -380,7 +373,7 @@ class Settings(_Strict):
         return self
 
 
-class Dashboards(_Strict):
+class Dashboards(StrictModel):
     """Everything ``dashboards/`` declares: settings and pages in menu order."""
 
     settings: Settings

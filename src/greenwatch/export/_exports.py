@@ -25,11 +25,11 @@ from greenwatch.export._prometheus import build_registry
 from greenwatch.export._samples import LatestSamples, latest_samples, samples_registry
 from greenwatch.export._snapshot import WINDOWS, KpiSnapshot, take_snapshot
 from greenwatch.inventory import Inventory
+from greenwatch.model import Clock
 from greenwatch.query import ComputeSource, fresh_reads
 from greenwatch.store import Store
 
 log = logging.getLogger("greenwatch.export")
-Clock = Callable[[], pd.Timestamp]
 
 
 @dataclass(frozen=True)

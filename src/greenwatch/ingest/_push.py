@@ -29,9 +29,8 @@ from greenwatch.ingest._otlp import request_rows as otlp_rows
 from greenwatch.ingest._pipeline import Ingest
 from greenwatch.ingest._remote import MAX_DECOMPRESSED, decode_write_request
 from greenwatch.ingest._remote import request_rows as remote_rows
-from greenwatch.model import GreenwatchError
+from greenwatch.model import Clock, GreenwatchError, utc_now
 
-Clock = Callable[[], pd.Timestamp]
 # Checks a batch before it is stored, given each row's line (or series) and what a line is
 # called; raises to refuse the whole request (e.g. a token writing a site it is not bound to).
 Admit = Callable[[pd.DataFrame, np.ndarray, str], None]
@@ -84,10 +83,6 @@ def count_headers(counts: dict[str, int], prefix: str = "") -> dict[str, str]:
     }
 
 
-def _utcnow() -> pd.Timestamp:
-    return pd.Timestamp.now(tz="UTC")
-
-
 class Push:
     """Turns pushed bodies into canonical batches and submits them to ``ingest``."""
 
@@ -95,7 +90,7 @@ class Push:
         self,
         ingest: Ingest,
         mapper: Mapper | None = None,
-        clock: Clock = _utcnow,
+        clock: Clock = utc_now,
         boundary: Boundary | None = None,
     ):
         self.ingest = ingest

@@ -22,9 +22,9 @@ from enum import StrEnum
 from importlib import resources
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
-from greenwatch.model import load_yaml, parse_model
+from greenwatch.model import StrictModel, load_yaml, parse_model
 
 PoolId = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
 ModelId = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
@@ -63,14 +63,10 @@ class DeviceKind(StrEnum):
     FPGA = "fpga"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
 Flops = Annotated[float, Field(gt=0, le=MAX_DEVICE_FLOPS)]
 
 
-class DeviceModel(_Strict):
+class DeviceModel(StrictModel):
     """One catalogued device model: per-device dense peak FLOPS by precision, rated power."""
 
     id: ModelId
@@ -90,8 +86,10 @@ class DeviceModel(_Strict):
         return key == self.id or key in {normalise_name(n) for n in self.names}
 
 
-class ComputePool(_Strict):
+class ComputePool(StrictModel):
     """Devices of one model at a site, counted in one class of computing power."""
+
+    model_config = ConfigDict(populate_by_name=True)
 
     id: PoolId
     compute_class: ComputeClass = Field(alias="class")
@@ -117,7 +115,7 @@ class ComputePool(_Strict):
         return started and (self.retired is None or day < self.retired)
 
 
-class Catalogue(_Strict):
+class Catalogue(StrictModel):
     device_models: tuple[DeviceModel, ...] = Field(min_length=1)
     _index: dict[str, DeviceModel] = PrivateAttr(default_factory=dict)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from greenwatch.inventory._compute import Catalogue, ComputePool, DeviceModel, builtin_catalogue
+from greenwatch.model import StrictModel
 
 SiteId = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
 LinkId = Annotated[str, Field(pattern=r"^[a-z0-9]+(-{1,2}[a-z0-9]+)*$", max_length=140)]
@@ -28,10 +29,6 @@ HUBS: tuple[str, ...] = (
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class SiteKind(StrEnum):
     HUB_CLUSTER = "hub_cluster"
     SUPERCOMPUTING = "supercomputing"
@@ -43,12 +40,12 @@ class Region(StrEnum):
     WEST = "west"
 
 
-class Location(_Strict):
+class Location(StrictModel):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
 
 
-class Targets(_Strict):
+class Targets(StrictModel):
     """Targets a site is held to; absent keys are not judged."""
 
     pue: float | None = Field(default=None, ge=1.0, le=3.0)
@@ -56,14 +53,14 @@ class Targets(_Strict):
     occupancy: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
-class Device(_Strict):
+class Device(StrictModel):
     id: str = Field(min_length=1, max_length=128)
     kind: str = Field(min_length=1, description="server, gpu, pdu, meter, switch, ups, chiller")
     hall: str | None = None
     rated_power_w: float | None = Field(default=None, gt=0)
 
 
-class Site(_Strict):
+class Site(StrictModel):
     id: SiteId
     name: str = Field(min_length=1)
     kind: SiteKind
@@ -84,7 +81,7 @@ class Site(_Strict):
     )
 
 
-class Link(_Strict):
+class Link(StrictModel):
     id: LinkId
     a: SiteId
     b: SiteId
@@ -92,7 +89,7 @@ class Link(_Strict):
     distance_km: float | None = Field(default=None, gt=0)
 
 
-class Inventory(_Strict):
+class Inventory(StrictModel):
     sites: tuple[Site, ...] = Field(min_length=1)
     links: tuple[Link, ...] = ()
     device_models: tuple[DeviceModel, ...] = Field(

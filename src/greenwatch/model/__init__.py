@@ -1,4 +1,5 @@
-"""The shared model: canonical metric registry, sample batches, typed errors, config loading.
+"""The shared model: canonical metric registry, sample batches, typed errors, config loading,
+the strict configuration base, secrets, the clock and time parsing.
 
 Every stage may import this package; it imports no stage.
 """
@@ -12,7 +13,7 @@ from greenwatch.model._batch import (
     validate_batch,
 )
 from greenwatch.model._config import YamlDocument, format_loc, load_yaml, parse_model
-from greenwatch.model._errors import BatchError, ConfigError, GreenwatchError
+from greenwatch.model._errors import BatchError, ConfigError, GreenwatchError, SystemFailureError
 from greenwatch.model._paths import shipped_dir
 from greenwatch.model._registry import (
     COMMON_LABELS,
@@ -23,7 +24,17 @@ from greenwatch.model._registry import (
     MetricSpec,
     metric_spec,
 )
+from greenwatch.model._strict import MetricName, SecretError, SecretRef, StrictModel, known_metric
 from greenwatch.model._throttle import FailureThrottle
+from greenwatch.model._time import (
+    Clock,
+    Duration,
+    format_duration,
+    parse_duration,
+    parse_time,
+    parse_time_range,
+    utc_now,
+)
 
 __all__ = [
     "BASE_COLUMNS",
@@ -32,20 +43,33 @@ __all__ = [
     "REGISTRY",
     "VOCABULARIES",
     "BatchError",
+    "Clock",
     "ConfigError",
+    "Duration",
     "FailureThrottle",
     "GreenwatchError",
     "MetricKind",
+    "MetricName",
     "MetricSpec",
+    "SecretError",
+    "SecretRef",
+    "StrictModel",
+    "SystemFailureError",
     "YamlDocument",
     "concat_batches",
     "empty_batch",
+    "format_duration",
     "format_loc",
+    "known_metric",
     "label_columns",
     "load_yaml",
     "make_batch",
     "metric_spec",
+    "parse_duration",
     "parse_model",
+    "parse_time",
+    "parse_time_range",
     "shipped_dir",
+    "utc_now",
     "validate_batch",
 ]

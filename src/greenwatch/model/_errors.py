@@ -1,10 +1,25 @@
-"""Typed errors that carry their context (file, line, key; metric; target)."""
+"""Typed errors that carry their context (file, line, key; metric; target).
+
+Every error a user can cause is a :class:`GreenwatchError`. Its ``exit_code`` says which kind it
+is: 2, the input is wrong (a file, a flag, a request: the user can fix it); 1, the system failed
+(:class:`SystemFailureError`: a store locked or damaged, a port taken, a server down).
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class GreenwatchError(Exception):
-    """Base class of every error greenwatch raises on purpose."""
+    """Base class of every error greenwatch raises on purpose; by default bad input."""
+
+    exit_code: ClassVar[int] = 2
+
+
+class SystemFailureError(GreenwatchError):
+    """The system failed, not the input: the command may succeed when run again."""
+
+    exit_code: ClassVar[int] = 1
 
 
 class ConfigError(GreenwatchError):

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import pandas as pd
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from greenwatch.metrics import (
     DEFAULT_MAX_VERIFICATION_AGE,
@@ -22,7 +22,7 @@ from greenwatch.metrics import (
     DEFAULT_MIN_SHARE,
     NATIONAL_PUE_TARGET,
 )
-from greenwatch.model import ConfigError, GreenwatchError, load_yaml, parse_model
+from greenwatch.model import ConfigError, GreenwatchError, StrictModel, load_yaml, parse_model
 from greenwatch.reports._period import PeriodKind
 
 FORMATS: tuple[str, ...] = ("html", "pdf", "csv")
@@ -86,14 +86,10 @@ class ReportConfig:
     max_verification_age: pd.Timedelta = DEFAULT_MAX_VERIFICATION_AGE
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 _CRON = re.compile(r"\S+( \S+){4}")
 
 
-class ScheduleSpec(_Strict):
+class ScheduleSpec(StrictModel):
     """One scheduled report: a crontab line in Asia/Shanghai time and what to report."""
 
     name: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
@@ -120,7 +116,7 @@ class ScheduleSpec(_Strict):
         return value.strip()
 
 
-class Retention(_Strict):
+class Retention(StrictModel):
     """Keep the newest ``keep`` reports per scope and period kind, and none whose period ended
     more than ``days`` days ago; ``None`` leaves that rule off."""
 
@@ -128,7 +124,7 @@ class Retention(_Strict):
     days: int | None = Field(default=None, ge=1)
 
 
-class SmtpSettings(_Strict):
+class SmtpSettings(StrictModel):
     """Where report mail goes. The password is read from the environment variable or file named
     here, never from the settings file itself."""
 
@@ -153,7 +149,7 @@ class SmtpSettings(_Strict):
         return None
 
 
-class ReportSettings(_Strict):
+class ReportSettings(StrictModel):
     """Scheduled reports of ``greenwatch serve`` (a YAML file, see :func:`load_report_settings`)."""
 
     schedules: tuple[ScheduleSpec, ...] = ()

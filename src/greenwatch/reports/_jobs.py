@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from greenwatch.inventory import Inventory
+from greenwatch.model import Clock
 from greenwatch.query import ComputeSource, Scope
 from greenwatch.reports._archive import ArchivedReport, apply_retention, archive_report
 from greenwatch.reports._build import build_report, parse_scope
@@ -27,7 +28,6 @@ from greenwatch.reports._schedule import ReportScheduler
 from greenwatch.store import Store
 
 log = logging.getLogger("greenwatch.reports")
-Clock = Callable[[], pd.Timestamp]
 STATE_FILE = ".schedule-state.json"
 
 

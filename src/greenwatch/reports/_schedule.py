@@ -25,11 +25,11 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from apscheduler.triggers.cron import CronTrigger
 
+from greenwatch.model import Clock
 from greenwatch.reports._config import ScheduleSpec
 from greenwatch.reports._period import TIMEZONE, Period
 
 log = logging.getLogger("greenwatch.reports")
-Clock = Callable[[], pd.Timestamp]
 Runner = Callable[[ScheduleSpec, Period], object]
 STATE_VERSION = 1
 

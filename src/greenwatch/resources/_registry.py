@@ -14,7 +14,7 @@ import json
 import math
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +32,7 @@ from greenwatch.inventory import (
     pool_peak_flops,
     pool_problems,
 )
-from greenwatch.model import ConfigError, YamlDocument, parse_model
+from greenwatch.model import Clock, ConfigError, YamlDocument, parse_model, utc_now
 from greenwatch.resources._errors import PoolNotFoundError, RegistrationError, VersionConflictError
 from greenwatch.resources._verify import (
     Verification,
@@ -41,7 +41,6 @@ from greenwatch.resources._verify import (
     utc,
 )
 
-Clock = Callable[[], pd.Timestamp]
 INVENTORY = "inventory"
 # A record stamped later than this past the registry's clock is a clock error, not a result.
 MAX_CLOCK_SKEW = pd.Timedelta(minutes=5)
@@ -78,10 +77,6 @@ _LATEST = (
 
 
 REGISTRY_FILE = "resources.sqlite"  # in a data directory (greenwatch serve, resources CLI)
-
-
-def _utcnow() -> pd.Timestamp:
-    return pd.Timestamp.now(tz="UTC")
 
 
 def _payload(pool: ComputePool) -> str:
@@ -134,7 +129,7 @@ class ResourceRegistry:
     open the same file at the same time. Close it with :meth:`close` or a ``with`` block.
     """
 
-    def __init__(self, path: Path | None, inventory: Inventory, clock: Clock = _utcnow) -> None:
+    def __init__(self, path: Path | None, inventory: Inventory, clock: Clock = utc_now) -> None:
         self.path = path
         self.inventory = inventory
         self._clock = clock

@@ -1,6 +1,5 @@
 """Wiring: the serve process, the demo; the only stage (with cli) that imports every stage."""
 
-from greenwatch.service._api_kpi import parse_period
 from greenwatch.service._context import ApiContext, registry_source, stored_source
 from greenwatch.service._demo import (
     DemoState,
@@ -19,7 +18,6 @@ __all__ = [
     "Service",
     "backfill",
     "demo_scenarios",
-    "parse_period",
     "registered_inventory",
     "registry_source",
     "run_until_stopped",

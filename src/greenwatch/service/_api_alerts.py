@@ -25,8 +25,8 @@ from typing import Any
 import flask
 import pandas as pd
 
-from greenwatch.alerts import AlertEngine, AlertNotFoundError, Silence, parse_duration
-from greenwatch.model import GreenwatchError
+from greenwatch.alerts import AlertEngine, AlertNotFoundError, Silence
+from greenwatch.model import GreenwatchError, parse_duration
 from greenwatch.service._context import NOT_A_JSON_OBJECT, ApiContext, bad_request, json_object
 
 Reply = flask.Response | tuple[flask.Response, int]

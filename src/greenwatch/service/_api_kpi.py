@@ -4,52 +4,16 @@ device) and ``GET /api/v1/compute``."""
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Mapping
 
 import flask
 import pandas as pd
 
-from greenwatch.alerts import parse_duration
 from greenwatch.inventory import Level, ScopeError
 from greenwatch.metrics import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_SHARE
-from greenwatch.model import GreenwatchError
+from greenwatch.model import GreenwatchError, parse_time_range
 from greenwatch.query import KPIS, Scope, compute_figures, energy_read, kpi_answer
 from greenwatch.service._context import ApiContext, bad_request
-
-_RELATIVE = re.compile(r"now|(?:now)?-([0-9][0-9a-z]*)")
-
-
-def parse_time(text: str, now: pd.Timestamp) -> pd.Timestamp:
-    """An ISO time (UTC when it has no offset), or a time relative to ``now`` floored to the
-    minute: ``now``, ``-1d``, ``now-7d``, ``now-1h30m`` (Prometheus durations)."""
-    text = text.strip()
-    base = now.floor("min")
-    relative = _RELATIVE.fullmatch(text)
-    if relative is not None:
-        ago = relative.group(1)
-        try:
-            return base - pd.Timedelta(parse_duration(ago)) if ago else base
-        except ValueError as exc:
-            raise GreenwatchError(f"bad time {text!r}: {exc}") from None
-    try:
-        when = pd.Timestamp(text)
-    except ValueError as exc:
-        raise GreenwatchError(f"bad time {text!r}: {exc}; or relative: -1d, now-7d") from None
-    return when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
-
-
-def parse_period(
-    start: str | None, end: str | None, now: pd.Timestamp
-) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """``[start, end)`` from ISO or relative times (:func:`parse_time`); default: the last 24
-    hours."""
-    stop = parse_time(end, now) if end else now.floor("min")
-    begin = parse_time(start, now) if start else stop - pd.Timedelta(days=1)
-    if stop <= begin:
-        raise GreenwatchError(f"empty period: end {stop} is not after start {begin}")
-    return begin, stop
-
 
 COMPUTE_LEVELS = (Level.NATIONAL, Level.REGION, Level.HUB, Level.SITE)
 
@@ -74,7 +38,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
         args = flask.request.args
         name = args.get("kpi", "pue")
         try:
-            start, end = parse_period(args.get("start"), args.get("end"), ctx.clock())
+            start, end = parse_time_range(args.get("start"), args.get("end"), ctx.clock())
             scope = Scope.parse(args.get("scope", "national"), ctx.inventory)
             answers = kpi_answer(
                 ctx.store,
@@ -105,7 +69,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
         if (meter is None) == (device is None):
             return bad_request("name exactly one of meter and device")
         try:
-            start, end = parse_period(args.get("start"), args.get("end"), ctx.clock())
+            start, end = parse_time_range(args.get("start"), args.get("end"), ctx.clock())
         except GreenwatchError as exc:
             return bad_request(str(exc))
         record = energy_read(ctx.store, site, start, end, meter=meter, device=device).to_dict()
@@ -124,7 +88,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
                 raise ScopeError(
                     f"unknown level {level.value!r} (one of {', '.join(COMPUTE_LEVELS)})"
                 )
-            start, end = parse_period(args.get("start"), args.get("end"), ctx.clock())
+            start, end = parse_time_range(args.get("start"), args.get("end"), ctx.clock())
         except GreenwatchError as exc:
             return bad_request(str(exc))
         figures = compute_figures(ctx.store, ctx.inventory, start, end, source=ctx.compute_source)

@@ -18,8 +18,7 @@ import math
 import flask
 import pandas as pd
 
-from greenwatch.model import GreenwatchError
-from greenwatch.service._api_kpi import parse_period
+from greenwatch.model import GreenwatchError, parse_time_range
 from greenwatch.service._context import ApiContext, bad_request
 from greenwatch.store import StoreError
 
@@ -97,7 +96,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
         agg_text = request.args.get("agg")
         aggs = [a.strip() for a in agg_text.split(",") if a.strip()] if agg_text else None
         try:
-            start, end = parse_period(
+            start, end = parse_time_range(
                 request.args.get("start"), request.args.get("end"), ctx.clock()
             )
             step = parse_step(request.args.get("step"))

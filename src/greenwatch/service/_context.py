@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import flask
-import pandas as pd
 
 from greenwatch.alerts import AlertEngine, AuditLog
 from greenwatch.ingest import Boundary, Ingest
 from greenwatch.inventory import Inventory
+from greenwatch.model import Clock
 from greenwatch.query import ComputeSource, PoolsAndRecords, inventory_source
 from greenwatch.resources import REGISTRY_FILE, ResourceRegistry, verification_frame
 from greenwatch.store import Store
-
-Clock = Callable[[], pd.Timestamp]
 
 
 @dataclass

@@ -19,7 +19,7 @@ from greenwatch.dashboard import create_app
 from greenwatch.export import ExportSettings, KpiExports, ServiceHealth
 from greenwatch.ingest import Boundary, BoundaryPolicy, Ingest, InventorySites
 from greenwatch.inventory import Inventory
-from greenwatch.model import concat_batches
+from greenwatch.model import Clock, concat_batches, utc_now
 from greenwatch.reports import ReportScheduler, ReportSettings, report_scheduler
 from greenwatch.resources import REGISTRY_FILE, ResourceRegistry
 from greenwatch.service import (
@@ -41,7 +41,6 @@ from greenwatch.simulate import Simulator
 from greenwatch.store import Store, StoreError
 
 log = logging.getLogger("greenwatch.serve")
-Clock = Callable[[], pd.Timestamp]
 LIVE_STEP = pd.Timedelta(seconds=15)
 FLUSH_S = 5.0  # collected batches are written together, not one store write per poll
 # Each module registers its routes with ``register(app, ctx)``.
@@ -70,10 +69,6 @@ def default_external_url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
-def _utcnow() -> pd.Timestamp:
-    return pd.Timestamp.now(tz="UTC")
-
-
 @dataclass
 class Service:
     """The running parts of ``greenwatch serve``; :meth:`stop` flushes and closes them."""
@@ -83,7 +78,7 @@ class Service:
     host: str = "127.0.0.1"
     port: int = 8050
     external_url: str | None = None  # in notifications; default http://HOST:PORT
-    clock: Clock = _utcnow
+    clock: Clock = utc_now
     live: Simulator | None = None
     poll_s: float = 15.0
     data_dir: Path | None = None

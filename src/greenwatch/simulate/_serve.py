@@ -35,8 +35,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from greenwatch.inventory import Inventory
+from greenwatch.model import utc_now
 from greenwatch.simulate._serve_http import HttpEndpoints
-from greenwatch.simulate._serve_live import FACILITY, LiveNetwork, utcnow
+from greenwatch.simulate._serve_live import FACILITY, LiveNetwork
 from greenwatch.simulate._serve_modbus import ModbusGateway
 from greenwatch.simulate._serve_snmp import SnmpAgents
 from greenwatch.simulate._simulator import Simulator
@@ -216,6 +217,6 @@ class SimulatedCentres:
 @contextmanager
 def serving(sim: Simulator, inventory: Inventory, **options: Any) -> Iterator[SimulatedCentres]:
     """Serve ``sim`` live for the duration of the block (see :class:`SimulatedCentres`)."""
-    clock = options.pop("clock", utcnow)
+    clock = options.pop("clock", utc_now)
     with SimulatedCentres(LiveNetwork(sim, clock=clock), inventory, **options) as centres:
         yield centres

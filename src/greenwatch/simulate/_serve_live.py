@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from greenwatch.model import label_columns
+from greenwatch.model import Clock, label_columns, utc_now
 from greenwatch.simulate._simulator import Simulator
 
 log = logging.getLogger("greenwatch.simulate.serve")
@@ -24,11 +24,6 @@ SNMP_METRICS = (
 )
 Labels = tuple[tuple[str, str], ...]  # sorted, without site
 SeriesKey = tuple[str, Labels]  # (metric, labels)
-Clock = Callable[[], pd.Timestamp]
-
-
-def utcnow() -> pd.Timestamp:
-    return pd.Timestamp.now(tz="UTC")
 
 
 @dataclass(frozen=True)
@@ -79,7 +74,7 @@ class LiveNetwork:
     """
 
     def __init__(
-        self, sim: Simulator, *, clock: Clock = utcnow, step: pd.Timedelta = LIVE_STEP
+        self, sim: Simulator, *, clock: Clock = utc_now, step: pd.Timedelta = LIVE_STEP
     ) -> None:
         self.sim = sim
         self.clock = clock
