@@ -45,7 +45,7 @@ import httpx
 import numpy as np
 
 from greenwatch.agent._gpubackends import GpuCheckError, MatmulBackend, find_backend, first_line
-from greenwatch.model import Clock, GreenwatchError, utc_now
+from greenwatch.model import Clock, SystemFailureError, utc_now
 
 PRECISIONS = ("fp16", "bf16", "fp64")
 DEFAULT_PRECISIONS = ("fp16", "fp64")
@@ -63,7 +63,7 @@ ACCUMULATION = {"fp16": 2.0**-24, "bf16": 2.0**-24, "fp64": 2.0**-53}  # fp32 fo
 Status = Literal["ok", "failed", "no_gpu"]
 
 
-class VerificationPostError(GreenwatchError):
+class VerificationPostError(SystemFailureError):
     """The verification API did not take a record (or could not be reached)."""
 
     def __init__(self, endpoint: str, problem: str, posted: int, total: int) -> None:

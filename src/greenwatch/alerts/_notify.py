@@ -22,14 +22,14 @@ import httpx
 import pandas as pd
 
 from greenwatch import __version__
-from greenwatch.model import Clock, GreenwatchError
+from greenwatch.model import Clock, GreenwatchError, SystemFailureError
 
 SIGNATURE_HEADER = "X-Greenwatch-Signature"
 ZERO_TIME = "0001-01-01T00:00:00Z"
 Sleep = Callable[[float], None]
 
 
-class NotifyError(GreenwatchError):
+class NotifyError(SystemFailureError):
     """Delivery to an integration failed (after the notifier's own retries)."""
 
     def __init__(self, integration: str, cause: str) -> None:

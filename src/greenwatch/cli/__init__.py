@@ -27,9 +27,8 @@ from greenwatch.cli import (
     _resources,
     _simulate,
 )
-from greenwatch.cli._common import EXIT_BAD_INPUT, EXIT_SYSTEM
+from greenwatch.cli._common import EXIT_SYSTEM
 from greenwatch.model import GreenwatchError
-from greenwatch.store import StoreError
 
 COMMAND_MODULES = (
     _core,
@@ -116,11 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _one_sentence(exc: Exception) -> tuple[str, int]:
     """What to tell the user about a failure, and the exit status."""
-    if isinstance(exc, GreenwatchError | StoreError):
+    if isinstance(exc, GreenwatchError):
         render = getattr(exc, "render", None)
         detail = render() if callable(render) else str(exc)
-        default = EXIT_BAD_INPUT if isinstance(exc, GreenwatchError) else EXIT_SYSTEM
-        return detail, int(getattr(exc, "exit_code", default))
+        return detail, exc.exit_code
     if isinstance(exc, OSError):
         where = f" ({exc.filename})" if exc.filename else ""
         return f"{exc.strerror or exc}{where}", EXIT_SYSTEM

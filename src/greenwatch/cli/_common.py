@@ -16,7 +16,6 @@ from greenwatch.store import DuckDBStore, Retention
 
 DATA_DIR_ENV = "GREENWATCH_DATA_DIR"
 STORE_FILE = "greenwatch.duckdb"
-EXIT_BAD_INPUT = 2
 EXIT_SYSTEM = 1
 Subparsers = Any  # argparse's sub-parser action type is private
 

@@ -17,7 +17,7 @@ from greenwatch.dashboard._spec import StatPanel
 from greenwatch.dashboard._theme import NAMED, colour
 from greenwatch.dashboard._view import View
 from greenwatch.inventory import Level, Site
-from greenwatch.model import GreenwatchError
+from greenwatch.model import GreenwatchError, SystemFailureError
 from greenwatch.query import Scope, kpi_answer
 
 # kpi -> (query KPI, display unit, scale, decimals, percent)
@@ -122,6 +122,8 @@ def render_stat(panel: StatPanel, view: View, env: Env) -> list[html.Div]:
     """Value, unit, coverage and target of one KPI, as the children of a tile."""
     try:
         fig = figure(panel, view, env)
+    except SystemFailureError:
+        raise
     except GreenwatchError as exc:
         return [html.Div("—", className="tile-value"), html.Div(str(exc), className="tile-note")]
     _, unit, scale, decimals, percent = _SHOW[panel.kpi]

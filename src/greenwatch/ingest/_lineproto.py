@@ -28,6 +28,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from greenwatch.model import GreenwatchError
+
 PRECISION_NS: dict[str, int] = {"ns": 1, "n": 1, "us": 1_000, "u": 1_000, "ms": 1_000_000}
 PRECISION_NS |= {"s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
 MAX_LINE_BYTES = 65_536
@@ -55,7 +57,7 @@ _PY_UINT = re.compile(_UINT_RE)
 KIND_FLOAT, KIND_INT, KIND_UINT, KIND_BOOL, KIND_STRING = "f", "i", "u", "b", "s"
 
 
-class LineError(ValueError):
+class LineError(GreenwatchError, ValueError):
     """One line could not be parsed; ``line`` is 1-based."""
 
     def __init__(self, line: int, reason: str) -> None:

@@ -30,6 +30,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from greenwatch.model import GreenwatchError
+
 SITE_ATTRIBUTES = ("greenwatch.site", "site")
 _DROPPED_PREFIXES = ("telemetry.", "process.")
 _DROPPED = {"service.instance.id"}
@@ -38,7 +40,7 @@ _DELTA = 1  # AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
 Key = tuple[str, tuple[tuple[str, str], ...]]
 
 
-class OtlpError(ValueError):
+class OtlpError(GreenwatchError, ValueError):
     """The body is not an OTLP metrics request."""
 
 

@@ -8,13 +8,13 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from greenwatch.model import GreenwatchError, validate_batch
+from greenwatch.model import SystemFailureError, validate_batch
 
 Sink = Callable[[pd.DataFrame], int]
 RECENT_IDS = 100_000
 
 
-class IngestClosedError(GreenwatchError):
+class IngestClosedError(SystemFailureError):
     """The pipeline is shutting down and takes no more batches."""
 
 

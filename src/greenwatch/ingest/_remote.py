@@ -18,10 +18,12 @@ import pandas as pd
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
+from greenwatch.model import GreenwatchError
+
 MAX_DECOMPRESSED = 64 * 1024 * 1024
 
 
-class RemoteWriteError(ValueError):
+class RemoteWriteError(GreenwatchError, ValueError):
     """The body is not a snappy-compressed remote-write request (``status`` 400 or 413)."""
 
     def __init__(self, message: str, status: int = 400) -> None:

@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from greenwatch.model import SystemFailureError
 from greenwatch.reports._build import Report
 from greenwatch.reports._config import ReportError, SmtpSettings
 from greenwatch.reports._render import summary_html, summary_text
 
 
-class DeliveryError(ReportError):
+class DeliveryError(ReportError, SystemFailureError):
     """The SMTP server could not be reached or refused the message."""
 
     def __init__(self, server: str, cause: BaseException) -> None:

@@ -58,7 +58,7 @@ from greenwatch.ingest import (
     encode_otlp_response,
     parse_duration,
 )
-from greenwatch.model import BatchError
+from greenwatch.model import BatchError, GreenwatchError
 from greenwatch.service._context import ApiContext, bad_request
 from greenwatch.service._tokens import SiteForbiddenError, site_admission
 
@@ -72,7 +72,7 @@ V1_PRECISIONS |= {"m": "m", "h": "h"}
 PROFILES_DIR = "ingest-profiles"
 
 
-class BodyError(Exception):
+class BodyError(GreenwatchError):
     """The body could not be read within the limits (413) or decoded (400/415)."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from greenwatch.inventory import Level, ScopeError
 from greenwatch.metrics import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_SHARE
-from greenwatch.model import GreenwatchError, parse_time_range
+from greenwatch.model import GreenwatchError, SystemFailureError, parse_time_range
 from greenwatch.query import KPIS, Scope, compute_figures, energy_read, kpi_answer
 from greenwatch.service._context import ApiContext, bad_request
 
@@ -50,6 +50,8 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
                 min_coverage=_fraction(args, "min_coverage", DEFAULT_MIN_COVERAGE),
                 min_share=_fraction(args, "min_share", DEFAULT_MIN_SHARE),
             )
+        except SystemFailureError:
+            raise
         except GreenwatchError as exc:
             return bad_request(str(exc), kpis=sorted(KPIS))
         records = [a.to_dict() for a in answers]

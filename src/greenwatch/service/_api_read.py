@@ -103,7 +103,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             frame = ctx.store.query(
                 metric, start, end, labels=label_matchers(request) or None, step=step, agg=aggs
             )
-        except (GreenwatchError, StoreError) as exc:
+        except GreenwatchError as exc:
             return bad_request(str(exc))
         frame = frame.assign(metric=metric)
         frame = frame[["ts", "metric", *[c for c in frame.columns if c not in ("ts", "metric")]]]

@@ -17,7 +17,7 @@ from pathlib import Path
 import flask
 
 from greenwatch.metrics import DEFAULT_MIN_COVERAGE
-from greenwatch.model import GreenwatchError
+from greenwatch.model import GreenwatchError, SystemFailureError
 from greenwatch.reports import (
     MEDIA_TYPES,
     ArchivedReport,
@@ -91,6 +91,8 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
                 config=config,
                 compute=ctx.compute_source,
             )
+        except SystemFailureError:
+            raise
         except (GreenwatchError, ValueError) as exc:
             return bad_request(str(exc))
         return flask.jsonify(_listing(archived)), 201

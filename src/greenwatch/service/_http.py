@@ -11,7 +11,7 @@ import flask
 from waitress import wasyncore
 from waitress.server import create_server
 
-from greenwatch.model import GreenwatchError
+from greenwatch.model import SystemFailureError
 
 Ready = Callable[[], bool]
 Trouble = Callable[[], str | None]  # why the service is degraded, None when it is not
@@ -47,10 +47,8 @@ def create_flask(ready: Ready, trouble: Trouble = _untroubled) -> flask.Flask:
     return app
 
 
-class ListenError(GreenwatchError):
+class ListenError(SystemFailureError):
     """The HTTP port cannot be bound (in use, not allowed): a failure of the system."""
-
-    exit_code = 1
 
     def __init__(self, host: str, port: int, cause: OSError) -> None:
         what = "is in use" if cause.errno == errno.EADDRINUSE else f"cannot be used ({cause})"

@@ -8,6 +8,8 @@ from typing import Literal, Protocol, get_args, runtime_checkable
 
 import pandas as pd
 
+from greenwatch.model import SystemFailureError
+
 Agg = Literal[
     "mean",
     "min",
@@ -30,7 +32,7 @@ DEFAULT_MAX_GAP = pd.Timedelta(minutes=15)
 COUNTER_LOOKBACK = pd.Timedelta(hours=6)
 
 
-class StoreError(Exception):
+class StoreError(SystemFailureError):
     """A store could not do what was asked (bad query, engine unreachable)."""
 
 
