@@ -9,11 +9,13 @@ the shared model.
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "greenwatch"
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src" / "greenwatch"
 
 RANK: dict[str, float] = {
     "model": 0,
@@ -91,3 +93,94 @@ def test_the_checker_catches_a_back_edge(tmp_path: Path) -> None:
     bad.write_text("from greenwatch.dashboard import create_app\n", encoding="utf-8")
     assert _imports(bad) == [(1, "greenwatch.dashboard")]
     assert RANK["dashboard"] > RANK["store"]
+
+
+def _is_private(module: str, own: str) -> bool:
+    parts = module.split(".")
+    return parts[0] == "greenwatch" and len(parts) > 2 and parts[1] != own and parts[2][0] == "_"
+
+
+def _private_imports(path: Path, own: str) -> list[tuple[int, str]]:
+    """``(line, module)`` of each import of another package's private module in ``path``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        modules: list[str] = []
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        private = [m for m in modules if _is_private(m, own)]
+        if private:
+            found.append((node.lineno, private[0]))
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(SRC.rglob("*.py")), ids=lambda p: str(p.relative_to(SRC)))
+def test_no_import_of_another_packages_private_module(path: Path) -> None:
+    own = path.relative_to(SRC).parts[0].removesuffix(".py")
+    found = _private_imports(path, own)
+    assert not found, f"{path.relative_to(SRC)} reaches into private modules: {found}"
+
+
+def test_the_checker_catches_a_private_import(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from greenwatch.collect._profile import Rule\nfrom greenwatch.service import _auth\n",
+        encoding="utf-8",
+    )
+    assert _private_imports(bad, "ingest") == [
+        (1, "greenwatch.collect._profile"),
+        (2, "greenwatch.service._auth"),
+    ]
+    assert _private_imports(bad, "collect") == [(2, "greenwatch.service._auth")]
+
+
+PACKAGES = sorted(p.parent.name for p in SRC.glob("*/__init__.py"))
+# The public faces together; a new name must earn its place (someone outside uses it).
+FACE_BUDGET = 340
+# Exported although nothing in the tree imports them: what plugin authors implement or
+# subclass (protocols, base classes), the registry's own types, and types that callers of the
+# public functions name (a rule, a page, a device, a verification record, a parse error).
+FOR_AUTHORS = {
+    "agent": {"MatmulBackend"},
+    "alerts": {"Notifier", "Rule"},
+    "collect": {"ProfileBase"},
+    "dashboard": {"Page"},
+    "ingest": {"LineError"},
+    "inventory": {"Device"},
+    "metrics": {"METER_ENERGY_COLUMNS", "SITE_TOTAL_COLUMNS"},
+    "model": {"MetricKind", "MetricSpec"},
+    "resources": {"Verification"},
+}
+
+
+def _face(package: str) -> list[str]:
+    return list(getattr(importlib.import_module(f"greenwatch.{package}"), "__all__", []))
+
+
+def _used_from_outside() -> dict[str, set[str]]:
+    """Names each package's face gives to modules outside it (src, tests, bench)."""
+    used: dict[str, set[str]] = {}
+    for base in ("src", "tests", "bench"):
+        for path in (ROOT / base).rglob("*.py"):
+            own = path.relative_to(SRC).parts[0] if path.is_relative_to(SRC) else None
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not (isinstance(node, ast.ImportFrom) and node.module and node.level == 0):
+                    continue
+                parts = node.module.split(".")
+                if parts[0] == "greenwatch" and len(parts) == 2 and parts[1] != own:
+                    used.setdefault(parts[1], set()).update(a.name for a in node.names)
+    return used
+
+
+def test_public_faces_stay_small() -> None:
+    size = sum(len(_face(p)) for p in PACKAGES)
+    assert size <= FACE_BUDGET, f"{size} exported names, over the budget of {FACE_BUDGET}"
+
+
+def test_every_exported_name_is_used_outside_its_package() -> None:
+    used = _used_from_outside()
+    idle = {
+        p: sorted(set(_face(p)) - used.get(p, set()) - FOR_AUTHORS.get(p, set())) for p in PACKAGES
+    }
+    assert not {p: names for p, names in idle.items() if names}

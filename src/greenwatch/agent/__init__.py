@@ -5,22 +5,20 @@ A stage between ``ingest`` and ``store`` in rank: it uses ``collect`` (collector
 and ``ingest`` (line-protocol encoding), never a store — the central server stores.
 """
 
-from greenwatch.agent._agent import Agent, Source
-from greenwatch.agent._buffer import DiskBuffer, Entry
-from greenwatch.agent._config import AgentConfig, load_agent_config
+from greenwatch.agent._agent import Agent
+from greenwatch.agent._buffer import DiskBuffer
+from greenwatch.agent._config import load_agent_config
 from greenwatch.agent._forward import Forwarder
 from greenwatch.agent._gpubackends import (
     BACKENDS,
     GpuCheckError,
     MatmulBackend,
     NumpyBackend,
-    find_backend,
 )
 from greenwatch.agent._gpucheck import (
     BENCHMARK,
     DEFAULT_SIZES,
     PRECISIONS,
-    VERIFICATIONS_PATH,
     GpuCheckResult,
     GpuMeasurement,
     VerificationPostError,
@@ -35,21 +33,16 @@ __all__ = [
     "BENCHMARK",
     "DEFAULT_SIZES",
     "PRECISIONS",
-    "VERIFICATIONS_PATH",
     "Agent",
-    "AgentConfig",
     "DiskBuffer",
-    "Entry",
     "Forwarder",
     "GpuCheckError",
     "GpuCheckResult",
     "GpuMeasurement",
     "MatmulBackend",
     "NumpyBackend",
-    "Source",
     "VerificationPostError",
     "check_gpus",
-    "find_backend",
     "load_agent_config",
     "post_verifications",
     "run_gpu_check",

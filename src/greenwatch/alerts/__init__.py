@@ -12,34 +12,26 @@ what PromQL can express. Fakes for tests live in :mod:`greenwatch.alerts.testing
 from greenwatch.alerts._audit import AUDIT_FILE, AuditEntry, AuditLog
 from greenwatch.alerts._config import (
     AlertingConfig,
-    AlertmanagerTarget,
-    EmailConfig,
     InhibitRule,
     Receiver,
     Route,
-    WebhookConfig,
     load_config,
 )
-from greenwatch.alerts._dispatch import Integration
-from greenwatch.alerts._email import EmailNotifier, render_email
+from greenwatch.alerts._email import EmailNotifier
 from greenwatch.alerts._engine import AlertEngine, AlertNotFoundError
-from greenwatch.alerts._export import PrometheusExport, prometheus_rules
-from greenwatch.alerts._integrations import build_integrations
+from greenwatch.alerts._export import prometheus_rules
 from greenwatch.alerts._matchers import Matcher
 from greenwatch.alerts._notify import (
     SIGNATURE_HEADER,
-    AlertmanagerNotifier,
     Notification,
     NotifiedAlert,
     Notifier,
     NotifyError,
     WebhookNotifier,
-    sign,
     verify,
 )
 from greenwatch.alerts._rules import (
     AbsentRule,
-    ComputeRule,
     KpiRule,
     MetricRule,
     Rule,
@@ -59,15 +51,10 @@ __all__ = [
     "AlertNotFoundError",
     "AlertRecord",
     "AlertingConfig",
-    "AlertmanagerNotifier",
-    "AlertmanagerTarget",
     "AuditEntry",
     "AuditLog",
-    "ComputeRule",
-    "EmailConfig",
     "EmailNotifier",
     "InhibitRule",
-    "Integration",
     "KpiRule",
     "MaintenanceWindow",
     "Matcher",
@@ -76,7 +63,6 @@ __all__ = [
     "NotifiedAlert",
     "Notifier",
     "NotifyError",
-    "PrometheusExport",
     "Receiver",
     "Route",
     "Rule",
@@ -85,15 +71,11 @@ __all__ = [
     "SilenceError",
     "SubmeterRule",
     "Transition",
-    "WebhookConfig",
     "WebhookNotifier",
-    "build_integrations",
     "fingerprint",
     "load_config",
     "load_rules",
     "parse_rules",
     "prometheus_rules",
-    "render_email",
-    "sign",
     "verify",
 ]

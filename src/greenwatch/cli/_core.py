@@ -26,13 +26,13 @@ from greenwatch.reports import load_report_settings
 from greenwatch.service import (
     DemoState,
     Service,
+    TokenStore,
     backfill,
     demo_scenarios,
     registered_inventory,
     run_until_stopped,
     seed_registry,
 )
-from greenwatch.service._tokens import TokenStore
 from greenwatch.simulate import Simulator
 from greenwatch.store import RAW_RETENTION, ROLLUP_RETENTION, Retention
 

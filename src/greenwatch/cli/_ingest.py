@@ -36,8 +36,7 @@ from greenwatch.cli._common import (
 )
 from greenwatch.ingest import encode_lines
 from greenwatch.model import GreenwatchError, parse_time_range
-from greenwatch.service import wait_for_stop
-from greenwatch.service._tokens import SCOPES, TokenStore
+from greenwatch.service import SCOPES, TokenStore, wait_for_stop
 
 TOKEN_ENV = "GREENWATCH_TOKEN"
 # gpu-check exit statuses (2, bad input, is every command's)

@@ -9,8 +9,7 @@ from greenwatch.cli._common import EXIT_SYSTEM, STORE_FILE, Subparsers, open_sto
 from greenwatch.cli._core import common_args
 from greenwatch.cli._remote import add_server_args, ask, find_server
 from greenwatch.model import GreenwatchError
-from greenwatch.service import running_server
-from greenwatch.service._backup import restore_backup, write_backup
+from greenwatch.service import restore_backup, running_server, write_backup
 
 
 def _cmd_store_check(args: argparse.Namespace) -> int:

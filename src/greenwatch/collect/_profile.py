@@ -10,28 +10,23 @@ register — is a :class:`ConfigError` naming file, line and key.
 from __future__ import annotations
 
 import math
-import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-import pandas as pd
 from pydantic import (
-    AfterValidator,
     Field,
     field_validator,
     model_validator,
 )
 
 from greenwatch.model import (
-    BatchError,
     ConfigError,
     MetricName,
     StrictModel,
+    label_problem,
     load_yaml,
-    make_batch,
     metric_spec,
     parse_model,
     shipped_dir,
@@ -48,25 +43,6 @@ def template_fields(template: str) -> set[str]:
             raise ValueError(f"label template {template!r}: use plain {{name}} fields")
         names.add(field)
     return names
-
-
-def _regex(pattern: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"bad regular expression {pattern!r}: {exc}") from exc
-    return pattern
-
-
-def _regexes(filters: dict[str, str]) -> dict[str, str]:
-    for pattern in filters.values():
-        _regex(pattern)
-    return filters
-
-
-# A rule's selectors: a regular expression, and label filters (label name -> regex).
-Regex = Annotated[str, AfterValidator(_regex)]
-LabelFilters = Annotated[dict[str, str], AfterValidator(_regexes)]
 
 
 class Rule(StrictModel):
@@ -161,25 +137,6 @@ class Rule(StrictModel):
         lo = self.min if self.min is not None else (spec.minimum if spec else None)
         hi = self.max if self.max is not None else (spec.maximum if spec else None)
         return (-math.inf if lo is None else lo, math.inf if hi is None else hi)
-
-
-@lru_cache(maxsize=512)
-def label_problem(metric: str, labels: tuple[str, ...]) -> str | None:
-    """Why ``metric`` cannot carry ``labels`` (asked of the batch contract itself), or None."""
-    spec = metric_spec(metric)
-    if spec is None:
-        return f"unknown metric {metric!r}"
-    value = spec.minimum if spec.minimum is not None else 0.0
-    try:
-        make_batch(
-            pd.Timestamp(0, tz="UTC"),
-            [metric],
-            [value],
-            {"site": "s", **dict.fromkeys(labels, "x")},
-        )
-    except BatchError as exc:
-        return str(exc)
-    return None
 
 
 class ProfileBase(StrictModel):

@@ -22,8 +22,9 @@ from pydantic import Field
 
 from greenwatch.collect._errors import MALFORMED, CollectorError, status_reason
 from greenwatch.collect._http import HttpCollector, request_auth
-from greenwatch.collect._profile import LabelFilters, ProfileBase, Regex, Rule
+from greenwatch.collect._profile import ProfileBase, Rule
 from greenwatch.collect._rows import BatchBuilder
+from greenwatch.model import LabelFilters, Regex
 
 ACCEPT = "text/plain;version=0.0.4;q=1.0,*/*;q=0.1"
 _Filters = dict[str, re.Pattern[str]]

@@ -6,12 +6,10 @@ Pages and panels are declared in YAML (top-level ``dashboards/``, shipped with t
 
 from greenwatch.dashboard._app import create_app
 from greenwatch.dashboard._auth import hash_password, verify_password
-from greenwatch.dashboard._spec import Dashboards, Page, Settings, load_dashboards
+from greenwatch.dashboard._spec import Page, load_dashboards
 
 __all__ = [
-    "Dashboards",
     "Page",
-    "Settings",
     "create_app",
     "hash_password",
     "load_dashboards",

@@ -9,15 +9,13 @@ A scheduled job takes a :class:`KpiSnapshot` (:func:`take_snapshot`: every figur
 into a service.
 """
 
-from greenwatch.export._catalogue import FIGURES, Figure
+from greenwatch.export._catalogue import FIGURES
 from greenwatch.export._exports import ExportSettings, KpiExports
 from greenwatch.export._health import CollectorHealth, ExportStats, ServiceHealth
-from greenwatch.export._influx import MEASUREMENT, InfluxExport, InfluxSettings, snapshot_lines
+from greenwatch.export._influx import InfluxExport, InfluxSettings, snapshot_lines
 from greenwatch.export._otlp import OtlpExport, OtlpSettings
 from greenwatch.export._points import KpiPoint
 from greenwatch.export._prometheus import (
-    HealthCollector,
-    SnapshotCollector,
     build_registry,
     exposition,
 )
@@ -31,13 +29,10 @@ from greenwatch.export._snapshot import (
 
 __all__ = [
     "FIGURES",
-    "MEASUREMENT",
     "WINDOWS",
     "CollectorHealth",
     "ExportSettings",
     "ExportStats",
-    "Figure",
-    "HealthCollector",
     "InfluxExport",
     "InfluxSettings",
     "KpiExports",
@@ -46,7 +41,6 @@ __all__ = [
     "OtlpExport",
     "OtlpSettings",
     "ServiceHealth",
-    "SnapshotCollector",
     "Window",
     "build_registry",
     "exposition",

@@ -11,27 +11,22 @@ from greenwatch.ingest._boundary import (
     BoundaryPolicy,
     BoundaryStats,
     InventorySites,
-    Source,
     parse_duration,
 )
 from greenwatch.ingest._lineproto import (
-    PRECISION_NS,
     LineError,
-    ParsedLines,
     encode_lines,
     parse_lines,
 )
 from greenwatch.ingest._mapping import (
     Mapper,
-    PushProfile,
-    PushRule,
     default_profiles,
     ext_name,
     load_push_profile,
 )
 from greenwatch.ingest._otlp import OtlpError
 from greenwatch.ingest._otlp import encode_response as encode_otlp_response
-from greenwatch.ingest._pipeline import Ingest, IngestClosedError, Sink
+from greenwatch.ingest._pipeline import Ingest, IngestClosedError
 from greenwatch.ingest._push import (
     Admit,
     Push,
@@ -43,7 +38,6 @@ from greenwatch.ingest._push import (
 from greenwatch.ingest._remote import RemoteWriteError, encode_write_request
 
 __all__ = [
-    "PRECISION_NS",
     "Admit",
     "Boundary",
     "BoundaryPolicy",
@@ -54,16 +48,11 @@ __all__ = [
     "LineError",
     "Mapper",
     "OtlpError",
-    "ParsedLines",
     "Push",
     "PushError",
     "PushOptions",
     "PushOutcome",
-    "PushProfile",
-    "PushRule",
     "RemoteWriteError",
-    "Sink",
-    "Source",
     "count_headers",
     "default_profiles",
     "encode_lines",

@@ -51,8 +51,16 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from greenwatch.collect import PrometheusProfile, Rule, load_profile, shipped_profiles
-from greenwatch.collect._profile import LabelFilters, Regex, label_problem
-from greenwatch.model import COMMON_LABELS, REGISTRY, load_yaml, metric_spec, parse_model
+from greenwatch.model import (
+    COMMON_LABELS,
+    REGISTRY,
+    LabelFilters,
+    Regex,
+    label_problem,
+    load_yaml,
+    metric_spec,
+    parse_model,
+)
 
 Protocol = Literal["influx", "otlp", "remote_write"]
 PROTOCOLS: tuple[Protocol, ...] = ("influx", "otlp", "remote_write")

@@ -7,9 +7,6 @@ and passed in.
 """
 
 from greenwatch.metrics._carbon import (
-    GREEN_INSTRUMENTS,
-    Carbon,
-    CarbonFigure,
     carbon_emissions,
 )
 from greenwatch.metrics._compute import (
@@ -26,12 +23,9 @@ from greenwatch.metrics._compute import (
     free_computing,
     identify_findings,
     pool_status,
-    rated_flops,
     regional_share,
 )
 from greenwatch.metrics._energy import (
-    BUCKET_COLUMNS,
-    DEFAULT_COUNTER_LOOKBACK,
     IntervalTotal,
     energy_per_bucket,
     interval_energy,
@@ -42,7 +36,6 @@ from greenwatch.metrics._kpi import (
     PUE_CATEGORY_METERS,
     Kpi,
     Measured,
-    Quantity,
     cue,
     dcie,
     ere,
@@ -54,8 +47,6 @@ from greenwatch.metrics._kpi import (
     wue,
 )
 from greenwatch.metrics._links import (
-    LINK_COLUMNS,
-    LinkTraffic,
     link_availability,
     link_summary,
     link_utilisation,
@@ -67,8 +58,6 @@ from greenwatch.metrics._placement import HINT_COLUMNS, placement_hints
 from greenwatch.metrics._rollup import (
     DEFAULT_MIN_COVERAGE,
     DEFAULT_MIN_SHARE,
-    LEVELS,
-    Rollup,
     rollup,
 )
 from greenwatch.metrics._site import (
@@ -80,39 +69,26 @@ from greenwatch.metrics._site import (
     provenance_by,
     site_energy_totals,
 )
-from greenwatch.metrics._submeter import DEFAULT_TOLERANCE, FINDING_COLUMNS, submeter_findings
+from greenwatch.metrics._submeter import submeter_findings
 from greenwatch.metrics._targets import (
     NATIONAL_PUE_TARGET,
-    VERDICT_COLUMNS,
-    Verdict,
     national_pue_verdict,
     pue_grades,
     site_verdicts,
 )
 from greenwatch.metrics._utilisation import (
-    HUB_OCCUPANCY_TARGET,
-    TimeWeighted,
-    Utilisation,
     time_weighted_mean,
     utilisation,
 )
 
 __all__ = [
-    "BUCKET_COLUMNS",
-    "DEFAULT_COUNTER_LOOKBACK",
     "DEFAULT_MAX_VERIFICATION_AGE",
     "DEFAULT_MIN_COVERAGE",
     "DEFAULT_MIN_SHARE",
-    "DEFAULT_TOLERANCE",
     "DISCOVERED_COLUMNS",
-    "FINDING_COLUMNS",
-    "GREEN_INSTRUMENTS",
     "HINT_COLUMNS",
-    "HUB_OCCUPANCY_TARGET",
     "IDENTIFY_COLUMNS",
     "J_PER_KWH",
-    "LEVELS",
-    "LINK_COLUMNS",
     "METER_ENERGY_COLUMNS",
     "NATIONAL_PUE_TARGET",
     "PFLOP",
@@ -120,19 +96,10 @@ __all__ = [
     "PUE_CATEGORY_METERS",
     "SITE_TOTAL_COLUMNS",
     "TOTALS",
-    "VERDICT_COLUMNS",
     "VERIFICATION_COLUMNS",
-    "Carbon",
-    "CarbonFigure",
     "IntervalTotal",
     "Kpi",
-    "LinkTraffic",
     "Measured",
-    "Quantity",
-    "Rollup",
-    "TimeWeighted",
-    "Utilisation",
-    "Verdict",
     "attribute_energy",
     "carbon_emissions",
     "combined_provenance",
@@ -162,7 +129,6 @@ __all__ = [
     "provenance_by",
     "pue",
     "pue_grades",
-    "rated_flops",
     "ref",
     "regional_share",
     "rollup",

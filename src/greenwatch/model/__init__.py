@@ -5,10 +5,9 @@ Every stage may import this package; it imports no stage.
 """
 
 from greenwatch.model._batch import (
-    BASE_COLUMNS,
     concat_batches,
-    empty_batch,
     label_columns,
+    label_problem,
     make_batch,
     validate_batch,
 )
@@ -24,20 +23,25 @@ from greenwatch.model._registry import (
     MetricSpec,
     metric_spec,
 )
-from greenwatch.model._strict import MetricName, SecretError, SecretRef, StrictModel, known_metric
+from greenwatch.model._strict import (
+    LabelFilters,
+    MetricName,
+    Regex,
+    SecretError,
+    SecretRef,
+    StrictModel,
+)
 from greenwatch.model._throttle import FailureThrottle
 from greenwatch.model._time import (
     Clock,
     Duration,
     format_duration,
     parse_duration,
-    parse_time,
     parse_time_range,
     utc_now,
 )
 
 __all__ = [
-    "BASE_COLUMNS",
     "COMMON_LABELS",
     "EXT_PREFIX",
     "REGISTRY",
@@ -48,26 +52,26 @@ __all__ = [
     "Duration",
     "FailureThrottle",
     "GreenwatchError",
+    "LabelFilters",
     "MetricKind",
     "MetricName",
     "MetricSpec",
+    "Regex",
     "SecretError",
     "SecretRef",
     "StrictModel",
     "SystemFailureError",
     "YamlDocument",
     "concat_batches",
-    "empty_batch",
     "format_duration",
     "format_loc",
-    "known_metric",
     "label_columns",
+    "label_problem",
     "load_yaml",
     "make_batch",
     "metric_spec",
     "parse_duration",
     "parse_model",
-    "parse_time",
     "parse_time_range",
     "shipped_dir",
     "utc_now",

@@ -8,6 +8,7 @@ then the rest sorted). A missing label is ``None``. Never one Python object per 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -156,3 +157,22 @@ def concat_batches(batches: Sequence[pd.DataFrame]) -> pd.DataFrame:
     for name in labels:
         out[name] = out[name].astype(object).where(out[name].notna(), None)
     return out
+
+
+@lru_cache(maxsize=512)
+def label_problem(metric: str, labels: tuple[str, ...]) -> str | None:
+    """Why ``metric`` cannot carry ``labels`` (asked of the batch contract itself), or None."""
+    spec = metric_spec(metric)
+    if spec is None:
+        return f"unknown metric {metric!r}"
+    value = spec.minimum if spec.minimum is not None else 0.0
+    try:
+        make_batch(
+            pd.Timestamp(0, tz="UTC"),
+            [metric],
+            [value],
+            {"site": "s", **dict.fromkeys(labels, "x")},
+        )
+    except BatchError as exc:
+        return str(exc)
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -52,12 +53,31 @@ class SecretRef(StrictModel):
             raise SecretError(f"cannot read secret file {self.file}") from exc
 
 
-def known_metric(name: str) -> str:
+def _known_metric(name: str) -> str:
     """``name`` if the canonical registry declares it; ``ValueError`` otherwise."""
     if metric_spec(name) is None:
         raise ValueError(f"unknown metric {name!r} (not in the canonical registry)")
     return name
 
 
-MetricName = Annotated[str, AfterValidator(known_metric)]
+MetricName = Annotated[str, AfterValidator(_known_metric)]
 """A canonical metric name, checked against the registry when a model is validated."""
+
+
+def _regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"bad regular expression {pattern!r}: {exc}") from exc
+    return pattern
+
+
+def _regexes(filters: dict[str, str]) -> dict[str, str]:
+    for pattern in filters.values():
+        _regex(pattern)
+    return filters
+
+
+# Selectors: a regular expression, and label filters (label name -> regex), checked on load.
+Regex = Annotated[str, AfterValidator(_regex)]
+LabelFilters = Annotated[dict[str, str], AfterValidator(_regexes)]

@@ -7,45 +7,32 @@ hourly roll-ups); the arithmetic of every figure lives in :mod:`greenwatch.metri
 from greenwatch.inventory import Scope, ScopeError
 from greenwatch.query._cache import fresh_reads
 from greenwatch.query._compute import (
-    IDENTIFY_WINDOW,
     ComputeFigures,
     ComputeSource,
     PoolsAndRecords,
-    PoolState,
     compute_figures,
     declared_pools,
-    discovered_devices,
     inventory_source,
     pool_frame,
     pool_state,
 )
 from greenwatch.query._energy import (
-    DEVICE,
-    METER,
-    EnergyRead,
     energy_read,
     read_meter_energy,
 )
-from greenwatch.query._kpi import KPIS, KpiAnswer, kpi_answer
-from greenwatch.query._sites import site_frame, site_totals
-from greenwatch.query._trend import pue_trend, trend_of
+from greenwatch.query._kpi import KPIS, kpi_answer
+from greenwatch.query._sites import site_totals
+from greenwatch.query._trend import pue_trend
 
 __all__ = [
-    "DEVICE",
-    "IDENTIFY_WINDOW",
     "KPIS",
-    "METER",
     "ComputeFigures",
     "ComputeSource",
-    "EnergyRead",
-    "KpiAnswer",
-    "PoolState",
     "PoolsAndRecords",
     "Scope",
     "ScopeError",
     "compute_figures",
     "declared_pools",
-    "discovered_devices",
     "energy_read",
     "fresh_reads",
     "inventory_source",
@@ -54,7 +41,5 @@ __all__ = [
     "pool_state",
     "pue_trend",
     "read_meter_energy",
-    "site_frame",
     "site_totals",
-    "trend_of",
 ]

@@ -9,16 +9,13 @@ Periods are calendar periods in Asia/Shanghai local time (see :func:`parse_perio
 
 from greenwatch.reports._archive import (
     MEDIA_TYPES,
-    ArchivedFile,
     ArchivedReport,
     apply_retention,
-    archive_report,
     find_report,
     list_reports,
 )
-from greenwatch.reports._build import Report, build_report, parse_scope, report_name
+from greenwatch.reports._build import Report, build_report, parse_scope
 from greenwatch.reports._config import (
-    FORMATS,
     GradeTable,
     ReportConfig,
     ReportError,
@@ -30,7 +27,7 @@ from greenwatch.reports._config import (
     parse_formats,
 )
 from greenwatch.reports._jobs import make_report, report_scheduler
-from greenwatch.reports._mail import DeliveryError, report_message, send_report
+from greenwatch.reports._mail import DeliveryError
 from greenwatch.reports._period import (
     PERIOD_KINDS,
     TIMEZONE,
@@ -42,17 +39,13 @@ from greenwatch.reports._render import (
     render_csv,
     render_html,
     render_pdf,
-    summary_text,
-    table_csv,
 )
-from greenwatch.reports._schedule import ReportScheduler, ScheduleState, cron_trigger
+from greenwatch.reports._schedule import ReportScheduler
 
 __all__ = [
-    "FORMATS",
     "MEDIA_TYPES",
     "PERIOD_KINDS",
     "TIMEZONE",
-    "ArchivedFile",
     "ArchivedReport",
     "DeliveryError",
     "GradeTable",
@@ -65,12 +58,9 @@ __all__ = [
     "ReportSettings",
     "Retention",
     "ScheduleSpec",
-    "ScheduleState",
     "SmtpSettings",
     "apply_retention",
-    "archive_report",
     "build_report",
-    "cron_trigger",
     "find_report",
     "list_reports",
     "load_report_settings",
@@ -81,10 +71,5 @@ __all__ = [
     "render_csv",
     "render_html",
     "render_pdf",
-    "report_message",
-    "report_name",
     "report_scheduler",
-    "send_report",
-    "summary_text",
-    "table_csv",
 ]

@@ -7,7 +7,6 @@ from greenwatch.resources._errors import PoolNotFoundError, RegistrationError, V
 from greenwatch.resources._registry import (
     INVENTORY,
     REGISTRY_FILE,
-    PoolVersion,
     ResourceRegistry,
 )
 from greenwatch.resources._verify import BENCHMARKS, Verification, verification_frame
@@ -17,7 +16,6 @@ __all__ = [
     "INVENTORY",
     "REGISTRY_FILE",
     "PoolNotFoundError",
-    "PoolVersion",
     "RegistrationError",
     "ResourceRegistry",
     "Verification",

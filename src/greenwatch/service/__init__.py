@@ -1,6 +1,7 @@
 """Wiring: the serve process, the demo; the only stage (with cli) that imports every stage."""
 
-from greenwatch.service._context import ApiContext, registry_source, stored_source
+from greenwatch.service._backup import restore_backup, write_backup
+from greenwatch.service._context import ApiContext, stored_source
 from greenwatch.service._demo import (
     DemoState,
     backfill,
@@ -10,20 +11,24 @@ from greenwatch.service._demo import (
 )
 from greenwatch.service._local import LocalServer, running_server, stored_token
 from greenwatch.service._serve import Service, run_until_stopped, wait_for_stop
+from greenwatch.service._tokens import SCOPES, TokenStore
 
 __all__ = [
+    "SCOPES",
     "ApiContext",
     "DemoState",
     "LocalServer",
     "Service",
+    "TokenStore",
     "backfill",
     "demo_scenarios",
     "registered_inventory",
-    "registry_source",
+    "restore_backup",
     "run_until_stopped",
     "running_server",
     "seed_registry",
     "stored_source",
     "stored_token",
     "wait_for_stop",
+    "write_backup",
 ]

@@ -10,19 +10,17 @@ Modbus TCP and SNMP, so real collectors can poll it.
 """
 
 from greenwatch.simulate._scenario import Scenario, ScenarioError, ScenarioKind
-from greenwatch.simulate._serve import Endpoint, SimulatedCentres, serving
-from greenwatch.simulate._serve_live import LIVE_STEP, LiveNetwork, Snapshot
+from greenwatch.simulate._serve import SimulatedCentres, serving
+from greenwatch.simulate._serve_live import LIVE_STEP, LiveNetwork
 from greenwatch.simulate._simulator import Simulator
 
 __all__ = [
     "LIVE_STEP",
-    "Endpoint",
     "LiveNetwork",
     "Scenario",
     "ScenarioError",
     "ScenarioKind",
     "SimulatedCentres",
     "Simulator",
-    "Snapshot",
     "serving",
 ]

@@ -1,12 +1,11 @@
 """Stores: the embedded DuckDB store (default) behind one contract."""
 
-from greenwatch.store._base import AGGS, Gaps, LabelFilter, Store, StoreError
+from greenwatch.store._base import Gaps, LabelFilter, Store, StoreError
 from greenwatch.store._duckdb import DuckDBStore
 from greenwatch.store._retention import (
     RAW_RETENTION,
     ROLLUP_RETENTION,
     Retention,
-    RetentionOutcome,
 )
 from greenwatch.store._schema import (
     MIGRATIONS,
@@ -18,7 +17,6 @@ from greenwatch.store._schema import (
 from greenwatch.store._victoria import VictoriaMetricsStore
 
 __all__ = [
-    "AGGS",
     "MIGRATIONS",
     "RAW_RETENTION",
     "ROLLUP_RETENTION",
@@ -28,7 +26,6 @@ __all__ = [
     "LabelFilter",
     "Migration",
     "Retention",
-    "RetentionOutcome",
     "Store",
     "StoreError",
     "StoreMissingError",
