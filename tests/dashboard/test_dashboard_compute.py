@@ -18,7 +18,7 @@ import pytest
 from greenwatch.dashboard import load_dashboards
 from greenwatch.dashboard._auth import Auth
 from greenwatch.dashboard._blocks import BLOCKS
-from greenwatch.dashboard._compute import flops_text, significant
+from greenwatch.dashboard._compute_panels import flops_text, significant
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._graphs import render_graph
 from greenwatch.dashboard._spec import Page, PlacementPanel, parse_page

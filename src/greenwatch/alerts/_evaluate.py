@@ -4,7 +4,7 @@ Per metric, one raw read covers the longest short window any ``metric``/``absent
 it; each (metric, window) is reduced once for every aggregate asked, and each distinct matcher
 list is turned into a mask once. A rule is then a vectorised comparison over all series. KPI
 and sub-meter rules read per-window site totals once per window (see ``_kpis``); compute rules
-judge the pools once per instant (see ``_compute``).
+judge the pools once per instant (see ``_compute_rules``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from greenwatch.alerts._compute import ComputeEvaluator
+from greenwatch.alerts._compute_rules import ComputeEvaluator
 from greenwatch.alerts._kpis import KPI_COUNTERS, POWER, RAW_LIMIT, KpiEvaluator
 from greenwatch.alerts._matchers import Matcher
 from greenwatch.alerts._outcome import OPS, Hit, Outcome, Table, label_columns, label_records

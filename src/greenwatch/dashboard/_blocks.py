@@ -9,7 +9,7 @@ from dash import dcc, html
 
 from greenwatch.dashboard import (
     _alerts_page,
-    _compute,
+    _compute_panels,
     _compute_tables,
     _quality,
     _reports_page,
@@ -53,7 +53,7 @@ BLOCKS: dict[str, Block] = {
     "submeter": _quality.submeter,
     "placement": _quality.placement,
     "ingest_boundary": _quality.ingest_boundary,
-    "compute_stat": _compute.compute_stat,
+    "compute_stat": _compute_panels.compute_stat,
     "compute_table": _compute_tables.compute_table,
     "compute_findings": _compute_tables.compute_findings,
     "alerts": _alerts_page.alert_list,

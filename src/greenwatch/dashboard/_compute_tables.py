@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 from dash import html
 
-from greenwatch.dashboard._compute import (
+from greenwatch.dashboard._compute_panels import (
     NO_HUB,
     age_text,
     class_label,

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from greenwatch.dashboard import _charts, _compute, _data, _links, _maps
+from greenwatch.dashboard import _charts, _compute_panels, _data, _links, _maps
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._spec import (
     ComparePanel,
@@ -234,7 +234,7 @@ RENDERERS: dict[str, Render] = {
     "link_graph": link_graph,
     "link_history": link_history,
     "power_breakdown": power_breakdown,
-    "compute_chart": _compute.compute_chart,
+    "compute_chart": _compute_panels.compute_chart,
 }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 from dash import html
 
-from greenwatch.dashboard._compute import class_label
+from greenwatch.dashboard._compute_panels import class_label
 from greenwatch.dashboard._data import records, steps_of
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._spec import CoverageGapsPanel, PlacementPanel, SubmeterPanel

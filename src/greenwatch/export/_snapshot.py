@@ -7,7 +7,7 @@ Each window is ``[end - span, end)`` with ``end`` the clock floored to the minut
 :func:`greenwatch.query.site_totals` and :func:`greenwatch.metrics.rollup` (ratio of summed
 energies, sites under the coverage floor left out), so the exported national PUE is the CLI's.
 Computing power is :func:`greenwatch.query.compute_figures` over the same windows (see
-``_compute``).
+``_compute_points``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from greenwatch.export._catalogue import GRAMS_PER_KG
-from greenwatch.export._compute import compute_points
+from greenwatch.export._compute_points import compute_points
 from greenwatch.export._points import KpiPoint, Labels
 from greenwatch.inventory import Inventory, Level
 from greenwatch.metrics import (
@@ -304,7 +304,7 @@ def take_snapshot(
     occupancy; hubs, regions and the network: the same as ratios of summed totals (sites under
     ``min_coverage`` left out and counted), occupancy weighted by IT capacity; links:
     utilisation; computing power of the pools ``compute`` lists (default: the inventory's, see
-    :mod:`greenwatch.export._compute`). Units as :data:`~greenwatch.export.FIGURES` says
+    :mod:`greenwatch.export._compute_points`). Units as :data:`~greenwatch.export.FIGURES` says
     (carbon in grams).
     """
     started = time.perf_counter()

@@ -1,6 +1,6 @@
 """Inventory of the national network: sites, devices, links, grid emission factors."""
 
-from greenwatch.inventory._compute import (
+from greenwatch.inventory._compute_pools import (
     CLASS_PRECISION,
     Catalogue,
     ComputeClass,

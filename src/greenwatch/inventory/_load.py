@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from greenwatch.inventory._compute import pool_problems
+from greenwatch.inventory._compute_pools import pool_problems
 from greenwatch.inventory._schema import HUBS, Inventory, Link, Site
 from greenwatch.model import ConfigError, YamlDocument, load_yaml, parse_model
 

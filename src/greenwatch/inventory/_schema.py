@@ -11,7 +11,12 @@ from typing import Annotated
 
 from pydantic import Field
 
-from greenwatch.inventory._compute import Catalogue, ComputePool, DeviceModel, builtin_catalogue
+from greenwatch.inventory._compute_pools import (
+    Catalogue,
+    ComputePool,
+    DeviceModel,
+    builtin_catalogue,
+)
 from greenwatch.model import StrictModel
 
 SiteId = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]

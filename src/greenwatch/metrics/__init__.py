@@ -9,7 +9,7 @@ and passed in.
 from greenwatch.metrics._carbon import (
     carbon_emissions,
 )
-from greenwatch.metrics._compute import (
+from greenwatch.metrics._computing_power import (
     DEFAULT_MAX_VERIFICATION_AGE,
     DISCOVERED_COLUMNS,
     IDENTIFY_COLUMNS,

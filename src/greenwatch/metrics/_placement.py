@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from greenwatch.metrics._compute import PFLOP
+from greenwatch.metrics._computing_power import PFLOP
 
 CANDIDATE_COLUMNS = (
     "site",

@@ -6,7 +6,7 @@ hourly roll-ups); the arithmetic of every figure lives in :mod:`greenwatch.metri
 
 from greenwatch.inventory import Scope, ScopeError
 from greenwatch.query._cache import fresh_reads
-from greenwatch.query._compute import (
+from greenwatch.query._compute_figures import (
     ComputeFigures,
     ComputeSource,
     PoolsAndRecords,

@@ -10,7 +10,7 @@ import pandas as pd
 from greenwatch.inventory import Inventory, Level
 from greenwatch.metrics import PUE_CATEGORY_METERS, is_interim
 from greenwatch.query import ComputeSource, Scope, ScopeError, compute_figures, site_totals
-from greenwatch.reports._compute import compute_tables
+from greenwatch.reports._compute_tables import compute_tables
 from greenwatch.reports._config import ReportConfig
 from greenwatch.reports._figures import (
     EMPTY,

@@ -2,7 +2,7 @@
 
 The registry's pools (or the inventory's), the devices collectors report (``compute_devices``),
 hourly utilisation and the per-site facility energy and CO2 of :func:`site_totals` are read
-here; every figure is computed by :mod:`greenwatch.metrics` (``_compute``).
+here; every figure is computed by :mod:`greenwatch.metrics` (``_computing_power``).
 """
 
 from __future__ import annotations
