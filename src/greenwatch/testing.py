@@ -1,15 +1,20 @@
-"""Fakes for testing rules and receivers: a settable clock and a notifier that records.
+"""Fakes for testing rules, receivers and profiles: a settable clock, a notifier that records,
+and a store in memory.
 
 ``FakeClock`` is a callable returning the current (fake) UTC time; ``RecordingNotifier`` keeps
-every notification it was given and can be told to fail, so tests (and users testing their own
-rules) need no real mail server, webhook or wall clock.
+every notification it was given and can be told to fail; ``memory_store`` is the embedded store
+with nothing on disk. Tests (and users testing their own rules) need no real mail server,
+webhook, data directory or wall clock.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from greenwatch.alerts._notify import Notification, NotifyError
+from greenwatch.alerts import Notification, NotifyError
+from greenwatch.store import DuckDBStore
+
+__all__ = ["FakeClock", "RecordingNotifier", "memory_store"]
 
 
 class FakeClock:
@@ -69,3 +74,11 @@ class RecordingNotifier:
 
     def clear(self) -> None:
         self.notifications.clear()
+
+
+def memory_store(*batches: pd.DataFrame) -> DuckDBStore:
+    """The embedded store in memory (nothing on disk), holding ``batches``; close it when done."""
+    store = DuckDBStore()
+    for batch in batches:
+        store.write(batch)
+    return store

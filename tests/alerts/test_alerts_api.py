@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 
 from greenwatch.alerts import AlertEngine, AlertingConfig, MaintenanceWindow, Matcher, parse_rules
-from greenwatch.alerts.testing import FakeClock, RecordingNotifier
 from greenwatch.ingest import Ingest
 from greenwatch.inventory import Inventory
 from greenwatch.model import load_yaml, make_batch
 from greenwatch.service import ApiContext, Service, _api_alerts
 from greenwatch.store import DuckDBStore
+from greenwatch.testing import FakeClock, RecordingNotifier
 from tests.conftest import free_port
 
 T = pd.Timestamp("2025-03-04T08:00:00Z")

@@ -18,13 +18,13 @@ import pytest
 import yaml
 
 from greenwatch.alerts import AlertEngine, RuleSet, load_rules, parse_rules, prometheus_rules
-from greenwatch.alerts.testing import FakeClock
 from greenwatch.cli import main
 from greenwatch.inventory import Inventory
 from greenwatch.model import ConfigError, load_yaml
 from greenwatch.query import ComputeSource, declared_pools
 from greenwatch.simulate import Scenario, Simulator
 from greenwatch.store import DuckDBStore
+from greenwatch.testing import FakeClock
 from tests.alerts._network import after, replay, slice_inventory
 
 SITES = ("guian-1", "guian-2")

@@ -19,7 +19,7 @@ from greenwatch.alerts import (
 )
 from greenwatch.alerts._dispatch import Dispatcher, GroupState, Integration, IntegrationStats
 from greenwatch.alerts._state import Ack
-from greenwatch.alerts.testing import RecordingNotifier
+from greenwatch.testing import RecordingNotifier
 
 T = pd.Timestamp("2025-03-04T00:00:00Z")  # a Tuesday
 

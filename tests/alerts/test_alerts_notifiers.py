@@ -25,11 +25,11 @@ from greenwatch.alerts import (
     fingerprint,
     parse_rules,
 )
-from greenwatch.alerts.testing import FakeClock
 from greenwatch.inventory import Inventory
 from greenwatch.model import load_yaml, make_batch, parse_model
 from greenwatch.service._serve import default_external_url
 from greenwatch.store import DuckDBStore
+from greenwatch.testing import FakeClock
 from tests.alerts import servers
 from tests.conftest import free_port
 

@@ -26,9 +26,9 @@ from greenwatch.alerts import (
     load_config,
     load_rules,
 )
-from greenwatch.alerts.testing import FakeClock, RecordingNotifier
 from greenwatch.inventory import Inventory
 from greenwatch.store import DuckDBStore
+from greenwatch.testing import FakeClock, RecordingNotifier
 from tests.alerts._network import FLAP_LINK, Replay, after, replay
 
 SCENARIO_RULES = (

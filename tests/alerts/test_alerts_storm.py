@@ -22,11 +22,11 @@ import pytest
 import yaml
 
 from greenwatch.alerts import AlertEngine, AlertingConfig, RuleSet, load_config, load_rules
-from greenwatch.alerts.testing import FakeClock, RecordingNotifier
 from greenwatch.inventory import Inventory, load_inventory
 from greenwatch.model import load_yaml, parse_model
 from greenwatch.simulate import Simulator
 from greenwatch.store import DuckDBStore
+from greenwatch.testing import FakeClock, RecordingNotifier
 from tests.alerts import servers
 from tests.deploy.conftest import DEPLOY
 

@@ -6,7 +6,7 @@ evaluated by an :class:`AlertEngine` against a store; alerts move inactive -> pe
 -> resolved, with state kept in SQLite across restarts; an :class:`AlertingConfig`
 (:func:`load_config`) routes them by labels to receivers (webhook, e-mail, Alertmanager),
 grouped, inhibited, silenced and muted in maintenance windows. :func:`prometheus_rules` exports
-what PromQL can express. Fakes for tests live in :mod:`greenwatch.alerts.testing`.
+what PromQL can express. Fakes for tests live in :mod:`greenwatch.testing`.
 """
 
 from greenwatch.alerts._audit import AUDIT_FILE, AuditEntry, AuditLog
