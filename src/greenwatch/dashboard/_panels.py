@@ -1,0 +1,81 @@
+"""Every panel renders in its own callback (pattern-matching ids), so the browser fetches a
+page's panels in parallel and the slowest panel bounds the page, not their sum."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import MATCH, Input, Output, State
+from dash.exceptions import PreventUpdate
+
+from greenwatch.dashboard._blocks import BLOCKS
+from greenwatch.dashboard._env import Env
+from greenwatch.dashboard._graphs import render_graph
+from greenwatch.dashboard._routing import view_of
+from greenwatch.dashboard._spec import Panel
+from greenwatch.dashboard._view import View
+
+# Panels that show state changed by the user (not by the clock): never served from the cache.
+LIVE_BLOCKS = frozenset({"alerts", "reports"})
+
+
+def panel_view(
+    env: Env, pathname: str | None, search: str | None, ident: dict[str, str]
+) -> tuple[Panel, View]:
+    """The panel a callback draws and the view it draws in; stale pages are not drawn."""
+    view = view_of(env, pathname, search)
+    page_id, _, panel_id = ident["panel"].partition("/")
+    if page_id != view.page.id:
+        raise PreventUpdate
+    page = next(p for p in env.dashboards.pages if p.id == page_id)
+    return next(p for p in page.panels if p.id == panel_id), view
+
+
+def register(app: dash.Dash, env: Env) -> None:
+    """Callbacks: a chart's figure, an HTML block's children."""
+
+    @app.callback(
+        Output({"gw": "graph", "panel": MATCH}, "figure"),
+        Input("url", "search"),
+        Input("refresh", "n_intervals"),
+        Input("theme", "data"),
+        State("url", "pathname"),
+        State({"gw": "graph", "panel": MATCH}, "id"),
+    )
+    def graph(
+        search: str | None,
+        _tick: int | None,
+        theme: str | None,
+        pathname: str | None,
+        ident: dict[str, str],
+    ) -> Any:
+        panel, view = panel_view(env, pathname, search, ident)
+        # A figure is a function of its panel, the view and the theme: drawn once per minute.
+        return env.memo(
+            ("graph", ident["panel"], view.key, view.now, theme),
+            lambda: render_graph(panel, view, env, theme).to_plotly_json(),
+        )
+
+    @app.callback(
+        Output({"gw": "html", "panel": MATCH}, "children"),
+        Input("url", "search"),
+        Input("refresh", "n_intervals"),
+        Input("alerts-version", "data"),
+        State("url", "pathname"),
+        State({"gw": "html", "panel": MATCH}, "id"),
+    )
+    def block(
+        search: str | None,
+        _tick: int | None,
+        _v: int | None,
+        pathname: str | None,
+        ident: dict[str, str],
+    ) -> Any:
+        panel, view = panel_view(env, pathname, search, ident)
+        if panel.type in LIVE_BLOCKS:
+            return BLOCKS[panel.type](panel, view, env, search or "")
+        return env.memo(
+            ("block", ident["panel"], view.key, view.now, search),
+            lambda: BLOCKS[panel.type](panel, view, env, search or ""),
+        )

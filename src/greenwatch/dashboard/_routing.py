@@ -1,0 +1,82 @@
+"""The shell's routing: the URL draws the page, the period follows the operator, the refresh
+runs only on live views.
+
+Routing follows the URL (``dcc.Location``): ``/`` and the other page paths, ``/site/ID`` for a
+site, ``?period=7d`` (``&end=…`` to pin a past period).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import pandas as pd
+from dash import ALL, Input, Output, State, ctx
+
+from greenwatch.dashboard._env import Env
+from greenwatch.dashboard._layout import page_layout, view_note
+from greenwatch.dashboard._view import View, parse_view, with_params
+
+QUANTUM = pd.Timedelta(minutes=1)
+
+
+def view_of(env: Env, pathname: str | None, search: str | None) -> View:
+    """What the URL asks to see, at the clock's time floored to the minute."""
+    return parse_view(pathname, search, env.dashboards, env.clock(), QUANTUM)
+
+
+def register(app: dash.Dash, env: Env) -> None:
+    """Callbacks: the page for the URL, the period picker, the navigation links, the refresh."""
+    pages = {p.id: p for p in env.dashboards.pages}
+
+    @app.callback(
+        Output("page", "children"),
+        Output("view-note", "children"),
+        Input("url", "pathname"),
+        State("url", "search"),
+    )
+    def route(pathname: str | None, search: str | None) -> tuple[Any, Any]:
+        view = view_of(env, pathname, search)
+        return page_layout(env, view, search or ""), view_note(view)
+
+    @app.callback(
+        Output("url", "search", allow_duplicate=True),
+        Output("period", "value"),
+        Output("view-note", "children", allow_duplicate=True),
+        Input("period", "value"),
+        Input("url", "search"),
+        State("url", "pathname"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def sync_period(period: str, search: str | None, pathname: str | None) -> tuple[Any, Any, Any]:
+        if ctx.triggered_id == "period":
+            changed = with_params(search, period=period, start=None)
+            # A callback is not re-run by its own output: the note follows here.
+            return changed, dash.no_update, view_note(view_of(env, pathname, changed))
+        view = view_of(env, pathname, search)
+        return (
+            dash.no_update,
+            view.period if view.period in env.dashboards.settings.periods else dash.no_update,
+            view_note(view),
+        )
+
+    @app.callback(
+        Output({"gw": "nav", "page": ALL}, "href"),
+        Input("url", "search"),
+        State({"gw": "nav", "page": ALL}, "id"),
+    )
+    def nav_links(search: str | None, ids: list[dict[str, str]]) -> list[str]:
+        # The time range follows the operator from page to page; page-specific choices do not.
+        keep = with_params(search, link=None, edge=None, state=None, severity=None, q=None)
+        return [pages[i["page"]].path + keep for i in ids]
+
+    @app.callback(
+        Output("refresh", "interval"),
+        Output("refresh", "disabled"),
+        Input("refresh-every", "value"),
+        Input("url", "search"),
+        State("url", "pathname"),
+    )
+    def refresh_every(seconds: int, search: str | None, pathname: str | None) -> tuple[int, bool]:
+        live = view_of(env, pathname, search).live
+        return max(int(seconds or 0), 1) * 1000, not seconds or not live
