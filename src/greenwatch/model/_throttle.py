@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
-Clock = Callable[[], float]
+Seconds = Callable[[], float]  # a monotonic clock in seconds (time.monotonic)
 
 
 class FailureThrottle:
@@ -24,7 +24,7 @@ class FailureThrottle:
         limit: int = 10,
         window_s: float = 60.0,
         max_keys: int = 10_000,
-        clock: Clock = time.monotonic,
+        clock: Seconds = time.monotonic,
     ) -> None:
         if limit < 1 or window_s <= 0 or max_keys < 1:
             raise ValueError("limit, window_s and max_keys must be positive")
