@@ -11,7 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from greenwatch.alerts import AlertEngine, AlertingConfig, MaintenanceWindow, Matcher, parse_rules
+from greenwatch.alerts import (
+    AlertEngine,
+    AlertingConfig,
+    MaintenanceWindow,
+    Matcher,
+    build_dispatcher,
+    parse_rules,
+)
 from greenwatch.ingest import Ingest
 from greenwatch.inventory import Inventory
 from greenwatch.model import load_yaml, make_batch
@@ -53,13 +60,16 @@ def api(inventory: Inventory) -> Iterator[tuple[flask.testing.FlaskClient, Alert
             "duration": "2h",
         }
     )
+    config = AlertingConfig(maintenance_windows=(window,))
     engine = AlertEngine(
         store,
         inventory,
         parse_rules(load_yaml("rules.yaml", RULES)),
-        AlertingConfig(maintenance_windows=(window,)),
+        config,
         clock=clock,
-        notifiers={"default": RecordingNotifier()},
+        dispatcher=build_dispatcher(
+            config, inventory, clock=clock, notifiers={"default": RecordingNotifier()}
+        ),
     )
     engine.tick(T)
     app = flask.Flask("test")

@@ -22,6 +22,7 @@ from greenwatch.alerts import (
     NotifyError,
     RuleSet,
     WebhookNotifier,
+    build_dispatcher,
     fingerprint,
     parse_rules,
 )
@@ -191,7 +192,8 @@ def engine_with(
     path.write_text(config_text, encoding="utf-8")
     config = parse_model(load_yaml(path), AlertingConfig)
     rules: RuleSet = parse_rules(load_yaml("rules.yaml", RULES))
-    return AlertEngine(store, inventory, rules, config, clock=clock, sleep=no_sleep, **options)
+    dispatcher = build_dispatcher(config, inventory, clock=clock, sleep=no_sleep, **options)
+    return AlertEngine(store, inventory, rules, config, clock=clock, dispatcher=dispatcher)
 
 
 def run(engine: AlertEngine, clock: FakeClock, start: pd.Timestamp, minutes: range) -> None:
@@ -336,15 +338,16 @@ class BlockingNotifier:
 def test_a_hung_receiver_does_not_block_the_api(inventory: Inventory) -> None:
     clock = FakeClock(T)
     hung = BlockingNotifier()
+    config = AlertingConfig.model_validate(
+        {"route": {"receiver": "noc", "group_wait": "0s"}, "receivers": [{"name": "noc"}]}
+    )
     engine = AlertEngine(
         gpu_store(T, 5),
         inventory,
         parse_rules(load_yaml("rules.yaml", RULES)),
-        AlertingConfig.model_validate(
-            {"route": {"receiver": "noc", "group_wait": "0s"}, "receivers": [{"name": "noc"}]}
-        ),
+        config,
         clock=clock,
-        notifiers={"noc": hung},
+        dispatcher=build_dispatcher(config, inventory, clock=clock, notifiers={"noc": hung}),
     )
     engine.evaluate(clock.set(T + pd.Timedelta(minutes=8)))
     sender = threading.Thread(target=engine.dispatch)

@@ -23,6 +23,7 @@ from greenwatch.alerts import (
     Receiver,
     Route,
     RuleSet,
+    build_dispatcher,
     load_config,
     load_rules,
 )
@@ -95,13 +96,14 @@ class Run:
 def run(network_store: DuckDBStore, inventory: Inventory) -> Iterator[Run]:
     pager = RecordingNotifier()
     clock = FakeClock(after(25))
+    config = scenario_config()
     engine = AlertEngine(
         network_store,
         inventory,
         scenario_rules(),
-        scenario_config(),
+        config,
         clock=clock,
-        notifiers={"oncall": pager},
+        dispatcher=build_dispatcher(config, inventory, clock=clock, notifiers={"oncall": pager}),
     )
     record = replay(engine, after(25), after(27, 10), STEP)
     during = engine.alerts(after(27, 10))
@@ -195,14 +197,17 @@ def test_restart_mid_incident_neither_repages_nor_loses_the_alert(
     state = tmp_path / "alerts.sqlite"
 
     def engine(pager: RecordingNotifier) -> AlertEngine:
+        config, clock = scenario_config(), FakeClock(after(26))
         return AlertEngine(
             network_store,
             inventory,
             scenario_rules(),
-            scenario_config(),
+            config,
             state_path=state,
-            clock=FakeClock(after(26)),
-            notifiers={"oncall": pager},
+            clock=clock,
+            dispatcher=build_dispatcher(
+                config, inventory, clock=clock, notifiers={"oncall": pager}
+            ),
         )
 
     # First process: evaluates until the PUE alert fires, then dies before dispatching.

@@ -21,7 +21,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from greenwatch.alerts import AlertEngine, AlertingConfig, RuleSet, load_config, load_rules
+from greenwatch.alerts import (
+    AlertEngine,
+    AlertingConfig,
+    RuleSet,
+    build_dispatcher,
+    load_config,
+    load_rules,
+)
 from greenwatch.inventory import Inventory, load_inventory
 from greenwatch.model import load_yaml, parse_model
 from greenwatch.simulate import Simulator
@@ -157,7 +164,7 @@ def test_without_the_inhibitions_the_same_outage_is_a_storm(
         _rules(),
         config,
         clock=clock,
-        notifiers={"default": recorder},
+        dispatcher=build_dispatcher(config, national, clock=clock, notifiers={"default": recorder}),
         state_path=tmp_path / "s",
     )
     for m in MINUTES:

@@ -14,7 +14,7 @@ from tests.ingest.conftest import Server, start_server
 
 from greenwatch.export import ExportSettings
 from greenwatch.model import FailureThrottle
-from greenwatch.service._auth import FAILURE_LIMIT, THROTTLE_KEY
+from greenwatch.service._context import FAILURE_LIMIT
 
 
 class FakeClock:
@@ -29,7 +29,7 @@ class FakeClock:
 def served(tmp_path: Path) -> Iterator[tuple[Server, FakeClock]]:
     running = start_server(tmp_path, alerting=False)
     clock = FakeClock()
-    running.service.app.config[THROTTLE_KEY] = FailureThrottle(FAILURE_LIMIT, 60.0, clock=clock)
+    running.service.context.throttle = FailureThrottle(FAILURE_LIMIT, 60.0, clock=clock)
     yield running, clock
     running.service.stop()
 

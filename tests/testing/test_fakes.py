@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 from tests.h100 import load_trace
 
-from greenwatch.alerts import AlertEngine, AlertingConfig, NotifyError, parse_rules
+from greenwatch.alerts import (
+    AlertEngine,
+    AlertingConfig,
+    NotifyError,
+    build_dispatcher,
+    parse_rules,
+)
 from greenwatch.inventory import load_inventory
 from greenwatch.model import load_yaml, make_batch
 from greenwatch.store import DuckDBStore
@@ -43,13 +49,14 @@ def test_a_users_rule_fires_on_the_real_trace_and_is_recorded(
     trace_end = pd.Timestamp("2026-11-22T18:11:17Z")
     clock = FakeClock(trace_end)
     pager = RecordingNotifier()
+    config, inventory = AlertingConfig(), load_inventory()
     engine = AlertEngine(
         h100_store,
-        load_inventory(),
+        inventory,
         parse_rules(load_yaml("mine.yaml", RULE)),
-        AlertingConfig(),
+        config,
         clock=clock,
-        notifiers={"default": pager},
+        dispatcher=build_dispatcher(config, inventory, clock=clock, notifiers={"default": pager}),
     )
     try:
         engine.tick()

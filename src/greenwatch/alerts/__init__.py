@@ -20,6 +20,7 @@ from greenwatch.alerts._config import (
 from greenwatch.alerts._email import EmailNotifier
 from greenwatch.alerts._engine import AlertEngine, AlertNotFoundError
 from greenwatch.alerts._export import prometheus_rules
+from greenwatch.alerts._integrations import build_dispatcher
 from greenwatch.alerts._matchers import Matcher
 from greenwatch.alerts._notify import (
     SIGNATURE_HEADER,
@@ -72,6 +73,7 @@ __all__ = [
     "SubmeterRule",
     "Transition",
     "WebhookNotifier",
+    "build_dispatcher",
     "fingerprint",
     "load_config",
     "load_rules",

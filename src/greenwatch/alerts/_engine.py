@@ -4,29 +4,25 @@ One :class:`AlertEngine` per process. :meth:`~AlertEngine.tick` evaluates (when 
 evaluation interval has passed) and dispatches; state (alerts, notification groups, silences,
 delivery statistics) is saved to SQLite after every change, so a new engine on the same file
 carries on where the last one stopped: it neither pages again for what was notified nor loses
-what was firing. ``external_url`` is the dashboard's address in notifications (``generatorURL``
-leads to the alert on its alerts page) unless the config names one. Clock, notifiers, HTTP
-client, SMTP factory and the compute source (pools and
-verification records for compute rules) come in through the constructor.
+what was firing. The clock, the dispatcher (built by
+:func:`~greenwatch.alerts.build_dispatcher`: routes, receivers and how they send) and the compute
+source (pools and verification records for compute rules) come in through the constructor.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pandas as pd
 
-from greenwatch.alerts._config import DEFAULT_EXTERNAL_URL, AlertingConfig, load_config
+from greenwatch.alerts._config import AlertingConfig, load_config
 from greenwatch.alerts._dispatch import Dispatcher, GroupState, IntegrationStats, Mute
-from greenwatch.alerts._email import SmtpFactory, smtp_connect
 from greenwatch.alerts._evaluate import Evaluator
-from greenwatch.alerts._integrations import build_integrations
-from greenwatch.alerts._notify import Notifier, Sleep
+from greenwatch.alerts._integrations import build_dispatcher
 from greenwatch.alerts._persist import StateStore
 from greenwatch.alerts._rules import RuleSet, load_rules
 from greenwatch.alerts._silence import Silence, SilenceError
@@ -61,13 +57,11 @@ class AlertEngine:
         *,
         state_path: str | Path | None = None,
         clock: Clock = utc_now,
-        notifiers: Mapping[str, Notifier | Sequence[Notifier]] | None = None,
-        http_client: httpx.Client | None = None,
-        smtp_factory: SmtpFactory = smtp_connect,
-        sleep: Sleep = time.sleep,
+        dispatcher: Dispatcher | None = None,
         compute: ComputeSource | None = None,
-        external_url: str = DEFAULT_EXTERNAL_URL,
     ) -> None:
+        """``dispatcher`` is built from the same ``config`` (None: its receivers as configured,
+        real HTTP and SMTP)."""
         self.rules = rules if rules is not None else load_rules()
         self.config = config if config is not None else load_config()
         self.clock = clock
@@ -80,15 +74,7 @@ class AlertEngine:
         self.groups = {k: GroupState.from_json(v) for k, v in self._state.load("groups").items()}
         self._silences = {k: Silence.from_json(v) for k, v in self._state.load("silences").items()}
         self.stats = {k: IntegrationStats(**v) for k, v in self._state.load("integrations").items()}
-        integrations = build_integrations(
-            self.config,
-            clock=clock,
-            overrides=notifiers,
-            client=http_client,
-            smtp_factory=smtp_factory,
-            sleep=sleep,
-        )
-        self._dispatcher = Dispatcher(self.config, integrations, self._zone_of, external_url)
+        self._dispatcher = dispatcher or build_dispatcher(self.config, inventory, clock=clock)
         self._lock = threading.RLock()
         self._sending = threading.Lock()  # one dispatch at a time
         self.last_eval_at: pd.Timestamp | None = None
@@ -105,10 +91,6 @@ class AlertEngine:
         if site.hub:
             out["hub"] = site.hub
         return out
-
-    def _zone_of(self, labels: Mapping[str, str]) -> str | None:
-        site = self._sites.get(labels.get("site", ""))
-        return site.timezone if site is not None else None
 
     # -- the schedule --------------------------------------------------------------------------
 

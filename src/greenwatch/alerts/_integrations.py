@@ -1,4 +1,5 @@
-"""Receiver integrations built from the alerting config (or given, for tests and fakes)."""
+"""The dispatcher and its receiver integrations, built from the alerting config (or given, for
+tests and fakes)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,43 @@ from collections.abc import Mapping, Sequence
 
 import httpx
 
-from greenwatch.alerts._config import AlertingConfig
-from greenwatch.alerts._dispatch import Integration
+from greenwatch.alerts._config import DEFAULT_EXTERNAL_URL, AlertingConfig
+from greenwatch.alerts._dispatch import Dispatcher, Integration
 from greenwatch.alerts._email import EmailNotifier, SmtpFactory, smtp_connect
 from greenwatch.alerts._notify import AlertmanagerNotifier, Notifier, Sleep, WebhookNotifier
-from greenwatch.model import Clock
+from greenwatch.inventory import Inventory
+from greenwatch.model import Clock, utc_now
+
+
+def build_dispatcher(
+    config: AlertingConfig,
+    inventory: Inventory,
+    *,
+    clock: Clock = utc_now,
+    notifiers: Mapping[str, Notifier | Sequence[Notifier]] | None = None,
+    client: httpx.Client | None = None,
+    smtp_factory: SmtpFactory = smtp_connect,
+    sleep: Sleep = time.sleep,
+    external_url: str = DEFAULT_EXTERNAL_URL,
+) -> Dispatcher:
+    """What an :class:`~greenwatch.alerts.AlertEngine` sends through: ``config``'s routes and
+    receivers, maintenance windows in each site's time zone, ``external_url`` in notifications
+    unless the config names one. ``notifiers`` replace a receiver's integrations (tests,
+    fakes); ``client``, ``smtp_factory`` and ``sleep`` are the side effects of the real ones."""
+    zones = {s.id: s.timezone for s in inventory.sites}
+    integrations = build_integrations(
+        config,
+        clock=clock,
+        overrides=notifiers,
+        client=client,
+        smtp_factory=smtp_factory,
+        sleep=sleep,
+    )
+
+    def zone_of(labels: Mapping[str, str]) -> str | None:
+        return zones.get(labels.get("site", ""))
+
+    return Dispatcher(config, integrations, zone_of, external_url)
 
 
 def build_integrations(

@@ -64,7 +64,6 @@ from greenwatch.service._tokens import SiteForbiddenError, site_admission
 
 log = logging.getLogger("greenwatch.ingest.api")
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
-MAX_BODY_KEY = "GREENWATCH_MAX_BODY"
 BATCH_ID = "X-Greenwatch-Batch-Id"
 V2_PRECISIONS = ("ns", "us", "ms", "s")
 V1_PRECISIONS = {"n": "ns", "ns": "ns", "u": "us", "us": "us", "ms": "ms", "s": "s"}
@@ -171,7 +170,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
     push = Push(ctx.ingest, mapper, ctx.clock, ctx.boundary)
 
     def limit() -> int:
-        return int(app.config.get(MAX_BODY_KEY, DEFAULT_MAX_BODY))
+        return ctx.max_body_bytes or DEFAULT_MAX_BODY
 
     def handle(
         run: Callable[[bytes, str | None], flask.Response], raw_encoding: str | None = None

@@ -24,10 +24,7 @@ import flask
 from greenwatch.collect import Collector, Scheduler
 from greenwatch.export import CollectorHealth, KpiExports, ServiceHealth, exposition
 from greenwatch.ingest import BoundaryStats
-from greenwatch.service import _auth
 from greenwatch.service._context import ApiContext
-
-EXPORTS_KEY = "GREENWATCH_EXPORTS"
 
 
 def service_health(
@@ -65,14 +62,12 @@ def service_health(
 
 def register(app: flask.Flask, ctx: ApiContext) -> None:
     """``GET /metrics`` over the service's :class:`KpiExports` (else health only)."""
-    exports: KpiExports | None = app.config.get(EXPORTS_KEY)
-    if exports is None:  # an app without a service: no snapshot job, health from the context
-        exports = KpiExports(
+    if ctx.exports is None:  # an app without a service: no snapshot job, health from the context
+        ctx.exports = KpiExports(
             ctx.store, ctx.inventory, ctx.clock, health=lambda: service_health(ctx)
         )
-        app.config[EXPORTS_KEY] = exports
+    exports = ctx.exports
     pages = {"/metrics": exports.registry, "/metrics/samples": exports.samples_registry}
-    app.config[_auth.METRICS_TOKEN_KEY] = exports.settings.metrics_token  # checked by _auth
 
     @app.get("/metrics")
     @app.get("/metrics/samples")

@@ -25,13 +25,8 @@ from pathlib import Path
 import flask
 
 from greenwatch.model import FailureThrottle
-from greenwatch.service._context import bad_request
+from greenwatch.service._context import ApiContext, bad_request
 from greenwatch.service._tokens import TokenStore
-
-FAILURE_LIMIT = 10
-FAILURE_WINDOW_S = 60.0
-TOKENS_KEY = "GREENWATCH_TOKENS"
-
 
 URL_TOKEN_PATHS = ("/write", "/query")  # InfluxDB v1: clients put credentials in the URL
 URL_TOKEN_PARAMS = ("p", "token")
@@ -62,7 +57,6 @@ def presented_token(request: flask.Request) -> str | None:
 
 INGEST_PATHS = ("/api/v2/write", "/write", "/v1/metrics", "/api/v1/write")
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
-METRICS_TOKEN_KEY = "GREENWATCH_METRICS_TOKEN"
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -94,9 +88,6 @@ def required_scope(method: str, path: str) -> str | None:
     return "write"
 
 
-THROTTLE_KEY = "GREENWATCH_AUTH_THROTTLE"
-
-
 def _too_many(wait: int) -> tuple[flask.Response, int]:
     response, status = bad_request(
         f"too many failed authentication attempts from this address; retry in {wait} s", 429
@@ -105,12 +96,12 @@ def _too_many(wait: int) -> tuple[flask.Response, int]:
     return response, status
 
 
-def authorise(scope: str) -> tuple[flask.Response, int] | None:
+def authorise(
+    scope: str, tokens: TokenStore, throttle: FailureThrottle
+) -> tuple[flask.Response, int] | None:
     """A 401/403/429 answer when the current request may not use ``scope``, else None (and
     ``flask.g.token`` is the caller's token)."""
     request = flask.request
-    app = flask.current_app
-    throttle: FailureThrottle = app.config[THROTTLE_KEY]
     client = request.remote_addr or "-"
     wait = throttle.retry_after(client)
     if wait is not None:
@@ -120,7 +111,7 @@ def authorise(scope: str) -> tuple[flask.Response, int] | None:
     token = presented_token(request)
     if token is None:
         return bad_request("missing token: send 'Authorization: Token <token>'", 401)
-    info = app.config[TOKENS_KEY].check(token)
+    info = tokens.check(token)
     if info is None:
         throttle.failed(client)
         return bad_request("invalid token", 401)
@@ -131,18 +122,17 @@ def authorise(scope: str) -> tuple[flask.Response, int] | None:
     return None
 
 
-def install(app: flask.Flask, tokens: TokenStore) -> None:
-    """Check tokens before every request that :func:`required_scope` names."""
-    app.config[TOKENS_KEY] = tokens
-    app.config.setdefault(THROTTLE_KEY, FailureThrottle(FAILURE_LIMIT, FAILURE_WINDOW_S))
+def register(app: flask.Flask, ctx: ApiContext) -> None:
+    """Check the context's tokens before every request that :func:`required_scope` names
+    (``/metrics`` too when the exports ask for a token)."""
 
     @app.before_request
     def _authorise() -> tuple[flask.Response, int] | None:
         request = flask.request
         scope = required_scope(request.method, request.path)
-        if _under(request.path, "/metrics") and app.config.get(METRICS_TOKEN_KEY):
+        if _under(request.path, "/metrics") and ctx.exports and ctx.exports.settings.metrics_token:
             scope = "read"
-        return authorise(scope) if scope is not None else None
+        return authorise(scope, ctx.tokens, ctx.throttle) if scope is not None else None
 
 
 def default_tokens(data_dir: Path | None, store: object) -> TokenStore:
@@ -156,9 +146,3 @@ def default_tokens(data_dir: Path | None, store: object) -> TokenStore:
         if isinstance(path, str) and path != ":memory:":
             data_dir = Path(path).parent
     return TokenStore.for_data_dir(data_dir) if data_dir is not None else TokenStore(None)
-
-
-def register(app: flask.Flask, ctx: object) -> None:
-    """API module hook: install the token check with the service's token store."""
-    del ctx
-    install(app, app.config[TOKENS_KEY])

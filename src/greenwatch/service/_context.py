@@ -4,24 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import flask
 
 from greenwatch.alerts import AlertEngine, AuditLog
+from greenwatch.export import KpiExports
 from greenwatch.ingest import Boundary, Ingest
 from greenwatch.inventory import Inventory
-from greenwatch.model import Clock
+from greenwatch.model import Clock, FailureThrottle
 from greenwatch.query import ComputeSource, PoolsAndRecords, inventory_source
 from greenwatch.resources import REGISTRY_FILE, ResourceRegistry, verification_frame
+from greenwatch.service._tokens import TokenStore
 from greenwatch.store import Store
+
+FAILURE_LIMIT = 10  # failed authentications per client address and window
+FAILURE_WINDOW_S = 60.0
 
 
 @dataclass
 class ApiContext:
-    """Shared by every ``service/_api_*.py`` module's ``register(app, ctx)``."""
+    """Shared by every ``service/_api_*.py`` module's ``register(app, ctx)``: what the routes
+    serve, the tokens they check, the request body limit (None: the ingest default) and the
+    ``/metrics`` exports (None: the metrics module makes its own, health only)."""
 
     store: Store
     inventory: Inventory
@@ -32,6 +39,12 @@ class ApiContext:
     resources: ResourceRegistry | None = None
     audit: AuditLog | None = None
     boundary: Boundary | None = None  # None: refuse unknown sites of ``inventory``
+    tokens: TokenStore = field(default_factory=lambda: TokenStore(None))
+    max_body_bytes: int | None = None
+    exports: KpiExports | None = None
+    throttle: FailureThrottle = field(
+        default_factory=lambda: FailureThrottle(FAILURE_LIMIT, FAILURE_WINDOW_S)
+    )
 
     def log_action(self, action: str, target: str, detail: str = "") -> None:
         """Append a change made through the API to the audit log: the caller's token name and

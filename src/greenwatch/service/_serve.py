@@ -10,10 +10,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import flask
 import pandas as pd
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from greenwatch.alerts import AUDIT_FILE, AlertEngine, AuditLog, load_config, load_rules
+from greenwatch.alerts import (
+    AUDIT_FILE,
+    AlertEngine,
+    AuditLog,
+    build_dispatcher,
+    load_config,
+    load_rules,
+)
 from greenwatch.collect import Collector, Scheduler
 from greenwatch.dashboard import create_app
 from greenwatch.export import ExportSettings, KpiExports, ServiceHealth
@@ -98,23 +106,46 @@ class Service:
     _ready: threading.Event = field(default_factory=threading.Event, init=False)
 
     def __post_init__(self) -> None:
+        """Built in named steps, each from the ones before it: the write path, the registries
+        and the alert engine, the API context, the exports, the HTTP app (API and dashboard),
+        the jobs."""
         self.ingest = Ingest(self.store.write)
-        sites = InventorySites(self.inventory, self.inventory_path)
-        self.boundary = Boundary(sites, self.boundary_policy)
+        self.boundary = Boundary(
+            InventorySites(self.inventory, self.inventory_path), self.boundary_policy
+        )
         self._store_trouble: str | None = None
-        flask_app = create_flask(self._ready.is_set, lambda: self._store_trouble)
-        tokens = self.tokens or _auth.default_tokens(self.data_dir, self.store)
-        flask_app.config[_auth.TOKENS_KEY] = tokens
-        self.context_tokens = tokens
-        flask_app.config[_api_ingest.MAX_BODY_KEY] = self.max_body_bytes
-        # Computing resources: DATA_DIR/resources.sqlite (in memory without a data directory).
-        registry = self.data_dir / REGISTRY_FILE if self.data_dir is not None else None
-        self.resources = ResourceRegistry(registry, self.inventory, clock=self.clock)
+        self.resources = self._resource_registry()
         self.compute = registry_source(self.resources)
         self.alerts = self._alert_engine() if self.alerting else None
         audit = self.data_dir / AUDIT_FILE if self.data_dir is not None else None
         self.audit = AuditLog(audit, self.clock)
-        self.context = ApiContext(
+        self.context = self._api_context()
+        self.exports = KpiExports(
+            self.store,
+            self.inventory,
+            self.clock,
+            self.export,
+            health=self._health,
+            compute=self.compute,
+        )
+        self.context.exports = self.exports
+        self.app = self._flask_app()
+        self.http = HttpServer(self.app, self.host, self.port)
+        self._collected: list[pd.DataFrame] = []
+        self._collected_lock = threading.Lock()
+        self.collection: Scheduler | None = None
+        self.report_scheduler: ReportScheduler | None = None
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self._add_jobs()
+
+    def _resource_registry(self) -> ResourceRegistry:
+        """Computing resources: DATA_DIR/resources.sqlite (in memory without a data directory)."""
+        registry = self.data_dir / REGISTRY_FILE if self.data_dir is not None else None
+        return ResourceRegistry(registry, self.inventory, clock=self.clock)
+
+    def _api_context(self) -> ApiContext:
+        """What every API module serves; tokens default to tokens.json in the data directory."""
+        return ApiContext(
             self.store,
             self.inventory,
             self.ingest,
@@ -124,16 +155,13 @@ class Service:
             self.resources,
             self.audit,
             self.boundary,
+            tokens=self.tokens or _auth.default_tokens(self.data_dir, self.store),
+            max_body_bytes=self.max_body_bytes,
         )
-        self.exports = KpiExports(
-            self.store,
-            self.inventory,
-            self.clock,
-            self.export,
-            health=self._health,
-            compute=self.compute,
-        )
-        flask_app.config[_api_metrics.EXPORTS_KEY] = self.exports
+
+    def _flask_app(self) -> flask.Flask:
+        """The HTTP API (each module registers its routes) with the dashboard mounted on it."""
+        flask_app = create_flask(self._ready.is_set, lambda: self._store_trouble)
         for module in API_MODULES:
             module.register(flask_app, self.context)
         create_app(
@@ -149,9 +177,10 @@ class Service:
             audit=self.audit,
             boundary=self.boundary.stats,
         )
-        self.app = flask_app
-        self.http = HttpServer(flask_app, self.host, self.port)
-        self.scheduler = BackgroundScheduler(timezone="UTC")
+        return flask_app
+
+    def _add_jobs(self) -> None:
+        """Retention, the store probe, exports, alerts, the simulator, reports, collection."""
         self._every(self.apply_retention, "retention", hours=RETENTION_EVERY_H)
         self._every(self.check_store, "store-probe", seconds=STORE_PROBE_S)
         self.exports.install(self.scheduler)  # KPI snapshot job; OTLP and Influx pushes
@@ -159,7 +188,6 @@ class Service:
             self._every(self.alerts.tick, "alerts", seconds=ALERT_TICK_S)
         if self.live is not None:
             self._every(self.poll_live, "simulator", seconds=self.poll_s)
-        self.report_scheduler: ReportScheduler | None = None
         if self.reports is not None:
             if self.data_dir is None:
                 raise ValueError("scheduled reports need data_dir (archive: DATA_DIR/reports)")
@@ -169,9 +197,6 @@ class Service:
                 self.store, self.inventory, self.reports, archive, self.clock, compute=self.compute
             )
             self.report_scheduler.install(self.scheduler)
-        self._collected: list[pd.DataFrame] = []
-        self._collected_lock = threading.Lock()
-        self.collection: Scheduler | None = None
         if self.collectors:
             self.collection = Scheduler(self._keep, self.collectors, clock=self.clock)
             self._every(self.flush_collected, "collected", seconds=FLUSH_S)
@@ -195,15 +220,21 @@ class Service:
     def _alert_engine(self) -> AlertEngine:
         """Rules and receivers as configured; state in DATA_DIR/alerts.sqlite (else memory)."""
         state = self.data_dir / "alerts.sqlite" if self.data_dir is not None else None
+        config = load_config(self.alert_config)
         return AlertEngine(
             self.store,
             self.inventory,
             load_rules(self.alert_rules),
-            load_config(self.alert_config),
+            config,
             state_path=state,
             clock=self.clock,
+            dispatcher=build_dispatcher(
+                config,
+                self.inventory,
+                clock=self.clock,
+                external_url=self.external_url or default_external_url(self.host, self.port),
+            ),
             compute=self.compute,
-            external_url=self.external_url or default_external_url(self.host, self.port),
         )
 
     def _health(self) -> ServiceHealth:
@@ -254,7 +285,7 @@ class Service:
         if self.collection is not None:
             self.collection.start()
         if self.data_dir is not None:  # local commands find this server through the data dir
-            admin_token(self.data_dir, self.context_tokens)
+            admin_token(self.data_dir, self.context.tokens)
             publish(self.data_dir, self.url)
         self._ready.set()
 

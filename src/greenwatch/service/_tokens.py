@@ -34,13 +34,13 @@ import numpy as np
 import pandas as pd
 
 from greenwatch.ingest import Admit
-from greenwatch.model import GreenwatchError
+from greenwatch.model import SLUG, GreenwatchError
 
 log = logging.getLogger("greenwatch.auth")
 SCOPES = ("write", "read", "admin")
 TOKEN_FILE = "tokens.json"
 FILE_VERSION = 2
-SITE_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+SITE_ID = re.compile(SLUG)
 
 
 @dataclass(frozen=True)
