@@ -48,22 +48,16 @@ def lines_for(rate: int) -> list[str]:
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=60.0)
-    parser.add_argument("--rate", type=int, default=10_000, help="samples per second")
-    parser.add_argument("--warmup-minutes", type=float, default=5.0)
-    args = parser.parse_args()
-    data = Path(tempfile.mkdtemp(prefix="greenwatch-soak-"))
+def serve_demo(data: Path) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
+    """A demo day in ``data`` served on a free port: the server, its URL and admin headers."""
     gw = [sys.executable, "-m", "greenwatch.cli"]
     subprocess.run(
         [*gw, "demo", "--days", "1", "--no-serve", "--data-dir", str(data)],
         check=True,
         capture_output=True,
     )
-    port = free_port()
     server = subprocess.Popen(
-        [*gw, "serve", "--data-dir", str(data), "--port", str(port)],
+        [*gw, "serve", "--data-dir", str(data), "--port", str(free_port())],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -71,12 +65,71 @@ def main() -> None:
         time.sleep(0.2)
     url = json.loads((data / "server.json").read_text())["url"].rstrip("/")
     token = (data / "admin.token").read_text().strip()
-    headers = {"Authorization": f"Token {token}"}
+    return server, url, {"Authorization": f"Token {token}"}
+
+
+def report(
+    rate: int, warmup_minutes: float, latencies: list[float], rss: list[tuple[float, float]]
+) -> None:
+    """Write latency percentiles and the server's RSS slope after the warm-up."""
+    lat = np.array(latencies) * 1000
+    warm = [(t, r) for t, r in rss if t >= warmup_minutes * 60]
+    slope = (
+        float(np.polyfit([t for t, _ in warm], [r for _, r in warm], 1)[0]) * 3600
+        if len(warm) > 2
+        else float("nan")
+    )
+    print(
+        f"write latency per {rate:,}-sample request: p50 {np.percentile(lat, 50):.0f} ms, "
+        f"p99 {np.percentile(lat, 99):.0f} ms, max {lat.max():.0f} ms"
+    )
+    if warm:
+        print(
+            f"server RSS: {warm[0][1]:.0f} MiB after {warmup_minutes:g} min warm-up, "
+            f"{rss[-1][1]:.0f} MiB at the end; slope after warm-up {slope:+.1f} MiB/h"
+        )
+
+
+def write_until(
+    url: str,
+    headers: dict[str, str],
+    prefixes: list[str],
+    deadline: float,
+    latencies: list[float],
+    errors: list[str],
+) -> tuple[int, int]:
+    """One write request per second of data until ``deadline``: samples sent and acknowledged."""
+    sent = acked = 0
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        second = int(time.time())
+        while time.monotonic() < deadline:
+            body = "\n".join(f"{p} value={1000 + (second % 97)} {second}" for p in prefixes)
+            t0 = time.perf_counter()
+            answer = client.post("/api/v2/write", params={"precision": "s"}, content=body)
+            latencies.append(time.perf_counter() - t0)
+            sent += len(prefixes)
+            if answer.status_code == 204:
+                acked += len(prefixes)
+            else:
+                errors.append(f"write: {answer.status_code} {answer.text[:200]}")
+            second += 1
+            time.sleep(max(0.0, second - time.time()))  # one request per second of data
+    return sent, acked
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--rate", type=int, default=10_000, help="samples per second")
+    parser.add_argument("--warmup-minutes", type=float, default=5.0)
+    args = parser.parse_args()
+    data = Path(tempfile.mkdtemp(prefix="greenwatch-soak-"))
+    server, url, headers = serve_demo(data)
     prefixes = lines_for(args.rate)
     stop = threading.Event()
     latencies: list[float] = []
     errors: list[str] = []
-    sent = acked = polls = 0
+    polls = 0
     rss: list[tuple[float, float]] = []
     began = time.monotonic()
 
@@ -97,47 +150,18 @@ def main() -> None:
     helpers = [threading.Thread(target=f, daemon=True) for f in (poll, watch)]
     for helper in helpers:
         helper.start()
-    deadline = began + args.minutes * 60
-    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
-        second = int(time.time())
-        while time.monotonic() < deadline:
-            body = "\n".join(f"{p} value={1000 + (second % 97)} {second}" for p in prefixes)
-            t0 = time.perf_counter()
-            answer = client.post("/api/v2/write", params={"precision": "s"}, content=body)
-            latencies.append(time.perf_counter() - t0)
-            sent += len(prefixes)
-            if answer.status_code == 204:
-                acked += len(prefixes)
-            else:
-                errors.append(f"write: {answer.status_code} {answer.text[:200]}")
-            second += 1
-            time.sleep(max(0.0, second - time.time()))  # one request per second of data
+    sent, acked = write_until(url, headers, prefixes, began + args.minutes * 60, latencies, errors)
     stop.set()
     for helper in helpers:
         helper.join()
     server.send_signal(signal.SIGTERM)
     server.wait(timeout=120)
     took = time.monotonic() - began
-    lat = np.array(latencies) * 1000
-    warm = [(t, r) for t, r in rss if t >= args.warmup_minutes * 60]
-    slope = (
-        float(np.polyfit([t for t, _ in warm], [r for _, r in warm], 1)[0]) * 3600
-        if len(warm) > 2
-        else float("nan")
-    )
     print(
         f"soak: {took / 60:.1f} min, {sent:,} samples sent ({sent / took:,.0f}/s), "
         f"{acked:,} acknowledged, {polls} dashboard+KPI polls, {len(errors)} error(s)"
     )
-    print(
-        f"write latency per {args.rate:,}-sample request: p50 {np.percentile(lat, 50):.0f} ms, "
-        f"p99 {np.percentile(lat, 99):.0f} ms, max {lat.max():.0f} ms"
-    )
-    if warm:
-        print(
-            f"server RSS: {warm[0][1]:.0f} MiB after {args.warmup_minutes:g} min warm-up, "
-            f"{rss[-1][1]:.0f} MiB at the end; slope after warm-up {slope:+.1f} MiB/h"
-        )
+    report(args.rate, args.warmup_minutes, latencies, rss)
     for error in errors[:5]:
         print(f"error: {error}")
     print(f"server exit status {server.returncode}")

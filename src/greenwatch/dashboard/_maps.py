@@ -274,70 +274,23 @@ def link_figure(
         boundary = boundary_trace(settings)
         if boundary is not None:
             fig.add_trace(boundary)
-    line_type = go.Scattergeo if geo else go.Scatter
-    xs, ys = ("lon", "lat") if geo else ("x", "y")
-    # One trace per look (colour, width, dash), segments split by None: a few traces, not
-    # one per link, keeps the figure quick to build and to draw.
-    looks: dict[tuple[str, float, str], tuple[list[float | None], list[float | None]]] = {}
-    for record, shade in zip(records(links), colours, strict=True):
-        (x0, y0), (x1, y1) = where[record["a"]], where[record["b"]]
-        width = 1.5 + 2.0 * record["capacity_bps"] / 8e11 + (3 if record["link"] == selected else 0)
-        dash = "dot" if record["health"] == "down" else "solid"
-        line_x, line_y = looks.setdefault((shade, width, dash), ([], []))
-        line_x += [x0, x1, None]
-        line_y += [y0, y1, None]
-    for (shade, width, dash), (line_x, line_y) in looks.items():
-        fig.add_trace(
-            line_type(
-                **{xs: line_x, ys: line_y},
-                mode="lines",
-                line={"color": shade, "width": width, "dash": dash},
-                hoverinfo="skip",
-                showlegend=False,
-            )
-        )
-    mids = [
-        ((where[a][0] + where[b][0]) / 2, (where[a][1] + where[b][1]) / 2)
-        for a, b in zip(links["a"], links["b"], strict=True)
-    ]
-    marker: dict[str, Any] = {"size": 11 if geo else 9, "line": {"width": 1, "color": "#1b1f24"}}
-    marker.update(scale or {"color": colours})
-    fig.add_trace(
-        line_type(
-            **{xs: [m[0] for m in mids], ys: [m[1] for m in mids]},
-            mode="markers",
-            marker=marker,
-            customdata=[f"link:{lk}" for lk in links["link"]],
-            text=[_link_hover(r) for r in records(links)],
-            hoverinfo="text",
-            name="links",
-            showlegend=False,
-        )
-    )
-    fig.add_trace(
-        line_type(
-            **{xs: [where[s][0] for s in sites["site"]], ys: [where[s][1] for s in sites["site"]]},
-            mode="markers" if geo else "markers+text",
-            text=list(sites["site"]),
-            textposition="top center",
-            textfont={"size": 9, "color": look(theme)["muted"]},
-            marker={"size": 7, "color": look(theme)["text"], "symbol": "circle-open"},
-            customdata=[f"site:{s}" for s in sites["site"]],
-            hovertemplate="%{text}<extra></extra>",
-            name="sites",
-            showlegend=False,
-        )
-    )
+    fig.add_traces(_link_lines(links, colours, where, selected, geo))
+    fig.add_trace(_link_markers(links, colours, scale, where, geo))
+    fig.add_trace(_site_markers(sites, where, theme, geo))
     if mode == "health":
-        for health, shade in HEALTH_COLOURS.items():
-            fig.add_trace(
-                line_type(
-                    **{xs: [None], ys: [None]},
+        fig.add_traces(
+            [
+                _trace(
+                    geo,
+                    [None],
+                    [None],
                     mode="lines",
                     line={"color": shade, "width": 3},
                     name=f"{health} ({int((links['health'] == health).sum())})",
                 )
-            )
+                for health, shade in HEALTH_COLOURS.items()
+            ]
+        )
     if geo and settings is not None:
         _geo(fig, settings, theme, height)
     else:
@@ -352,3 +305,86 @@ def link_figure(
         )
         fig.update_layout(**layout)
     return fig
+
+
+Where = dict[str, tuple[float, float]]
+
+
+def _trace(geo: bool, x: list[Any], y: list[Any], **style: Any) -> Any:
+    """A scatter trace on the map (lon, lat) or in the graph layout (x, y)."""
+    if geo:
+        return go.Scattergeo(lon=x, lat=y, **style)
+    return go.Scatter(x=x, y=y, **style)
+
+
+def _link_lines(
+    links: pd.DataFrame, colours: list[str], where: Where, selected: str | None, geo: bool
+) -> list[Any]:
+    """One trace per look (colour, width, dash), segments split by None: a few traces, not
+    one per link, keeps the figure quick to build and to draw."""
+    looks: dict[tuple[str, float, str], tuple[list[float | None], list[float | None]]] = {}
+    for record, shade in zip(records(links), colours, strict=True):
+        (x0, y0), (x1, y1) = where[record["a"]], where[record["b"]]
+        width = 1.5 + 2.0 * record["capacity_bps"] / 8e11 + (3 if record["link"] == selected else 0)
+        dash = "dot" if record["health"] == "down" else "solid"
+        line_x, line_y = looks.setdefault((shade, width, dash), ([], []))
+        line_x += [x0, x1, None]
+        line_y += [y0, y1, None]
+    return [
+        _trace(
+            geo,
+            line_x,
+            line_y,
+            mode="lines",
+            line={"color": shade, "width": width, "dash": dash},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+        for (shade, width, dash), (line_x, line_y) in looks.items()
+    ]
+
+
+def _link_markers(
+    links: pd.DataFrame,
+    colours: list[str],
+    scale: dict[str, Any] | None,
+    where: Where,
+    geo: bool,
+) -> Any:
+    """A clickable marker at each link's middle, carrying ``link:<id>`` and a hover text."""
+    mids = [
+        ((where[a][0] + where[b][0]) / 2, (where[a][1] + where[b][1]) / 2)
+        for a, b in zip(links["a"], links["b"], strict=True)
+    ]
+    marker: dict[str, Any] = {"size": 11 if geo else 9, "line": {"width": 1, "color": "#1b1f24"}}
+    marker.update(scale or {"color": colours})
+    return _trace(
+        geo,
+        [m[0] for m in mids],
+        [m[1] for m in mids],
+        mode="markers",
+        marker=marker,
+        customdata=[f"link:{lk}" for lk in links["link"]],
+        text=[_link_hover(r) for r in records(links)],
+        hoverinfo="text",
+        name="links",
+        showlegend=False,
+    )
+
+
+def _site_markers(sites: pd.DataFrame, where: Where, theme: str | None, geo: bool) -> Any:
+    """The sites the links join, named (in the graph layout) and clickable (``site:<id>``)."""
+    return _trace(
+        geo,
+        [where[s][0] for s in sites["site"]],
+        [where[s][1] for s in sites["site"]],
+        mode="markers" if geo else "markers+text",
+        text=list(sites["site"]),
+        textposition="top center",
+        textfont={"size": 9, "color": look(theme)["muted"]},
+        marker={"size": 7, "color": look(theme)["text"], "symbol": "circle-open"},
+        customdata=[f"site:{s}" for s in sites["site"]],
+        hovertemplate="%{text}<extra></extra>",
+        name="sites",
+        showlegend=False,
+    )

@@ -157,8 +157,17 @@ def site_energy_totals(
     renewable) kWh x factor.
     """
     keys = list(keys)
-    it_meter = sites.set_index("site")["pue_category"].map(PUE_CATEGORY_METERS)
     mine = energy[energy["site"].isin(sites["site"])]
+    columns = _meter_totals(mine, sites, keys)
+    columns |= _other_totals({"water": water, "renewable": green, "reused": reused}, keys)
+    frame = _aligned(columns, sites, mine, keys)
+    _fill_and_price(frame, sites)
+    return frame[[*keys, *SITE_TOTAL_COLUMNS]]
+
+
+def _meter_totals(mine: pd.DataFrame, sites: pd.DataFrame, keys: list[str]) -> dict[str, pd.Series]:
+    """Facility, IT (the site's PUE-category meter) and cooling energy, coverage, provenance."""
+    it_meter = sites.set_index("site")["pue_category"].map(PUE_CATEGORY_METERS)
     is_it = mine["meter"] == mine["site"].map(it_meter)
     parts = {
         "facility": mine[mine["meter"] == "facility"],
@@ -173,8 +182,14 @@ def site_energy_totals(
         columns[f"{name}_provenance"] = _combined_bits(
             _bits(rows["provenance"]), [rows[k] for k in keys]
         )
-    others: Mapping[str, pd.DataFrame | None] = {"water": water, "renewable": green}
-    others = {**others, "reused": reused}
+    return columns
+
+
+def _other_totals(
+    others: Mapping[str, pd.DataFrame | None], keys: list[str]
+) -> dict[str, pd.Series]:
+    """Water drawn (the ``site_inflow`` meter), renewable and reused energy, with coverage."""
+    columns: dict[str, pd.Series] = {}
     for name, given in others.items():
         if given is None or given.empty:
             continue
@@ -184,6 +199,14 @@ def site_energy_totals(
         g = rows.groupby([rows[k] for k in keys], sort=False)
         columns[TOTALS[name]] = g["value"].sum(min_count=1)
         columns[f"{name}_coverage"] = g["coverage"].min()
+    return columns
+
+
+def _aligned(
+    columns: dict[str, pd.Series], sites: pd.DataFrame, mine: pd.DataFrame, keys: list[str]
+) -> pd.DataFrame:
+    """The columns on one index (every site for whole periods; every bucket any has), with
+    the missing ones NaN (a provenance 0) and the figures float."""
     found = [c for c in columns.values() if len(c)]
     if len(keys) == 1:
         index = pd.Index(sites["site"], name="site")
@@ -207,6 +230,12 @@ def site_energy_totals(
     for column in frame.columns:
         if column.endswith(("_j", "_l", "_coverage")):
             frame[column] = pd.to_numeric(frame[column]).astype("float64")
+    return frame
+
+
+def _fill_and_price(frame: pd.DataFrame, sites: pd.DataFrame) -> None:
+    """In place: no green or reuse meter is 0 J where facility is known; CO2 location- and
+    market-based; coverage in [0, 1]; provenance named."""
     facility = frame["facility_j"]
     known = facility.notna()
     for name in ("renewable", "reused"):
@@ -226,4 +255,3 @@ def site_energy_totals(
     for name, bits in flags.items():
         frame[f"{name}_provenance"] = _named(bits)
     frame["provenance"] = _named(flags["facility"] | flags["it"])
-    return frame[[*keys, *SITE_TOTAL_COLUMNS]]

@@ -83,6 +83,27 @@ def _legend(
     return out
 
 
+def _broken_line(points: Sequence[str | None], colour: str) -> list[str]:
+    """A line through ``x,y`` points, broken where a point is None; a lone point is a dot."""
+    runs: list[list[str]] = [[]]
+    for point in points:
+        if point is not None:
+            runs[-1].append(point)
+        elif runs[-1]:
+            runs.append([])
+    out = []
+    for run in runs:
+        if len(run) == 1:
+            x, y = run[0].split(",")
+            out.append(f'<circle cx="{x}" cy="{y}" r="2.5" fill="{colour}"/>')
+        elif run:
+            out.append(
+                f'<polyline points="{" ".join(run)}" fill="none" stroke="{colour}" '
+                f'stroke-width="2"/>'
+            )
+    return out
+
+
 def line_chart(
     title: str,
     labels: Sequence[str],
@@ -125,21 +146,10 @@ def line_chart(
             f'stroke="#c23b3b" stroke-width="1.5" stroke-dasharray="6,4"/>'
         )
     for _, vs, colour in series:
-        runs: list[list[str]] = [[]]
-        for i, v in enumerate(vs):
-            if math.isfinite(v):
-                runs[-1].append(f"{px(i):.1f},{py(v):.1f}")
-            elif runs[-1]:
-                runs.append([])
-        for run in runs:
-            if len(run) == 1:
-                x, y = run[0].split(",")
-                body.append(f'<circle cx="{x}" cy="{y}" r="2.5" fill="{colour}"/>')
-            elif run:
-                body.append(
-                    f'<polyline points="{" ".join(run)}" fill="none" stroke="{colour}" '
-                    f'stroke-width="2"/>'
-                )
+        points = [
+            f"{px(i):.1f},{py(v):.1f}" if math.isfinite(v) else None for i, v in enumerate(vs)
+        ]
+        body += _broken_line(points, colour)
     legend = [(name, colour) for name, _, colour in series]
     body += _legend(legend, left, HEIGHT - 10)
     if target is not None:
