@@ -17,6 +17,7 @@ from greenwatch.model import (
     ConfigError,
     SecretError,
     SecretRef,
+    Slug,
     StrictModel,
     YamlDocument,
     load_yaml,
@@ -24,7 +25,6 @@ from greenwatch.model import (
 )
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$", max_length=200)]
-SiteId = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
 
 
 def reveal(secret: SecretRef, target: str) -> str:
@@ -65,7 +65,7 @@ class Target(StrictModel):
     """One thing to poll. ``address`` is ``host`` or ``host:port``; ``url`` is for HTTP."""
 
     name: Name
-    site: SiteId
+    site: Slug
     profile: str | None = None
     address: str | None = None
     url: str | None = None

@@ -23,6 +23,7 @@ from greenwatch.inventory import Scope, ScopeError
 from greenwatch.model import (
     ConfigError,
     MetricName,
+    Slug,
     StrictModel,
     YamlDocument,
     load_yaml,
@@ -31,7 +32,6 @@ from greenwatch.model import (
 
 Loc = tuple[str | int, ...]
 
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
 Colour = Annotated[str, Field(pattern=r"^(ok|warn|bad|info|muted|#[0-9a-fA-F]{6})$")]
 # KPIs a stat tile shows (greenwatch.query.KPIS plus the two figures the query layer does not
 # name: green share, which is REF, and occupancy).

@@ -24,10 +24,10 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
-from greenwatch.model import StrictModel, load_yaml, parse_model
+from greenwatch.model import Slug, StrictModel, load_yaml, parse_model
 
-PoolId = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
-ModelId = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
+PoolId = Slug
+ModelId = Slug
 MAX_DEVICES_PER_POOL = 10_000_000
 # No single device reaches 100 PFLOPS at any precision; a larger per-device peak is a unit slip.
 MAX_DEVICE_FLOPS = 1.0e17

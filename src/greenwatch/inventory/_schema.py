@@ -17,9 +17,9 @@ from greenwatch.inventory._compute_pools import (
     DeviceModel,
     builtin_catalogue,
 )
-from greenwatch.model import StrictModel
+from greenwatch.model import Slug, StrictModel
 
-SiteId = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
+SiteId = Slug
 LinkId = Annotated[str, Field(pattern=r"^[a-z0-9]+(-{1,2}[a-z0-9]+)*$", max_length=140)]
 
 HUBS: tuple[str, ...] = (

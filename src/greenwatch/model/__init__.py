@@ -24,11 +24,13 @@ from greenwatch.model._registry import (
     metric_spec,
 )
 from greenwatch.model._strict import (
+    SLUG,
     LabelFilters,
     MetricName,
     Regex,
     SecretError,
     SecretRef,
+    Slug,
     StrictModel,
 )
 from greenwatch.model._throttle import FailureThrottle
@@ -45,6 +47,7 @@ __all__ = [
     "COMMON_LABELS",
     "EXT_PREFIX",
     "REGISTRY",
+    "SLUG",
     "VOCABULARIES",
     "BatchError",
     "Clock",
@@ -59,6 +62,7 @@ __all__ = [
     "Regex",
     "SecretError",
     "SecretRef",
+    "Slug",
     "StrictModel",
     "SystemFailureError",
     "YamlDocument",

@@ -12,6 +12,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from greenwatch.model._errors import GreenwatchError
 from greenwatch.model._registry import metric_spec
 
+SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+Slug = Annotated[str, Field(pattern=SLUG, max_length=64)]
+"""An identifier (site, pool, model, page): lowercase letters and digits, words joined by "-"."""
+
 
 class StrictModel(BaseModel):
     """A frozen pydantic model that refuses unknown keys (a typo is an error, not a default).

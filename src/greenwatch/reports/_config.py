@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
 
 import pandas as pd
 from apscheduler.triggers.cron import CronTrigger
@@ -22,7 +21,7 @@ from greenwatch.metrics import (
     DEFAULT_MIN_SHARE,
     NATIONAL_PUE_TARGET,
 )
-from greenwatch.model import ConfigError, GreenwatchError, StrictModel, load_yaml, parse_model
+from greenwatch.model import ConfigError, GreenwatchError, Slug, StrictModel, load_yaml, parse_model
 from greenwatch.reports._period import PeriodKind
 
 FORMATS: tuple[str, ...] = ("html", "pdf", "csv")
@@ -92,7 +91,7 @@ _CRON = re.compile(r"\S+( \S+){4}")
 class ScheduleSpec(StrictModel):
     """One scheduled report: a crontab line in Asia/Shanghai time and what to report."""
 
-    name: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
+    name: Slug
     cron: str = Field(description="minute hour day-of-month month day-of-week, Asia/Shanghai")
     period: PeriodKind = Field(description="report the last complete period of this kind")
     scope: str = "national"

@@ -11,18 +11,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from greenwatch.inventory import ComputeClass, ComputePool, DeviceModel, Precision
-from greenwatch.model import ConfigError, YamlDocument, parse_model
+from greenwatch.model import ConfigError, Slug, YamlDocument, parse_model
 from greenwatch.resources._errors import RegistrationError
 
 BENCHMARKS = ("probe", "hpl", "hpcg", "mlperf", "gpu-matmul")
-Benchmark = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
+Benchmark = Slug
 
 
 @dataclass(frozen=True)
