@@ -117,6 +117,77 @@ def _site_status(
     return coverage, reason
 
 
+def _site_table(
+    sites: pd.DataFrame, spec: _Spec, key: pd.Series, level: Level, min_coverage: float
+) -> pd.DataFrame:
+    """Per site of one KPI: its group, numerator and denominator (scaled), coverage, why it is
+    excluded ("" when included), PUE category and IT capacity (1 each when unknown)."""
+    coverage, reason = _site_status(sites, spec, min_coverage)
+    reason = reason.mask(key.isna() & (reason == ""), f"no {level}")
+    return pd.DataFrame(
+        {
+            "group": key,
+            "site": sites["site"],
+            "num": sites[spec.numerator].astype(float) * spec.numerator_scale,
+            "den": sites[spec.denominator].astype(float) * spec.denominator_scale,
+            "coverage": coverage,
+            "reason": reason,
+            "category": (
+                sites["pue_category"].astype("Int64").astype(str)
+                if "pue_category" in sites.columns and spec.kpi == "pue"
+                else ""
+            ),
+            "capacity": (
+                sites["it_capacity_kw"].astype(float)
+                if "it_capacity_kw" in sites.columns
+                else pd.Series(1.0, index=sites.index)
+            ),
+        }
+    )
+
+
+def _group_kpis(table: pd.DataFrame, spec: _Spec, level: Level, min_share: float) -> pd.DataFrame:
+    """One KPI per group: the ratio of the included sites' sums, with coverage and share."""
+    out = table[table["reason"] != ""]
+    used = table[table["reason"] == ""].assign(weighted=lambda t: t["coverage"] * t["den"])
+    sums = used.groupby("group", sort=True).agg(
+        numerator=("num", "sum"),
+        denominator=("den", "sum"),
+        weighted=("weighted", "sum"),
+        sites=("site", "count"),
+        categories=("category", lambda c: ",".join(sorted(set(c) - {""}))),
+    )
+    excluded = out.dropna(subset=["group"]).groupby("group").size()
+    sums = sums.reindex(sums.index.union(excluded.index))
+    expected = table.dropna(subset=["group"]).groupby("group")
+    n_expected = expected.size().reindex(sums.index).fillna(0)
+    capacity_all = expected["capacity"].sum().reindex(sums.index)
+    capacity_used = used.groupby("group")["capacity"].sum().reindex(sums.index).fillna(0.0)
+    site_share = sums["sites"].fillna(0) / n_expected.where(n_expected > 0)
+    capacity_share = (capacity_used / capacity_all.where(capacity_all > 0)).fillna(0.0)
+    value = sums["numerator"] / sums["denominator"]
+    return pd.DataFrame(
+        {
+            "level": level.value,
+            "group": sums.index,
+            "kpi": spec.kpi,
+            "value": value.to_numpy(),
+            "unit": spec.unit,
+            "numerator": sums["numerator"].to_numpy(),
+            "denominator": sums["denominator"].to_numpy(),
+            "sites": sums["sites"].fillna(0).astype(int).to_numpy(),
+            "excluded": excluded.reindex(sums.index).fillna(0).astype(int).to_numpy(),
+            "coverage": (sums["weighted"] / sums["denominator"]).fillna(0.0).to_numpy(),
+            "categories": sums["categories"].fillna("").to_numpy(),
+            "standard": spec.standard,
+            "expected": n_expected.astype(int).to_numpy(),
+            "site_share": site_share.fillna(0.0).to_numpy(),
+            "capacity_share": capacity_share.to_numpy(),
+            "published": (value.notna() & (capacity_share >= min_share)).to_numpy(),
+        }
+    )
+
+
 def rollup(
     sites: pd.DataFrame,
     level: Level,
@@ -154,23 +225,7 @@ def rollup(
     for spec in _SPECS:
         if spec.numerator not in sites.columns:
             continue
-        coverage, reason = _site_status(sites, spec, min_coverage)
-        reason = reason.mask(key.isna() & (reason == ""), f"no {level}")
-        table = pd.DataFrame(
-            {
-                "group": key,
-                "site": sites["site"],
-                "num": sites[spec.numerator].astype(float) * spec.numerator_scale,
-                "den": sites[spec.denominator].astype(float) * spec.denominator_scale,
-                "coverage": coverage,
-                "reason": reason,
-                "category": (
-                    sites["pue_category"].astype("Int64").astype(str)
-                    if "pue_category" in sites.columns and spec.kpi == "pue"
-                    else ""
-                ),
-            }
-        )
+        table = _site_table(sites, spec, key, level, min_coverage)
         out = table[table["reason"] != ""]
         dropped.append(
             pd.DataFrame(
@@ -183,51 +238,7 @@ def rollup(
                 }
             )
         )
-        capacity = (
-            sites["it_capacity_kw"].astype(float)
-            if "it_capacity_kw" in sites.columns
-            else pd.Series(1.0, index=sites.index)
-        )
-        table["capacity"] = capacity
-        used = table[table["reason"] == ""].assign(weighted=lambda t: t["coverage"] * t["den"])
-        sums = used.groupby("group", sort=True).agg(
-            numerator=("num", "sum"),
-            denominator=("den", "sum"),
-            weighted=("weighted", "sum"),
-            sites=("site", "count"),
-            categories=("category", lambda c: ",".join(sorted(set(c) - {""}))),
-        )
-        excluded = out.dropna(subset=["group"]).groupby("group").size()
-        sums = sums.reindex(sums.index.union(excluded.index))
-        expected = table.dropna(subset=["group"]).groupby("group")
-        n_expected = expected.size().reindex(sums.index).fillna(0)
-        capacity_all = expected["capacity"].sum().reindex(sums.index)
-        capacity_used = used.groupby("group")["capacity"].sum().reindex(sums.index).fillna(0.0)
-        site_share = sums["sites"].fillna(0) / n_expected.where(n_expected > 0)
-        capacity_share = (capacity_used / capacity_all.where(capacity_all > 0)).fillna(0.0)
-        value = sums["numerator"] / sums["denominator"]
-        rows.append(
-            pd.DataFrame(
-                {
-                    "level": level.value,
-                    "group": sums.index,
-                    "kpi": spec.kpi,
-                    "value": value.to_numpy(),
-                    "unit": spec.unit,
-                    "numerator": sums["numerator"].to_numpy(),
-                    "denominator": sums["denominator"].to_numpy(),
-                    "sites": sums["sites"].fillna(0).astype(int).to_numpy(),
-                    "excluded": excluded.reindex(sums.index).fillna(0).astype(int).to_numpy(),
-                    "coverage": (sums["weighted"] / sums["denominator"]).fillna(0.0).to_numpy(),
-                    "categories": sums["categories"].fillna("").to_numpy(),
-                    "standard": spec.standard,
-                    "expected": n_expected.astype(int).to_numpy(),
-                    "site_share": site_share.fillna(0.0).to_numpy(),
-                    "capacity_share": capacity_share.to_numpy(),
-                    "published": (value.notna() & (capacity_share >= min_share)).to_numpy(),
-                }
-            )
-        )
+        rows.append(_group_kpis(table, spec, level, min_share))
     kpis = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=KPI_COLUMNS)
     excluded_sites = pd.concat(dropped, ignore_index=True)
     return Rollup(
