@@ -135,21 +135,33 @@ def summary_table(
     previous: Period,
 ) -> pd.DataFrame:
     """The executive summary as rows of figure, value, unit, target, verdict, coverage, note."""
+    rows = [
+        *_pue_rows(scope, now, before, members, config, previous),
+        *_hub_rows(sites, members, config),
+        *_carbon_and_energy_rows(now),
+    ]
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)).astype(
+        {"sites": "Int64", "expected_sites": "Int64"}
+    )
+
+
+def _pue_rows(
+    scope: Scope,
+    now: Figures,
+    before: Figures,
+    members: pd.DataFrame,
+    config: ReportConfig,
+    previous: Period,
+) -> list[dict[str, object]]:
+    """The scope's PUE against its target, the previous period's and the change."""
     if scope.level == "national":
         target, comparison = config.national_pue_target, "<"
         note = "national target: average PUE below 1.5"
     else:
         target = _common_target(members["target_pue"])
         comparison, note = "<=", "the scope's own PUE target"
-    hub_sites = sites[sites["kind"] == HUB_KIND]
-    judged = hub_sites[hub_sites["pue_verdict"].isin(["pass", "fail"])]
-    green_judged = hub_sites[hub_sites["green_verdict"].isin(["pass", "fail"])]
-    # Equals kpi_answer("ref", kind:hub_cluster) for the national scope.
-    hub_members = members[members["kind"] == HUB_KIND]
-    kinds = group_figures(hub_members, Level.KIND, config.min_coverage, kpis=("ref",))
-    green = kinds.get(HUB_KIND, EMPTY).ref
     categories = f"PUE categories {now.categories or '-'}; ratio of summed energies"
-    rows: list[dict[str, object]] = [
+    return [
         {
             "figure": "pue",
             "value": now.pue,
@@ -173,6 +185,21 @@ def summary_table(
             "note": f"previous period {previous.label}",
         },
         {"figure": "pue_change", "value": now.pue - before.pue, "unit": "ratio"},
+    ]
+
+
+def _hub_rows(
+    sites: pd.DataFrame, members: pd.DataFrame, config: ReportConfig
+) -> list[dict[str, object]]:
+    """Hub cluster sites meeting their PUE targets (all, east, west) and the green share."""
+    hub_sites = sites[sites["kind"] == HUB_KIND]
+    judged = hub_sites[hub_sites["pue_verdict"].isin(["pass", "fail"])]
+    green_judged = hub_sites[hub_sites["green_verdict"].isin(["pass", "fail"])]
+    # Equals kpi_answer("ref", kind:hub_cluster) for the national scope.
+    hub_members = members[members["kind"] == HUB_KIND]
+    kinds = group_figures(hub_members, Level.KIND, config.min_coverage, kpis=("ref",))
+    green = kinds.get(HUB_KIND, EMPTY).ref
+    return [
         _share_row(
             "hub_sites_meeting_pue_target",
             judged,
@@ -202,6 +229,12 @@ def summary_table(
         _share_row(
             "hub_sites_meeting_green_target", green_judged, "green_verdict", "green share >= 0.8"
         ),
+    ]
+
+
+def _carbon_and_energy_rows(now: Figures) -> list[dict[str, object]]:
+    """CO2 on both bases, facility and IT energy, WUE, CUE and REF of the scope."""
+    return [
         {
             "figure": "co2_location",
             "value": now.co2_location_kg,
@@ -230,9 +263,6 @@ def summary_table(
         {"figure": "cue", "value": now.cue, "unit": "kgCO2/kWh", "note": "ISO/IEC 30134-8"},
         {"figure": "ref", "value": now.ref, "unit": "ratio", "note": "ISO/IEC 30134-3"},
     ]
-    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)).astype(
-        {"sites": "Int64", "expected_sites": "Int64"}
-    )
 
 
 def _common_target(values: pd.Series) -> float:
