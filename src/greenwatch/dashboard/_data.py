@@ -275,3 +275,34 @@ def site_power(
         }
     )
     return out.reset_index()
+
+
+def series_coverage(
+    store: Store, metric: str, site: str, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta
+) -> pd.DataFrame:
+    """Per series of ``metric`` at ``site`` and step: the share of the step its data covers."""
+    return store.query(metric, start, end, labels={"site": site}, step=step, agg="coverage")
+
+
+def meter_increase(
+    store: Store, site: str, meters: Sequence[str], start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DataFrame:
+    """Per energy meter of ``site`` in ``meters``: counter increase (J) and coverage."""
+    return store.query(
+        "energy_joules_total",
+        start,
+        end,
+        labels={"site": site, "meter": list(meters)},
+        agg=["increase", "coverage"],
+    )
+
+
+def device_power(store: Store, site: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Per device reporting power at ``site``: mean, max and last (W) and coverage."""
+    return store.query(
+        "device_power_watts",
+        start,
+        end,
+        labels={"site": site},
+        agg=["mean", "max", "last", "coverage"],
+    )

@@ -12,7 +12,7 @@ import pandas as pd
 from dash import html
 
 from greenwatch.dashboard._compute_panels import class_label
-from greenwatch.dashboard._data import records, steps_of
+from greenwatch.dashboard._data import meter_increase, records, series_coverage, steps_of
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._spec import CoverageGapsPanel, PlacementPanel, SubmeterPanel
 from greenwatch.dashboard._tables import num, site_link, table
@@ -78,9 +78,7 @@ def coverage_gaps(panel: CoverageGapsPanel, view: View, env: Env, _search: str) 
     steps = steps_of(start, view.end.floor(step), step)
     rows = []
     for metric in GAP_METRICS:
-        frame = env.store.query(
-            metric, start, end, labels={"site": view.site}, step=step, agg="coverage"
-        )
+        frame = series_coverage(env.store, metric, view.site, start, end, step)
         if frame.empty or steps.empty:
             continue
         label_cols = [c for c in frame.columns if c not in {"ts", "value", "site"}]
@@ -131,13 +129,7 @@ def submeter(panel: SubmeterPanel, view: View, env: Env, _search: str) -> html.D
     (:func:`greenwatch.metrics.submeter_findings`)."""
     if not view.site:
         return html.Div("Choose a site.", className="muted")
-    energy = env.store.query(
-        "energy_joules_total",
-        view.start,
-        view.end,
-        labels={"site": view.site, "meter": list(METER_PARENTS)},
-        agg=["increase", "coverage"],
-    )
+    energy = meter_increase(env.store, view.site, list(METER_PARENTS), view.start, view.end)
     if energy.empty:
         return html.Div("No energy meters reported at this site.", className="muted")
     meters = pd.DataFrame(

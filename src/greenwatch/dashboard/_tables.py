@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 from dash import dcc, html
 
-from greenwatch.dashboard._data import records
+from greenwatch.dashboard._data import device_power, records
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._links import HEALTH_COLOURS
 from greenwatch.dashboard._spec import WidgetPanel
@@ -155,13 +155,7 @@ def device_table(_panel: WidgetPanel, view: View, env: Env, _search: str) -> htm
     site = env.sites.get(view.site or "")
     if site is None:
         return html.Div("Choose a site.", className="muted")
-    power = env.store.query(
-        "device_power_watts",
-        view.start,
-        view.end,
-        labels={"site": site.id},
-        agg=["mean", "max", "last", "coverage"],
-    )
+    power = device_power(env.store, site.id, view.start, view.end)
     known = {d.id: d for d in site.devices}
     measured = power.set_index("device") if not power.empty else pd.DataFrame()
     ids = list(known) + [d for d in measured.index if d not in known]
