@@ -135,8 +135,11 @@ def test_the_checker_catches_a_private_import(tmp_path: Path) -> None:
     assert _private_imports(bad, "collect") == [(2, "greenwatch.service._auth")]
 
 
-PACKAGES = sorted(p.parent.name for p in SRC.glob("*/__init__.py"))
-# The public faces together; a new name must earn its place (someone outside uses it).
+PACKAGES = sorted(
+    {p.parent.name for p in SRC.glob("*/__init__.py")} | {p.stem for p in SRC.glob("[!_]*.py")}
+)
+# The public faces together (361 names before they were cut to what is used: 335); a new name
+# must earn its place (someone outside its package uses it).
 FACE_BUDGET = 340
 # Exported although nothing in the tree imports them: what plugin authors implement or
 # subclass (protocols, base classes), the registry's own types, and types that callers of the
