@@ -161,18 +161,37 @@ def _face(package: str) -> list[str]:
     return list(getattr(importlib.import_module(f"greenwatch.{package}"), "__all__", []))
 
 
+def _names_used(tree: ast.AST, own: str | None) -> list[tuple[str, str]]:
+    """``(package, name)`` taken from another package's face: ``from greenwatch.pkg import
+    name``, or ``pkg.name`` after ``from greenwatch import pkg``."""
+    found: list[tuple[str, str]] = []
+    modules: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            parts = node.module.split(".")
+            if parts == ["greenwatch"]:
+                modules.update({a.asname or a.name: a.name for a in node.names})
+            elif parts[0] == "greenwatch" and len(parts) == 2:
+                found += [(parts[1], a.name) for a in node.names]
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+        ):
+            found.append((modules[node.value.id], node.attr))
+    return [(package, name) for package, name in found if package != own]
+
+
 def _used_from_outside() -> dict[str, set[str]]:
     """Names each package's face gives to modules outside it (src, tests, bench)."""
     used: dict[str, set[str]] = {}
     for base in ("src", "tests", "bench"):
         for path in (ROOT / base).rglob("*.py"):
             own = path.relative_to(SRC).parts[0] if path.is_relative_to(SRC) else None
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if not (isinstance(node, ast.ImportFrom) and node.module and node.level == 0):
-                    continue
-                parts = node.module.split(".")
-                if parts[0] == "greenwatch" and len(parts) == 2 and parts[1] != own:
-                    used.setdefault(parts[1], set()).update(a.name for a in node.names)
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for package, name in _names_used(tree, own):
+                used.setdefault(package, set()).add(name)
     return used
 
 
