@@ -18,10 +18,10 @@ from datetime import timedelta
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from greenwatch.alerts._matchers import Matcher, Matchers, matches_all
-from greenwatch.model import Duration, GreenwatchError
+from greenwatch.model import Duration, GreenwatchError, StrictModel
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -133,11 +133,9 @@ class Silence:
         )
 
 
-class MaintenanceWindow(BaseModel):
+class MaintenanceWindow(StrictModel):
     """A recurring mute: ``schedule`` daily, weekly (``weekdays``) or monthly (``days``, -1 is
     the last day), from local ``start`` (HH:MM) for ``duration``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=128)
     matchers: Matchers = Field(min_length=1)

@@ -43,10 +43,10 @@ from urllib.parse import quote, urlparse
 import flask
 from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from greenwatch.dashboard._spec import AuthSettings
-from greenwatch.model import FailureThrottle, load_yaml, parse_model
+from greenwatch.model import FailureThrottle, StrictModel, load_yaml, parse_model
 
 log = logging.getLogger("greenwatch.dashboard")
 Role = Literal["viewer", "operator"]
@@ -58,17 +58,13 @@ CSRF_HEADER = "X-CSRFToken"
 LOOPBACK_BINDS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
-class UserEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class UserEntry(StrictModel):
     name: str = Field(min_length=1, max_length=64)
     role: Role = "viewer"
     password: str | None = Field(default=None, pattern=r"^scrypt\$\d+\$\d+\$\d+\$[^$]+\$[^$]+$")
 
 
-class UsersFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class UsersFile(StrictModel):
     users: tuple[UserEntry, ...] = ()
 
 

@@ -48,7 +48,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from greenwatch.collect import PrometheusProfile, Rule, load_profile, shipped_profiles
 from greenwatch.model import (
@@ -56,6 +56,7 @@ from greenwatch.model import (
     REGISTRY,
     LabelFilters,
     Regex,
+    StrictModel,
     label_problem,
     load_yaml,
     metric_spec,
@@ -82,10 +83,8 @@ class PushRule(Rule):
     exclude: LabelFilters = Field(default_factory=dict)
 
 
-class PushProfile(BaseModel):
+class PushProfile(StrictModel):
     """A push profile file (see the module docstring)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = ""
     description: str = ""

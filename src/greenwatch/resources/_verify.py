@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from greenwatch.inventory import ComputeClass, ComputePool, DeviceModel, Precision
-from greenwatch.model import ConfigError, Slug, YamlDocument, parse_model
+from greenwatch.model import ConfigError, Slug, StrictModel, YamlDocument, parse_model
 from greenwatch.resources._errors import RegistrationError
 
 BENCHMARKS = ("probe", "hpl", "hpcg", "mlperf", "gpu-matmul")
@@ -56,10 +56,8 @@ class Verification:
         }
 
 
-class VerificationInput(BaseModel):
+class VerificationInput(StrictModel):
     """A verification record as a client sends it; ``at`` defaults to the registry's now."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     site: str = Field(min_length=1)
     pool: str = Field(min_length=1)
