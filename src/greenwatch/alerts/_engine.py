@@ -74,7 +74,9 @@ class AlertEngine:
         self.groups = {k: GroupState.from_json(v) for k, v in self._state.load("groups").items()}
         self._silences = {k: Silence.from_json(v) for k, v in self._state.load("silences").items()}
         self.stats = {k: IntegrationStats(**v) for k, v in self._state.load("integrations").items()}
-        self._dispatcher = dispatcher or build_dispatcher(self.config, inventory, clock=clock)
+        if dispatcher is None:
+            dispatcher = build_dispatcher(self.config, inventory, clock=clock)
+        self._dispatcher = dispatcher
         self._lock = threading.RLock()
         self._sending = threading.Lock()  # one dispatch at a time
         self.last_eval_at: pd.Timestamp | None = None
