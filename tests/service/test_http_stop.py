@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
@@ -77,3 +78,21 @@ def test_stop_before_start_is_clean() -> None:
     server = HttpServer(_app(), "127.0.0.1", free_port())
     server.stop()
     server.stop()
+
+
+def test_stop_when_the_trigger_cannot_be_pulled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CI run once saw EBADF from the trigger's pipe inside stop(): stop must not depend on
+    waking the loop through it."""
+    server = HttpServer(_app(), "127.0.0.1", free_port(), threads=2)
+    server.start()
+    url = f"http://127.0.0.1:{server.port}/slow"
+    assert httpx.get(url, timeout=5).status_code == 200
+
+    def bad_descriptor() -> None:
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr(server._server.trigger, "_physical_pull", bad_descriptor)  # type: ignore[union-attr]
+    server.stop()
+    assert not server._thread.is_alive()
+    with pytest.raises(httpx.TransportError):
+        httpx.get(url, timeout=2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import threading
 from collections.abc import Callable
@@ -58,6 +59,9 @@ class ListenError(SystemFailureError):
         )
 
 
+_TICK_S = 0.5  # the event loop looks at the stop flags at least this often
+
+
 class HttpServer:
     """A waitress server (production WSGI) on a background thread, stoppable once from any
     thread (later calls return at once)."""
@@ -76,16 +80,28 @@ class HttpServer:
             )
         except OSError as exc:
             raise ListenError(host, port, exc) from None
+        self._channels: dict[int, Any] = self._server._map  # type: ignore[union-attr]
         self._thread = threading.Thread(target=self._run, name="http", daemon=True)
         self._stop_lock = threading.Lock()
         self._stopped = False
+        self._draining = threading.Event()  # stop accepting, let responses in flight go out
+        self._closing = threading.Event()  # close every connection and end the loop
 
     @property
     def port(self) -> int:
         return int(self._server.effective_port)  # type: ignore[union-attr]
 
     def _run(self) -> None:
-        self._server.run()
+        """The event loop. It alone closes the listener and the connections, so no socket
+        closes under its select(); stop() only sets flags and wakes it."""
+        while not self._closing.is_set():
+            if self._draining.is_set():
+                self._stop_accepting()
+            if self._channels:
+                wasyncore.loop(timeout=_TICK_S, map=self._channels, count=1)
+            else:
+                self._closing.wait(_TICK_S)
+        self._close_all()
 
     def start(self) -> None:
         self._thread.start()
@@ -93,43 +109,44 @@ class HttpServer:
     def stop(self) -> None:
         """Stop accepting, let requests in flight finish, then close every connection.
 
-        The order matters: worker threads pull waitress' trigger (a pipe) when a response is
-        ready, so the trigger may close only once no worker runs (else EBADF, or a write into
-        a reused descriptor); and sockets close inside the loop thread, never under its
-        select(). Idempotent and safe from any thread but the server's own workers.
+        Worker threads pull waitress' trigger (a pipe) when a response is ready, so the trigger
+        closes only once no worker runs, and only in the loop thread. Idempotent and safe from
+        any thread but the server's own workers.
         """
         with self._stop_lock:
             if self._stopped:
                 return
             self._stopped = True
-            self._stop()
+        if not self._thread.is_alive():  # never started, or its loop has ended
+            self._stop_accepting()
+            self._server.task_dispatcher.shutdown(timeout=5)
+            self._close_all()
+            return
+        self._draining.set()
+        self._wake()
+        self._server.task_dispatcher.shutdown(timeout=5)
+        self._closing.set()
+        self._wake()
+        self._thread.join(timeout=10)
 
-    def _stop(self) -> None:
-        server = self._server
-        channels = server._map  # type: ignore[union-attr]  # waitress keeps no public list
-        trigger: Any = server.trigger  # type: ignore[union-attr]
-        running = self._thread.is_alive()
+    def _wake(self) -> None:
+        trigger: Any = self._server.trigger  # type: ignore[union-attr]
+        # A closed trigger cannot wake the loop; it sees the flags within a tick anyway.
+        with contextlib.suppress(OSError):
+            trigger.pull_trigger()
 
-        def stop_accepting() -> None:
+    def _stop_accepting(self) -> None:
+        server: Any = self._server
+        if server.socket is not None:
             # The listener only: BaseWSGIServer.close would close the trigger as well.
-            wasyncore.dispatcher.close(server)  # type: ignore[arg-type]
-            for channel in list(channels.values()):
-                if channel is not trigger:
-                    channel.will_close = True  # closes once its response is out
+            wasyncore.dispatcher.close(server)
+        for channel in list(self._channels.values()):
+            if channel is not server.trigger:
+                channel.will_close = True  # closes once its response is out
 
-        def close_all() -> None:
-            for channel in list(channels.values()):
-                if channel is not trigger:
-                    channel.close()
-            trigger.close()  # the map is empty now: the loop ends
-
-        if running:
-            trigger.pull_trigger(stop_accepting)
-        else:
-            stop_accepting()
-        server.task_dispatcher.shutdown(timeout=5)
-        if running:
-            trigger.pull_trigger(close_all)
-            self._thread.join(timeout=10)
-        else:
-            close_all()
+    def _close_all(self) -> None:
+        trigger: Any = self._server.trigger  # type: ignore[union-attr]
+        for channel in list(self._channels.values()):
+            if channel is not trigger:
+                channel.close()
+        trigger.close()
