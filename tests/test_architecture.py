@@ -206,3 +206,27 @@ def test_every_exported_name_is_used_outside_its_package() -> None:
         p: sorted(set(_face(p)) - used.get(p, set()) - FOR_AUTHORS.get(p, set())) for p in PACKAGES
     }
     assert not {p: names for p, names in idle.items() if names}
+
+
+MAX_FUNCTION_LINES = 80  # registration functions included: split them by route group
+
+
+def _long_functions(root: Path) -> list[str]:
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    found.append(f"{path.relative_to(root)}:{node.lineno} {node.name} {length}")
+    return found
+
+
+def test_no_function_is_longer_than_a_screenful() -> None:
+    assert _long_functions(SRC) == []
+
+
+def test_the_length_checker_catches_a_long_function(tmp_path: Path) -> None:
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    (tmp_path / "long.py").write_text(f"def long() -> None:\n{body}", encoding="utf-8")
+    assert _long_functions(tmp_path) == [f"long.py:1 long {MAX_FUNCTION_LINES + 1}"]

@@ -16,16 +16,18 @@ from typing import NoReturn
 
 from greenwatch import __version__
 from greenwatch.cli import (
+    _agent,
     _alerts,
     _collect,
     _core,
-    _export_cmd,
-    _ingest,
+    _export,
+    _export_kpis,
     _kpi,
     _ops,
     _report,
     _resources,
     _simulate,
+    _token,
 )
 from greenwatch.cli._common import EXIT_SYSTEM
 from greenwatch.model import GreenwatchError
@@ -37,8 +39,10 @@ COMMAND_MODULES = (
     _collect,
     _simulate,
     _alerts,
-    _ingest,
-    _export_cmd,
+    _token,
+    _export,
+    _agent,
+    _export_kpis,
     _resources,
     _ops,
 )

@@ -17,6 +17,7 @@ from greenwatch.store import DuckDBStore, Retention
 DATA_DIR_ENV = "GREENWATCH_DATA_DIR"
 STORE_FILE = "greenwatch.duckdb"
 EXIT_SYSTEM = 1
+TOKEN_ENV = "GREENWATCH_TOKEN"  # the token commands send to a running greenwatch (--url)
 Subparsers = Any  # argparse's sub-parser action type is private
 
 

@@ -20,13 +20,13 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from greenwatch.cli._common import (
+    TOKEN_ENV,
     Subparsers,
     data_dir_help,
     default_data_dir,
     say,
     text_table,
 )
-from greenwatch.cli._ingest import TOKEN_ENV
 from greenwatch.inventory import BUILTIN, ComputeClass, ComputePool, Precision, load_inventory
 from greenwatch.metrics import PFLOP
 from greenwatch.model import (

@@ -90,6 +90,19 @@ def perform(
         return False, str(exc)
 
 
+def _filter_search(
+    states: list[str] | None, severities: list[str] | None, text: str | None, search: str | None
+) -> str:
+    """The page's query string for the chosen filters (defaults left out)."""
+    default_states = sorted(states or []) == sorted(DEFAULT_STATES)
+    return with_params(
+        search,
+        state=None if default_states else ",".join(s for s in STATES if s in (states or [])),
+        severity=None if len(severities or []) == len(SEVERITIES) else ",".join(severities or []),
+        q=(text or "").strip() or None,
+    )
+
+
 def register(app: dash.Dash, env: Env) -> None:
     """Callbacks: filters to the URL, picking an alert, acknowledging, silencing, expiring."""
 
@@ -104,15 +117,7 @@ def register(app: dash.Dash, env: Env) -> None:
     def filters(
         states: list[str], severities: list[str], text: str | None, search: str | None
     ) -> str:
-        default_states = sorted(states or []) == sorted(DEFAULT_STATES)
-        return with_params(
-            search,
-            state=None if default_states else ",".join(s for s in STATES if s in (states or [])),
-            severity=None
-            if len(severities or []) == len(SEVERITIES)
-            else ",".join(severities or []),
-            q=(text or "").strip() or None,
-        )
+        return _filter_search(states, severities, text, search)
 
     @app.callback(
         Output("alert-selected", "data"),

@@ -10,6 +10,7 @@ the operator role may acknowledge or silence; the server checks, not just the bu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -63,79 +64,83 @@ def controls(_panel: Any, view: View, env: Env) -> Any:
     states, severities, text = _filters(with_params(None, **dict(view.params)))
     user = env.auth.current_user()
     may = user is not None and user.can_operate
+    return html.Div([_filter_bar(states, severities, text), _action_form(may)])
+
+
+def _filter_bar(states: Sequence[str], severities: Sequence[str], text: str) -> Any:
+    return html.Div(
+        [
+            dcc.Checklist(
+                id="alert-states",
+                options=[{"label": s, "value": s} for s in STATES],
+                value=list(states),
+                inline=True,
+            ),
+            dcc.Checklist(
+                id="alert-severities",
+                options=[{"label": s, "value": s} for s in SEVERITIES],
+                value=list(severities),
+                inline=True,
+            ),
+            dcc.Input(
+                id="alert-text",
+                style={"width": "260px"},
+                type="text",
+                value=text,
+                placeholder="filter: site, alert, text…",
+                debounce=True,
+            ),
+        ],
+        className="alert-filters",
+    )
+
+
+def _action_form(may: bool) -> Any:
+    """Matchers, duration and comment; ack and silence buttons for the operator role only."""
     why = "" if may else "the operator role may acknowledge and silence"
     return html.Div(
         [
+            dcc.Store(id="alert-selected"),
             html.Div(
-                [
-                    dcc.Checklist(
-                        id="alert-states",
-                        options=[{"label": s, "value": s} for s in STATES],
-                        value=list(states),
-                        inline=True,
-                    ),
-                    dcc.Checklist(
-                        id="alert-severities",
-                        options=[{"label": s, "value": s} for s in SEVERITIES],
-                        value=list(severities),
-                        inline=True,
-                    ),
-                    dcc.Input(
-                        id="alert-text",
-                        style={"width": "260px"},
-                        type="text",
-                        value=text,
-                        placeholder="filter: site, alert, text…",
-                        debounce=True,
-                    ),
-                ],
-                className="alert-filters",
+                "Pick an alert below (ack / silence), or write matchers:",
+                className="muted small",
             ),
-            html.Div(
-                [
-                    dcc.Store(id="alert-selected"),
-                    html.Div(
-                        "Pick an alert below (ack / silence), or write matchers:",
-                        className="muted small",
-                    ),
-                    dcc.Textarea(
-                        id="silence-matchers",
-                        placeholder='one matcher a line, e.g. alertname="SitePueAboveTarget"'
-                        '\nsite="guian-1"',
-                        style={"width": "330px", "height": "54px"},
-                    ),
-                    dcc.Dropdown(
-                        id="silence-duration",
-                        options=[{"label": f"for {v}", "value": k} for k, v in DURATIONS.items()],
-                        value="4h",
-                        clearable=False,
-                        style={"width": "130px"},
-                    ),
-                    dcc.Input(
-                        id="alert-comment",
-                        type="text",
-                        placeholder="comment (required)",
-                        style={"width": "260px"},
-                    ),
-                    html.Button(
-                        "Acknowledge",
-                        id="ack-button",
-                        className="button",
-                        disabled=not may,
-                        title=why,
-                    ),
-                    html.Button(
-                        "Create silence",
-                        id="silence-button",
-                        className="button",
-                        disabled=not may,
-                        title=why,
-                    ),
-                    html.Span(id="alert-action-result", className="action-result"),
-                ],
-                className="silence-form",
+            dcc.Textarea(
+                id="silence-matchers",
+                placeholder='one matcher a line, e.g. alertname="SitePueAboveTarget"'
+                '\nsite="guian-1"',
+                style={"width": "330px", "height": "54px"},
             ),
-        ]
+            dcc.Dropdown(
+                id="silence-duration",
+                options=[{"label": f"for {v}", "value": k} for k, v in DURATIONS.items()],
+                value="4h",
+                clearable=False,
+                style={"width": "130px"},
+            ),
+            dcc.Input(
+                id="alert-comment",
+                type="text",
+                placeholder="comment (required)",
+                style={"width": "260px"},
+            ),
+            html.Button(
+                "Acknowledge",
+                id="ack-button",
+                className="button",
+                disabled=not may,
+                title=why,
+            ),
+            html.Button(
+                "Create silence",
+                id="silence-button",
+                className="button",
+                disabled=not may,
+                title=why,
+            ),
+            html.Span(id="alert-action-result", className="action-result"),
+        ],
+        className="silence-form",
     )
 
 
@@ -182,25 +187,10 @@ def _alert_row(alert: dict[str, Any], now: pd.Timestamp) -> html.Tr:
     )
 
 
-def alert_list(_panel: Any, _view: View, env: Env, search: str) -> Any:
-    """The filtered alerts, the silences and recent history."""
-    engine = env.alerts
-    if engine is None:
-        return html.Div(NOT_CONFIGURED, className="muted not-configured")
-    now = engine.clock()
-    states, severities, text = _filters(search)
-    alerts = engine.alerts()
-    counts = {s: sum(1 for a in alerts if shown_state(a) == s) for s in STATES}
-
-    def wanted(a: dict[str, Any]) -> bool:
-        words = [a["fingerprint"], a["alertname"], *a["labels"].values()]
-        hay = " ".join([*words, *a["annotations"].values()]).lower()
-        return shown_state(a) in states and a.get("severity", "") in severities and text in hay
-
-    shown = [a for a in alerts if wanted(a)]
-    status = engine.status()
+def _summary(counts: dict[str, int], status: dict[str, Any]) -> Any:
+    """Counts by state, the rules and their last evaluation, rule errors."""
     errors = status.get("rule_errors") or {}
-    head = html.Div(
+    return html.Div(
         [
             html.Span(
                 f"{counts['firing']} firing · {counts['pending']} pending · "
@@ -218,8 +208,10 @@ def alert_list(_panel: Any, _view: View, env: Env, search: str) -> Any:
         ],
         className="alert-summary",
     )
-    rows = [_alert_row(a, now) for a in shown]
-    alert_table = (
+
+
+def _alert_table(rows: list[html.Tr]) -> Any:
+    return (
         html.Table(
             [
                 html.Thead(
@@ -246,6 +238,26 @@ def alert_list(_panel: Any, _view: View, env: Env, search: str) -> Any:
         if rows
         else html.Div("No alerts match the filters.", className="ok-note")
     )
+
+
+def alert_list(_panel: Any, _view: View, env: Env, search: str) -> Any:
+    """The filtered alerts, the silences and recent history."""
+    engine = env.alerts
+    if engine is None:
+        return html.Div(NOT_CONFIGURED, className="muted not-configured")
+    now = engine.clock()
+    states, severities, text = _filters(search)
+    alerts = engine.alerts()
+    counts = {s: sum(1 for a in alerts if shown_state(a) == s) for s in STATES}
+
+    def wanted(a: dict[str, Any]) -> bool:
+        words = [a["fingerprint"], a["alertname"], *a["labels"].values()]
+        hay = " ".join([*words, *a["annotations"].values()]).lower()
+        return shown_state(a) in states and a.get("severity", "") in severities and text in hay
+
+    shown = [a for a in alerts if wanted(a)]
+    head = _summary(counts, engine.status())
+    alert_table = _alert_table([_alert_row(a, now) for a in shown])
     silences = engine.silences()
     live = [s for s in silences if s.status(now) != "expired"]
     past = [s for s in silences if s.status(now) == "expired"][-20:]

@@ -231,80 +231,113 @@ class Boundary:
     ) -> Checked:
         """Refusals and quarantine of one batch (columns ts, metric, value, site, labels…)."""
         policy = policy or self.policy
-        errors: list[tuple[int, str]] = []
-        refused: dict[str, int] = {}
         if batch.empty:
-            return Checked(batch, refs, errors, refused, {})
-        bad = np.zeros(len(batch), dtype=bool)
-
-        def refuse(reason: str, mask: np.ndarray, why: Callable[[int], str]) -> None:
-            nonlocal bad
-            n = int(mask.sum())
-            if n:
-                refused[reason] = refused.get(reason, 0) + n
-                errors.extend(_first_refs(refs, mask, why))
-                bad |= mask
-
-        t = batch["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
-        lo, hi = now - policy.max_age, now + policy.max_future
-        window = f"[{lo.isoformat()}, {hi.isoformat()}]"
-        refuse(
-            "time",
-            (t < lo.value) | (t > hi.value),
-            lambda i: (
-                f"timestamp {pd.Timestamp(t[i], tz='UTC').isoformat()} is outside the accepted "
-                f"window {window} (max_age {policy.max_age}, max_future {policy.max_future})"
-            ),
-        )
-        # Labels are checked per distinct value and spread back over the rows by their codes.
+            return Checked(batch, refs, [], {}, {})
+        found = _Refusals(refs, np.zeros(len(batch), dtype=bool))
+        _check_time(batch, now, policy, found)
         metric_codes, metrics = _factor(batch["metric"])
-        canonical = np.array([not str(m).startswith(EXT_PREFIX) for m in metrics])[metric_codes]
-        for label, allowed in VOCABULARIES.items():
-            if label not in batch:
-                continue
-            codes, values = _factor(batch[label])
-            outside = np.array([v not in allowed for v in values], dtype=bool)
-            wrong = canonical & (codes >= 0) & np.append(outside, False)[codes]
-            refuse(
-                "vocabulary", wrong, _not_one_of(label, values, codes, ", ".join(sorted(allowed)))
-            )
+        _check_vocabularies(batch, metric_codes, metrics, found)
         quarantined: dict[str, int] = {}
         if self.sites is not None:
-            capacities = self.sites()
-            site_codes, sites = _factor(batch["site"])
-            capacity_kw = np.array([capacities.get(s, np.nan) for s in sites], dtype="float64")
-            known = ~np.isnan(capacity_kw[site_codes])
-            if not known.all():
-                unknown = pd.Series(sites[site_codes[~known]]).value_counts()
-                names = ", ".join(str(s) for s in unknown.index[:20])
-                if policy.unknown_sites == "quarantine":
-                    quarantined = {str(s): int(n) for s, n in unknown.items()}
-                    bad |= ~known
-                else:
-                    refuse(
-                        "unknown_site",
-                        ~known,
-                        lambda i: (
-                            f"site {sites[site_codes[i]]!r} is not in the inventory "
-                            f"(unknown site(s): {names})"
-                        ),
-                    )
-            power = np.array([m == "power_watts" for m in metrics], dtype=bool)[metric_codes]
-            limit_w = capacity_kw[site_codes] * 1000.0 * policy.power_margin
-            values = batch["value"].to_numpy("float64")
-            over = power & (values > limit_w)  # NaN limit (unknown site) compares False
-            refuse(
-                "site_power",
-                over,
-                lambda i: (
-                    f"power_watts {values[i]:.6g} W at site {sites[site_codes[i]]!r} exceeds "
-                    f"{policy.power_margin:g} × its it_capacity_kw "
-                    f"({capacity_kw[site_codes[i]]:.6g} kW)"
-                ),
-            )
-        if errors:
-            return Checked(batch.iloc[:0], refs[:0], sorted(errors), refused, {})
-        keep = ~bad
+            quarantined = _check_sites(batch, metric_codes, metrics, self.sites(), policy, found)
+        if found.errors:
+            return Checked(batch.iloc[:0], refs[:0], sorted(found.errors), found.refused, {})
+        keep = ~found.bad
         if keep.all():
             return Checked(batch, refs, [], {}, {})
         return Checked(batch[keep].reset_index(drop=True), refs[keep], [], {}, quarantined)
+
+
+@dataclass
+class _Refusals:
+    """What the checks of one batch found: rows held back, errors by ref, counts by reason."""
+
+    refs: np.ndarray
+    bad: np.ndarray
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    refused: dict[str, int] = field(default_factory=dict)
+
+    def refuse(self, reason: str, mask: np.ndarray, why: Callable[[int], str]) -> None:
+        n = int(mask.sum())
+        if n:
+            self.refused[reason] = self.refused.get(reason, 0) + n
+            self.errors.extend(_first_refs(self.refs, mask, why))
+            self.bad |= mask
+
+
+def _check_time(
+    batch: pd.DataFrame, now: pd.Timestamp, policy: BoundaryPolicy, found: _Refusals
+) -> None:
+    t = batch["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
+    lo, hi = now - policy.max_age, now + policy.max_future
+    window = f"[{lo.isoformat()}, {hi.isoformat()}]"
+    found.refuse(
+        "time",
+        (t < lo.value) | (t > hi.value),
+        lambda i: (
+            f"timestamp {pd.Timestamp(t[i], tz='UTC').isoformat()} is outside the accepted "
+            f"window {window} (max_age {policy.max_age}, max_future {policy.max_future})"
+        ),
+    )
+
+
+def _check_vocabularies(
+    batch: pd.DataFrame, metric_codes: np.ndarray, metrics: np.ndarray, found: _Refusals
+) -> None:
+    """Canonical metrics' labels take their vocabulary's values only. Labels are checked per
+    distinct value and spread back over the rows by their codes."""
+    canonical = np.array([not str(m).startswith(EXT_PREFIX) for m in metrics])[metric_codes]
+    for label, allowed in VOCABULARIES.items():
+        if label not in batch:
+            continue
+        codes, values = _factor(batch[label])
+        outside = np.array([v not in allowed for v in values], dtype=bool)
+        wrong = canonical & (codes >= 0) & np.append(outside, False)[codes]
+        found.refuse(
+            "vocabulary", wrong, _not_one_of(label, values, codes, ", ".join(sorted(allowed)))
+        )
+
+
+def _check_sites(
+    batch: pd.DataFrame,
+    metric_codes: np.ndarray,
+    metrics: np.ndarray,
+    capacities: SiteCapacities,
+    policy: BoundaryPolicy,
+    found: _Refusals,
+) -> dict[str, int]:
+    """Unknown sites refused or quarantined (the samples held out per site, returned); power
+    above the site's IT capacity × margin refused."""
+    quarantined: dict[str, int] = {}
+    site_codes, sites = _factor(batch["site"])
+    capacity_kw = np.array([capacities.get(s, np.nan) for s in sites], dtype="float64")
+    known = ~np.isnan(capacity_kw[site_codes])
+    if not known.all():
+        unknown = pd.Series(sites[site_codes[~known]]).value_counts()
+        names = ", ".join(str(s) for s in unknown.index[:20])
+        if policy.unknown_sites == "quarantine":
+            quarantined = {str(s): int(n) for s, n in unknown.items()}
+            found.bad |= ~known
+        else:
+            found.refuse(
+                "unknown_site",
+                ~known,
+                lambda i: (
+                    f"site {sites[site_codes[i]]!r} is not in the inventory "
+                    f"(unknown site(s): {names})"
+                ),
+            )
+    power = np.array([m == "power_watts" for m in metrics], dtype=bool)[metric_codes]
+    limit_w = capacity_kw[site_codes] * 1000.0 * policy.power_margin
+    values = batch["value"].to_numpy("float64")
+    over = power & (values > limit_w)  # NaN limit (unknown site) compares False
+    found.refuse(
+        "site_power",
+        over,
+        lambda i: (
+            f"power_watts {values[i]:.6g} W at site {sites[site_codes[i]]!r} exceeds "
+            f"{policy.power_margin:g} × its it_capacity_kw "
+            f"({capacity_kw[site_codes[i]]:.6g} kW)"
+        ),
+    )
+    return quarantined

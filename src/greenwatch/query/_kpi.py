@@ -126,6 +126,31 @@ def _site_kpi(row: pd.Series, kpi: str) -> Kpi:
     return ere(facility, it, q("reused"))
 
 
+def _site_answers(
+    totals: pd.DataFrame,
+    kpi: str,
+    scope: Scope,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    min_coverage: float,
+) -> list[KpiAnswer]:
+    """:func:`kpi_answer` for one site: its own totals, no roll-up."""
+    mine = totals[totals["site"] == scope.key]
+    row = mine.iloc[0]
+    share = _Share(str(row["provenance"]), 1, 1.0, 1.0, True)
+    if kpi == "carbon":
+        return _carbon_answers(mine, scope, start, end, [], share, min_coverage)
+    if kpi == "it_energy":
+        it = float(row["it_j"])
+        share = _Share(str(row["it_provenance"]), 1, 1.0, 1.0, not math.isnan(it))
+        return [
+            _energy_answer(
+                it, float(row["it_coverage"]), scope, start, end, 1, [], share, min_coverage
+            )
+        ]
+    return [_from_kpi(_site_kpi(row, kpi), kpi, scope, start, end, str(row["provenance"]))]
+
+
 def kpi_answer(
     store: Store,
     inventory: Inventory,
@@ -149,21 +174,7 @@ def kpi_answer(
     totals = site_totals(store, inventory, start, end)
     interim = is_interim(start, end)
     if scope.level is Level.SITE:
-        row = totals[totals["site"] == scope.key].iloc[0]
-        mine = totals[totals["site"] == scope.key]
-        share = _Share(str(row["provenance"]), 1, 1.0, 1.0, True)
-        if kpi == "carbon":
-            return _carbon_answers(mine, scope, start, end, [], share, min_coverage)
-        if kpi == "it_energy":
-            it = float(row["it_j"])
-            share = _Share(str(row["it_provenance"]), 1, 1.0, 1.0, not math.isnan(it))
-            return [
-                _energy_answer(
-                    it, float(row["it_coverage"]), scope, start, end, 1, [], share, min_coverage
-                )
-            ]
-        answer = _from_kpi(_site_kpi(row, kpi), kpi, scope, start, end, str(row["provenance"]))
-        return [answer]
+        return _site_answers(totals, kpi, scope, start, end, min_coverage)
     members = totals[totals["site"].isin([s.id for s in scope.sites(inventory)])]
     result = rollup(
         members,

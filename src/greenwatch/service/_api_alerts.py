@@ -25,7 +25,7 @@ from typing import Any
 import flask
 import pandas as pd
 
-from greenwatch.alerts import AlertEngine, AlertNotFoundError, Silence
+from greenwatch.alerts import AlertNotFoundError, Silence
 from greenwatch.model import GreenwatchError, parse_duration
 from greenwatch.service._context import NOT_A_JSON_OBJECT, ApiContext, bad_request, json_object
 
@@ -86,9 +86,12 @@ def _keep(view: dict[str, Any], args: Any) -> bool:
 
 
 def register(app: flask.Flask, ctx: ApiContext) -> None:
-    def engine() -> AlertEngine | None:
-        return ctx.alerts
+    """The alert routes, then the silence and maintenance routes."""
+    _register_alerts(app, ctx)
+    _register_silences(app, ctx)
 
+
+def _register_alerts(app: flask.Flask, ctx: ApiContext) -> None:
     @app.get("/api/v1/audit")
     def audit_log() -> Reply:
         entries = ctx.audit.entries() if ctx.audit is not None else []
@@ -96,7 +99,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
 
     @app.get("/api/v1/alerts")
     def list_alerts() -> Reply:
-        alerts = engine()
+        alerts = ctx.alerts
         if alerts is None:
             return _off()
         views = [v for v in alerts.alerts(ctx.clock()) if _keep(v, flask.request.args)]
@@ -104,12 +107,12 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
 
     @app.get("/api/v1/alerts/status")
     def alerts_status() -> Reply:
-        alerts = engine()
+        alerts = ctx.alerts
         return _off() if alerts is None else flask.jsonify(data=alerts.status())
 
     @app.get("/api/v1/alerts/<fingerprint>")
     def one_alert(fingerprint: str) -> Reply:
-        alerts = engine()
+        alerts = ctx.alerts
         if alerts is None:
             return _off()
         try:
@@ -119,7 +122,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
 
     @app.post("/api/v1/alerts/<fingerprint>/ack")
     def acknowledge(fingerprint: str) -> Reply:
-        alerts = engine()
+        alerts = ctx.alerts
         if alerts is None:
             return _off()
         try:
@@ -133,9 +136,11 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
         ctx.log_action("ack", f"{view['alertname']} {fingerprint}", f"by {by}: {comment}")
         return flask.jsonify(data=view)
 
+
+def _register_silences(app: flask.Flask, ctx: ApiContext) -> None:
     @app.get("/api/v1/silences")
     def list_silences() -> Reply:
-        alerts = engine()
+        alerts = ctx.alerts
         if alerts is None:
             return _off()
         now = ctx.clock()
@@ -146,7 +151,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
 
     @app.post("/api/v1/silences")
     def create_silence() -> Reply:
-        alerts = engine()
+        alerts = ctx.alerts
         if alerts is None:
             return _off()
         now = ctx.clock()
@@ -159,7 +164,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
 
     @app.get("/api/v1/silences/<silence_id>")
     def one_silence(silence_id: str) -> Reply:
-        alerts = engine()
+        alerts = ctx.alerts
         if alerts is None:
             return _off()
         try:
@@ -169,7 +174,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
 
     @app.put("/api/v1/silences/<silence_id>")
     def update_silence(silence_id: str) -> Reply:
-        alerts = engine()
+        alerts = ctx.alerts
         if alerts is None:
             return _off()
         now = ctx.clock()
@@ -185,7 +190,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
 
     @app.delete("/api/v1/silences/<silence_id>")
     def expire_silence(silence_id: str) -> Reply:
-        alerts = engine()
+        alerts = ctx.alerts
         if alerts is None:
             return _off()
         try:
@@ -197,7 +202,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
 
     @app.get("/api/v1/maintenance")
     def maintenance() -> Reply:
-        alerts = engine()
+        alerts = ctx.alerts
         if alerts is None:
             return _off()
         windows = [w.model_dump(mode="json") for w in alerts.config.maintenance_windows]

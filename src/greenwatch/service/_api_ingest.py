@@ -162,43 +162,49 @@ def _rejected(exc: PushError | SiteForbiddenError, status: int = 400) -> tuple[f
     return response, status
 
 
+def _limit(ctx: ApiContext) -> int:
+    return ctx.max_body_bytes or DEFAULT_MAX_BODY
+
+
+def _handle(
+    ctx: ApiContext,
+    run: Callable[[bytes, str | None], flask.Response],
+    raw_encoding: str | None = None,
+) -> flask.Response | tuple[flask.Response, int]:
+    """One push request: a repeated batch id answers at once; every failure becomes its
+    status (4xx for the client's, 503 for the store's: nothing acknowledged, retry)."""
+    batch_id = flask.request.headers.get(BATCH_ID)
+    if batch_id and ctx.ingest.seen(batch_id) is not None:
+        return _no_content({"X-Greenwatch-Repeated": "1"})
+    try:
+        return run(_read_body(_limit(ctx), raw_encoding), batch_id)
+    except BodyError as exc:
+        return bad_request(str(exc), exc.status)
+    except PushError as exc:
+        return _rejected(exc)
+    except SiteForbiddenError as exc:
+        return _rejected(exc, 403)
+    except RemoteWriteError as exc:
+        return bad_request(str(exc), exc.status)
+    except (BatchError, OtlpError, ValueError) as exc:
+        return bad_request(str(exc))
+    except IngestClosedError as exc:
+        response, status = bad_request(str(exc), 503)
+        response.headers["Connection"] = "close"  # reconnect: to whatever serves next
+        response.headers["Retry-After"] = "1"
+        return response, status
+    except Exception:  # the store failed: nothing acknowledged, the client retries
+        log.exception("storing a pushed batch failed")
+        message = "storing the batch failed; nothing was acknowledged, retry"
+        return flask.jsonify(code="internal error", message=message), 503
+
+
 def register(app: flask.Flask, ctx: ApiContext) -> None:
     extra = [ctx.data_dir / PROFILES_DIR] if ctx.data_dir is not None else []
     mapper = Mapper(default_profiles(p for p in extra if Path(p).is_dir()))
     if ctx.boundary is None:
         ctx.boundary = Boundary(InventorySites(ctx.inventory))
     push = Push(ctx.ingest, mapper, ctx.clock, ctx.boundary)
-
-    def limit() -> int:
-        return ctx.max_body_bytes or DEFAULT_MAX_BODY
-
-    def handle(
-        run: Callable[[bytes, str | None], flask.Response], raw_encoding: str | None = None
-    ) -> flask.Response | tuple[flask.Response, int]:
-        batch_id = flask.request.headers.get(BATCH_ID)
-        if batch_id and ctx.ingest.seen(batch_id) is not None:
-            return _no_content({"X-Greenwatch-Repeated": "1"})
-        try:
-            return run(_read_body(limit(), raw_encoding), batch_id)
-        except BodyError as exc:
-            return bad_request(str(exc), exc.status)
-        except PushError as exc:
-            return _rejected(exc)
-        except SiteForbiddenError as exc:
-            return _rejected(exc, 403)
-        except RemoteWriteError as exc:
-            return bad_request(str(exc), exc.status)
-        except (BatchError, OtlpError, ValueError) as exc:
-            return bad_request(str(exc))
-        except IngestClosedError as exc:
-            response, status = bad_request(str(exc), 503)
-            response.headers["Connection"] = "close"  # reconnect: to whatever serves next
-            response.headers["Retry-After"] = "1"
-            return response, status
-        except Exception:  # the store failed: nothing acknowledged, the client retries
-            log.exception("storing a pushed batch failed")
-            message = "storing the batch failed; nothing was acknowledged, retry"
-            return flask.jsonify(code="internal error", message=message), 503
 
     def influx(precision: str) -> flask.Response | tuple[flask.Response, int]:
         def run(body: bytes, batch_id: str | None) -> flask.Response:
@@ -210,7 +216,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             outcome = push.influx(text, precision, _options(), batch_id)
             return _accepted(outcome)
 
-        return handle(run)
+        return _handle(ctx, run)
 
     @app.post("/api/v2/write")
     def write_v2() -> flask.Response | tuple[flask.Response, int]:
@@ -246,7 +252,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             response.mimetype = kind
             return response
 
-        return handle(run)
+        return _handle(ctx, run)
 
     @app.post("/api/v1/write")
     def remote_write() -> flask.Response | tuple[flask.Response, int]:
@@ -258,6 +264,6 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             return bad_request(f"Content-Encoding {encoding!r}: remote write is snappy", 415)
 
         def run(body: bytes, batch_id: str | None) -> flask.Response:
-            return _accepted(push.remote_write(body, _options(), batch_id, limit()))
+            return _accepted(push.remote_write(body, _options(), batch_id, _limit(ctx)))
 
-        return handle(run, raw_encoding="snappy")
+        return _handle(ctx, run, raw_encoding="snappy")
