@@ -5,28 +5,32 @@ A stage between ``ingest`` and ``store`` in rank: it uses ``collect`` (collector
 and ``ingest`` (line-protocol encoding), never a store — the central server stores.
 """
 
-from greenwatch.agent._agent import Agent
-from greenwatch.agent._buffer import DiskBuffer
-from greenwatch.agent._config import load_agent_config
-from greenwatch.agent._forward import Forwarder
-from greenwatch.agent._gpubackends import (
-    BACKENDS,
-    GpuCheckError,
-    MatmulBackend,
-    NumpyBackend,
-)
-from greenwatch.agent._gpucheck import (
-    BENCHMARK,
-    DEFAULT_SIZES,
-    PRECISIONS,
-    GpuCheckResult,
-    GpuMeasurement,
-    VerificationPostError,
-    check_gpus,
-    post_verifications,
-    run_gpu_check,
-    to_verifications,
-)
+from typing import TYPE_CHECKING
+
+from greenwatch._lazy import lazy_face
+from greenwatch.agent._names import BACKENDS, DEFAULT_SIZES, PRECISIONS
+
+if TYPE_CHECKING:
+    from greenwatch.agent._agent import Agent
+    from greenwatch.agent._buffer import DiskBuffer
+    from greenwatch.agent._config import load_agent_config
+    from greenwatch.agent._forward import Forwarder
+    from greenwatch.agent._gpubackends import (
+        GpuCheckError,
+        MatmulBackend,
+        NumpyBackend,
+    )
+    from greenwatch.agent._gpucheck import (
+        BENCHMARK,
+        GpuCheckResult,
+        GpuMeasurement,
+        VerificationPostError,
+        check_gpus,
+        post_verifications,
+        run_gpu_check,
+        to_verifications,
+    )
+
 
 __all__ = [
     "BACKENDS",
@@ -48,3 +52,7 @@ __all__ = [
     "run_gpu_check",
     "to_verifications",
 ]
+
+__getattr__ = lazy_face(
+    __name__, "_agent", "_buffer", "_config", "_forward", "_gpubackends", "_gpucheck"
+)

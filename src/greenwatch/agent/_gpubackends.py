@@ -10,9 +10,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from greenwatch.agent._names import BACKENDS
 from greenwatch.model import GreenwatchError
-
-BACKENDS = ("auto", "torch", "cupy", "numpy")
 
 
 class GpuCheckError(GreenwatchError):

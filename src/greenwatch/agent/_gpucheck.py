@@ -45,11 +45,10 @@ import httpx
 import numpy as np
 
 from greenwatch.agent._gpubackends import GpuCheckError, MatmulBackend, find_backend, first_line
+from greenwatch.agent._names import DEFAULT_SIZES, PRECISIONS
 from greenwatch.model import Clock, SystemFailureError, utc_now
 
-PRECISIONS = ("fp16", "bf16", "fp64")
 DEFAULT_PRECISIONS = ("fp16", "fp64")
-DEFAULT_SIZES = {"fp16": 8192, "bf16": 8192, "fp64": 4096}
 BENCHMARK = "gpu-matmul"
 VERIFICATIONS_PATH = "/api/v1/resources/verifications"
 DETAIL_MAX = 4000

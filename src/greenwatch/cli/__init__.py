@@ -15,36 +15,36 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from greenwatch import __version__
-from greenwatch.cli import (
-    _agent,
-    _alerts,
-    _collect,
-    _core,
-    _export,
-    _export_kpis,
-    _kpi,
-    _ops,
-    _report,
-    _resources,
-    _simulate,
-    _token,
+from greenwatch.cli._args import (
+    agent,
+    alerts,
+    collect,
+    core,
+    export,
+    export_kpis,
+    kpi,
+    ops,
+    report,
+    resources,
+    simulate,
+    token,
 )
 from greenwatch.cli._common import EXIT_SYSTEM
 from greenwatch.model import GreenwatchError
 
 COMMAND_MODULES = (
-    _core,
-    _kpi,
-    _report,
-    _collect,
-    _simulate,
-    _alerts,
-    _token,
-    _export,
-    _agent,
-    _export_kpis,
-    _resources,
-    _ops,
+    core,
+    kpi,
+    report,
+    collect,
+    simulate,
+    alerts,
+    token,
+    export,
+    agent,
+    export_kpis,
+    resources,
+    ops,
 )
 Handler = Callable[[argparse.Namespace], int]
 

@@ -7,19 +7,20 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from greenwatch.alerts import (
-    AlertEngine,
     AlertingConfig,
     load_config,
     load_rules,
     parse_rules,
     prometheus_rules,
+    replay_rules,
 )
-from greenwatch.cli._common import Subparsers, open_store, say
-from greenwatch.cli._core import common_args
+from greenwatch.cli._common import open_store, say
+from greenwatch.cli._remote import ask, find_server
 from greenwatch.inventory import load_inventory
 from greenwatch.model import GreenwatchError, format_duration, load_yaml, parse_model
 
@@ -59,33 +60,43 @@ def _utc(text: str) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
-def _cmd_test(args: argparse.Namespace) -> int:
-    rules = load_rules(args.file)
+def _rules_text(path: str | Path | None) -> dict[str, str] | None:
+    """A rule or config file as the server takes it (None: the shipped one)."""
+    if path is None or str(path) == "national":
+        return None
+    return {"source": str(path), "text": Path(path).read_text(encoding="utf-8")}
+
+
+def _replayed(args: argparse.Namespace, at: pd.Timestamp) -> dict[str, Any]:
+    """The rules replayed up to ``at``: by the server serving the data directory (or
+    ``--url``) when one runs, else on the store itself."""
+    rules = load_rules(args.file)  # bad files are told here, before any server is asked
     config = load_config(args.config)
     inventory = load_inventory(args.inventory)
-    at = _utc(args.at)
+    server = find_server(args)
+    if server is not None:
+        body = {"at": at.isoformat(), "rules": _rules_text(args.file),
+                "config": _rules_text(args.config)}  # fmt: skip
+        replayed: dict[str, Any] = ask(server, "POST", "/api/v1/alerts/test", json=body).json()[
+            "data"
+        ]
+        return replayed
     store = open_store(args.data_dir)
-    step = pd.Timedelta(config.evaluation_interval)
-    history = max(
-        (pd.Timedelta(s.for_) + pd.Timedelta(s.keep_firing_for) for s in rules.specs().values()),
-        default=pd.Timedelta(0),
-    )
-    engine = AlertEngine(store, inventory, rules, config, clock=lambda: at)
     try:
-        # Replay the evaluations before ``at`` so ``for`` and ``keep_firing_for`` mean what
-        # they mean in the running service.
-        first = t = at - (history // step + 1) * step
-        while t <= at:
-            engine.evaluate(t)
-            t += step
-        views = [v for v in engine.alerts(at) if v["state"] != "resolved"]
-        status = engine.status()
+        return replay_rules(store, inventory, rules, config, at)
     finally:
-        engine.close()
         store.close()
+
+
+def _cmd_test(args: argparse.Namespace) -> int:
+    at = _utc(args.at)
+    replayed = _replayed(args, at)
+    views, status = replayed["alerts"], replayed["status"]
     if args.format == "json":
-        say(json.dumps({"at": at.isoformat(), "alerts": views, "status": status}, indent=2))
+        say(json.dumps({"at": replayed["at"], "alerts": views, "status": status}, indent=2))
         return 0
+    step = pd.Timedelta(seconds=replayed["step_s"])
+    first = pd.Timestamp(replayed["first"])
     say(
         f"{args.file} at {at:%Y-%m-%d %H:%M} UTC (evaluated every "
         f"{format_duration(step.to_pytimedelta())} from {first:%Y-%m-%d %H:%M}):"
@@ -115,58 +126,3 @@ def _cmd_export(args: argparse.Namespace) -> int:
     for name, why in out.skipped:
         print(f"greenwatch: skipped {name}: {why}", file=sys.stderr)
     return 0
-
-
-def add_commands(sub: Subparsers) -> None:
-    """Register ``alerts check``, ``alerts test`` and ``alerts export``."""
-    alerts = sub.add_parser(
-        "alerts",
-        help="check, test and export alert rules",
-        description="Alert rules (YAML) over canonical metrics and KPIs, and the alerting "
-        "config (receivers, routes, inhibitions, maintenance windows).",
-    )
-    act = alerts.add_subparsers(dest="action", required=True, metavar="ACTION")
-    check = act.add_parser(
-        "check",
-        help="validate a rule file or alerting config; exit 2 naming file, line and key",
-        description="Validate a rule file (top-level 'rules') or an alerting config "
-        "(top-level 'route', 'receivers', …). Exit 0 when valid; exit 2 with every problem "
-        "as FILE:LINE: KEY: MESSAGE otherwise.",
-    )
-    check.add_argument("file", help="rule file or alerting config (YAML)")
-    check.set_defaults(handler=_cmd_check)
-
-    test = act.add_parser(
-        "test",
-        help="evaluate rules on stored data and show what would fire at a time",
-        description="Replay the rules' evaluations on the stored data up to --at (long "
-        "enough for every 'for' and 'keep_firing_for') and show the alerts that would be "
-        "firing or pending then, with their summaries, inhibitions and maintenance windows. "
-        "Sends nothing and changes no state.",
-    )
-    test.add_argument("file", help="rule file (YAML), or 'national' for the shipped pack")
-    test.add_argument("--at", required=True, help="ISO time to evaluate at (UTC unless offset)")
-    test.add_argument("--config", type=Path, help="alerting config (default: the shipped one)")
-    test.add_argument("--format", choices=["table", "json"], default="table")
-    common_args(test)
-    test.set_defaults(handler=_cmd_test)
-
-    export = act.add_parser(
-        "export",
-        help="write the PromQL-expressible rules as a Prometheus rule file",
-        description="Write the rules that PromQL can express (metric and absent rules) as a "
-        "Prometheus rule file ('promtool check rules' accepts it; vmalert loads it). KPI and "
-        "sub-meter rules need greenwatch and are listed as skipped on stderr.",
-    )
-    export.add_argument(
-        "file", nargs="?", default="national", help="rule file (default: the shipped national pack)"
-    )
-    export.add_argument(
-        "--format",
-        choices=["prometheus", "vmalert"],
-        default="prometheus",
-        help="prometheus (default), or vmalert: leaves out keep_firing_for, which vmalert "
-        "releases before 1.90 reject",
-    )
-    export.add_argument("--out", type=Path, help="write here instead of standard output")
-    export.set_defaults(handler=_cmd_export)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from tqdm import tqdm
-
-from greenwatch.store import DuckDBStore, Retention
+if TYPE_CHECKING:
+    from greenwatch.store import DuckDBStore, Retention
 
 DATA_DIR_ENV = "GREENWATCH_DATA_DIR"
 STORE_FILE = "greenwatch.duckdb"
@@ -44,18 +42,6 @@ def text_table(rows: Sequence[Sequence[str]], right: Collection[int] = ()) -> st
     )
 
 
-def period_args(parser: argparse.ArgumentParser) -> None:
-    """``--start`` and ``--end``: ISO times or relative to now (``-1d``, ``now-7d``, ``now``)."""
-    parser.add_argument(
-        "--start",
-        help="ISO time (UTC unless an offset is given) or relative: -1d, now-7d, now-90m "
-        "(default: end - 1 day)",
-    )
-    parser.add_argument(
-        "--end", help="ISO time or relative (now, now-1h), exclusive (default: now)"
-    )
-
-
 class Progress:
     """A progress bar on a terminal; elsewhere (a log, a pipe) a plain line at each tenth of
     the work, so logs hold no carriage-return frames."""
@@ -67,6 +53,8 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.done = 0
         self._next_tenth = 1
+        from tqdm import tqdm  # noqa: PLC0415 - the command line imports it only to show a bar
+
         self._bar = (
             tqdm(total=total, unit=unit, unit_scale=True, desc=desc, file=self.stream)
             if self.stream.isatty()
@@ -110,4 +98,6 @@ def open_store(
 ) -> DuckDBStore:
     """The store in ``data_dir``; a read (``create`` False) never creates a directory or a
     store: "no store at DATA_DIR" instead."""
+    from greenwatch.store import DuckDBStore  # noqa: PLC0415 - kept out of --help
+
     return DuckDBStore(data_dir / STORE_FILE, create=create, retention=retention)

@@ -4,45 +4,19 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
 from pathlib import Path
 from typing import TextIO
 
-import httpx
 import pandas as pd
 
 from greenwatch.cli._common import (
-    TOKEN_ENV,
-    Subparsers,
-    data_dir_help,
-    default_data_dir,
     open_store,
-    period_args,
 )
+from greenwatch.cli._remote import ask, find_server
 from greenwatch.ingest import encode_lines
 from greenwatch.model import GreenwatchError, parse_time_range
-
-
-def add_commands(sub: Subparsers) -> None:
-    """Register ``export``."""
-    export = sub.add_parser(
-        "export",
-        help="export raw samples as line protocol or CSV",
-        description="Export raw samples in [start, end) from the data directory's store, or "
-        "from a running greenwatch (--url, with a read token). Line protocol is what "
-        "POST /api/v2/write takes back (and InfluxDB/VictoriaMetrics import); CSV has columns "
-        "ts, metric, value, site and the labels.",
-    )
-    export.add_argument("--format", choices=["lp", "csv"], default="lp")
-    export.add_argument("--metric", action="append", help="repeat for several (default: all)")
-    export.add_argument("--label", action="append", default=[], help="NAME=VALUE filter")
-    period_args(export)
-    export.add_argument("--out", help="file to write (default: standard output)")
-    export.add_argument("--data-dir", type=Path, default=default_data_dir(), help=data_dir_help())
-    export.add_argument("--url", help="a running greenwatch to read from instead")
-    export.add_argument("--token", help=f"read token for --url (default: ${TOKEN_ENV})")
-    export.set_defaults(handler=_cmd_export)
+from greenwatch.service import LocalServer
 
 
 def _labels(pairs: list[str]) -> dict[str, str | list[str]]:
@@ -68,36 +42,28 @@ def _frames_local(
 
 
 def _frames_remote(
-    args: argparse.Namespace, start: pd.Timestamp, end: pd.Timestamp
+    server: LocalServer, args: argparse.Namespace, start: pd.Timestamp, end: pd.Timestamp
 ) -> list[pd.DataFrame]:
-    token = args.token or os.environ.get(TOKEN_ENV)
-    if not token:
-        raise GreenwatchError(f"--url needs --token or ${TOKEN_ENV} (a read token)")
-    headers = {"Authorization": f"Token {token}"}
-    with httpx.Client(base_url=args.url.rstrip("/"), headers=headers, timeout=300) as client:
-        metrics = args.metric
-        if not metrics:
-            answer = client.get("/api/v1/series")
-            answer.raise_for_status()
-            metrics = sorted({row["metric"] for row in answer.json()["data"]})
-        frames = []
-        for metric in metrics:
-            params: list[tuple[str, str | int | float | bool | None]] = [
-                ("metric", metric),
-                ("start", start.isoformat()),
-                ("end", end.isoformat()),
-                ("format", "csv"),
-            ]
-            for name, value in _labels(args.label).items():
-                params += [(name, v) for v in ([value] if isinstance(value, str) else value)]
-            answer = client.get("/api/v1/query", params=params)
-            if answer.status_code != 200:
-                raise GreenwatchError(f"{args.url}: HTTP {answer.status_code}: {answer.text}")
-            frame = pd.read_csv(io.StringIO(answer.text), dtype={"value": "float64"})
-            if not frame.empty:
-                frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-                frames.append(frame)
-        return frames
+    metrics = args.metric
+    if not metrics:
+        listed = ask(server, "GET", "/api/v1/series").json()["data"]
+        metrics = sorted({row["metric"] for row in listed})
+    frames = []
+    for metric in metrics:
+        params: list[tuple[str, str]] = [
+            ("metric", metric),
+            ("start", start.isoformat()),
+            ("end", end.isoformat()),
+            ("format", "csv"),
+        ]
+        for name, value in _labels(args.label).items():
+            params += [(name, v) for v in ([value] if isinstance(value, str) else value)]
+        answer = ask(server, "GET", "/api/v1/query", params=params)
+        frame = pd.read_csv(io.StringIO(answer.text), dtype={"value": "float64"})
+        if not frame.empty:
+            frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+            frames.append(frame)
+    return frames
 
 
 def _write_frames(frames: list[pd.DataFrame], fmt: str, out: TextIO) -> int:
@@ -127,7 +93,12 @@ def _csv(frame: pd.DataFrame, header: bool) -> str:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     start, end = parse_time_range(args.start, args.end, pd.Timestamp.now(tz="UTC"))
-    frames = _frames_remote(args, start, end) if args.url else _frames_local(args, start, end)
+    server = find_server(args)
+    frames = (
+        _frames_local(args, start, end)
+        if server is None
+        else _frames_remote(server, args, start, end)
+    )
     if args.format == "csv" and len({tuple(f.columns) for f in frames if not f.empty}) > 1:
         # One CSV, one header: metrics with different labels share the union of columns.
         frames = [pd.concat(frames, ignore_index=True)]

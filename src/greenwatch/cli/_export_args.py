@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from greenwatch.cli._args.shared import INFLUX_TOKEN_ENV, OTLP_TOKEN_ENV
 from greenwatch.export import WINDOWS, ExportSettings, InfluxSettings, OtlpSettings
 from greenwatch.model import GreenwatchError, parse_duration
-
-OTLP_TOKEN_ENV = "GREENWATCH_OTLP_TOKEN"
-INFLUX_TOKEN_ENV = "GREENWATCH_INFLUX_TOKEN"
 
 
 def _secret(path: Path | None, env: str) -> str:
@@ -43,57 +41,6 @@ def _windows(texts: list[str] | None) -> dict[str, pd.Timedelta]:
             raise GreenwatchError(f"--window {text!r}: must be positive")
         out[text] = span
     return out
-
-
-def add_export_args(parser: argparse.ArgumentParser, *, service: bool = True) -> None:
-    """Options for the KPI windows and the OTLP and Influx pushes (``service``: also the
-    snapshot interval and the token on ``/metrics``)."""
-    group = parser.add_argument_group("KPI export")
-    group.add_argument(
-        "--window",
-        action="append",
-        metavar="SPAN",
-        help="trailing KPI window, repeatable (default: 1h and 24h)",
-    )
-    if service:
-        group.add_argument(
-            "--kpi-refresh",
-            type=float,
-            default=60.0,
-            metavar="S",
-            help="recompute the KPI snapshot every S seconds (default 60)",
-        )
-        group.add_argument(
-            "--metrics-token",
-            action="store_true",
-            help="GET /metrics needs a token with the read scope (default: open)",
-        )
-    group.add_argument("--otlp-endpoint", help="push KPIs over OTLP/HTTP to this …/v1/metrics URL")
-    group.add_argument(
-        "--otlp-token-file",
-        type=Path,
-        help=f"bearer token for --otlp-endpoint (default: ${OTLP_TOKEN_ENV}, else none)",
-    )
-    group.add_argument(
-        "--influx-url", help="write KPIs to this InfluxDB v2 API (or VictoriaMetrics)"
-    )
-    group.add_argument(
-        "--influx-token-file",
-        type=Path,
-        help=f"token for --influx-url (default: ${INFLUX_TOKEN_ENV}, else none)",
-    )
-    group.add_argument(
-        "--influx-org", default="greenwatch", help="organisation (default greenwatch)"
-    )
-    group.add_argument("--influx-bucket", default="greenwatch", help="bucket (default greenwatch)")
-    if service:
-        group.add_argument(
-            "--push-interval",
-            type=float,
-            default=60.0,
-            metavar="S",
-            help="push to OTLP and Influx every S seconds (default 60)",
-        )
 
 
 def export_settings(args: argparse.Namespace) -> ExportSettings:

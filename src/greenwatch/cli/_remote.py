@@ -20,19 +20,6 @@ from greenwatch.service import LocalServer, running_server, stored_token
 TOKEN_ENV = "GREENWATCH_TOKEN"
 
 
-def add_server_args(parser: argparse.ArgumentParser) -> None:
-    """``--url`` and ``--token`` for commands that can ask a running server."""
-    parser.add_argument(
-        "--url",
-        help="ask this running greenwatch server (default: the one serving --data-dir, if any)",
-    )
-    parser.add_argument(
-        "--token",
-        help=f"API token for --url (default: ${TOKEN_ENV}, else the server's local admin "
-        "token in the data directory)",
-    )
-
-
 def find_server(args: argparse.Namespace) -> LocalServer | None:
     """The server a command should ask, or None to open the store itself."""
     token = getattr(args, "token", None) or os.environ.get(TOKEN_ENV)

@@ -9,23 +9,29 @@ A scheduled job takes a :class:`KpiSnapshot` (:func:`take_snapshot`: every figur
 into a service.
 """
 
-from greenwatch.export._catalogue import FIGURES
-from greenwatch.export._exports import ExportSettings, KpiExports
-from greenwatch.export._health import CollectorHealth, ExportStats, ServiceHealth
-from greenwatch.export._influx import InfluxExport, InfluxSettings, snapshot_lines
-from greenwatch.export._otlp import OtlpExport, OtlpSettings
-from greenwatch.export._points import KpiPoint
-from greenwatch.export._prometheus import (
-    build_registry,
-    exposition,
-)
-from greenwatch.export._snapshot import (
-    WINDOWS,
-    KpiSnapshot,
-    Window,
-    take_snapshot,
-    window_bounds,
-)
+from typing import TYPE_CHECKING
+
+from greenwatch._lazy import lazy_face
+
+if TYPE_CHECKING:
+    from greenwatch.export._catalogue import FIGURES
+    from greenwatch.export._exports import ExportSettings, KpiExports
+    from greenwatch.export._health import CollectorHealth, ExportStats, ServiceHealth
+    from greenwatch.export._influx import InfluxExport, InfluxSettings, snapshot_lines
+    from greenwatch.export._otlp import OtlpExport, OtlpSettings
+    from greenwatch.export._points import KpiPoint
+    from greenwatch.export._prometheus import (
+        build_registry,
+        exposition,
+    )
+    from greenwatch.export._snapshot import (
+        WINDOWS,
+        KpiSnapshot,
+        Window,
+        take_snapshot,
+        window_bounds,
+    )
+
 
 __all__ = [
     "FIGURES",
@@ -48,3 +54,15 @@ __all__ = [
     "take_snapshot",
     "window_bounds",
 ]
+
+__getattr__ = lazy_face(
+    __name__,
+    "_catalogue",
+    "_exports",
+    "_health",
+    "_influx",
+    "_otlp",
+    "_points",
+    "_prometheus",
+    "_snapshot",
+)

@@ -1,38 +1,42 @@
 """Inventory of the national network: sites, devices, links, grid emission factors."""
 
-from greenwatch.inventory._compute_pools import (
-    CLASS_PRECISION,
-    Catalogue,
-    ComputeClass,
-    ComputePool,
-    DeviceKind,
-    DeviceModel,
-    Precision,
-    builtin_catalogue,
-    pool_peak_flops,
-    pool_problems,
-)
-from greenwatch.inventory._load import (
-    BUILTIN,
-    GridFactor,
-    great_circle_km,
-    grid_factors,
-    link_distance_km,
-    load_inventory,
-    site_grid_factor,
-)
-from greenwatch.inventory._schema import (
-    HUBS,
-    Device,
-    Inventory,
-    Link,
-    Location,
-    Region,
-    Site,
-    SiteKind,
-    Targets,
-)
-from greenwatch.inventory._scope import Level, Scope, ScopeError
+from typing import TYPE_CHECKING
+
+from greenwatch._lazy import lazy_face
+from greenwatch.inventory._names import BUILTIN, ComputeClass, Precision
+
+if TYPE_CHECKING:
+    from greenwatch.inventory._compute_pools import (
+        CLASS_PRECISION,
+        Catalogue,
+        ComputePool,
+        DeviceKind,
+        DeviceModel,
+        builtin_catalogue,
+        pool_peak_flops,
+        pool_problems,
+    )
+    from greenwatch.inventory._load import (
+        GridFactor,
+        great_circle_km,
+        grid_factors,
+        link_distance_km,
+        load_inventory,
+        site_grid_factor,
+    )
+    from greenwatch.inventory._schema import (
+        HUBS,
+        Device,
+        Inventory,
+        Link,
+        Location,
+        Region,
+        Site,
+        SiteKind,
+        Targets,
+    )
+    from greenwatch.inventory._scope import Level, Scope, ScopeError
+
 
 __all__ = [
     "BUILTIN",
@@ -65,3 +69,5 @@ __all__ = [
     "pool_problems",
     "site_grid_factor",
 ]
+
+__getattr__ = lazy_face(__name__, "_compute_pools", "_load", "_schema", "_scope")

@@ -24,6 +24,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
+from greenwatch.inventory._names import ComputeClass, Precision
 from greenwatch.model import Slug, StrictModel, load_yaml, parse_model
 
 PoolId = Slug
@@ -31,22 +32,6 @@ ModelId = Slug
 MAX_DEVICES_PER_POOL = 10_000_000
 # No single device reaches 100 PFLOPS at any precision; a larger per-device peak is a unit slip.
 MAX_DEVICE_FLOPS = 1.0e17
-
-
-class Precision(StrEnum):
-    FP64 = "fp64"
-    FP32 = "fp32"
-    FP16 = "fp16"
-    BF16 = "bf16"
-    FP8 = "fp8"
-
-
-class ComputeClass(StrEnum):
-    """The national classes of computing power: general, AI ("smart") and supercomputing."""
-
-    GENERAL = "general"
-    AI = "ai"
-    SUPERCOMPUTING = "supercomputing"
 
 
 CLASS_PRECISION: Mapping[ComputeClass, Precision] = {

@@ -10,10 +10,10 @@ from importlib import resources
 from pathlib import Path
 
 from greenwatch.inventory._compute_pools import pool_problems
+from greenwatch.inventory._names import BUILTIN
 from greenwatch.inventory._schema import HUBS, Inventory, Link, Site
 from greenwatch.model import ConfigError, YamlDocument, load_yaml, parse_model
 
-BUILTIN = "national"
 EARTH_RADIUS_KM = 6371.0088
 NATIONAL_FACTOR_2023 = 0.5306
 

@@ -6,80 +6,85 @@ Shipped data (the placeholder PUE grade table ``data/pue-grades.csv``) is loaded
 and passed in.
 """
 
-from greenwatch.metrics._carbon import (
-    carbon_emissions,
-)
-from greenwatch.metrics._computing_power import (
-    DEFAULT_MAX_VERIFICATION_AGE,
-    DISCOVERED_COLUMNS,
-    IDENTIFY_COLUMNS,
-    PFLOP,
-    POOL_COLUMNS,
-    VERIFICATION_COLUMNS,
-    attribute_energy,
-    computing_efficiency,
-    computing_power,
-    delivered_computing,
-    free_computing,
-    identify_findings,
-    pool_status,
-    regional_share,
-)
-from greenwatch.metrics._energy import (
-    IntervalTotal,
-    energy_per_bucket,
-    interval_energy,
-    interval_increase,
-)
-from greenwatch.metrics._kpi import (
-    J_PER_KWH,
-    PUE_CATEGORY_METERS,
-    Kpi,
-    Measured,
-    cue,
-    dcie,
-    ere,
-    erf,
-    is_interim,
-    partial_pue,
-    pue,
-    ref,
-    wue,
-)
-from greenwatch.metrics._links import (
-    link_availability,
-    link_summary,
-    link_utilisation,
-    link_utilisation_per_bucket,
-    percentiles,
-    site_link_summary,
-)
-from greenwatch.metrics._placement import HINT_COLUMNS, placement_hints
-from greenwatch.metrics._rollup import (
-    DEFAULT_MIN_COVERAGE,
-    DEFAULT_MIN_SHARE,
-    rollup,
-)
-from greenwatch.metrics._site import (
-    METER_ENERGY_COLUMNS,
-    SITE_TOTAL_COLUMNS,
-    TOTALS,
-    combined_provenance,
-    meter_energy,
-    provenance_by,
-    site_energy_totals,
-)
-from greenwatch.metrics._submeter import submeter_findings
-from greenwatch.metrics._targets import (
-    NATIONAL_PUE_TARGET,
-    national_pue_verdict,
-    pue_grades,
-    site_verdicts,
-)
-from greenwatch.metrics._utilisation import (
-    time_weighted_mean,
-    utilisation,
-)
+from typing import TYPE_CHECKING
+
+from greenwatch._lazy import lazy_face
+from greenwatch.metrics._names import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_SHARE
+
+if TYPE_CHECKING:
+    from greenwatch.metrics._carbon import (
+        carbon_emissions,
+    )
+    from greenwatch.metrics._computing_power import (
+        DEFAULT_MAX_VERIFICATION_AGE,
+        DISCOVERED_COLUMNS,
+        IDENTIFY_COLUMNS,
+        PFLOP,
+        POOL_COLUMNS,
+        VERIFICATION_COLUMNS,
+        attribute_energy,
+        computing_efficiency,
+        computing_power,
+        delivered_computing,
+        free_computing,
+        identify_findings,
+        pool_status,
+        regional_share,
+    )
+    from greenwatch.metrics._energy import (
+        IntervalTotal,
+        energy_per_bucket,
+        interval_energy,
+        interval_increase,
+    )
+    from greenwatch.metrics._kpi import (
+        J_PER_KWH,
+        PUE_CATEGORY_METERS,
+        Kpi,
+        Measured,
+        cue,
+        dcie,
+        ere,
+        erf,
+        is_interim,
+        partial_pue,
+        pue,
+        ref,
+        wue,
+    )
+    from greenwatch.metrics._links import (
+        link_availability,
+        link_summary,
+        link_utilisation,
+        link_utilisation_per_bucket,
+        percentiles,
+        site_link_summary,
+    )
+    from greenwatch.metrics._placement import HINT_COLUMNS, placement_hints
+    from greenwatch.metrics._rollup import (
+        rollup,
+    )
+    from greenwatch.metrics._site import (
+        METER_ENERGY_COLUMNS,
+        SITE_TOTAL_COLUMNS,
+        TOTALS,
+        combined_provenance,
+        meter_energy,
+        provenance_by,
+        site_energy_totals,
+    )
+    from greenwatch.metrics._submeter import submeter_findings
+    from greenwatch.metrics._targets import (
+        NATIONAL_PUE_TARGET,
+        national_pue_verdict,
+        pue_grades,
+        site_verdicts,
+    )
+    from greenwatch.metrics._utilisation import (
+        time_weighted_mean,
+        utilisation,
+    )
+
 
 __all__ = [
     "DEFAULT_MAX_VERIFICATION_AGE",
@@ -140,3 +145,18 @@ __all__ = [
     "utilisation",
     "wue",
 ]
+
+__getattr__ = lazy_face(
+    __name__,
+    "_carbon",
+    "_computing_power",
+    "_energy",
+    "_kpi",
+    "_links",
+    "_placement",
+    "_rollup",
+    "_site",
+    "_submeter",
+    "_targets",
+    "_utilisation",
+)

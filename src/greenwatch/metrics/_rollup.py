@@ -14,11 +14,9 @@ import pandas as pd
 
 from greenwatch.inventory import Level
 from greenwatch.metrics._kpi import J_PER_KWH
+from greenwatch.metrics._names import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_SHARE
 
 LEVELS: tuple[Level, ...] = (Level.HUB, Level.REGION, Level.KIND, Level.NATIONAL)
-DEFAULT_MIN_COVERAGE = 0.95
-# A group figure resting on less of its scope's IT capacity is shown but not a verdict.
-DEFAULT_MIN_SHARE = 0.9
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,9 @@ the strict configuration base, secrets, the clock and time parsing.
 Every stage may import this package; it imports no stage.
 """
 
-from greenwatch.model._batch import (
-    concat_batches,
-    label_columns,
-    label_problem,
-    make_batch,
-    validate_batch,
-)
-from greenwatch.model._config import YamlDocument, format_loc, load_yaml, parse_model
+from typing import TYPE_CHECKING
+
+from greenwatch._lazy import lazy_face
 from greenwatch.model._errors import BatchError, ConfigError, GreenwatchError, SystemFailureError
 from greenwatch.model._paths import shipped_dir
 from greenwatch.model._registry import (
@@ -23,25 +18,36 @@ from greenwatch.model._registry import (
     MetricSpec,
     metric_spec,
 )
-from greenwatch.model._strict import (
-    SLUG,
-    LabelFilters,
-    MetricName,
-    Regex,
-    SecretError,
-    SecretRef,
-    Slug,
-    StrictModel,
-)
 from greenwatch.model._throttle import FailureThrottle
-from greenwatch.model._time import (
-    Clock,
-    Duration,
-    format_duration,
-    parse_duration,
-    parse_time_range,
-    utc_now,
-)
+
+if TYPE_CHECKING:
+    from greenwatch.model._batch import (
+        concat_batches,
+        label_columns,
+        label_problem,
+        make_batch,
+        validate_batch,
+    )
+    from greenwatch.model._config import YamlDocument, format_loc, load_yaml, parse_model
+    from greenwatch.model._strict import (
+        SLUG,
+        LabelFilters,
+        MetricName,
+        Regex,
+        SecretError,
+        SecretRef,
+        Slug,
+        StrictModel,
+    )
+    from greenwatch.model._time import (
+        Clock,
+        Duration,
+        format_duration,
+        parse_duration,
+        parse_time_range,
+        utc_now,
+    )
+
 
 __all__ = [
     "COMMON_LABELS",
@@ -81,3 +87,5 @@ __all__ = [
     "utc_now",
     "validate_batch",
 ]
+
+__getattr__ = lazy_face(__name__, "_batch", "_config", "_strict", "_time")

@@ -7,40 +7,45 @@ computing power those of :func:`greenwatch.query.compute_figures`.
 Periods are calendar periods in Asia/Shanghai local time (see :func:`parse_period`).
 """
 
-from greenwatch.reports._archive import (
-    MEDIA_TYPES,
-    ArchivedReport,
-    apply_retention,
-    find_report,
-    list_reports,
-)
-from greenwatch.reports._build import Report, build_report, parse_scope
-from greenwatch.reports._config import (
-    GradeTable,
-    ReportConfig,
-    ReportError,
-    ReportSettings,
-    Retention,
-    ScheduleSpec,
-    SmtpSettings,
-    load_report_settings,
-    parse_formats,
-)
-from greenwatch.reports._jobs import make_report, report_scheduler
-from greenwatch.reports._mail import DeliveryError
-from greenwatch.reports._period import (
-    PERIOD_KINDS,
-    TIMEZONE,
-    Period,
-    PeriodError,
-    parse_period,
-)
-from greenwatch.reports._render import (
-    render_csv,
-    render_html,
-    render_pdf,
-)
-from greenwatch.reports._schedule import ReportScheduler
+from typing import TYPE_CHECKING
+
+from greenwatch._lazy import lazy_face
+from greenwatch.reports._names import PERIOD_KINDS, TIMEZONE
+
+if TYPE_CHECKING:
+    from greenwatch.reports._archive import (
+        MEDIA_TYPES,
+        ArchivedReport,
+        apply_retention,
+        find_report,
+        list_reports,
+    )
+    from greenwatch.reports._build import Report, build_report, parse_scope
+    from greenwatch.reports._config import (
+        GradeTable,
+        ReportConfig,
+        ReportError,
+        ReportSettings,
+        Retention,
+        ScheduleSpec,
+        SmtpSettings,
+        load_report_settings,
+        parse_formats,
+    )
+    from greenwatch.reports._jobs import make_report, report_scheduler
+    from greenwatch.reports._mail import DeliveryError
+    from greenwatch.reports._period import (
+        Period,
+        PeriodError,
+        parse_period,
+    )
+    from greenwatch.reports._render import (
+        render_csv,
+        render_html,
+        render_pdf,
+    )
+    from greenwatch.reports._schedule import ReportScheduler
+
 
 __all__ = [
     "MEDIA_TYPES",
@@ -73,3 +78,7 @@ __all__ = [
     "render_pdf",
     "report_scheduler",
 ]
+
+__getattr__ = lazy_face(
+    __name__, "_archive", "_build", "_config", "_jobs", "_mail", "_period", "_render", "_schedule"
+)

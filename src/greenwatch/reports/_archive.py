@@ -21,7 +21,7 @@ import pandas as pd
 
 from greenwatch.reports._build import Report
 from greenwatch.reports._config import ReportError, Retention
-from greenwatch.reports._period import TIMEZONE
+from greenwatch.reports._names import TIMEZONE
 
 MANIFEST = "manifest.json"
 MEDIA_TYPES = {"html": "text/html", "pdf": "application/pdf", "csv": "text/csv"}

@@ -22,7 +22,7 @@ from greenwatch.metrics import (
     NATIONAL_PUE_TARGET,
 )
 from greenwatch.model import ConfigError, GreenwatchError, Slug, StrictModel, load_yaml, parse_model
-from greenwatch.reports._period import PeriodKind
+from greenwatch.reports._names import PeriodKind
 
 FORMATS: tuple[str, ...] = ("html", "pdf", "csv")
 BUILTIN_GRADES = "<builtin>/pue-grades.csv"

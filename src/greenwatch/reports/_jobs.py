@@ -22,7 +22,8 @@ from greenwatch.reports._config import (
     SmtpSettings,
 )
 from greenwatch.reports._mail import send_report
-from greenwatch.reports._period import TIMEZONE, Period
+from greenwatch.reports._names import TIMEZONE
+from greenwatch.reports._period import Period
 from greenwatch.reports._render import render_csv, render_html, render_pdf
 from greenwatch.reports._schedule import ReportScheduler
 from greenwatch.store import Store

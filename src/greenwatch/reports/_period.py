@@ -10,15 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Literal
 
 import pandas as pd
 
 from greenwatch.model import GreenwatchError
+from greenwatch.reports._names import TIMEZONE, PeriodKind
 
-TIMEZONE = "Asia/Shanghai"
-PeriodKind = Literal["day", "week", "month", "year"]
-PERIOD_KINDS: tuple[PeriodKind, ...] = ("day", "week", "month", "year")
 PERIOD_FORMS = "YYYY, YYYY-MM, YYYY-Www (ISO week) or YYYY-MM-DD"
 
 _PATTERNS: tuple[tuple[PeriodKind, re.Pattern[str]], ...] = (

@@ -13,7 +13,8 @@ from __future__ import annotations
 import pandas as pd
 
 from greenwatch.metrics import J_PER_KWH, PUE_CATEGORY_METERS
-from greenwatch.reports._period import TIMEZONE, Period
+from greenwatch.reports._names import TIMEZONE
+from greenwatch.reports._period import Period
 from greenwatch.store import Store
 
 HOUR = pd.Timedelta(hours=1)

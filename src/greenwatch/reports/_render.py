@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from greenwatch.reports._build import Report
 from greenwatch.reports._charts import charts
-from greenwatch.reports._period import TIMEZONE
+from greenwatch.reports._names import TIMEZONE
 
 TABLES: dict[str, str] = {
     "summary": "Executive summary",

@@ -27,7 +27,8 @@ from apscheduler.triggers.cron import CronTrigger
 
 from greenwatch.model import Clock
 from greenwatch.reports._config import ScheduleSpec
-from greenwatch.reports._period import TIMEZONE, Period
+from greenwatch.reports._names import TIMEZONE
+from greenwatch.reports._period import Period
 
 log = logging.getLogger("greenwatch.reports")
 Runner = Callable[[ScheduleSpec, Period], object]

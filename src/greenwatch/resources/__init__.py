@@ -3,13 +3,23 @@
 Imports only the shared model and the inventory; the service and the CLI expose it.
 """
 
-from greenwatch.resources._errors import PoolNotFoundError, RegistrationError, VersionConflictError
-from greenwatch.resources._registry import (
-    INVENTORY,
-    REGISTRY_FILE,
-    ResourceRegistry,
-)
-from greenwatch.resources._verify import BENCHMARKS, Verification, verification_frame
+from typing import TYPE_CHECKING
+
+from greenwatch._lazy import lazy_face
+from greenwatch.resources._names import BENCHMARKS, REGISTRY_FILE
+
+if TYPE_CHECKING:
+    from greenwatch.resources._errors import (
+        PoolNotFoundError,
+        RegistrationError,
+        VersionConflictError,
+    )
+    from greenwatch.resources._registry import (
+        INVENTORY,
+        ResourceRegistry,
+    )
+    from greenwatch.resources._verify import Verification, verification_frame
+
 
 __all__ = [
     "BENCHMARKS",
@@ -22,3 +32,5 @@ __all__ = [
     "VersionConflictError",
     "verification_frame",
 ]
+
+__getattr__ = lazy_face(__name__, "_errors", "_registry", "_verify")

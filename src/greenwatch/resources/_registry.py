@@ -76,9 +76,6 @@ _LATEST = (
 )
 
 
-REGISTRY_FILE = "resources.sqlite"  # in a data directory (greenwatch serve, resources CLI)
-
-
 def _payload(pool: ComputePool) -> str:
     return json.dumps(pool.model_dump(by_alias=True, mode="json"), sort_keys=True)
 

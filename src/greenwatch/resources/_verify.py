@@ -20,8 +20,8 @@ from pydantic import AwareDatetime, Field
 from greenwatch.inventory import ComputeClass, ComputePool, DeviceModel, Precision
 from greenwatch.model import ConfigError, Slug, StrictModel, YamlDocument, parse_model
 from greenwatch.resources._errors import RegistrationError
+from greenwatch.resources._names import BENCHMARKS
 
-BENCHMARKS = ("probe", "hpl", "hpcg", "mlperf", "gpu-matmul")
 Benchmark = Slug
 
 

@@ -1,17 +1,26 @@
 """Wiring: the serve process, the demo; the only stage (with cli) that imports every stage."""
 
-from greenwatch.service._backup import restore_backup, write_backup
-from greenwatch.service._context import ApiContext, stored_source
-from greenwatch.service._demo import (
-    DemoState,
-    backfill,
-    demo_scenarios,
-    registered_inventory,
-    seed_registry,
-)
-from greenwatch.service._local import LocalServer, running_server, stored_token
-from greenwatch.service._serve import Service, run_until_stopped, wait_for_stop
-from greenwatch.service._tokens import SCOPES, TokenStore
+from typing import TYPE_CHECKING
+
+from greenwatch._lazy import lazy_face
+from greenwatch.service._names import SCOPES
+
+if TYPE_CHECKING:
+    from greenwatch.service._backup import restore_backup, write_backup
+    from greenwatch.service._context import ApiContext, stored_source
+    from greenwatch.service._demo import (
+        DemoState,
+        backfill,
+        demo_scenarios,
+        registered_inventory,
+        seed_registry,
+    )
+    from greenwatch.service._local import LocalServer, running_server, stored_token
+    from greenwatch.service._serve import Service, run_until_stopped, wait_for_stop
+    from greenwatch.service._tokens import (
+        TokenStore,
+    )
+
 
 __all__ = [
     "SCOPES",
@@ -32,3 +41,5 @@ __all__ = [
     "wait_for_stop",
     "write_backup",
 ]
+
+__getattr__ = lazy_face(__name__, "_backup", "_context", "_demo", "_local", "_serve", "_tokens")

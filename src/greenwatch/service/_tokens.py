@@ -35,9 +35,9 @@ import pandas as pd
 
 from greenwatch.ingest import Admit
 from greenwatch.model import SLUG, GreenwatchError
+from greenwatch.service._names import SCOPES
 
 log = logging.getLogger("greenwatch.auth")
-SCOPES = ("write", "read", "admin")
 TOKEN_FILE = "tokens.json"
 FILE_VERSION = 2
 SITE_ID = re.compile(SLUG)

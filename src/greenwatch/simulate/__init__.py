@@ -9,10 +9,16 @@ traffic counters, state, capacity, probe latency and loss. :class:`Scenario` scr
 Modbus TCP and SNMP, so real collectors can poll it.
 """
 
-from greenwatch.simulate._scenario import Scenario, ScenarioError, ScenarioKind
-from greenwatch.simulate._serve import SimulatedCentres, serving
-from greenwatch.simulate._serve_live import LIVE_STEP, LiveNetwork
-from greenwatch.simulate._simulator import Simulator
+from typing import TYPE_CHECKING
+
+from greenwatch._lazy import lazy_face
+
+if TYPE_CHECKING:
+    from greenwatch.simulate._scenario import Scenario, ScenarioError, ScenarioKind
+    from greenwatch.simulate._serve import SimulatedCentres, serving
+    from greenwatch.simulate._serve_live import LIVE_STEP, LiveNetwork
+    from greenwatch.simulate._simulator import Simulator
+
 
 __all__ = [
     "LIVE_STEP",
@@ -24,3 +30,5 @@ __all__ = [
     "Simulator",
     "serving",
 ]
+
+__getattr__ = lazy_face(__name__, "_scenario", "_serve", "_serve_live", "_simulator")

@@ -19,10 +19,11 @@ import duckdb
 import pandas as pd
 
 from greenwatch.store._base import StoreError
+from greenwatch.store._names import RAW_RETENTION_DAYS, ROLLUP_RETENTION_DAYS
 
 HOUR_NS = 3_600_000_000_000
-RAW_RETENTION = pd.Timedelta(days=400)
-ROLLUP_RETENTION = pd.Timedelta(days=3653)  # ten years
+RAW_RETENTION = pd.Timedelta(days=RAW_RETENTION_DAYS)
+ROLLUP_RETENTION = pd.Timedelta(days=ROLLUP_RETENTION_DAYS)
 RAW_KEPT_FROM = "raw_kept_from"  # meta: ns since epoch of the oldest raw sample kept
 
 

@@ -1,0 +1,31 @@
+"""Package faces that load their modules on first use, so that ``greenwatch --help`` and other
+light callers can take a constant from a face without importing pandas, DuckDB or Flask.
+
+A package keeps its light modules imported at once and names the others here; the first
+name taken from the face that is not yet there loads them all, as an eager face would have.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+
+
+def lazy_face(package: str, *modules: str) -> Callable[[str], object]:
+    """The module ``__getattr__`` of ``package``: loads its private ``modules`` (``"_batch"``)
+    on first use of a name of its ``__all__`` and returns the name."""
+
+    def attribute(name: str) -> object:
+        face = sys.modules[package]
+        names = set(getattr(face, "__all__", ()))
+        if name in names:
+            for module in modules:
+                loaded = importlib.import_module(f"{package}.{module}")
+                for found in names & vars(loaded).keys() - vars(face).keys():
+                    setattr(face, found, getattr(loaded, found))
+            if name in vars(face):
+                return vars(face)[name]
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return attribute

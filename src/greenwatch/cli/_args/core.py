@@ -1,0 +1,107 @@
+"""The arguments of core; handlers load when the command runs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from greenwatch.cli._args.shared import add_export_args, common_args, lazy
+from greenwatch.cli._common import Subparsers
+from greenwatch.store import RAW_RETENTION_DAYS, ROLLUP_RETENTION_DAYS
+
+
+def _server_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (loopback by default)")
+    parser.add_argument("--port", type=int, default=8050, help="HTTP port (default 8050)")
+    parser.add_argument(
+        "--external-url",
+        help="the dashboard's address as people reach it, for links in alert notifications "
+        "(generatorURL; default: http://HOST:PORT)",
+    )
+    parser.add_argument(
+        "--alert-rules", type=Path, help="alert rule file (default: the shipped national pack)"
+    )
+    parser.add_argument(
+        "--alert-config",
+        type=Path,
+        help="receivers, routes, inhibitions, maintenance windows (default: alerts sent nowhere)",
+    )
+    parser.add_argument("--reports", type=Path, help="scheduled reports YAML (default: none)")
+    parser.add_argument(
+        "--dashboards", type=Path, help="dashboard pages directory (default: the shipped pages)"
+    )
+    boundary = parser.add_argument_group("ingest boundary (what pushed data must satisfy)")
+    boundary.add_argument(
+        "--unknown-sites",
+        choices=("refuse", "quarantine"),
+        default="refuse",
+        help="samples of sites not in the inventory: 400 (refuse, default) or held out of every "
+        "figure, counted and listed on the Network page (quarantine)",
+    )
+    boundary.add_argument(
+        "--max-age", default="400d", help="oldest accepted timestamp, before now (default 400d)"
+    )
+    boundary.add_argument(
+        "--max-future", default="10min", help="latest accepted timestamp, after now (default 10min)"
+    )
+    boundary.add_argument(
+        "--power-margin",
+        type=float,
+        default=3.0,
+        help="power_watts may reach this many times a site's it_capacity_kw (default 3)",
+    )
+    add_export_args(parser)
+
+
+def add_commands(sub: Subparsers) -> None:
+    """Register ``demo``, ``serve`` and ``inventory``."""
+    demo = sub.add_parser(
+        "demo",
+        help="backfill a simulated national network and serve the live dashboard",
+        description="Backfill N days of the simulated national network at 1-minute resolution "
+        "(idempotent: re-running adds no duplicates), then serve the dashboard with live data "
+        "every 15 s: the simulated centres are served on loopback over Prometheus, Redfish, "
+        "Modbus TCP and SNMP, and real collectors poll them (--live inprocess reads the "
+        "simulator directly instead).",
+    )
+    demo.add_argument("--days", type=int, default=30, help="days to backfill (default 30)")
+    demo.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
+    demo.add_argument("--no-serve", action="store_true", help="backfill only, then exit")
+    demo.add_argument(
+        "--live",
+        choices=["protocols", "inprocess"],
+        default="protocols",
+        help="where live data comes from: collectors polling the simulated centres over "
+        "Prometheus, Redfish, Modbus and SNMP on loopback (default), or the simulator read "
+        "in-process",
+    )
+    common_args(demo)
+    _server_args(demo)
+    demo.set_defaults(handler=lazy("_core", "_cmd_demo"))
+
+    serve = sub.add_parser("serve", help="serve the HTTP API and dashboard over a data directory")
+    common_args(serve)
+    _server_args(serve)
+    serve.add_argument(
+        "--keep-raw-days",
+        type=int,
+        default=RAW_RETENTION_DAYS,
+        help=f"keep raw samples this many days (default {RAW_RETENTION_DAYS}); older KPIs are "
+        "answered from the hourly and daily roll-ups",
+    )
+    serve.add_argument(
+        "--keep-rollup-days",
+        type=int,
+        default=ROLLUP_RETENTION_DAYS,
+        help=f"keep hourly and daily roll-ups this many days (default {ROLLUP_RETENTION_DAYS}, "
+        "ten years)",
+    )
+    serve.set_defaults(handler=lazy("_core", "_cmd_serve"))
+
+    inventory = sub.add_parser("inventory", help="work with inventory files")
+    inv_sub = inventory.add_subparsers(dest="action", required=True, metavar="ACTION")
+    validate = inv_sub.add_parser(
+        "validate", help="check an inventory YAML; exit 2 naming file, line and key on errors"
+    )
+    validate.add_argument("file", help="inventory YAML file")
+    validate.set_defaults(handler=lazy("_core", "_cmd_inventory_validate"))
