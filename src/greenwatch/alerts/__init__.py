@@ -31,6 +31,7 @@ from greenwatch.alerts._notify import (
     WebhookNotifier,
     verify,
 )
+from greenwatch.alerts._replay import replay_rules
 from greenwatch.alerts._rules import (
     AbsentRule,
     KpiRule,
@@ -79,5 +80,6 @@ __all__ = [
     "load_rules",
     "parse_rules",
     "prometheus_rules",
+    "replay_rules",
     "verify",
 ]

@@ -5,6 +5,10 @@
   (``?site=guian-1``); ``GET /api/v1/alerts/<fingerprint>``.
 - ``POST /api/v1/alerts/<fingerprint>/ack`` ``{"by": …, "comment": …}`` — no repeat
   notifications for it while it fires.
+- ``POST /api/v1/alerts/test`` ``{"at": ISO, "rules": {"source", "text"} | null,
+  "config": {"source", "text"} | null}`` (read: it changes nothing) — what ``greenwatch alerts
+  test`` answers: the rules (null: the shipped pack) replayed on this store up to ``at`` with
+  the alerting config (null: the shipped one); nothing is sent, no state kept.
 - ``GET /api/v1/alerts/status`` — last evaluation, rule errors, deliveries and failures per
   receiver integration (last error included).
 - ``GET|POST /api/v1/silences``, ``GET|PUT|DELETE /api/v1/silences/<id>`` — silences with
@@ -25,9 +29,24 @@ from typing import Any
 import flask
 import pandas as pd
 
-from greenwatch.alerts import AlertNotFoundError, Silence
-from greenwatch.model import GreenwatchError, parse_duration
-from greenwatch.service._context import NOT_A_JSON_OBJECT, ApiContext, bad_request, json_object
+from greenwatch.alerts import (
+    AlertingConfig,
+    AlertNotFoundError,
+    RuleSet,
+    Silence,
+    load_config,
+    load_rules,
+    parse_rules,
+    replay_rules,
+)
+from greenwatch.model import GreenwatchError, load_yaml, parse_duration, parse_model
+from greenwatch.service._context import (
+    NOT_A_JSON_OBJECT,
+    ApiContext,
+    bad_request,
+    json_object,
+    ordered_json,
+)
 
 Reply = flask.Response | tuple[flask.Response, int]
 _LIST_ARGS = {"state", "severity", "silenced", "inhibited"}
@@ -85,10 +104,46 @@ def _keep(view: dict[str, Any], args: Any) -> bool:
     return all(labels.get(k) == v for k, v in args.items() if k not in _LIST_ARGS)
 
 
+def _sent_file(body: dict[str, Any], key: str) -> tuple[str, str] | None:
+    """``(source, text)`` of a file sent as ``{"source", "text"}``; None for the shipped one."""
+    sent = body.get(key)
+    if sent is None:
+        return None
+    if not isinstance(sent, dict) or not isinstance(sent.get("text"), str):
+        raise GreenwatchError(f"{key} must be null or {{'source': NAME, 'text': YAML}}")
+    return str(sent.get("source") or f"<{key}>"), sent["text"]
+
+
+def _test_inputs(body: dict[str, Any]) -> tuple[RuleSet, AlertingConfig, pd.Timestamp]:
+    """The rule set, alerting config and time of a ``POST /api/v1/alerts/test`` body."""
+    at = _time(body.get("at"), "at")
+    if at is None:
+        raise GreenwatchError("at is required (ISO time)")
+    rules_file, config_file = _sent_file(body, "rules"), _sent_file(body, "config")
+    rules = load_rules() if rules_file is None else parse_rules(load_yaml(*rules_file))
+    config = (
+        load_config()
+        if config_file is None
+        else parse_model(load_yaml(*config_file), AlertingConfig)
+    )
+    return rules, config, at
+
+
 def register(app: flask.Flask, ctx: ApiContext) -> None:
     """The alert routes, then the silence and maintenance routes."""
     _register_alerts(app, ctx)
     _register_silences(app, ctx)
+
+    @app.post("/api/v1/alerts/test")
+    def test_rules() -> Reply:
+        body = json_object()
+        if body is None:
+            return bad_request(NOT_A_JSON_OBJECT)
+        try:
+            rules, config, at = _test_inputs(body)
+        except GreenwatchError as exc:
+            return bad_request(str(exc))
+        return ordered_json(data=replay_rules(ctx.store, ctx.inventory, rules, config, at))
 
 
 def _register_alerts(app: flask.Flask, ctx: ApiContext) -> None:

@@ -13,7 +13,7 @@ from greenwatch.inventory import Level, ScopeError
 from greenwatch.metrics import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_SHARE
 from greenwatch.model import GreenwatchError, SystemFailureError, parse_time_range
 from greenwatch.query import KPIS, Scope, compute_figures, energy_read, kpi_answer
-from greenwatch.service._context import ApiContext, bad_request
+from greenwatch.service._context import ApiContext, bad_request, ordered_json
 
 COMPUTE_LEVELS = (Level.NATIONAL, Level.REGION, Level.HUB, Level.SITE)
 
@@ -79,7 +79,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             buffer = io.StringIO()
             pd.DataFrame([record]).to_csv(buffer, index=False)
             return flask.Response(buffer.getvalue(), mimetype="text/csv")
-        return flask.jsonify(data=record)
+        return ordered_json(data=record)
 
     @app.get("/api/v1/compute")
     def compute() -> flask.Response | tuple[flask.Response, int]:

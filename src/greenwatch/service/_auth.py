@@ -67,8 +67,9 @@ def required_scope(method: str, path: str) -> str | None:
     """The scope a request needs, or None for open routes (dashboard, health, ``/metrics``).
 
     Every method of a push route needs write (a wrong method is then told 405); under
-    ``/api/``, GET, HEAD and OPTIONS need read, anything else write, pools admin; an edge
-    agent posts verification records with its write token.
+    ``/api/``, GET, HEAD and OPTIONS need read (so does ``POST /api/v1/alerts/test``, which
+    changes nothing), anything else write, pools admin; an edge agent posts verification
+    records with its write token.
     """
     if path in INGEST_PATHS:
         return "write"
@@ -78,8 +79,8 @@ def required_scope(method: str, path: str) -> str | None:
         return "admin"
     if _under(path, "/api/v1/backup"):  # the whole data directory, token hashes included
         return "admin"
-    if method in READ_METHODS:
-        return "read"
+    if method in READ_METHODS or (method == "POST" and path == "/api/v1/alerts/test"):
+        return "read"  # replaying rules changes nothing
     if _under(path, "/api/v1/resources/verifications"):
         return "write"
     if _under(path, "/api/v1/resources"):

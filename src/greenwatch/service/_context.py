@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -89,6 +90,12 @@ def stored_source(data_dir: Path, inventory: Inventory) -> Iterator[ComputeSourc
 
 
 NOT_A_JSON_OBJECT = "send a JSON object (Content-Type: application/json)"
+
+
+def ordered_json(**payload: object) -> flask.Response:
+    """A JSON body with its fields in the order they were built (``flask.jsonify`` sorts
+    them), so a command printing a server's answer prints what it prints from the store."""
+    return flask.Response(json.dumps(payload), mimetype="application/json")
 
 
 def json_object() -> dict[str, Any] | None:
