@@ -23,6 +23,7 @@ from greenwatch.cli._common import (
     say,
     text_table,
 )
+from greenwatch.cli._remote import find_server
 from greenwatch.inventory import ComputePool, load_inventory
 from greenwatch.metrics import PFLOP
 from greenwatch.model import (
@@ -79,12 +80,15 @@ class _Backend(Protocol):
 class _Local:
     """The registry in a data directory; changes are recorded as ``by``."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
-        if not args.by:
+    def __init__(self, args: argparse.Namespace, read: bool) -> None:
+        if not args.by and not read:
             raise GreenwatchError("name who makes the change with --by (no $USER here)")
-        self.by: str = args.by
+        self.by: str = args.by or ""
         path = Path(args.data_dir) / REGISTRY_FILE
-        self.registry = ResourceRegistry(path, load_inventory(args.inventory))
+        # A read creates no data directory and no registry: without one, the inventory's pools
+        # alone, as an empty registry shows them.
+        kept = None if read and not path.exists() else path
+        self.registry = ResourceRegistry(kept, load_inventory(args.inventory))
 
     def register(self, entry: _Entry) -> tuple[dict[str, Any], bool]:
         before = self.registry.get(entry.site, entry.pool.id)
@@ -120,11 +124,10 @@ class _Local:
 class _Remote:
     """A running greenwatch; changes are recorded under the token's name."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
-        token = args.token or os.environ.get(TOKEN_ENV)
+    def __init__(self, url: str, token: str | None) -> None:
         if not token:
             raise GreenwatchError(f"--url needs --token or ${TOKEN_ENV}")
-        self.url = args.url.rstrip("/")
+        self.url = url.rstrip("/")
         self.client = httpx.Client(
             base_url=self.url, headers={"Authorization": f"Token {token}"}, timeout=60
         )
@@ -177,9 +180,17 @@ class _Remote:
 
 
 @contextmanager
-def _backend(args: argparse.Namespace) -> Iterator[_Backend]:
-    """The server at ``--url``, else the registry in the data directory; closed after use."""
-    backend: _Backend = _Remote(args) if args.url else _Local(args)
+def _backend(args: argparse.Namespace, read: bool = False) -> Iterator[_Backend]:
+    """The server at ``--url``, else the registry in the data directory, closed after use; a
+    read (``list``, ``show``) asks the server serving the data directory when one runs."""
+    server = find_server(args) if read else None
+    backend: _Backend
+    if server is not None:
+        backend = _Remote(server.url, server.token)
+    elif args.url and not read:
+        backend = _Remote(args.url, args.token or os.environ.get(TOKEN_ENV))
+    else:
+        backend = _Local(args, read)
     try:
         yield backend
     finally:
@@ -229,7 +240,7 @@ HEADER = ["SITE", "POOL", "CLASS", "MODEL", "COUNT", "PFLOPS", "PRECISION", "VER
 def _cmd_list(args: argparse.Namespace) -> int:
     wanted = {"site": args.site, "hub": args.hub, "region": args.region, "class": args.cls}
     filters = {k: v for k, v in wanted.items() if v}
-    with _backend(args) as backend:
+    with _backend(args, read=True) as backend:
         views = backend.pools(filters)
     if args.format == "json":
         say(json.dumps({"pools": views}, indent=2))
@@ -239,7 +250,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    with _backend(args) as backend:
+    with _backend(args, read=True) as backend:
         view = backend.show(args.site, args.pool)
     if args.format == "json":
         say(json.dumps(view, indent=2))

@@ -29,7 +29,13 @@ from greenwatch.resources import (
     ResourceRegistry,
     VersionConflictError,
 )
-from greenwatch.service._context import NOT_A_JSON_OBJECT, ApiContext, bad_request, json_object
+from greenwatch.service._context import (
+    NOT_A_JSON_OBJECT,
+    ApiContext,
+    bad_request,
+    json_object,
+    ordered_json,
+)
 from greenwatch.service._tokens import TokenInfo
 
 Reply = flask.Response | tuple[flask.Response, int]
@@ -107,14 +113,14 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
             region=args.get("region"),
             compute_class=args.get("class"),
         )
-        return flask.jsonify(pools=[reg.view(v) for v in pools])
+        return ordered_json(pools=[reg.view(v) for v in pools])
 
     @app.get("/api/v1/resources/<site>/<pool>")
     def show_pool(site: str, pool: str) -> Reply:
         shown = registry().detail(site, pool)
         if shown is None:
             return bad_request(f"no pool {pool!r} at site {site!r}", 404)
-        return flask.jsonify(shown)
+        return ordered_json(**shown)
 
     @app.post("/api/v1/resources/verifications")
     def record_verification() -> Reply:
