@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from greenwatch.model import GreenwatchError
+from greenwatch.model import GreenwatchError, SystemFailureError
 from greenwatch.service import LocalServer, running_server, stored_token
 
 TOKEN_ENV = "GREENWATCH_TOKEN"
@@ -33,14 +33,15 @@ def find_server(args: argparse.Namespace) -> LocalServer | None:
 
 
 def ask(server: LocalServer, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    """One request to ``server``; a refusal or an unreachable server is a GreenwatchError."""
+    """One request to ``server``. A refusal (4xx) is a GreenwatchError (exit 2); an unreachable
+    or failing (5xx) server a SystemFailureError (exit 1)."""
     if not server.token:
         raise GreenwatchError(f"{server.url} needs a token: pass --token or set ${TOKEN_ENV}")
     headers = {"Authorization": f"Token {server.token}"}
     try:
         answer = httpx.request(method, server.url + path, headers=headers, timeout=600, **kwargs)
     except httpx.HTTPError as exc:
-        raise GreenwatchError(
+        raise SystemFailureError(
             f"cannot reach the greenwatch server at {server.url}: {exc}"
         ) from None
     if answer.status_code >= 400:
@@ -48,5 +49,6 @@ def ask(server: LocalServer, method: str, path: str, **kwargs: Any) -> httpx.Res
             message = answer.json().get("message", answer.text)
         except ValueError:
             message = answer.text
-        raise GreenwatchError(f"{server.url}: HTTP {answer.status_code}: {message}")
+        failed = SystemFailureError if answer.status_code >= 500 else GreenwatchError
+        raise failed(f"{server.url}: HTTP {answer.status_code}: {message}")
     return answer

@@ -55,7 +55,8 @@ def add_commands(sub: Subparsers) -> None:
         description="Energy over [start, end) of one metering point or device: the energy "
         "counter's increase where it reports (resets filled from the same meter's power), "
         "else power integrated over time (gaps bounded). Provenance says which: counter, "
-        "power or mixed; a period with nothing measured prints — (JSON: null), never 0.",
+        "power or mixed; a period with nothing measured prints — (JSON: null), never 0. "
+        "While greenwatch serve runs on --data-dir (or with --url) that server answers.",
     )
     energy.add_argument("--site", required=True, help="site id")
     which = energy.add_mutually_exclusive_group(required=True)

@@ -21,7 +21,9 @@ def _login() -> str:
 
 def _target_args(parser: argparse.ArgumentParser) -> None:
     where = parser.add_argument_group(
-        "where", "a running greenwatch (--url) or a data directory (default)"
+        "where",
+        "a running greenwatch (--url) or a data directory (default); list and show ask the "
+        "server serving the data directory while one runs",
     )
     where.add_argument("--url", help="a running greenwatch, e.g. http://127.0.0.1:8050")
     where.add_argument(
@@ -78,7 +80,8 @@ def add_commands(sub: Subparsers) -> None:
         "list",
         help="list current pools with their rated FLOPS",
         description="List the current pools (inventory ones overlaid by registrations) with "
-        "count, rated peak in PFLOPS at the class's precision, version and who registered it.",
+        "count, rated peak in PFLOPS at the class's precision, version and who registered it. "
+        "Without a registry in the data directory, the inventory's pools; nothing is created.",
     )
     listing.add_argument("--site", help="only this site")
     listing.add_argument("--hub", help="only sites of this national hub")
