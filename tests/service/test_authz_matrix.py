@@ -28,8 +28,8 @@ CALLERS = ("none", "garbage", "read", "write", "admin", "site")
 SAFE = ("GET", "HEAD", "OPTIONS")
 
 # What each route is; the scope each class needs per method is in ``needed`` below.
-OPEN, DASHBOARD, PUSH, API, POOLS, VERIFY, AUDIT = (
-    "open", "dashboard", "push", "api", "pools", "verify", "audit"
+OPEN, DASHBOARD, PUSH, API, POOLS, VERIFY, AUDIT, REPLAY = (
+    "open", "dashboard", "push", "api", "pools", "verify", "audit", "replay"
 )  # fmt: skip
 POLICY: dict[str, str] = {
     "/healthz": OPEN,
@@ -53,6 +53,7 @@ POLICY: dict[str, str] = {
     "/api/v1/alerts/status": API,
     "/api/v1/alerts/<fingerprint>": API,
     "/api/v1/alerts/<fingerprint>/ack": API,
+    "/api/v1/alerts/test": REPLAY,  # POST, but it changes nothing: read
     "/api/v1/silences": API,
     "/api/v1/silences/<silence_id>": API,
     "/api/v1/maintenance": API,
@@ -87,6 +88,7 @@ def needed(kind: str, method: str) -> str | None:
         POOLS: "read" if safe else "admin",
         VERIFY: "read" if safe else "write",
         AUDIT: "admin",
+        REPLAY: "read",
     }[kind]
 
 
