@@ -3,10 +3,13 @@ pages at most three times, and one site going dark pages once, through both path
 use: greenwatch's own dispatch with the shipped routes and inhibitions to an HMAC-signed
 webhook, and a real Alertmanager with the shipped ``deploy/alertmanager/alertmanager.yml``.
 
-The national inventory is simulated for three hours up to ``STOP``; then nothing more arrives
-(or everything but ``DARK``) and the engine ticks every minute for 25 minutes — long enough for
-SiteDown, HubNoData, NoDataArriving (10 min), MeterSilent (20 min) and KpiDataIncomplete to fire.
-Alertmanager judges ``endsAt`` by its own clock, so the run ends a minute before the real now.
+The national inventory is simulated for three hours up to 26 minutes before the test; then
+nothing more arrives (or everything but ``DARK``) and the engine ticks every minute for 25
+minutes — long enough for SiteDown, HubNoData, NoDataArriving (10 min), MeterSilent (20 min)
+and KpiDataIncomplete to fire.
+Alertmanager judges ``endsAt`` by its own clock, so the run ends a minute before the real now —
+the now of each test, not of the collection: on a busy machine a suite reaches these tests long
+after it imported them.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +43,6 @@ from tests.deploy.conftest import DEPLOY
 
 SECRET = b"storm-secret"
 DARK = "guian-1"
-NOW = pd.Timestamp.now(tz="UTC").floor("min")
-STOP = NOW - pd.Timedelta(minutes=26)
 MINUTES = range(1, 26)
 # The shipped pack's availability and data-quality rules, and a KPI rule for its
 # KpiDataIncomplete companion (other rules judge what still arrives, not the outage).
@@ -59,30 +61,37 @@ def national() -> Inventory:
     return load_inventory()
 
 
-def _store(inventory: Inventory, dark: str | None) -> DuckDBStore:
-    """Three hours of the network up to STOP; after it only the other sites (``dark``) or
-    nothing at all (``None``)."""
+@dataclass(frozen=True)
+class Outage:
+    """A store holding three hours of the network up to ``stop``, then the outage."""
+
+    store: DuckDBStore
+    stop: pd.Timestamp
+
+
+def _outage(inventory: Inventory, dark: str | None) -> Iterator[Outage]:
+    """Three hours of the network up to 26 minutes ago; after it only the other sites
+    (``dark``) or nothing at all (``None``)."""
+    now = pd.Timestamp.now(tz="UTC").floor("min")
+    stop = now - pd.Timedelta(minutes=26)
     store = DuckDBStore(":memory:")
-    sim = Simulator(inventory, seed=3, start=STOP - pd.Timedelta(hours=3))
-    store.write(sim.advance(STOP))
+    sim = Simulator(inventory, seed=3, start=stop - pd.Timedelta(hours=3))
+    store.write(sim.advance(stop))
     if dark is not None:
-        rest = sim.advance(NOW)
+        rest = sim.advance(now)
         store.write(rest[rest["site"] != dark])
-    return store
-
-
-@pytest.fixture(scope="module")
-def silent_network(national: Inventory) -> Iterator[DuckDBStore]:
-    store = _store(national, None)
-    yield store
+    yield Outage(store, stop)
     store.close()
 
 
-@pytest.fixture(scope="module")
-def one_site_dark(national: Inventory) -> Iterator[DuckDBStore]:
-    store = _store(national, DARK)
-    yield store
-    store.close()
+@pytest.fixture
+def silent_network(national: Inventory) -> Iterator[Outage]:
+    yield from _outage(national, None)
+
+
+@pytest.fixture
+def one_site_dark(national: Inventory) -> Iterator[Outage]:
+    yield from _outage(national, DARK)
 
 
 def _rules() -> RuleSet:
@@ -90,11 +99,13 @@ def _rules() -> RuleSet:
     return RuleSet(pack.source, tuple(r for r in pack.rules if r.alert in STORM_RULES))
 
 
-def _run(store: DuckDBStore, inventory: Inventory, config: AlertingConfig, tmp: Path) -> None:
-    clock = FakeClock(STOP)
-    engine = AlertEngine(store, inventory, _rules(), config, clock=clock, state_path=tmp / "s")
+def _run(outage: Outage, inventory: Inventory, config: AlertingConfig, tmp: Path) -> None:
+    clock = FakeClock(outage.stop)
+    engine = AlertEngine(
+        outage.store, inventory, _rules(), config, clock=clock, state_path=tmp / "s"
+    )
     for m in MINUTES:
-        engine.tick(clock.set(STOP + pd.Timedelta(minutes=m)))
+        engine.tick(clock.set(outage.stop + pd.Timedelta(minutes=m)))
     engine.close()
 
 
@@ -139,7 +150,7 @@ def _webhook_config(webhook: servers.WebhookReceiver, tmp: Path) -> AlertingConf
 @pytest.mark.integration
 def test_a_network_wide_outage_pages_once_at_the_webhook(
     webhook: servers.WebhookReceiver,
-    silent_network: DuckDBStore,
+    silent_network: Outage,
     national: Inventory,
     tmp_path: Path,
 ) -> None:
@@ -152,14 +163,14 @@ def test_a_network_wide_outage_pages_once_at_the_webhook(
 
 
 def test_without_the_inhibitions_the_same_outage_is_a_storm(
-    silent_network: DuckDBStore, national: Inventory, tmp_path: Path
+    silent_network: Outage, national: Inventory, tmp_path: Path
 ) -> None:
     """What the inhibitions above prevent: one notification per site for MeterSilent."""
     config = load_config().model_copy(update={"inhibit_rules": ()})
     recorder = RecordingNotifier()
-    clock = FakeClock(STOP)
+    clock = FakeClock(silent_network.stop)
     engine = AlertEngine(
-        silent_network,
+        silent_network.store,
         national,
         _rules(),
         config,
@@ -168,7 +179,7 @@ def test_without_the_inhibitions_the_same_outage_is_a_storm(
         state_path=tmp_path / "s",
     )
     for m in MINUTES:
-        engine.tick(clock.set(STOP + pd.Timedelta(minutes=m)))
+        engine.tick(clock.set(silent_network.stop + pd.Timedelta(minutes=m)))
     engine.close()
     names = [a.labels["alertname"] for n in recorder.notifications for a in n.alerts]
     assert names.count("SiteDown") == len(national.sites)
@@ -178,7 +189,7 @@ def test_without_the_inhibitions_the_same_outage_is_a_storm(
 @pytest.mark.integration
 def test_one_site_going_dark_pages_once_at_the_webhook(
     webhook: servers.WebhookReceiver,
-    one_site_dark: DuckDBStore,
+    one_site_dark: Outage,
     national: Inventory,
     tmp_path: Path,
 ) -> None:
@@ -200,7 +211,7 @@ def _alertmanager_config(hook: str) -> str:
 
 
 def _through_alertmanager(
-    store: DuckDBStore, inventory: Inventory, tmp: Path
+    outage: Outage, inventory: Inventory, tmp: Path
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Run the engine into a real Alertmanager with the shipped config (which alone inhibits
     here); the webhook bodies it sent once it has notified every group with an active alert,
@@ -214,7 +225,7 @@ receivers:
   - name: am
     alertmanager_configs: [{{url: "{am.url}", resend_interval: 10m}}]
 """
-        _run(store, inventory, parse_model(load_yaml("am.yaml", config), AlertingConfig), tmp)
+        _run(outage, inventory, parse_model(load_yaml("am.yaml", config), AlertingConfig), tmp)
         deadline = time.monotonic() + 60
         while True:
             active = [
@@ -228,7 +239,7 @@ receivers:
 
 @pytest.mark.integration
 def test_a_network_wide_outage_pages_once_through_alertmanager(
-    silent_network: DuckDBStore, national: Inventory, tmp_path: Path
+    silent_network: Outage, national: Inventory, tmp_path: Path
 ) -> None:
     bodies, alerts = _through_alertmanager(silent_network, national, tmp_path)
     assert 1 <= len(bodies) <= 3
@@ -240,7 +251,7 @@ def test_a_network_wide_outage_pages_once_through_alertmanager(
 
 @pytest.mark.integration
 def test_one_site_going_dark_pages_once_through_alertmanager(
-    one_site_dark: DuckDBStore, national: Inventory, tmp_path: Path
+    one_site_dark: Outage, national: Inventory, tmp_path: Path
 ) -> None:
     bodies, _ = _through_alertmanager(one_site_dark, national, tmp_path)
     about = [b for b in bodies if DARK in _sites(b) or _sites(b) == {""}]
