@@ -85,7 +85,8 @@ def test_a_failed_push_exits_1_and_a_missing_store_2(
 def test_serve_options_give_export_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     import argparse
 
-    from greenwatch.cli._export_args import add_export_args, export_settings
+    from greenwatch.cli._args.shared import add_export_args
+    from greenwatch.cli._export_args import export_settings
 
     parser = argparse.ArgumentParser()
     add_export_args(parser)

@@ -31,7 +31,14 @@ ALLOWED_IMPORTS = {
     "pandas",
 }
 # The inventory is allowed for its value types (GridFactor); its loaders are never called here.
-ALLOWED_PREFIXES = ("greenwatch.metrics.", "greenwatch.model", "greenwatch.inventory")
+# greenwatch._lazy is the package face's loader: it imports the package's own modules on first
+# use (so ``greenwatch --help`` does not load pandas), nothing else.
+ALLOWED_PREFIXES = (
+    "greenwatch.metrics.",
+    "greenwatch.model",
+    "greenwatch.inventory",
+    "greenwatch._lazy",
+)
 FORBIDDEN_CALLS = {
     # files and processes
     "open",

@@ -1,8 +1,9 @@
 """The export options of ``greenwatch serve`` and ``greenwatch export-kpis``.
 
-:func:`add_export_args` adds them to a command; :func:`export_settings` turns them into the
-:class:`~greenwatch.export.ExportSettings` a :class:`~greenwatch.service.Service` takes. Tokens
-come from files or the environment, never from the command line (``ps`` would show them).
+``greenwatch.cli._args.shared.add_export_args`` adds them to a command (light, for ``--help``);
+:func:`export_settings` turns them into the :class:`~greenwatch.export.ExportSettings` a
+:class:`~greenwatch.service.Service` takes. Tokens come from files or the environment, never
+from the command line (``ps`` would show them).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def _windows(texts: list[str] | None) -> dict[str, pd.Timedelta]:
 
 
 def export_settings(args: argparse.Namespace) -> ExportSettings:
-    """:class:`ExportSettings` from the options of :func:`add_export_args`."""
+    """:class:`ExportSettings` from the options ``add_export_args`` added."""
     interval = float(getattr(args, "push_interval", 60.0))
     otlp = None
     if args.otlp_endpoint:
