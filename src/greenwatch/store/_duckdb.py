@@ -2,11 +2,13 @@
 
 Raw samples live in ``samples(series_id, t, value)`` (t = ns since epoch, UTC); series labels in
 ``series``. Writes are idempotent on (series, t): a batch is de-duplicated in itself and
-anti-joined against what is stored. After each write the hourly roll-ups of the touched series
-and hours are recomputed from raw samples (one hour of margin each side, for pairs that cross
-an hour), then the daily roll-ups of the touched days from the hourly ones. Queries whose grid
-aligns with hours or days read the roll-ups; others aggregate raw samples in SQL. One writer
-at a time (a lock); readers use their own cursors and may run concurrently.
+anti-joined against what is stored. After each write the roll-ups are brought up to date: a
+series whose new samples all follow its last stored one (live data) has what they add merged
+into the hourly and daily rows they touch; for any other the touched hours are recomputed from
+raw samples (one hour of margin each side, for pairs that cross an hour), then the touched
+days from the hourly rows. Queries whose grid aligns with hours or days read the roll-ups;
+others aggregate raw samples in SQL. One writer at a time (a lock); readers use their own
+cursors and may run concurrently.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from greenwatch.store._schema import (
 from greenwatch.store._sql import (
     ROLLUP_COLUMNS,
     SUMMARY_COLUMNS,
+    appended_summary_sql,
     regroup_sql,
     rollup_sql,
     summary_sql,
@@ -292,9 +295,7 @@ class DuckDBStore:
                     )
                 )
                 if stored:
-                    cur.register("_new_ids", pa.table({"id": pd.unique(sid)}))
-                    cur.execute("CREATE OR REPLACE TEMP TABLE _ids AS FROM _new_ids")
-                    self._refresh_rollups(cur, int(t.min()), int(t.max()))
+                    self._update_rollups(cur, source, int(t.min()), int(t.max()))
                 cur.execute("COMMIT")
             except Exception:
                 cur.execute("ROLLBACK")
@@ -336,6 +337,82 @@ class DuckDBStore:
 
     def _key_ids(self, cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
         return {key: int(i) for i, key in cur.execute("SELECT id, key FROM series").fetchall()}
+
+    def _update_rollups(
+        self, cur: duckdb.DuckDBPyConnection, source: str, t_lo: int, t_hi: int
+    ) -> None:
+        """Bring the roll-ups of the series in ``source`` (just stored, from ``t_lo`` to
+        ``t_hi``) up to date.
+
+        A series whose new samples all come after its last stored one (what live data does)
+        only gains pairs and samples: their summaries are computed from the new samples and
+        that last one and merged into the roll-up rows they touch, so a write costs what it
+        brings, not the hours it lands in. Any other series (a backfill into its past, a
+        re-send mixed with new samples) has the hours around its new samples recomputed from
+        raw samples. Either way the rows equal a recomputation from every raw sample.
+        """
+        lookback = int(self.gaps.counter_lookback.value)
+        # The roll-ups hold each series' last stored sample (any stored later than the
+        # batch's first is in an hour at or after it, so inside this range).
+        cur.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _span AS
+            SELECT b.series_id AS id, r.last_t AS prev_t, r.last_v AS prev_v,
+                   r.last_t IS NULL OR r.last_t < b.t_min AS appended
+            FROM (SELECT series_id, min(t) AS t_min FROM {source} GROUP BY series_id) b
+            LEFT JOIN (
+                SELECT series_id, max(last_t) AS last_t, arg_max(last_v, last_t) AS last_v
+                FROM rollup_1h
+                WHERE series_id IN (SELECT series_id FROM {source}) AND last_t IS NOT NULL
+                  AND bucket >= $floor
+                GROUP BY series_id) r ON r.series_id = b.series_id""",
+            {"floor": t_lo // HOUR * HOUR - lookback - HOUR},
+        )
+        cur.execute("CREATE OR REPLACE TEMP TABLE _ids AS SELECT id FROM _span WHERE NOT appended")
+        if _count(cur.execute("SELECT count(*) FROM _ids")):
+            self._refresh_rollups(cur, t_lo, t_hi)
+        cur.execute("CREATE OR REPLACE TEMP TABLE _ids AS SELECT id FROM _span WHERE appended")
+        if not _count(cur.execute("SELECT count(*) FROM _ids")):
+            return
+        cur.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _appended AS
+            SELECT series_id, t, value AS v, true AS counted FROM {source}
+            WHERE series_id IN (SELECT id FROM _ids)
+            UNION ALL
+            SELECT id, prev_t, prev_v, false FROM _span WHERE appended AND prev_t IS NOT NULL"""
+        )
+        first = _count(cur.execute("SELECT min(t) FROM _appended"))
+        cur.execute(
+            f"CREATE OR REPLACE TEMP TABLE _delta AS {appended_summary_sql('_appended')}",
+            self._params(0, HOUR, first, t_hi + 1),
+        )
+        for table, step in (("rollup_1h", HOUR), ("rollup_1d", DAY)):
+            self._merge_rollup(cur, table, step, first // step * step, (t_hi // step + 1) * step)
+
+    @staticmethod
+    def _merge_rollup(
+        cur: duckdb.DuckDBPyConnection, table: str, step: int, lo: int, hi: int
+    ) -> None:
+        """Merge the summaries in ``_delta`` (series ``_ids``, buckets in ``[lo, hi)``) into
+        the roll-up ``table`` of bucket width ``step``: each touched row is replaced by the
+        regrouping of itself and what the new samples add to its bucket."""
+        params = {"origin": 0, "step": step, "lo": lo, "hi": hi}
+        part = regroup_sql("_delta", "_ids")
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE _part AS {part}", params)
+        cur.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _pending AS
+            SELECT r.* FROM {table} r SEMI JOIN _part p
+                ON r.series_id = p.series_id AND r.bucket = p.bucket
+            WHERE r.bucket >= $lo AND r.bucket < $hi
+            UNION ALL SELECT * FROM _part""",
+            {"lo": lo, "hi": hi},
+        )
+        cur.execute(
+            f"""DELETE FROM {table} USING _part p
+            WHERE {table}.series_id = p.series_id AND {table}.bucket = p.bucket
+              AND {table}.bucket >= $lo AND {table}.bucket < $hi""",
+            {"lo": lo, "hi": hi},
+        )
+        cur.execute(f"INSERT INTO {table} {regroup_sql('_pending', '_ids')}", params)
 
     def _refresh_rollups(self, cur: duckdb.DuckDBPyConnection, t_lo: int, t_hi: int) -> None:
         # A counter's increase across a gap is spread over the hours the gap spans, so new

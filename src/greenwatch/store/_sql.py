@@ -28,22 +28,26 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "reset_end",
 )
 
-_SUMMARY_SQL = """
-WITH raw AS (
-    SELECT series_id, t, value AS v FROM samples
+# The samples a summary reads (``counted``: inside the window, so they count in ``n`` … ``last``;
+# the others only pair with them).
+_STORED_RAW = """
+    SELECT series_id, t, value AS v, t >= $lo AND t < $hi AS counted FROM samples
     WHERE series_id IN (SELECT id FROM {ids}) AND t >= $lo - $max_gap AND t < $hi + $max_gap
     UNION ALL
     -- Only the last sample before that, for a counter pair across a long gap: an aggregate,
     -- not hours of samples through the window sort.
-    SELECT series_id, max(t), arg_max(value, t) FROM samples
+    SELECT series_id, max(t), arg_max(value, t), false FROM samples
     WHERE series_id IN (SELECT id FROM {ids}) AND t >= $lo - $lookback AND t < $lo - $max_gap
     GROUP BY series_id
     UNION ALL
     -- And the first one after, for a pair that leaves the window across a long gap.
-    SELECT series_id, min(t), arg_min(value, t) FROM samples
+    SELECT series_id, min(t), arg_min(value, t), false FROM samples
     WHERE series_id IN (SELECT id FROM {ids}) AND t >= $hi + $max_gap AND t < $hi + $lookback
     GROUP BY series_id
-),
+"""
+
+_SUMMARY_SQL = """
+WITH raw AS ({raw}),
 p AS (
     SELECT series_id, t0, v0, t1, v1, t1 - t0 AS dt,
            CASE WHEN v1 >= v0 THEN v1 - v0 ELSE v1 END AS inc, v1 < v0 AS reset
@@ -96,7 +100,7 @@ stats AS (
     SELECT series_id, (t - $origin) // $step AS k, count(*) AS n, sum(v) AS sum,
            min(v) AS min, max(v) AS max, min(t) AS first_t, arg_min(v, t) AS first_v,
            max(t) AS last_t, arg_max(v, t) AS last_v
-    FROM raw WHERE t >= $lo AND t < $hi GROUP BY series_id, k
+    FROM raw WHERE counted GROUP BY series_id, k
 )
 SELECT coalesce(s.series_id, c.series_id) AS series_id,
        $origin + coalesce(s.k, c.k) * $step AS bucket,
@@ -132,7 +136,15 @@ def summary_sql(ids: str) -> str:
     Parameters: ``$origin``, ``$step`` (bucket grid), ``$lo``, ``$hi`` (window, half-open),
     ``$max_gap``, ``$lookback`` — all integer nanoseconds.
     """
-    return _SUMMARY_SQL.format(ids=ids)
+    return _SUMMARY_SQL.format(raw=_STORED_RAW.format(ids=ids))
+
+
+def appended_summary_sql(raw: str) -> str:
+    """Bucket summaries of the pairs and samples in relation ``raw`` (``series_id, t, v,
+    counted``): what samples appended after a series' last stored one add to its buckets,
+    given its last stored sample (not counted) and the new ones (counted). Parameters as
+    :func:`summary_sql`, with ``$lo``/``$hi`` around every row of ``raw``."""
+    return _SUMMARY_SQL.format(raw=f"SELECT series_id, t, v, counted FROM {raw}")
 
 
 _ROLLUP_SQL = """
