@@ -69,10 +69,20 @@ def serve_demo(data: Path) -> tuple[subprocess.Popen[bytes], str, dict[str, str]
 
 
 def report(
-    rate: int, warmup_minutes: float, latencies: list[float], rss: list[tuple[float, float]]
+    rate: int,
+    warmup_minutes: float,
+    latencies: list[tuple[float, float]],
+    rss: list[tuple[float, float]],
 ) -> None:
-    """Write latency percentiles and the server's RSS slope after the warm-up."""
-    lat = np.array(latencies) * 1000
+    """Write latency percentiles (over the run and per 10 minutes), the server's RSS every 5
+    minutes and its slope after the warm-up. ``latencies``: (seconds into the run, ms)."""
+    lat = np.array([ms for _, ms in latencies])
+    segments = []
+    for start in range(0, int(latencies[-1][0]) + 1, 600):
+        part = [ms for t, ms in latencies if start <= t < start + 600]
+        if part:
+            segments.append(f"{np.percentile(part, 50):.0f}/{np.percentile(part, 99):.0f}")
+    print("write latency p50/p99 per 10 min (ms):", " ".join(segments))
     warm = [(t, r) for t, r in rss if t >= warmup_minutes * 60]
     slope = (
         float(np.polyfit([t for t, _ in warm], [r for _, r in warm], 1)[0]) * 3600
@@ -88,25 +98,27 @@ def report(
             f"server RSS: {warm[0][1]:.0f} MiB after {warmup_minutes:g} min warm-up, "
             f"{rss[-1][1]:.0f} MiB at the end; slope after warm-up {slope:+.1f} MiB/h"
         )
+    print("server RSS every 5 min (MiB):", " ".join(f"{r:.0f}" for t, r in rss if t % 300 < 10))
 
 
 def write_until(
     url: str,
     headers: dict[str, str],
     prefixes: list[str],
+    began: float,
     deadline: float,
-    latencies: list[float],
+    latencies: list[tuple[float, float]],
     errors: list[str],
 ) -> tuple[int, int]:
     """One write request per second of data until ``deadline``: samples sent and acknowledged."""
     sent = acked = 0
     with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
         second = int(time.time())
-        while time.monotonic() < deadline:
+        while time.perf_counter() < deadline:
             body = "\n".join(f"{p} value={1000 + (second % 97)} {second}" for p in prefixes)
             t0 = time.perf_counter()
             answer = client.post("/api/v2/write", params={"precision": "s"}, content=body)
-            latencies.append(time.perf_counter() - t0)
+            latencies.append((t0 - began, (time.perf_counter() - t0) * 1000))
             sent += len(prefixes)
             if answer.status_code == 204:
                 acked += len(prefixes)
@@ -127,11 +139,11 @@ def main() -> None:
     server, url, headers = serve_demo(data)
     prefixes = lines_for(args.rate)
     stop = threading.Event()
-    latencies: list[float] = []
+    latencies: list[tuple[float, float]] = []
     errors: list[str] = []
     polls = 0
     rss: list[tuple[float, float]] = []
-    began = time.monotonic()
+    began = time.perf_counter()
 
     def poll() -> None:
         nonlocal polls
@@ -145,18 +157,19 @@ def main() -> None:
 
     def watch() -> None:
         while not stop.wait(10):
-            rss.append((time.monotonic() - began, rss_mib(server.pid)))
+            rss.append((time.perf_counter() - began, rss_mib(server.pid)))
 
     helpers = [threading.Thread(target=f, daemon=True) for f in (poll, watch)]
     for helper in helpers:
         helper.start()
-    sent, acked = write_until(url, headers, prefixes, began + args.minutes * 60, latencies, errors)
+    deadline = began + args.minutes * 60
+    sent, acked = write_until(url, headers, prefixes, began, deadline, latencies, errors)
     stop.set()
     for helper in helpers:
         helper.join()
     server.send_signal(signal.SIGTERM)
     server.wait(timeout=120)
-    took = time.monotonic() - began
+    took = time.perf_counter() - began
     print(
         f"soak: {took / 60:.1f} min, {sent:,} samples sent ({sent / took:,.0f}/s), "
         f"{acked:,} acknowledged, {polls} dashboard+KPI polls, {len(errors)} error(s)"
