@@ -75,7 +75,8 @@ def report(
     rss: list[tuple[float, float]],
 ) -> None:
     """Write latency percentiles (over the run and per 10 minutes), the server's RSS every 5
-    minutes and its slope after the warm-up. ``latencies``: (seconds into the run, ms)."""
+    minutes (it is read every 10 s) and its slope after the warm-up. ``latencies``: (seconds
+    into the run, ms)."""
     lat = np.array([ms for _, ms in latencies])
     segments = []
     for start in range(0, int(latencies[-1][0]) + 1, 600):
@@ -98,7 +99,7 @@ def report(
             f"server RSS: {warm[0][1]:.0f} MiB after {warmup_minutes:g} min warm-up, "
             f"{rss[-1][1]:.0f} MiB at the end; slope after warm-up {slope:+.1f} MiB/h"
         )
-    print("server RSS every 5 min (MiB):", " ".join(f"{r:.0f}" for t, r in rss if t % 300 < 10))
+    print("server RSS every 5 min (MiB):", " ".join(f"{r:.0f}" for _, r in rss[29::30]))
 
 
 def write_until(
