@@ -66,6 +66,12 @@ def _ns(ts: pd.Timestamp) -> int:
 
 
 _DEDUPED = "SELECT series_id, t, first(value) AS value FROM _batch GROUP BY series_id, t"
+# Raw samples of the series in _q_ids, and the last one of each (ties in time by series).
+_RAW_SQL = """SELECT series_id, t, value FROM samples
+WHERE series_id IN (SELECT id FROM _q_ids) AND t >= $lo AND t < $hi ORDER BY series_id, t"""
+_LATEST_SQL = """SELECT series_id, max(t) AS t, arg_max(value, t) AS value FROM samples
+WHERE series_id IN (SELECT id FROM _q_ids) AND t >= $lo AND t < $hi
+GROUP BY series_id ORDER BY t, series_id"""
 
 
 def _key(metric: str, pairs: Sequence[tuple[str, str]]) -> str:
@@ -511,6 +517,13 @@ class DuckDBStore:
         check_range(start, end, step)
         return self._query(metric, start, end, labels, step, normalise_aggs(agg))
 
+    def latest(self, metric: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """The last sample of each series of ``metric`` in ``[start, end)``, with its own
+        timestamp (columns as a raw query's), in time order: one hash aggregate over the
+        range, where a raw query would sort and hand over every sample in it."""
+        check_range(start, end, None)
+        return self._query(metric, start, end, None, None, [], raw_sql=_LATEST_SQL)
+
     def reset_hours(
         self,
         metric: str,
@@ -537,6 +550,7 @@ class DuckDBStore:
         step: pd.Timedelta | None,
         aggs: list[str],
         resets_only: bool = False,
+        raw_sql: str = _RAW_SQL,
     ) -> pd.DataFrame:
         table = self._series_table()
         chosen = match_labels(table[table["metric"] == metric], labels)
@@ -552,11 +566,7 @@ class DuckDBStore:
         try:
             cur.register("_q_ids", ids)
             if not aggs:
-                data = cur.execute(
-                    "SELECT series_id, t, value FROM samples WHERE series_id IN "
-                    "(SELECT id FROM _q_ids) AND t >= $lo AND t < $hi ORDER BY series_id, t",
-                    {"lo": lo, "hi": hi},
-                ).df()
+                data = cur.execute(raw_sql, {"lo": lo, "hi": hi}).df()
                 out = data.rename(columns={"t": "ts"})
             else:
                 width = int(step.value) if step is not None else hi - lo

@@ -1,0 +1,89 @@
+"""The latest samples behind ``/metrics/samples``: the store's own answer equals the generic one.
+
+The DuckDB store answers "the last sample of each series in the span" with one aggregate; any
+other store has it picked from its raw samples. Both must give the same rows, in time order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from greenwatch.export._samples import latest_samples
+from greenwatch.model import concat_batches, make_batch
+from greenwatch.store import DuckDBStore, LabelFilter
+
+NOW = pd.Timestamp("2026-03-02T10:30:00Z")
+
+
+class QueryOnly:
+    """A store that answers only the protocol's queries (as the VictoriaMetrics store does)."""
+
+    def __init__(self, store: DuckDBStore) -> None:
+        self._store = store
+
+    def query(
+        self,
+        metric: str,
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        labels: LabelFilter | None = None,
+        step: pd.Timedelta | None = None,
+        agg: str | Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        return self._store.query(metric, start, end, labels=labels, step=step, agg=agg)
+
+
+def _store() -> DuckDBStore:
+    before = [NOW - pd.Timedelta(hours=1.5) + pd.Timedelta(minutes=m) for m in range(0, 120, 7)]
+    meter_a = {"site": "a", "meter": "it_input"}
+    meter_b = {"site": "b", "meter": "facility"}
+    batches = [
+        # a meter reporting through the span and on past NOW
+        make_batch(before, "power_watts", range(len(before)), meter_a),
+        # a meter whose last sample is older than the span: not on the page
+        make_batch([NOW - pd.Timedelta(hours=2)], "power_watts", [9.0], meter_b),
+        make_batch([NOW - pd.Timedelta(minutes=1)], "energy_joules_total", [3.6e6], meter_b),
+        # devices, one without a device_kind label, silent for the last 40 minutes
+        make_batch(
+            [NOW - pd.Timedelta(minutes=m) for m in (55, 40)],
+            "device_power_watts",
+            [5.0, 6.0],
+            {"site": "a", "device": "gpu0"},
+        ),
+        make_batch(
+            [NOW - pd.Timedelta(minutes=m) for m in (50, 40)],
+            "device_power_watts",
+            [7.0, 8.0],
+            {"site": "a", "device": "gpu1", "device_kind": "gpu"},
+        ),
+    ]
+    store = DuckDBStore()
+    store.write(concat_batches(batches))
+    return store
+
+
+def test_the_stores_latest_equals_the_last_raw_sample_of_each_series() -> None:
+    store = _store()
+    try:
+        fast = latest_samples(store, NOW).frames
+        generic = latest_samples(QueryOnly(store), NOW).frames
+        assert fast.keys() == generic.keys()
+        assert set(fast) == {"power_watts", "energy_joules_total", "device_power_watts"}
+        for name, frame in fast.items():
+            pd.testing.assert_frame_equal(
+                frame.reset_index(drop=True), generic[name].reset_index(drop=True)
+            )
+        power = fast["power_watts"]
+        # 10:24 is the 13th sample of meter a (minutes 0, 7, … 84 after 09:00)
+        assert (list(power["ts"]), list(power["value"])) == (
+            [NOW - pd.Timedelta(minutes=6)],
+            [12.0],
+        )
+        devices = fast["device_power_watts"]
+        assert list(devices["device"]) == ["gpu0", "gpu1"]  # same time: in series order
+        assert list(devices["value"]) == [6.0, 8.0]
+        assert devices["device_kind"].isna().tolist() == [True, False]
+    finally:
+        store.close()
