@@ -6,33 +6,22 @@ other store has it picked from its raw samples. Both must give the same rows, in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pandas as pd
 
 from greenwatch.export._samples import latest_samples
 from greenwatch.model import concat_batches, make_batch
-from greenwatch.store import DuckDBStore, LabelFilter
+from greenwatch.store import DuckDBStore
 
 NOW = pd.Timestamp("2026-03-02T10:30:00Z")
 
 
 class QueryOnly:
-    """A store that answers only the protocol's queries (as the VictoriaMetrics store does)."""
+    """A store seen through the store protocol alone, as the VictoriaMetrics store offers it
+    (no ``latest``)."""
 
     def __init__(self, store: DuckDBStore) -> None:
-        self._store = store
-
-    def query(
-        self,
-        metric: str,
-        start: pd.Timestamp,
-        end: pd.Timestamp,
-        labels: LabelFilter | None = None,
-        step: pd.Timedelta | None = None,
-        agg: str | Sequence[str] | None = None,
-    ) -> pd.DataFrame:
-        return self._store.query(metric, start, end, labels=labels, step=step, agg=agg)
+        self.write, self.query, self.series = store.write, store.query, store.series
+        self.close = store.close
 
 
 def _store() -> DuckDBStore:
