@@ -5,11 +5,14 @@ first, so the dashboard and the alert rules have data) takes one line-protocol r
 second of ``--rate`` samples (``device_power_watts`` of ``--rate`` devices across the
 national sites) while a second client polls the dashboard page and the national PUE every 5 s
 and the server evaluates its alert rules every 15 s. Every 10 s the server's RSS is read from
-``/proc/PID/status``. Printed: samples sent and acknowledged, errors, write latency (p50, p99,
-max), RSS at warm-up end and at the end, and the RSS slope after warm-up (least squares,
-MiB per hour) — flat means a slope near zero.
+``/proc/PID/status`` and the store's memory from ``/metrics``
+(``greenwatch_store_memory_bytes``, bounded by ``--store-memory-limit``). Printed: samples
+sent and acknowledged, errors, write latency (p50, p99, max), RSS at warm-up end and at the
+end, and the RSS slope after warm-up (least squares, MiB per hour) — flat means a slope near
+zero.
 
 Usage: python bench/soak.py [--minutes 60] [--rate 10000] [--warmup-minutes 5]
+                            [--store-memory-limit SIZE]
 """
 
 from __future__ import annotations
@@ -48,7 +51,9 @@ def lines_for(rate: int) -> list[str]:
     ]
 
 
-def serve_demo(data: Path) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
+def serve_demo(
+    data: Path, memory_limit: str
+) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
     """A demo day in ``data`` served on a free port: the server, its URL and admin headers."""
     gw = [sys.executable, "-m", "greenwatch.cli"]
     subprocess.run(
@@ -57,7 +62,16 @@ def serve_demo(data: Path) -> tuple[subprocess.Popen[bytes], str, dict[str, str]
         capture_output=True,
     )
     server = subprocess.Popen(
-        [*gw, "serve", "--data-dir", str(data), "--port", str(free_port())],
+        [
+            *gw,
+            "serve",
+            "--data-dir",
+            str(data),
+            "--port",
+            str(free_port()),
+            "--store-memory-limit",
+            memory_limit,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -73,10 +87,11 @@ def report(
     warmup_minutes: float,
     latencies: list[tuple[float, float]],
     rss: list[tuple[float, float]],
+    store: list[tuple[float, float]],
 ) -> None:
-    """Write latency percentiles (over the run and per 10 minutes), the server's RSS every 5
-    minutes (it is read every 10 s) and its slope after the warm-up. ``latencies``: (seconds
-    into the run, ms)."""
+    """Write latency percentiles (over the run and per 10 minutes), the server's RSS and the
+    store's memory every 5 minutes (both read every 10 s) and the RSS slope after warm-up.
+    ``latencies``: (seconds into the run, ms)."""
     lat = np.array([ms for _, ms in latencies])
     segments = []
     for start in range(0, int(latencies[-1][0]) + 1, 600):
@@ -100,6 +115,9 @@ def report(
             f"{rss[-1][1]:.0f} MiB at the end; slope after warm-up {slope:+.1f} MiB/h"
         )
     print("server RSS every 5 min (MiB):", " ".join(f"{r:.0f}" for _, r in rss[29::30]))
+    print("store memory every 5 min (MiB):", " ".join(f"{m:.0f}" for _, m in store[29::30]))
+    if store:
+        print(f"store memory at the end: {store[-1][1]:.0f} MiB")
 
 
 def write_until(
@@ -135,15 +153,19 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--rate", type=int, default=10_000, help="samples per second")
     parser.add_argument("--warmup-minutes", type=float, default=5.0)
+    parser.add_argument(
+        "--store-memory-limit", default="1GiB", help="the server's store bound (default 1GiB)"
+    )
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="greenwatch-soak-"))
-    server, url, headers = serve_demo(data)
+    server, url, headers = serve_demo(data, args.store_memory_limit)
     prefixes = lines_for(args.rate)
     stop = threading.Event()
     latencies: list[tuple[float, float]] = []
     errors: list[str] = []
     polls = 0
     rss: list[tuple[float, float]] = []
+    store: list[tuple[float, float]] = []
     began = time.perf_counter()
 
     def poll() -> None:
@@ -157,8 +179,13 @@ def main() -> None:
                 polls += 1
 
     def watch() -> None:
-        while not stop.wait(10):
-            rss.append((time.perf_counter() - began, rss_mib(server.pid)))
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+            while not stop.wait(10):
+                rss.append((time.perf_counter() - began, rss_mib(server.pid)))
+                page = client.get("/metrics").text.splitlines()
+                found = [x for x in page if x.startswith("greenwatch_store_memory_bytes ")]
+                at = time.perf_counter() - began
+                store.append((at, float(found[0].split()[1]) / 2**20 if found else float("nan")))
 
     helpers = [threading.Thread(target=f, daemon=True) for f in (poll, watch)]
     for helper in helpers:
@@ -175,7 +202,7 @@ def main() -> None:
         f"soak: {took / 60:.1f} min, {sent:,} samples sent ({sent / took:,.0f}/s), "
         f"{acked:,} acknowledged, {polls} dashboard+KPI polls, {len(errors)} error(s)"
     )
-    report(args.rate, args.warmup_minutes, latencies, rss)
+    report(args.rate, args.warmup_minutes, latencies, rss, store)
     for error in errors[:5]:
         print(f"error: {error}")
     print(f"server exit status {server.returncode}")

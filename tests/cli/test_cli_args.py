@@ -110,3 +110,13 @@ def test_progress_is_plain_lines_in_a_log_and_a_bar_on_a_terminal() -> None:
         progress.update(1000)
     assert "\r" in terminal.getvalue()
     assert "1.00k/1.00k" in terminal.getvalue()
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_the_store_memory_limit_is_a_size(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args([command])
+    assert args.store_memory_limit == "1GiB"
+    assert build_parser().parse_args([command, "--store-memory-limit", "4GB"]).store_memory_limit
+    err = _exit_2([command, "--store-memory-limit", "lots"], capsys)
+    assert err.startswith(f"usage: greenwatch {command} ")
+    assert "'lots' is not a size such as 512MiB or 4GB" in err

@@ -86,6 +86,8 @@ def exported_names() -> set[str]:
         alert_rules=1,
         alert_evaluation_s=0.1,
         alert_last_evaluation=1.0,
+        store_memory_bytes=1,
+        store_memory_limit_bytes=2,
     )
     stats = ExportStats()
     stats.record("otlp", ok=True)

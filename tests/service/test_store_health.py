@@ -30,7 +30,7 @@ def _store_up(url: str) -> str:
 
 
 def test_a_failing_store_read_degrades_health_and_readiness(tmp_path: Path) -> None:
-    store = FailingReads(tmp_path / "greenwatch.duckdb")
+    store = FailingReads(tmp_path / "greenwatch.duckdb", memory_limit="256MiB")
     service = Service(store, load_inventory(), port=free_port(), data_dir=tmp_path, alerting=False)
     service.start()
     try:
@@ -38,6 +38,9 @@ def test_a_failing_store_read_degrades_health_and_readiness(tmp_path: Path) -> N
         assert httpx.get(f"{url}healthz").json() == {"status": "ok"}
         assert httpx.get(f"{url}readyz").status_code == 200
         assert _store_up(url) == "greenwatch_store_up 1.0"
+        page = httpx.get(f"{url}metrics").text
+        assert "greenwatch_store_memory_bytes " in page  # the embedded store's cache, in bytes
+        assert "greenwatch_store_memory_limit_bytes 2.68435456e+08" in page
         store.failing = True
         reason = service.check_store()
         assert reason is not None

@@ -94,10 +94,16 @@ def say(text: str) -> None:
 
 
 def open_store(
-    data_dir: Path, *, create: bool = False, retention: Retention | None = None
+    data_dir: Path,
+    *,
+    create: bool = False,
+    retention: Retention | None = None,
+    memory_limit: str | None = None,
 ) -> DuckDBStore:
     """The store in ``data_dir``; a read (``create`` False) never creates a directory or a
-    store: "no store at DATA_DIR" instead."""
+    store: "no store at DATA_DIR" instead. ``memory_limit``: see :class:`DuckDBStore`."""
     from greenwatch.store import DuckDBStore  # noqa: PLC0415 - kept out of --help
 
-    return DuckDBStore(data_dir / STORE_FILE, create=create, retention=retention)
+    return DuckDBStore(
+        data_dir / STORE_FILE, create=create, retention=retention, memory_limit=memory_limit
+    )

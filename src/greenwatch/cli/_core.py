@@ -53,7 +53,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         start=state.start,
         scenarios=demo_scenarios(inventory, state.start, end),
     )
-    store = open_store(args.data_dir, create=True)
+    store = open_store(args.data_dir, create=True, memory_limit=args.store_memory_limit)
     expected = sim.series_count() * int((end - state.start) / pd.Timedelta(minutes=1))
     say(
         f"greenwatch demo: {len(inventory.sites)} sites, {len(inventory.links)} links, "
@@ -91,7 +91,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     options = _service_options(args)  # bad configuration stops here, before the store opens
-    store = open_store(args.data_dir, create=True, retention=_retention(args))
+    store = open_store(
+        args.data_dir,
+        create=True,
+        retention=_retention(args),
+        memory_limit=args.store_memory_limit,
+    )
     run_until_stopped(Service(store, inventory, **options), say)
     return 0
 

@@ -48,6 +48,10 @@ class ServiceHealth:
     boundary_flagged: Mapping[str, int] = field(default_factory=dict)
     unregistered_sources: int = 0
     store_up: bool = True
+    # The embedded store's memory (block cache and working memory) and its bound, in bytes;
+    # None for stores that do not say.
+    store_memory_bytes: int | None = None
+    store_memory_limit_bytes: int | None = None
 
 
 @dataclass

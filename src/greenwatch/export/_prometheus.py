@@ -168,6 +168,7 @@ class HealthCollector(Collector):
             "1 when the last read of the store succeeded, 0 when it failed (see /healthz)",
             value=int(health.store_up),
         )
+        yield from _store_memory(health)
         yield GaugeMetricFamily(
             "greenwatch_collect_pending_batches",
             "Collected batches waiting for the next write to the store",
@@ -177,6 +178,19 @@ class HealthCollector(Collector):
         yield from _collectors(health)
         yield from _alerting(health)
         yield from _exports(self._stats.copy())
+
+
+def _store_memory(health: ServiceHealth) -> Iterator[Metric]:
+    for name, value, text in (
+        (
+            "memory",
+            health.store_memory_bytes,
+            "Memory the embedded store holds: its block cache and running statements' memory",
+        ),
+        ("memory_limit", health.store_memory_limit_bytes, "Bound on the embedded store's memory"),
+    ):
+        if value is not None:
+            yield GaugeMetricFamily(f"greenwatch_store_{name}_bytes", text, value=value)
 
 
 def _boundary(health: ServiceHealth) -> Iterator[Metric]:

@@ -242,7 +242,13 @@ class Service:
         health = _api_metrics.service_health(
             self.context, self.collection, self.collectors, pending
         )
-        return replace(health, store_up=self._store_trouble is None)
+        memory = getattr(self.store, "memory", None)
+        return replace(
+            health,
+            store_up=self._store_trouble is None,
+            store_memory_bytes=memory() if callable(memory) else None,
+            store_memory_limit_bytes=getattr(self.store, "memory_limit", None),
+        )
 
     def apply_retention(self) -> None:
         """One retention pass, for stores that have one (:class:`greenwatch.store.Retention`)."""

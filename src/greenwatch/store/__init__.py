@@ -3,7 +3,12 @@
 from typing import TYPE_CHECKING
 
 from greenwatch._lazy import lazy_face
-from greenwatch.store._names import RAW_RETENTION_DAYS, ROLLUP_RETENTION_DAYS
+from greenwatch.store._names import (
+    RAW_RETENTION_DAYS,
+    ROLLUP_RETENTION_DAYS,
+    STORE_MEMORY_LIMIT,
+    parse_size,
+)
 
 if TYPE_CHECKING:
     from greenwatch.store._base import Gaps, LabelFilter, Store, StoreError
@@ -26,6 +31,7 @@ __all__ = [
     "RAW_RETENTION_DAYS",
     "ROLLUP_RETENTION_DAYS",
     "SCHEMA_VERSION",
+    "STORE_MEMORY_LIMIT",
     "DuckDBStore",
     "Gaps",
     "LabelFilter",
@@ -36,6 +42,7 @@ __all__ = [
     "StoreMissingError",
     "StoreUnavailableError",
     "VictoriaMetricsStore",
+    "parse_size",
 ]
 
 __getattr__ = lazy_face(__name__, "_base", "_duckdb", "_retention", "_schema", "_victoria")

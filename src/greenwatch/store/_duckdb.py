@@ -34,6 +34,7 @@ from greenwatch.store._base import (
     match_labels,
     normalise_aggs,
 )
+from greenwatch.store._names import parse_size
 from greenwatch.store._retention import (
     Retention,
     RetentionOutcome,
@@ -225,8 +226,11 @@ class DuckDBStore:
     """Embedded DuckDB store; ``path`` is a database file or ``:memory:``.
 
     A missing file is created (with its directory) only when ``create``; ``read_only`` opens
-    without the write lock. Opening migrates an older schema forward and reads every table
-    once (see :mod:`greenwatch.store._schema`); failures are :class:`StoreUnavailableError`.
+    without the write lock. ``memory_limit`` (e.g. ``"1GiB"``, see
+    :data:`greenwatch.store.STORE_MEMORY_LIMIT`) bounds DuckDB's block cache and working memory
+    (None: DuckDB's default, 80 % of the machine's memory). Opening migrates an older schema
+    forward and reads every table once (see :mod:`greenwatch.store._schema`); failures are
+    :class:`StoreUnavailableError`.
     """
 
     def __init__(
@@ -237,15 +241,22 @@ class DuckDBStore:
         create: bool = True,
         read_only: bool = False,
         retention: Retention | None = None,
+        memory_limit: str | None = None,
     ) -> None:
         self.path = str(path)
         self.retention = retention
         self.gaps = gaps or Gaps()
+        try:
+            self.memory_limit = None if memory_limit is None else parse_size(memory_limit)
+        except ValueError as exc:
+            raise StoreError(f"store memory limit: {exc}") from None
         if self.path == ":memory:":
             self._con = duckdb.connect(self.path)
         else:
             self._con = connect(Path(self.path), create=create, read_only=read_only)
         try:
+            if self.memory_limit is not None:
+                self._con.execute(f"SET memory_limit = '{self.memory_limit}B'")
             self.migrated_from = prepare(self._con, Path(self.path), read_only=read_only)
         except BaseException:
             self._con.close()
@@ -668,6 +679,16 @@ class DuckDBStore:
         parts.append(_regroup(rows.df(), lo, width))
         found = [p for p in parts if not p.empty]
         return _combine(pd.concat(found, ignore_index=True)) if found else parts[0]
+
+    def memory(self) -> int:
+        """Bytes the database holds now: its block cache and the working memory of running
+        statements (bounded by ``memory_limit``)."""
+        cur = self._con.cursor()
+        try:
+            found = cur.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()
+        finally:
+            cur.close()
+        return int(found[0] or 0) if found else 0
 
     @property
     def schema_version(self) -> int:

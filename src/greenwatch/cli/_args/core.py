@@ -7,7 +7,20 @@ from pathlib import Path
 
 from greenwatch.cli._args.shared import add_export_args, common_args, lazy
 from greenwatch.cli._common import Subparsers
-from greenwatch.store import RAW_RETENTION_DAYS, ROLLUP_RETENTION_DAYS
+from greenwatch.store import (
+    RAW_RETENTION_DAYS,
+    ROLLUP_RETENTION_DAYS,
+    STORE_MEMORY_LIMIT,
+    parse_size,
+)
+
+
+def _memory_size(text: str) -> str:
+    try:
+        parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _server_args(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +42,14 @@ def _server_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reports", type=Path, help="scheduled reports YAML (default: none)")
     parser.add_argument(
         "--dashboards", type=Path, help="dashboard pages directory (default: the shipped pages)"
+    )
+    parser.add_argument(
+        "--store-memory-limit",
+        type=_memory_size,
+        default=STORE_MEMORY_LIMIT,
+        metavar="SIZE",
+        help=f"bound on the store's memory, its block cache and working memory, e.g. 512MiB "
+        f"or 4GB (default {STORE_MEMORY_LIMIT}); larger operations spill to disk",
     )
     boundary = parser.add_argument_group("ingest boundary (what pushed data must satisfy)")
     boundary.add_argument(
