@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from greenwatch.store import DuckDBStore, StoreError, parse_size
+from greenwatch.store import DuckDBStore, StoreError, StoreUnavailableError, parse_size
 
 START = pd.Timestamp("2026-11-01T00:00Z")
-SERIES, STEPS = 400, 4000  # 1.6 million samples: tens of MiB of blocks once read
-LIMIT = "8MiB"
+SERIES, STEPS = 500, 8000  # 4 million samples: tens of MiB of blocks once read
+LIMIT = "24MiB"
 CHUNK = pd.Timedelta(minutes=20)
 
 
@@ -66,6 +66,23 @@ def test_the_memory_limit_bounds_what_reads_leave_cached(written: Path) -> None:
     # Without a bound the reads leave more cached than the bound; with it, never more.
     assert unbounded > parse_size(LIMIT)
     assert 0 < bounded <= parse_size(LIMIT)
+
+
+def test_a_read_larger_than_the_bound_is_one_sentence(written: Path) -> None:
+    store = DuckDBStore(written, memory_limit="4MiB")
+    try:
+        with pytest.raises(StoreError, match=r"needs more than the store's memory bound \(4 MiB\)"):
+            store.query("power_watts", START, START + pd.Timedelta(hours=30))
+        one = store.query("power_watts", START, START + CHUNK, labels={"meter": "pdu-000"})
+        assert len(one) == CHUNK // pd.Timedelta(seconds=15)  # and smaller reads go on
+    finally:
+        store.close()
+
+
+def test_a_bound_too_small_to_open_the_store_says_so(written: Path) -> None:
+    with pytest.raises(StoreUnavailableError, match="needs more memory than its bound: raise"):
+        DuckDBStore(written, memory_limit="1MiB")
+    DuckDBStore(written).close()  # nothing was harmed
 
 
 def test_a_memory_limit_that_is_not_a_size_is_refused(tmp_path: Path) -> None:

@@ -583,6 +583,12 @@ class DuckDBStore:
                 width = int(step.value) if step is not None else hi - lo
                 data = self._summaries(cur, lo, hi, width, aggs, resets_only)
                 out = _finish(data, aggs, lo, hi, width)
+        except duckdb.OutOfMemoryException:
+            raise StoreError(
+                f"reading {metric} from {start} to {end} needs more than the store's memory "
+                f"bound ({(self.memory_limit or 0) / 2**20:.0f} MiB): ask for a shorter period, "
+                "fewer series or a step, or raise --store-memory-limit"
+            ) from None
         finally:
             cur.close()
         out["ts"] = pd.to_datetime(out["ts"].to_numpy(dtype="int64"), unit="ns", utc=True)

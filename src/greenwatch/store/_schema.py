@@ -139,6 +139,10 @@ def _open_error(path: Path, exc: duckdb.Error) -> StoreUnavailableError:
         )
     if "Permission denied" in text or "Read-only file system" in text:
         return StoreUnavailableError(f"cannot open the store {path}: {_first_line(text)}")
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return StoreUnavailableError(
+            f"opening the store {path} needs more memory than its bound: raise --store-memory-limit"
+        )
     return StoreUnavailableError(
         f"the store {path} is damaged ({_first_line(text)}): {_what_to_do(path)}"
     )
