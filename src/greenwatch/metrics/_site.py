@@ -50,7 +50,10 @@ _NAMES = np.array(["", "counter", "power", "mixed"], dtype=object)
 
 
 def _bits(provenance: pd.Series) -> pd.Series:
-    return provenance.map(_BITS).fillna(0).astype("int64")
+    # Factorised first: a handful of distinct names, so a dict lookup per name, not per row.
+    codes, uniques = pd.factorize(provenance)
+    table = np.array([*(_BITS.get(str(u), 0) for u in uniques), 0], dtype="int64")
+    return pd.Series(table[codes], index=provenance.index)  # code -1 (missing): the last, 0
 
 
 def _named(bits: pd.Series | np.ndarray) -> np.ndarray:
@@ -117,15 +120,15 @@ def meter_energy(counter: pd.DataFrame, power: pd.DataFrame, keys: Sequence[str]
     ).astype("float64")
     coverage = np.where(use_counter, both["coverage_c"].fillna(0.0), power_cov).astype("float64")
     filled = both["filled_s"].fillna(0.0).astype("float64")
-    provenance = np.where(
+    bits = np.where(
         counter_known,
-        np.where(filled > 0, "mixed", "counter"),
-        np.where(power_known, "power", ""),
+        np.where(filled > 0, _BITS["mixed"], _BITS["counter"]),
+        np.where(power_known, _BITS["power"], _BITS[""]),
     )
     out = both[keys].copy()
     out["energy_j"] = energy
     out["coverage"] = np.clip(coverage, 0.0, 1.0)
-    out["provenance"] = provenance.astype(object)
+    out["provenance"] = _named(bits)
     out["resets"] = np.where(use_counter, both["resets"].fillna(0), 0).astype("int64")
     out["filled_s"] = np.where(use_counter, filled, 0.0)
     return out.reset_index(drop=True)
@@ -169,19 +172,20 @@ def _meter_totals(mine: pd.DataFrame, sites: pd.DataFrame, keys: list[str]) -> d
     """Facility, IT (the site's PUE-category meter) and cooling energy, coverage, provenance."""
     it_meter = sites.set_index("site")["pue_category"].map(PUE_CATEGORY_METERS)
     is_it = mine["meter"] == mine["site"].map(it_meter)
+    bits = _bits(mine["provenance"])
+    flagged = mine[[*keys, "energy_j", "coverage"]].assign(counter=bits & 1, power=bits & 2)
     parts = {
-        "facility": mine[mine["meter"] == "facility"],
-        "it": mine[is_it],
-        "cooling": mine[mine["meter"] == "cooling"],
+        "facility": flagged[mine["meter"] == "facility"],
+        "it": flagged[is_it],
+        "cooling": flagged[mine["meter"] == "cooling"],
     }
     columns: dict[str, pd.Series] = {}
     for name, rows in parts.items():
-        g = rows.groupby([rows[k] for k in keys], sort=False)
+        g = rows.groupby(keys, sort=False)  # grouped once, every column aggregated from it
         columns[TOTALS[name]] = g["energy_j"].sum(min_count=1)
         columns[f"{name}_coverage"] = g["coverage"].min()
-        columns[f"{name}_provenance"] = _combined_bits(
-            _bits(rows["provenance"]), [rows[k] for k in keys]
-        )
+        either = g[["counter", "power"]].max()
+        columns[f"{name}_provenance"] = either["counter"] | either["power"]
     return columns
 
 
