@@ -307,7 +307,8 @@ class DuckDBStore:
                         SELECT i.series_id, i.t, i.value FROM {source} i
                         ANTI JOIN (SELECT series_id, t FROM samples
                                    WHERE t >= $lo AND t <= $hi) x
-                        ON x.series_id = i.series_id AND x.t = i.t""",
+                        ON x.series_id = i.series_id AND x.t = i.t
+                        ORDER BY i.t""",
                         {"lo": int(t.min()), "hi": int(t.max())},
                     )
                 )
