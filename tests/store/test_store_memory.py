@@ -81,7 +81,7 @@ def test_a_read_larger_than_the_bound_is_one_sentence(written: Path) -> None:
 
 def test_a_bound_too_small_to_open_the_store_says_so(written: Path) -> None:
     with pytest.raises(StoreUnavailableError, match="needs more memory than its bound: raise"):
-        DuckDBStore(written, memory_limit="1MiB")
+        DuckDBStore(written, memory_limit="1KiB")  # under one block
     DuckDBStore(written).close()  # nothing was harmed
 
 
