@@ -17,6 +17,7 @@ meter with neither has no energy: NaN (no data is null, never zero), coverage 0.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -68,15 +69,19 @@ def combined_provenance(names: pd.Series) -> str:
 
 def provenance_by(names: pd.Series, by: pd.Series) -> pd.Series:
     """:func:`combined_provenance` of ``names`` per value of ``by`` (index: those values)."""
-    bits = _combined_bits(_bits(names), by)
+    bits = _either(pd.DataFrame(_flags(_bits(names))).groupby(by, sort=False))
     return pd.Series(_named(bits), index=bits.index, dtype=object)
 
 
-def _combined_bits(bits: pd.Series, by: list[pd.Series] | pd.Series) -> pd.Series:
-    """Bitwise OR of provenance bits per group."""
-    counter = (bits & 1).groupby(by, sort=False).max()
-    power = (bits & 2).groupby(by, sort=False).max()
-    return counter | power
+def _flags(bits: pd.Series) -> dict[str, pd.Series]:
+    """Provenance bits as two columns, each maximised per group by :func:`_either`."""
+    return {"counter": bits & 1, "power": bits & 2}
+
+
+def _either(grouped: pd.api.typing.DataFrameGroupBy[Any, Any]) -> pd.Series:
+    """Bitwise OR of provenance bits per group of rows with :func:`_flags` columns."""
+    either = grouped[["counter", "power"]].max()
+    return either["counter"] | either["power"]
 
 
 def meter_energy(counter: pd.DataFrame, power: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
@@ -173,7 +178,7 @@ def _meter_totals(mine: pd.DataFrame, sites: pd.DataFrame, keys: list[str]) -> d
     it_meter = sites.set_index("site")["pue_category"].map(PUE_CATEGORY_METERS)
     is_it = mine["meter"] == mine["site"].map(it_meter)
     bits = _bits(mine["provenance"])
-    flagged = mine[[*keys, "energy_j", "coverage"]].assign(counter=bits & 1, power=bits & 2)
+    flagged = mine[[*keys, "energy_j", "coverage"]].assign(**_flags(bits))
     parts = {
         "facility": flagged[mine["meter"] == "facility"],
         "it": flagged[is_it],
@@ -184,8 +189,7 @@ def _meter_totals(mine: pd.DataFrame, sites: pd.DataFrame, keys: list[str]) -> d
         g = rows.groupby(keys, sort=False)  # grouped once, every column aggregated from it
         columns[TOTALS[name]] = g["energy_j"].sum(min_count=1)
         columns[f"{name}_coverage"] = g["coverage"].min()
-        either = g[["counter", "power"]].max()
-        columns[f"{name}_provenance"] = either["counter"] | either["power"]
+        columns[f"{name}_provenance"] = _either(g)
     return columns
 
 
