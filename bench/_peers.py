@@ -14,6 +14,7 @@ import httpx
 import pandas as pd
 
 from greenwatch.inventory import Inventory
+from greenwatch.query import keep_hourly_pue
 from greenwatch.service import backfill
 from greenwatch.simulate import Simulator
 from greenwatch.store import DuckDBStore
@@ -64,10 +65,12 @@ def victoriametrics(data_dir: Path) -> Iterator[str]:
 
 
 def demo_store(path: Path, inventory: Inventory, days: int) -> tuple[DuckDBStore, pd.Timestamp]:
-    """The demo's national network backfilled for ``days`` into a fresh store at ``path``."""
+    """The demo's national network backfilled for ``days`` into a fresh store at ``path``,
+    with the hourly PUE inputs kept after the backfill as ``greenwatch demo`` keeps them."""
     store = DuckDBStore(path)
     end = START + pd.Timedelta(days=days)
     backfill(Simulator(inventory, seed=0, start=START), store.write, end)
+    keep_hourly_pue(store, [s.id for s in inventory.sites], end, days=days)
     return store, end
 
 

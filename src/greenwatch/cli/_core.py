@@ -19,6 +19,7 @@ from greenwatch.cli._simulate import serve_demo_over_protocols
 from greenwatch.ingest import BoundaryPolicy, parse_duration
 from greenwatch.inventory import BUILTIN, load_inventory
 from greenwatch.model import ConfigError
+from greenwatch.query import keep_hourly_pue
 from greenwatch.reports import load_report_settings
 from greenwatch.service import (
     DemoState,
@@ -74,6 +75,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     if pools or records:
         say(f"registry: {pools} pool(s) registered, {records} verification record(s) added")
+    keep_hourly_pue(store, [s.id for s in inventory.sites], end, days=args.days)
     if args.no_serve:
         store.close()
         return 0

@@ -66,12 +66,16 @@ if TYPE_CHECKING:
     )
     from greenwatch.metrics._site import (
         METER_ENERGY_COLUMNS,
+        PUE_METERS,
         SITE_TOTAL_COLUMNS,
         TOTALS,
         combined_provenance,
+        meter_columns,
+        meter_columns_of,
         meter_energy,
         provenance_by,
         site_energy_totals,
+        totals_from_meters,
     )
     from greenwatch.metrics._submeter import submeter_findings
     from greenwatch.metrics._targets import (
@@ -99,6 +103,7 @@ __all__ = [
     "PFLOP",
     "POOL_COLUMNS",
     "PUE_CATEGORY_METERS",
+    "PUE_METERS",
     "SITE_TOTAL_COLUMNS",
     "TOTALS",
     "VERIFICATION_COLUMNS",
@@ -125,6 +130,8 @@ __all__ = [
     "link_summary",
     "link_utilisation",
     "link_utilisation_per_bucket",
+    "meter_columns",
+    "meter_columns_of",
     "meter_energy",
     "national_pue_verdict",
     "partial_pue",
@@ -142,6 +149,7 @@ __all__ = [
     "site_verdicts",
     "submeter_findings",
     "time_weighted_mean",
+    "totals_from_meters",
     "utilisation",
     "wue",
 ]

@@ -84,6 +84,14 @@ def _either(grouped: pd.api.typing.DataFrameGroupBy[Any, Any]) -> pd.Series:
     return either["counter"] | either["power"]
 
 
+def _per_site(site: pd.Series, table: pd.Series) -> np.ndarray:
+    """``table`` (indexed by site) looked up for each row of ``site``, NaN where absent: one
+    lookup per distinct site, not per row."""
+    codes, uniques = pd.factorize(site)
+    values = np.append(table.reindex(uniques).to_numpy(dtype=object), np.nan)
+    return np.asarray(values[codes])  # code -1 (missing site): the appended NaN
+
+
 def meter_energy(counter: pd.DataFrame, power: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     """Energy in J of each meter (one row per ``keys``) with coverage and provenance.
 
@@ -139,6 +147,50 @@ def meter_energy(counter: pd.DataFrame, power: pd.DataFrame, keys: Sequence[str]
     return out.reset_index(drop=True)
 
 
+# Meters a site's PUE rests on (facility and each category's IT meter), and those with cooling.
+PUE_METERS: tuple[str, ...] = ("facility", *dict.fromkeys(PUE_CATEGORY_METERS.values()))
+SITE_METERS: tuple[str, ...] = (*PUE_METERS, "cooling")
+
+
+def meter_columns_of(meters: Sequence[str]) -> tuple[str, ...]:
+    """Columns :func:`meter_columns` gives for ``meters`` besides the keys: per meter its
+    energy (``<meter>_j``), coverage and provenance bits."""
+    return tuple(f"{m}_{what}" for m in meters for what in ("j", "coverage", "bits"))
+
+
+def meter_columns(
+    energy: pd.DataFrame, keys: Sequence[str], meters: Sequence[str] = SITE_METERS
+) -> pd.DataFrame:
+    """Per ``keys`` (``site`` [, ``ts``]), each of ``meters`` as three columns: energy in J
+    summed over its rows (NaN where none is known), coverage (the least of its rows; NaN:
+    the meter has no row there) and provenance bits (1 counter, 2 power, 3 both).
+
+    ``energy``: :func:`meter_energy` rows with a ``meter`` key. This is the part of
+    :func:`site_energy_totals` that does not depend on the inventory; per hour it is what a
+    store may keep (greenwatch.query), and :func:`totals_from_meters` finishes the totals.
+    """
+    keys = list(keys)
+    rows = energy[energy["meter"].isin(meters)]
+    flagged = rows[[*keys, "meter", "energy_j", "coverage"]].assign(
+        **_flags(_bits(rows["provenance"]))
+    )
+    g = flagged.groupby([*keys, "meter"], sort=False)
+    parts = pd.DataFrame(
+        {"j": g["energy_j"].sum(min_count=1), "coverage": g["coverage"].min(), "bits": _either(g)}
+    )
+    if len(parts):
+        wide = parts.unstack("meter", sort=False)
+    else:
+        empty = pd.MultiIndex.from_arrays([rows[k].iloc[0:0] for k in keys], names=keys)
+        wide = pd.DataFrame(index=empty)
+    out = pd.DataFrame(index=wide.index)
+    for m in meters:
+        for what in ("j", "coverage", "bits"):
+            found = (what, m) in wide.columns
+            out[f"{m}_{what}"] = wide[(what, m)].astype("float64") if found else np.nan
+    return out.reset_index()
+
+
 def site_energy_totals(
     energy: pd.DataFrame,
     sites: pd.DataFrame,
@@ -162,10 +214,28 @@ def site_energy_totals(
     under it is NaN with coverage 0, never 0. A site with a facility figure and no green or
     reuse meter has none of either: 0 J, as well covered as facility. CO2 (GHG Protocol Scope
     2): location-based = facility kWh x factor (kg); market-based = max(0, facility -
-    renewable) kWh x factor.
+    renewable) kWh x factor. Computed as :func:`totals_from_meters` of :func:`meter_columns`.
     """
     keys = list(keys)
     mine = energy[energy["site"].isin(sites["site"])]
+    return totals_from_meters(
+        meter_columns(mine, keys), sites, keys=keys, water=water, green=green, reused=reused
+    )
+
+
+def totals_from_meters(
+    meters: pd.DataFrame,
+    sites: pd.DataFrame,
+    *,
+    keys: Sequence[str] = ("site",),
+    water: pd.DataFrame | None = None,
+    green: pd.DataFrame | None = None,
+    reused: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """:func:`site_energy_totals` from :func:`meter_columns` (same ``keys``); a meter whose
+    columns are absent has no rows."""
+    keys = list(keys)
+    mine = meters[meters["site"].isin(sites["site"])]
     columns = _meter_totals(mine, sites, keys)
     columns |= _other_totals({"water": water, "renewable": green, "reused": reused}, keys)
     frame = _aligned(columns, sites, mine, keys)
@@ -175,21 +245,31 @@ def site_energy_totals(
 
 def _meter_totals(mine: pd.DataFrame, sites: pd.DataFrame, keys: list[str]) -> dict[str, pd.Series]:
     """Facility, IT (the site's PUE-category meter) and cooling energy, coverage, provenance."""
-    it_meter = sites.set_index("site")["pue_category"].map(PUE_CATEGORY_METERS)
-    is_it = mine["meter"] == mine["site"].map(it_meter)
-    bits = _bits(mine["provenance"])
-    flagged = mine[[*keys, "energy_j", "coverage"]].assign(**_flags(bits))
-    parts = {
-        "facility": flagged[mine["meter"] == "facility"],
-        "it": flagged[is_it],
-        "cooling": flagged[mine["meter"] == "cooling"],
-    }
+    index = pd.MultiIndex.from_frame(mine[keys]) if len(keys) > 1 else pd.Index(mine["site"])
+    it_meter = _per_site(
+        mine["site"], sites.set_index("site")["pue_category"].map(PUE_CATEGORY_METERS)
+    )
     columns: dict[str, pd.Series] = {}
-    for name, rows in parts.items():
-        g = rows.groupby(keys, sort=False)  # grouped once, every column aggregated from it
-        columns[TOTALS[name]] = g["energy_j"].sum(min_count=1)
-        columns[f"{name}_coverage"] = g["coverage"].min()
-        columns[f"{name}_provenance"] = _either(g)
+    for name in ("facility", "it", "cooling"):
+        picked = {}
+        for what in ("j", "coverage", "bits"):
+            if name == "it":
+                chosen = np.full(len(mine), np.nan)
+                for meter in dict.fromkeys(PUE_CATEGORY_METERS.values()):
+                    column = f"{meter}_{what}"
+                    if column in mine.columns:
+                        at = it_meter == meter
+                        chosen[at] = mine[column].to_numpy(dtype="float64")[at]
+                picked[what] = chosen
+            else:
+                column = f"{name}_{what}"
+                absent = np.full(len(mine), np.nan)
+                picked[what] = mine[column].to_numpy("float64") if column in mine else absent
+        present = ~np.isnan(picked["coverage"])
+        at = index if present.all() else index[present]  # one index object: aligned at once
+        columns[TOTALS[name]] = pd.Series(picked["j"][present], index=at)
+        columns[f"{name}_coverage"] = pd.Series(picked["coverage"][present], index=at)
+        columns[f"{name}_provenance"] = pd.Series(picked["bits"][present].astype("int64"), index=at)
     return columns
 
 
@@ -221,7 +301,8 @@ def _aligned(
     elif found:
         index = found[0].index
         for other in found[1:]:
-            index = index.union(other.index)
+            if other.index is not index:
+                index = index.union(other.index)
         index = index.set_names(keys)
     else:
         index = pd.MultiIndex.from_arrays([mine[k].iloc[0:0] for k in keys], names=keys)
@@ -250,14 +331,16 @@ def _fill_and_price(frame: pd.DataFrame, sites: pd.DataFrame) -> None:
         value = TOTALS[name]
         frame[value] = frame[value].where(frame[value].notna() | ~known, 0.0)
         frame[f"{name}_coverage"] = frame[f"{name}_coverage"].fillna(frame["facility_coverage"])
-    factor = frame["site"].map(sites.set_index("site")["factor_kg_per_kwh"]).astype("float64")
+    factor = _per_site(frame["site"], sites.set_index("site")["factor_kg_per_kwh"]).astype(
+        "float64"
+    )
     frame["co2_kg"] = facility / J_PER_KWH * factor
     frame["co2_coverage"] = frame["facility_coverage"].where(known, 0.0)
     green_j = frame["renewable_j"].astype("float64").fillna(0.0)
     frame["co2_market_kg"] = (facility - green_j).clip(lower=0.0) / J_PER_KWH * factor
     for name, value in TOTALS.items():
         column = f"{name}_coverage"
-        frame[column] = frame[column].astype("float64").fillna(0.0).clip(0.0, 1.0)
+        frame[column] = np.clip(np.nan_to_num(frame[column].to_numpy("float64"), nan=0.0), 0.0, 1.0)
         frame[value] = frame[value].astype("float64")
     flags = {n: frame[f"{n}_provenance"].fillna(0).astype("int64") for n in ("facility", "it")}
     for name, bits in flags.items():

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         energy_read,
         read_meter_energy,
     )
+    from greenwatch.query._hourly import keep_hourly_pue
     from greenwatch.query._kpi import (
         kpi_answer,
     )
@@ -45,6 +46,7 @@ __all__ = [
     "energy_read",
     "fresh_reads",
     "inventory_source",
+    "keep_hourly_pue",
     "kpi_answer",
     "pool_frame",
     "pool_state",
@@ -54,5 +56,5 @@ __all__ = [
 ]
 
 __getattr__ = lazy_face(
-    __name__, "_cache", "_compute_figures", "_energy", "_kpi", "_sites", "_trend"
+    __name__, "_cache", "_compute_figures", "_energy", "_hourly", "_kpi", "_sites", "_trend"
 )

@@ -28,7 +28,7 @@ DEVICE = ("device_energy_joules_total", "device_power_watts", "device")
 Pair = tuple[str, str, str]
 
 
-def _gaps(store: Store) -> Gaps:
+def gaps_of(store: Store) -> Gaps:
     found = getattr(store, "gaps", None)
     return found if isinstance(found, Gaps) else Gaps()
 
@@ -162,7 +162,7 @@ def _reset_fill(
     filled from power, and the seconds filled. One roll-up read finds the hours with resets;
     raw samples are read only over the reset pairs, all of them in one read per metric."""
     counter_metric, power_metric, label = pair
-    gaps = _gaps(store)
+    gaps = gaps_of(store)
     hours = _reset_hours(
         store,
         counter_metric,

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 import pandas as pd
 
 from greenwatch.inventory import Site
-from greenwatch.metrics import PUE_CATEGORY_METERS, provenance_by, site_energy_totals
+from greenwatch.metrics import provenance_by, totals_from_meters
 from greenwatch.query._cache import cached
-from greenwatch.query._energy import read_meter_energy
+from greenwatch.query._hourly import pue_meters
 from greenwatch.query._sites import site_frame
 from greenwatch.store import Store
 
@@ -22,8 +22,9 @@ def pue_trend(
     Each site's IT energy comes from its own PUE-category meter (ISO/IEC 30134-2); a group's
     PUE is the ratio of the summed energies, never a mean of site PUEs. Buckets are
     ``[t, t + step)``; columns ts, facility_j, it_j, pue, provenance. Energy per meter is
-    :func:`read_meter_energy` (counters where they exist, else power). Kept until the
-    store's next write.
+    :func:`read_meter_energy` (counters where they exist, else power); hourly grids read each
+    site's hourly PUE inputs where the store keeps them (:mod:`greenwatch.query._hourly`).
+    Kept in memory until the store's next write.
     """
     chosen = list(sites)
     key = ("pue_trend", tuple((s.id, s.pue_category) for s in chosen), start, end, step)
@@ -33,19 +34,10 @@ def pue_trend(
 def _pue_trend(
     store: Store, chosen: list[Site], start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta
 ) -> pd.DataFrame:
-    energy = read_meter_energy(
-        store,
-        start,
-        end,
-        step=step,
-        labels={
-            "site": [s.id for s in chosen],
-            "meter": ["facility", *PUE_CATEGORY_METERS.values()],
-        },
-    )
-    if energy.empty:
+    meters = pue_meters(store, [s.id for s in chosen], start, end, step)
+    if meters.empty:
         return pd.DataFrame(columns=["ts", "facility_j", "it_j", "pue", "provenance"])
-    totals = site_energy_totals(energy, site_frame(chosen), keys=["site", "ts"])
+    totals = totals_from_meters(meters, site_frame(chosen), keys=["site", "ts"])
     return trend_of(totals)
 
 

@@ -28,6 +28,7 @@ from greenwatch.export import ExportSettings, KpiExports, ServiceHealth
 from greenwatch.ingest import Boundary, BoundaryPolicy, Ingest, InventorySites
 from greenwatch.inventory import Inventory
 from greenwatch.model import Clock, concat_batches, utc_now
+from greenwatch.query import keep_hourly_pue
 from greenwatch.reports import ReportScheduler, ReportSettings, report_scheduler
 from greenwatch.resources import REGISTRY_FILE, ResourceRegistry
 from greenwatch.service import (
@@ -64,6 +65,7 @@ API_MODULES = (
     _api_ops,
 )
 RETENTION_EVERY_H = 24  # delete what the store's retention no longer keeps, then checkpoint
+HOURLY_PUE_EVERY_MIN = 10  # keep the hourly PUE inputs of hours that settled meanwhile
 STORE_PROBE_S = 15.0  # read the store this often; a failure makes /readyz 503
 ALERT_TICK_S = 15.0  # dispatch this often; rules are evaluated every evaluation_interval
 
@@ -183,6 +185,7 @@ class Service:
         """Retention, the store probe, exports, alerts, the simulator, reports, collection."""
         self._every(self.apply_retention, "retention", hours=RETENTION_EVERY_H)
         self._every(self.check_store, "store-probe", seconds=STORE_PROBE_S)
+        self._every(self.keep_hourly_pue, "hourly-pue", minutes=HOURLY_PUE_EVERY_MIN)
         self.exports.install(self.scheduler)  # KPI snapshot job; OTLP and Influx pushes
         if self.alerts is not None:
             self._every(self.alerts.tick, "alerts", seconds=ALERT_TICK_S)
@@ -257,6 +260,12 @@ class Service:
             outcome = apply(self.clock())
             if outcome is not None:
                 log.info("retention: deleted %s", outcome)
+
+    def keep_hourly_pue(self) -> None:
+        """Keep each site's hourly PUE inputs of the hours settled since the last run
+        (:func:`greenwatch.query.keep_hourly_pue`): a restarted server answers a month's
+        trend from them."""
+        keep_hourly_pue(self.store, [s.id for s in self.inventory.sites], self.clock())
 
     def check_store(self) -> str | None:
         """Read the store once (stores that can be probed); the failure, or None."""

@@ -34,6 +34,7 @@ from greenwatch.store._base import (
     match_labels,
     normalise_aggs,
 )
+from greenwatch.store._kept import forget_before, forget_written, keep_rows, kept_tables, read_kept
 from greenwatch.store._names import parse_size
 from greenwatch.store._retention import (
     Retention,
@@ -264,6 +265,8 @@ class DuckDBStore:
         self._raw_kept_from = raw_kept_from(self._con)
         if not read_only:
             _migrate_keys(self._con)
+        self._read_only = read_only
+        self._kept = kept_tables(self._con)
         self._lock = threading.Lock()
         self._series_cache: pd.DataFrame | None = None
         # Bumped after a commit that added series: a reader that began before it must not
@@ -314,6 +317,10 @@ class DuckDBStore:
                 )
                 if stored:
                     self._update_rollups(cur, source, int(t.min()), int(t.max()))
+                    if self._kept:
+                        sites = [str(s) for s in pd.unique(combos["site"].astype(object))]
+                        reach = int((self.gaps.counter_lookback + self.gaps.max_gap).value)
+                        forget_written(cur, self._kept, sites, int(t.min()), int(t.max()), reach)
                 cur.execute("COMMIT")
             except Exception:
                 cur.execute("ROLLBACK")
@@ -488,6 +495,34 @@ class DuckDBStore:
             "max_gap": int(self.gaps.max_gap.value),
             "lookback": int(self.gaps.counter_lookback.value),
         }
+
+    def keep(self, name: str, signature: str, frame: pd.DataFrame, generation: int) -> bool:
+        """Keep rows derived per site and hour (:mod:`greenwatch.store._kept`) unless the store
+        was written to since ``generation`` (they may predate that write) or is read-only;
+        True when kept."""
+        if not len(frame):
+            return False
+        with self._lock:
+            if self._read_only or self.generation != generation:
+                return False
+            cur = self._con.cursor()
+            try:
+                keep_rows(cur, name, signature, frame)
+            finally:
+                cur.close()
+            self._kept = kept_tables(self._con)
+        return True
+
+    def kept(
+        self, name: str, signature: str, sites: list[str], start: pd.Timestamp, end: pd.Timestamp
+    ) -> pd.DataFrame | None:
+        """Rows kept under ``name`` and ``signature`` for ``sites`` in ``[start, end)``
+        (columns site, bucket in ns and the kept ones); None when none are kept so."""
+        cur = self._con.cursor()
+        try:
+            return read_kept(cur, name, signature, sites, _ns(start), _ns(end))
+        finally:
+            cur.close()
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -732,6 +767,7 @@ class DuckDBStore:
             return None
         with self._lock:
             outcome = apply_retention(self._con, self.retention, now)
+            forget_before(self._con, self._kept, int((now - self.retention.rollups).value))
             self._raw_kept_from = raw_kept_from(self._con)
         return outcome
 

@@ -1,0 +1,115 @@
+"""Each site's hourly PUE inputs, kept in the store once computed.
+
+Per site and hour: the energy, coverage and provenance of the meters a PUE rests on
+(:func:`greenwatch.metrics.meter_columns` of :func:`read_meter_energy` over
+:data:`greenwatch.metrics.PUE_METERS`). They do not depend on the inventory (which IT meter
+counts is chosen afterwards, by :func:`greenwatch.metrics.totals_from_meters`), so a store
+that keeps derived rows (:meth:`greenwatch.store.DuckDBStore.keep`) keeps them under a
+signature of their columns and the gap rules; a write drops the rows it can change. A read of
+a month then needs the rows of hours not kept yet only, and keeps those whose hour is
+settled (ended longer ago than a sample can reach, so live data does not churn them).
+Every row equals a fresh computation: the agreement is a test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from greenwatch.metrics import PUE_METERS, meter_columns, meter_columns_of
+from greenwatch.query._energy import HOUR, gaps_of, read_meter_energy
+from greenwatch.store import Store
+
+NAME = "pue_meters_1h"
+KEYS = ["site", "ts"]
+KEEP_DAYS = 31  # the longest window the dashboard's overview and the monthly report read
+
+
+def _signature(store: Store) -> str:
+    gaps = gaps_of(store)
+    columns = ",".join(meter_columns_of(PUE_METERS))
+    return f"v1;{columns};max_gap={gaps.max_gap.value};lookback={gaps.counter_lookback.value}"
+
+
+def pue_meters(
+    store: Store, sites: Sequence[str], start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta
+) -> pd.DataFrame:
+    """:func:`greenwatch.metrics.meter_columns` of the PUE meters of ``sites`` per bucket of
+    ``step`` (keys site, ts): from kept hourly rows where the store keeps them and the grid
+    is whole hours, else computed."""
+    hourly = step == HOUR and start == start.floor("h") and end == end.floor("h")
+    if not hourly or getattr(store, "kept", None) is None:
+        return _computed(store, list(sites), start, end, step)
+    return _kept(store, list(sites), start, end)
+
+
+def _computed(
+    store: Store, sites: list[str], start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta
+) -> pd.DataFrame:
+    energy = read_meter_energy(
+        store, start, end, step=step, labels={"site": sites, "meter": list(PUE_METERS)}
+    )
+    return meter_columns(energy, KEYS, PUE_METERS)
+
+
+def _as_rows(kept: pd.DataFrame) -> pd.DataFrame:
+    """Kept rows (site, bucket ns, columns) as meter columns keyed by site and ts, less the
+    rows that only say an hour had nothing."""
+    out = kept.drop(columns="bucket")
+    out.insert(1, "ts", pd.to_datetime(kept["bucket"].to_numpy("int64"), unit="ns", utc=True))
+    out["site"] = out["site"].astype(object)
+    something = kept[[f"{m}_coverage" for m in PUE_METERS]].notna().any(axis=1).to_numpy()
+    return out[something].reset_index(drop=True)
+
+
+def _kept(store: Store, sites: list[str], start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    signature = _signature(store)
+    generation = getattr(store, "generation", None)
+    found = store.kept(NAME, signature, sites, start, end)  # type: ignore[attr-defined]
+    hours = pd.date_range(start, end, freq="h", inclusive="left").as_unit("ns")
+    columns = ["site", "bucket", *meter_columns_of(PUE_METERS)]
+    kept = found[columns] if found is not None else pd.DataFrame(columns=columns)
+    counts = kept["site"].value_counts()
+    short = [s for s in sites if counts.get(s, 0) < len(hours)]
+    if not short:
+        return _as_rows(kept)
+    # Recompute the short sites from their first hour not kept to their last.
+    kept_at = pd.MultiIndex.from_arrays(
+        [kept["site"].astype(object), kept["bucket"].astype("int64")]
+    )
+    grid = pd.MultiIndex.from_product([short, hours.asi8], names=["site", "bucket"])
+    missing = grid[~grid.isin(kept_at)]
+    lo = pd.Timestamp(int(missing.get_level_values("bucket").min()), tz="UTC")
+    hi = pd.Timestamp(int(missing.get_level_values("bucket").max()), tz="UTC") + HOUR
+    fresh = _computed(store, short, lo, hi, HOUR)
+    fresh.insert(1, "bucket", pd.DatetimeIndex(fresh.pop("ts")).as_unit("ns").asi8)
+    new = fresh.set_index(["site", "bucket"]).reindex(missing).reset_index()[columns]
+    settled = _settled(store, new)
+    if isinstance(generation, int) and settled.any():
+        store.keep(NAME, signature, new[settled].reset_index(drop=True), generation)  # type: ignore[attr-defined]
+    both = pd.concat([kept, new], ignore_index=True) if len(kept) else new
+    return _as_rows(both.sort_values(["site", "bucket"], kind="stable"))
+
+
+def _settled(store: Store, rows: pd.DataFrame) -> np.ndarray:
+    """Rows whose hour ended longer ago than a sample's reach (so live writes, which would
+    drop them again at once, do not churn them)."""
+    gaps = gaps_of(store)
+    reach = gaps.counter_lookback + gaps.max_gap + HOUR
+    cutoff = (pd.Timestamp.now(tz="UTC") - reach).value
+    return np.asarray(rows["bucket"].to_numpy("int64") < cutoff)
+
+
+def keep_hourly_pue(
+    store: Store, sites: Sequence[str], now: pd.Timestamp, days: int = KEEP_DAYS
+) -> pd.DataFrame:
+    """Compute, and keep where the store keeps derived rows, the hourly PUE inputs of
+    ``sites`` for the settled hours of the ``days`` before ``now``: what ``greenwatch demo``
+    does after its backfill and ``serve`` does every few minutes, so that a freshly opened
+    store answers a month's hourly trend from kept rows. Returns the rows (meter columns)."""
+    gaps = gaps_of(store)
+    end = (now - gaps.counter_lookback - gaps.max_gap).floor("h")
+    start = min(end, (now - pd.Timedelta(days=days)).floor("h"))
+    return pue_meters(store, sites, start, end, HOUR)
