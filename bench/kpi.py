@@ -1,9 +1,11 @@
 """KPI benchmark: 30-day national hourly PUE and the per-site 30-day PUE/carbon table.
 
-Both answered by greenwatch from the embedded store (hourly roll-ups) and by VictoriaMetrics
-with PromQL ``increase()`` over the same energy counters, loaded in the same run. Cold = the
-first query on a freshly opened store / freshly started server; warm = repeated. Prints
-milliseconds and ratios. Usage: python bench/kpi.py [--days 30] [--repeat 5]
+Both answered by greenwatch from the embedded store and by VictoriaMetrics with PromQL
+``increase()`` over the same energy counters, loaded in the same run. greenwatch's store is
+built as ``greenwatch demo`` builds it: backfilled, then each site's hourly PUE inputs kept
+(greenwatch.query.keep_hourly_pue); the hourly trend reads those, the per-site table the hourly
+roll-ups. Cold = the first query on a freshly opened store / freshly started server; warm =
+repeated. Prints milliseconds and ratios. Usage: python bench/kpi.py [--days 30] [--repeat 5]
 """
 
 from __future__ import annotations

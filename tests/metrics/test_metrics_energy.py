@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from greenwatch.metrics import energy_per_bucket, interval_energy, interval_increase
+from greenwatch.metrics import energy_per_bucket, interval_energy
+from greenwatch.metrics._energy import interval_increase
 from tests.metrics._frames import at, frame
 
 EXACT = {"rel": 1e-9, "abs": 1e-9}

@@ -11,6 +11,7 @@ does a freshly reopened store that answers from kept rows alone.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.query.test_energy_golden import _site
 
-from greenwatch.metrics import PUE_METERS, site_energy_totals
+from greenwatch.metrics import site_energy_totals
 from greenwatch.model import make_batch
 from greenwatch.query import fresh_reads, keep_hourly_pue, pue_trend, read_meter_energy
-from greenwatch.query._hourly import NAME, _signature
+from greenwatch.query._hourly import NAME, PUE_METERS, _signature
 from greenwatch.query._sites import site_frame
 from greenwatch.query._trend import trend_of
 from greenwatch.store import DuckDBStore, Gaps, Retention
@@ -91,7 +92,7 @@ def test_kept_rows_equal_a_fresh_computation(
 ) -> None:
     store = DuckDBStore()
     edges = sorted({0, len(timeline), *(min(c, len(timeline)) for c in cuts)})
-    pieces = [timeline.iloc[a:b] for a, b in zip(edges, edges[1:], strict=False)]
+    pieces = [timeline.iloc[a:b] for a, b in itertools.pairwise(edges)]
     order = data.draw(st.permutations(range(len(pieces))))
     for i in order:
         store.write(pieces[i])
@@ -116,7 +117,8 @@ def test_a_reopened_store_answers_from_kept_rows(tmp_path: Path) -> None:
     store.close()
     reopened = DuckDBStore(path)
     rows = reopened.kept(NAME, _signature(reopened), ["a", "b"], START, END)
-    assert rows is not None and len(rows) == 2 * 12
+    assert rows is not None
+    assert len(rows) == 2 * 12
     # Kept rows alone answer: the samples are gone and the trend is unchanged.
     reopened._con.execute("DELETE FROM samples")
     reopened._con.execute("DELETE FROM rollup_1h")

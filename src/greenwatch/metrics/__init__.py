@@ -35,7 +35,6 @@ if TYPE_CHECKING:
         IntervalTotal,
         energy_per_bucket,
         interval_energy,
-        interval_increase,
     )
     from greenwatch.metrics._kpi import (
         J_PER_KWH,
@@ -66,12 +65,10 @@ if TYPE_CHECKING:
     )
     from greenwatch.metrics._site import (
         METER_ENERGY_COLUMNS,
-        PUE_METERS,
         SITE_TOTAL_COLUMNS,
         TOTALS,
         combined_provenance,
         meter_columns,
-        meter_columns_of,
         meter_energy,
         provenance_by,
         site_energy_totals,
@@ -103,7 +100,6 @@ __all__ = [
     "PFLOP",
     "POOL_COLUMNS",
     "PUE_CATEGORY_METERS",
-    "PUE_METERS",
     "SITE_TOTAL_COLUMNS",
     "TOTALS",
     "VERIFICATION_COLUMNS",
@@ -124,14 +120,12 @@ __all__ = [
     "free_computing",
     "identify_findings",
     "interval_energy",
-    "interval_increase",
     "is_interim",
     "link_availability",
     "link_summary",
     "link_utilisation",
     "link_utilisation_per_bucket",
     "meter_columns",
-    "meter_columns_of",
     "meter_energy",
     "national_pue_verdict",
     "partial_pue",

@@ -147,15 +147,8 @@ def meter_energy(counter: pd.DataFrame, power: pd.DataFrame, keys: Sequence[str]
     return out.reset_index(drop=True)
 
 
-# Meters a site's PUE rests on (facility and each category's IT meter), and those with cooling.
-PUE_METERS: tuple[str, ...] = ("facility", *dict.fromkeys(PUE_CATEGORY_METERS.values()))
-SITE_METERS: tuple[str, ...] = (*PUE_METERS, "cooling")
-
-
-def meter_columns_of(meters: Sequence[str]) -> tuple[str, ...]:
-    """Columns :func:`meter_columns` gives for ``meters`` besides the keys: per meter its
-    energy (``<meter>_j``), coverage and provenance bits."""
-    return tuple(f"{m}_{what}" for m in meters for what in ("j", "coverage", "bits"))
+# Meters site totals read: facility, each category's IT meter, cooling.
+SITE_METERS: tuple[str, ...] = ("facility", *dict.fromkeys(PUE_CATEGORY_METERS.values()), "cooling")
 
 
 def meter_columns(

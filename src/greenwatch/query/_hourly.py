@@ -2,7 +2,7 @@
 
 Per site and hour: the energy, coverage and provenance of the meters a PUE rests on
 (:func:`greenwatch.metrics.meter_columns` of :func:`read_meter_energy` over
-:data:`greenwatch.metrics.PUE_METERS`). They do not depend on the inventory (which IT meter
+:data:`PUE_METERS`). They do not depend on the inventory (which IT meter
 counts is chosen afterwards, by :func:`greenwatch.metrics.totals_from_meters`), so a store
 that keeps derived rows (:meth:`greenwatch.store.DuckDBStore.keep`) keeps them under a
 signature of their columns and the gap rules; a write drops the rows it can change. A read of
@@ -14,14 +14,17 @@ Every row equals a fresh computation: the agreement is a test.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 import numpy as np
 import pandas as pd
 
-from greenwatch.metrics import PUE_METERS, meter_columns, meter_columns_of
+from greenwatch.metrics import PUE_CATEGORY_METERS, meter_columns
 from greenwatch.query._energy import HOUR, gaps_of, read_meter_energy
 from greenwatch.store import Store
 
+# The meters a site's PUE rests on: facility and each category's IT meter.
+PUE_METERS = ("facility", *dict.fromkeys(PUE_CATEGORY_METERS.values()))
 NAME = "pue_meters_1h"
 KEYS = ["site", "ts"]
 KEEP_DAYS = 31  # the longest window the dashboard's overview and the monthly report read
@@ -29,8 +32,20 @@ KEEP_DAYS = 31  # the longest window the dashboard's overview and the monthly re
 
 def _signature(store: Store) -> str:
     gaps = gaps_of(store)
-    columns = ",".join(meter_columns_of(PUE_METERS))
+    columns = ",".join(_columns())
     return f"v1;{columns};max_gap={gaps.max_gap.value};lookback={gaps.counter_lookback.value}"
+
+
+@cache
+def _columns() -> tuple[str, ...]:
+    """What :func:`greenwatch.metrics.meter_columns` gives for :data:`PUE_METERS`."""
+    return tuple(
+        meter_columns(
+            pd.DataFrame(columns=["site", "ts", "meter", "energy_j", "coverage", "provenance"]),
+            KEYS,
+            PUE_METERS,
+        ).columns[len(KEYS) :]
+    )
 
 
 def pue_meters(
@@ -60,7 +75,8 @@ def _as_rows(kept: pd.DataFrame) -> pd.DataFrame:
     out = kept.drop(columns="bucket")
     out.insert(1, "ts", pd.to_datetime(kept["bucket"].to_numpy("int64"), unit="ns", utc=True))
     out["site"] = out["site"].astype(object)
-    something = kept[[f"{m}_coverage" for m in PUE_METERS]].notna().any(axis=1).to_numpy()
+    coverage = [c for c in kept.columns if c.endswith("_coverage")]
+    something = kept[coverage].notna().any(axis=1).to_numpy()
     return out[something].reset_index(drop=True)
 
 
@@ -69,7 +85,7 @@ def _kept(store: Store, sites: list[str], start: pd.Timestamp, end: pd.Timestamp
     generation = getattr(store, "generation", None)
     found = store.kept(NAME, signature, sites, start, end)  # type: ignore[attr-defined]
     hours = pd.date_range(start, end, freq="h", inclusive="left").as_unit("ns")
-    columns = ["site", "bucket", *meter_columns_of(PUE_METERS)]
+    columns = ["site", "bucket", *_columns()]
     kept = found[columns] if found is not None else pd.DataFrame(columns=columns)
     counts = kept["site"].value_counts()
     short = [s for s in sites if counts.get(s, 0) < len(hours)]
