@@ -211,26 +211,27 @@ def site_energy_totals(
     """
     keys = list(keys)
     mine = energy[energy["site"].isin(sites["site"])]
-    return totals_from_meters(
-        meter_columns(mine, keys), sites, keys=keys, water=water, green=green, reused=reused
-    )
+    others = {"water": water, "renewable": green, "reused": reused}
+    return _totals(meter_columns(mine, keys), sites, keys, others)
 
 
 def totals_from_meters(
+    meters: pd.DataFrame, sites: pd.DataFrame, *, keys: Sequence[str] = ("site",)
+) -> pd.DataFrame:
+    """:func:`site_energy_totals` (with no water, green or reuse meters) from
+    :func:`meter_columns` with the same ``keys``; a meter whose columns are absent has no
+    rows."""
+    return _totals(meters, sites, list(keys), {})
+
+
+def _totals(
     meters: pd.DataFrame,
     sites: pd.DataFrame,
-    *,
-    keys: Sequence[str] = ("site",),
-    water: pd.DataFrame | None = None,
-    green: pd.DataFrame | None = None,
-    reused: pd.DataFrame | None = None,
+    keys: list[str],
+    others: Mapping[str, pd.DataFrame | None],
 ) -> pd.DataFrame:
-    """:func:`site_energy_totals` from :func:`meter_columns` (same ``keys``); a meter whose
-    columns are absent has no rows."""
-    keys = list(keys)
     mine = meters[meters["site"].isin(sites["site"])]
-    columns = _meter_totals(mine, sites, keys)
-    columns |= _other_totals({"water": water, "renewable": green, "reused": reused}, keys)
+    columns = _meter_totals(mine, sites, keys) | _other_totals(others, keys)
     frame = _aligned(columns, sites, mine, keys)
     _fill_and_price(frame, sites)
     return frame[[*keys, *SITE_TOTAL_COLUMNS]]

@@ -48,6 +48,7 @@ from greenwatch.store._schema import (
     full_check,
     prepare,
     schema_version,
+    transaction_with,
 )
 from greenwatch.store._sql import (
     ROLLUP_COLUMNS,
@@ -121,9 +122,7 @@ def _migrate_keys(con: duckdb.DuckDBPyConnection) -> int:
             key = json.dumps([metric, pairs, int(sid)], ensure_ascii=False, separators=(",", ":"))
         taken.add(key)
         keys.append((int(sid), key))
-    con.execute("BEGIN")
-    try:
-        con.register("_new_keys", pd.DataFrame(keys, columns=["id", "key"]))
+    with transaction_with(con, "_new_keys", pd.DataFrame(keys, columns=["id", "key"])):
         con.execute(
             "CREATE TABLE series_rekeyed (id INTEGER PRIMARY KEY, key VARCHAR UNIQUE NOT NULL, "
             "metric VARCHAR NOT NULL, labels VARCHAR NOT NULL)"
@@ -134,12 +133,6 @@ def _migrate_keys(con: duckdb.DuckDBPyConnection) -> int:
         )
         con.execute("DROP TABLE series")
         con.execute("ALTER TABLE series_rekeyed RENAME TO series")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("_new_keys")
     return len(keys)
 
 

@@ -22,6 +22,8 @@ import re
 import duckdb
 import pandas as pd
 
+from greenwatch.store._schema import transaction_with
+
 HOUR_NS = 3_600_000_000_000
 PREFIX = "kept_"
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,40}")
@@ -76,9 +78,7 @@ def keep_rows(
     columns = list(frame.columns)
     if columns[:2] != ["site", "bucket"]:
         raise ValueError("kept rows start with the columns site and bucket")
-    con.register("_keep", frame)
-    try:
-        con.execute("BEGIN")
+    with transaction_with(con, "_keep", frame):
         present = table in kept_tables(con)
         if present and (
             _signature(con, table) != signature
@@ -96,12 +96,6 @@ def keep_rows(
             f"AND {table}.bucket = k.bucket"
         )
         con.execute(f"INSERT INTO {table} SELECT * FROM _keep ORDER BY bucket, site")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("_keep")
 
 
 def forget_written(

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from greenwatch.store._base import StoreError
 
@@ -51,6 +53,22 @@ TABLES: dict[str, str] = {
     "rollup_1h": "bucket",
     "rollup_1d": "bucket",
 }
+
+
+@contextmanager
+def transaction_with(con: Connection, name: str, frame: pd.DataFrame) -> Iterator[None]:
+    """One transaction with ``frame`` registered as ``name``: committed when the block ends,
+    rolled back when it raises; the frame unregistered either way."""
+    con.register(name, frame)
+    con.execute("BEGIN")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister(name)
 
 
 class StoreUnavailableError(StoreError):
