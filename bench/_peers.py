@@ -70,7 +70,7 @@ def demo_store(path: Path, inventory: Inventory, days: int) -> tuple[DuckDBStore
     store = DuckDBStore(path)
     end = START + pd.Timedelta(days=days)
     backfill(Simulator(inventory, seed=0, start=START), store.write, end)
-    keep_hourly_pue(store, [s.id for s in inventory.sites], end, days=days)
+    keep_hourly_pue(store, [s.id for s in inventory.sites], START, end)
     return store, end
 
 

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.query.test_energy_golden import _site
 
-from greenwatch.metrics import site_energy_totals
+from greenwatch.metrics import interval_energy, site_energy_totals
 from greenwatch.model import make_batch
 from greenwatch.query import fresh_reads, keep_hourly_pue, pue_trend, read_meter_energy
 from greenwatch.query._hourly import NAME, PUE_METERS, _signature
@@ -111,7 +111,7 @@ def test_a_reopened_store_answers_from_kept_rows(tmp_path: Path) -> None:
         for meter, kw in (("facility", 125.0), (it, 100.0)):
             labels = {"site": site.id, "meter": meter}
             store.write(make_batch(stamps, "energy_joules_total", seconds * kw * 1e3, labels))
-    kept = keep_hourly_pue(store, ["a", "b"], END + pd.Timedelta(days=1), days=2)
+    kept = keep_hourly_pue(store, ["a", "b"], START, END + HOUR)
     assert (kept["ts"] < END).sum() == 2 * 12  # and the hour of the sample at END
     want = _expected(store)
     store.close()
@@ -139,7 +139,7 @@ def test_a_late_sample_drops_the_rows_it_can_change_and_no_others() -> None:
     for site in ("a", "b"):
         labels = {"site": site, "meter": "facility"}
         store.write(make_batch(stamps, "energy_joules_total", seconds * 1e5, labels))
-    keep_hourly_pue(store, ["a", "b"], END + pd.Timedelta(days=1), days=2)
+    keep_hourly_pue(store, ["a", "b"], START, END + HOUR)
     every = list(pd.date_range(START, END, freq="h", inclusive="left"))
     assert _kept_hours(store, "a") == every
     late = START + pd.Timedelta(minutes=30, seconds=30)
@@ -155,7 +155,7 @@ def test_other_gap_rules_do_not_read_rows_kept_under_these() -> None:
     labels = {"site": "a", "meter": "facility"}
     seconds = (stamps - T0).total_seconds().to_numpy()
     store.write(make_batch(stamps, "energy_joules_total", seconds * 1e5, labels))
-    keep_hourly_pue(store, ["a"], END + pd.Timedelta(days=1), days=2)
+    keep_hourly_pue(store, ["a"], START, END + HOUR)
     store.gaps = Gaps(max_gap=pd.Timedelta(minutes=1))
     assert store.kept(NAME, _signature(store), ["a"], START, END) is None
 
@@ -181,9 +181,50 @@ def test_retention_drops_kept_rows_with_the_roll_ups(tmp_path: Path) -> None:
     seconds = (stamps - T0).total_seconds().to_numpy()
     labels = {"site": "a", "meter": "facility"}
     store.write(make_batch(stamps, "energy_joules_total", seconds * 1e5, labels))
-    keep_hourly_pue(store, ["a"], END + pd.Timedelta(days=1), days=2)
+    keep_hourly_pue(store, ["a"], START, END + HOUR)
     assert len(_kept_hours(store, "a")) == 12
     store.apply_retention(START + Retention().rollups + pd.Timedelta(hours=6))
     assert _kept_hours(store, "a") == list(
         pd.date_range(START + pd.Timedelta(hours=6), END, freq="h", inclusive="left")
     )
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (START, START + pd.Timedelta(hours=5)),  # the pair ends after the period
+        (START + pd.Timedelta(hours=5), END),  # the pair began before it
+        (START + pd.Timedelta(hours=4), START + pd.Timedelta(hours=5)),  # inside the pair
+    ],
+)
+def test_a_reset_pair_across_the_period_edge_is_filled_inside_it(
+    start: pd.Timestamp, end: pd.Timestamp
+) -> None:
+    """A counter down from 03:00:15 to 06:00:15 (a reset pair of 3 h) while power reported:
+    any period reaching into the pair is filled from power, as the pure definition does."""
+    store = DuckDBStore()
+    labels = {"site": "a", "meter": "it_input"}
+    stamps = pd.date_range(START, END, freq="1min")
+    down = (stamps > START + pd.Timedelta(hours=3, seconds=15)) & (
+        stamps < START + pd.Timedelta(hours=6, seconds=15)
+    )
+    counter = stamps[~down].union([START + pd.Timedelta(hours=h, seconds=15) for h in (3, 6)])
+    seconds = (counter - START).total_seconds().to_numpy()
+    joules = np.where(counter > START + pd.Timedelta(hours=4), seconds - 6 * 3600, seconds) * 1e5
+    store.write(make_batch(counter, "energy_joules_total", joules, labels))
+    store.write(make_batch(stamps, "power_watts", [1e5] * len(stamps), labels))
+    raw = {
+        m: store.query(m, START, END + HOUR, labels=labels)
+        for m in ("energy_joules_total", "power_watts")
+    }
+    want = interval_energy(
+        raw["energy_joules_total"], raw["power_watts"], start=start, end=end, max_gap="15min"
+    )
+    with fresh_reads():
+        got = read_meter_energy(store, start, end, labels=labels).iloc[0]
+        hourly = read_meter_energy(store, start, end, step=HOUR, labels=labels)
+    assert want.filled_from_power_s > 0
+    assert got["energy_j"] == pytest.approx(want.value, rel=1e-9)
+    assert got["energy_j"] == pytest.approx(1e5 * (end - start).total_seconds(), rel=1e-9)
+    assert got["provenance"] == "mixed"
+    assert hourly["energy_j"].sum() == pytest.approx(want.value, rel=1e-9)

@@ -75,7 +75,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     if pools or records:
         say(f"registry: {pools} pool(s) registered, {records} verification record(s) added")
-    keep_hourly_pue(store, [s.id for s in inventory.sites], end, days=args.days)
+    keep_hourly_pue(store, [s.id for s in inventory.sites], state.start, end)
     if args.no_serve:
         store.close()
         return 0

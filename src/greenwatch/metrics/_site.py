@@ -48,6 +48,7 @@ SITE_TOTAL_COLUMNS: tuple[str, ...] = (
 # Provenance as bits: a figure resting on counters and on power is "mixed".
 _BITS = {"": 0, "counter": 1, "power": 2, "mixed": 3}
 _NAMES = np.array(["", "counter", "power", "mixed"], dtype=object)
+_NAME_INDEX = pd.Index(list(_NAMES), dtype="str")
 
 
 def _bits(provenance: pd.Series) -> pd.Series:
@@ -57,8 +58,10 @@ def _bits(provenance: pd.Series) -> pd.Series:
     return pd.Series(table[codes], index=provenance.index)  # code -1 (missing): the last, 0
 
 
-def _named(bits: pd.Series | np.ndarray) -> np.ndarray:
-    return np.asarray(_NAMES[np.asarray(bits, dtype="int64")], dtype=object)
+def _named(bits: pd.Series | np.ndarray) -> pd.Index:
+    # Taken from a string index: no per-row conversion of Python strings to a string column.
+    taken: pd.Index = _NAME_INDEX.take(np.asarray(bits, dtype="int64"))
+    return taken
 
 
 def combined_provenance(names: pd.Series) -> str:
@@ -68,9 +71,13 @@ def combined_provenance(names: pd.Series) -> str:
 
 
 def provenance_by(names: pd.Series, by: pd.Series) -> pd.Series:
-    """:func:`combined_provenance` of ``names`` per value of ``by`` (index: those values)."""
-    bits = _either(pd.DataFrame(_flags(_bits(names))).groupby(by, sort=False))
-    return pd.Series(_named(bits), index=bits.index, dtype=object)
+    """:func:`combined_provenance` of ``names`` per value of ``by`` (index: those values, in
+    order of first appearance; rows whose ``by`` is missing count nowhere)."""
+    codes, uniques = pd.factorize(by)
+    bits = _bits(names).to_numpy()
+    either = np.zeros(len(uniques), dtype="int64")
+    np.bitwise_or.at(either, codes[codes >= 0], bits[codes >= 0])
+    return pd.Series(_named(either), index=uniques, dtype=object)
 
 
 def _flags(bits: pd.Series) -> dict[str, pd.Series]:
@@ -231,40 +238,40 @@ def _totals(
     others: Mapping[str, pd.DataFrame | None],
 ) -> pd.DataFrame:
     mine = meters[meters["site"].isin(sites["site"])]
-    columns = _meter_totals(mine, sites, keys) | _other_totals(others, keys)
-    frame = _aligned(columns, sites, mine, keys)
-    _fill_and_price(frame, sites)
-    return frame[[*keys, *SITE_TOTAL_COLUMNS]]
+    base, present = _meter_totals(mine, sites, keys)
+    frame = _aligned(base, present, _other_totals(others, keys), sites, keys)
+    return _fill_and_price(frame, sites, keys)[[*keys, *SITE_TOTAL_COLUMNS]]
 
 
-def _meter_totals(mine: pd.DataFrame, sites: pd.DataFrame, keys: list[str]) -> dict[str, pd.Series]:
-    """Facility, IT (the site's PUE-category meter) and cooling energy, coverage, provenance."""
-    index = pd.MultiIndex.from_frame(mine[keys]) if len(keys) > 1 else pd.Index(mine["site"])
+def _meter_totals(
+    mine: pd.DataFrame, sites: pd.DataFrame, keys: list[str]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Facility, IT (the site's PUE-category meter) and cooling energy, coverage and
+    provenance bits on the rows of ``mine`` (NaN where the meter has no row), and which rows
+    have any of them."""
     it_meter = _per_site(
         mine["site"], sites.set_index("site")["pue_category"].map(PUE_CATEGORY_METERS)
     )
-    columns: dict[str, pd.Series] = {}
+    columns: dict[str, np.ndarray] = {}
+    present = np.zeros(len(mine), dtype=bool)
     for name in ("facility", "it", "cooling"):
-        picked = {}
         for what in ("j", "coverage", "bits"):
             if name == "it":
-                chosen = np.full(len(mine), np.nan)
+                picked = np.full(len(mine), np.nan)
                 for meter in dict.fromkeys(PUE_CATEGORY_METERS.values()):
                     column = f"{meter}_{what}"
                     if column in mine.columns:
                         at = it_meter == meter
-                        chosen[at] = mine[column].to_numpy(dtype="float64")[at]
-                picked[what] = chosen
+                        picked[at] = mine[column].to_numpy(dtype="float64")[at]
             else:
                 column = f"{name}_{what}"
                 absent = np.full(len(mine), np.nan)
-                picked[what] = mine[column].to_numpy("float64") if column in mine else absent
-        present = ~np.isnan(picked["coverage"])
-        at = index if present.all() else index[present]  # one index object: aligned at once
-        columns[TOTALS[name]] = pd.Series(picked["j"][present], index=at)
-        columns[f"{name}_coverage"] = pd.Series(picked["coverage"][present], index=at)
-        columns[f"{name}_provenance"] = pd.Series(picked["bits"][present].astype("int64"), index=at)
-    return columns
+                picked = mine[column].to_numpy("float64") if column in mine else absent
+            suffix = {"j": TOTALS[name], "coverage": f"{name}_coverage"}
+            columns[suffix.get(what, f"{name}_provenance")] = picked
+        present |= ~np.isnan(columns[f"{name}_coverage"])
+    base = pd.DataFrame({k: mine[k].array for k in keys} | columns)
+    return base, present
 
 
 def _other_totals(
@@ -285,58 +292,65 @@ def _other_totals(
 
 
 def _aligned(
-    columns: dict[str, pd.Series], sites: pd.DataFrame, mine: pd.DataFrame, keys: list[str]
+    base: pd.DataFrame,
+    present: np.ndarray,
+    others: dict[str, pd.Series],
+    sites: pd.DataFrame,
+    keys: list[str],
 ) -> pd.DataFrame:
-    """The columns on one index (every site for whole periods; every bucket any has), with
-    the missing ones NaN (a provenance 0) and the figures float."""
-    found = [c for c in columns.values() if len(c)]
+    """Meter and other totals on one index (every site for whole periods; every bucket any
+    has), the missing ones NaN (a provenance 0) and the figures float."""
     if len(keys) == 1:
-        index = pd.Index(sites["site"], name="site")
-    elif found:
-        index = found[0].index
-        for other in found[1:]:
-            if other.index is not index:
-                index = index.union(other.index)
-        index = index.set_names(keys)
-    else:
-        index = pd.MultiIndex.from_arrays([mine[k].iloc[0:0] for k in keys], names=keys)
-    frame = pd.DataFrame(
-        {name: column.reindex(index) for name, column in columns.items() if len(column)},
-        index=index,
-    ).reset_index()
+        frame = base.set_index("site").reindex(pd.Index(sites["site"], name="site"))
+    elif others:
+        frame = base[present].set_index(keys)
+        for other in others.values():
+            frame = frame.reindex(frame.index.union(other.index.set_names(keys)))
+    else:  # per bucket, meters only (the PUE trend): the rows as they are
+        frame = base[present].reset_index(drop=True)
+    if others or len(keys) == 1:
+        for name, other in others.items():
+            frame[name] = other.reindex(frame.index).to_numpy()
+        frame = frame.reset_index()
     for column in (*TOTALS.values(), *(f"{n}_coverage" for n in TOTALS)):
         if column not in frame.columns:
             frame[column] = np.nan
-    for name in ("facility", "it"):
-        if f"{name}_provenance" not in frame.columns:
-            frame[f"{name}_provenance"] = 0
-    for column in frame.columns:
-        if column.endswith(("_j", "_l", "_coverage")):
+        elif frame[column].dtype != "float64":
             frame[column] = pd.to_numeric(frame[column]).astype("float64")
     return frame
 
 
-def _fill_and_price(frame: pd.DataFrame, sites: pd.DataFrame) -> None:
-    """In place: no green or reuse meter is 0 J where facility is known; CO2 location- and
-    market-based; coverage in [0, 1]; provenance named."""
-    facility = frame["facility_j"]
-    known = facility.notna()
+def _fill_and_price(frame: pd.DataFrame, sites: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The site totals: no green or reuse meter is 0 J where facility is known; CO2 location-
+    and market-based; coverage in [0, 1]; provenance named (column by column in numpy, one
+    frame built at the end)."""
+
+    def col(name: str) -> np.ndarray:
+        return np.asarray(frame[name].to_numpy("float64"), dtype=np.float64)
+
+    out = {k: frame[k].array for k in keys}
+    values = {name: col(value) for name, value in TOTALS.items() if name != "co2"}
+    coverage = {name: col(f"{name}_coverage") for name in TOTALS if name != "co2"}
+    known = ~np.isnan(values["facility"])
     for name in ("renewable", "reused"):
-        value = TOTALS[name]
-        frame[value] = frame[value].where(frame[value].notna() | ~known, 0.0)
-        frame[f"{name}_coverage"] = frame[f"{name}_coverage"].fillna(frame["facility_coverage"])
+        values[name] = np.where(np.isnan(values[name]) & known, 0.0, values[name])
+        coverage[name] = np.where(np.isnan(coverage[name]), coverage["facility"], coverage[name])
     factor = _per_site(frame["site"], sites.set_index("site")["factor_kg_per_kwh"]).astype(
         "float64"
     )
-    frame["co2_kg"] = facility / J_PER_KWH * factor
-    frame["co2_coverage"] = frame["facility_coverage"].where(known, 0.0)
-    green_j = frame["renewable_j"].astype("float64").fillna(0.0)
-    frame["co2_market_kg"] = (facility - green_j).clip(lower=0.0) / J_PER_KWH * factor
+    values["co2"] = values["facility"] / J_PER_KWH * factor
+    coverage["co2"] = np.where(known, coverage["facility"], 0.0)
+    green_j = np.nan_to_num(values["renewable"], nan=0.0)
+    market = np.clip(values["facility"] - green_j, 0.0, None) / J_PER_KWH * factor
     for name, value in TOTALS.items():
-        column = f"{name}_coverage"
-        frame[column] = np.clip(np.nan_to_num(frame[column].to_numpy("float64"), nan=0.0), 0.0, 1.0)
-        frame[value] = frame[value].astype("float64")
-    flags = {n: frame[f"{n}_provenance"].fillna(0).astype("int64") for n in ("facility", "it")}
+        out[value] = values[name]
+        out[f"{name}_coverage"] = np.clip(np.nan_to_num(coverage[name], nan=0.0), 0.0, 1.0)
+    out["co2_market_kg"] = market
+    flags = {
+        n: np.nan_to_num(col(f"{n}_provenance"), nan=0.0).astype("int64")
+        for n in ("facility", "it")
+    }
     for name, bits in flags.items():
-        frame[f"{name}_provenance"] = _named(bits)
-    frame["provenance"] = _named(flags["facility"] | flags["it"])
+        out[f"{name}_provenance"] = _named(bits)
+    out["provenance"] = _named(flags["facility"] | flags["it"])
+    return pd.DataFrame(out)

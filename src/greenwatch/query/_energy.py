@@ -86,8 +86,9 @@ def _spans(
     start: pd.Timestamp,
     end: pd.Timestamp,
 ) -> list[dict[str, Any]]:
-    """Per (site, ``label``) of ``keys``: merged ``[a, b)`` (whole seconds, inside the period)
-    around the reset pairs of ``hours``, one row each."""
+    """Per (site, ``label``) of ``keys``: merged ``[a, b)`` (whole seconds) around the reset
+    pairs of ``hours`` that reach into the period, one row each. Whole pairs, also where
+    they begin before the period or end after it: the pair's two samples define its fill."""
     found = hours.dropna(subset=["reset_start", "reset_end"])
     wanted = set(keys)
     pairs = sorted(
@@ -100,9 +101,9 @@ def _spans(
     rows: list[dict[str, Any]] = []
     last: tuple[str, str] | None = None
     for site, key, s, e in pairs:
-        a = max(start, pd.Timestamp(s, tz="UTC").floor("s"))
-        b = min(end, pd.Timestamp(e, tz="UTC").floor("s") + SECOND)
-        if b <= a:
+        a = pd.Timestamp(s, tz="UTC").floor("s")
+        b = pd.Timestamp(e, tz="UTC").floor("s") + SECOND
+        if min(b, end) <= max(a, start):
             continue
         if last == (site, key) and a <= rows[-1]["end"]:
             rows[-1]["end"] = max(rows[-1]["end"], b)
@@ -133,7 +134,11 @@ def _spans_of(store: Store, metric: str, spans: pd.DataFrame) -> dict[int, pd.Da
 
 
 def _reset_hours(
-    store: Store, metric: str, start: pd.Timestamp, end: pd.Timestamp, labels: LabelFilter
+    store: Store,
+    metric: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    labels: LabelFilter | None,
 ) -> pd.DataFrame:
     """Hourly resets, reset_start and reset_end of ``metric`` in the hours with a reset: only
     those rows where the store can (:meth:`DuckDBStore.reset_hours`), else every hour's."""
@@ -153,24 +158,18 @@ _EMPTY = pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ns, UTC]"), "value"
 def _reset_fill(
     store: Store,
     pair: Pair,
+    hours: pd.DataFrame,
     keys: list[tuple[str, str]],
     start: pd.Timestamp,
     end: pd.Timestamp,
     step: pd.Timedelta | None,
 ) -> list[dict[str, object]]:
-    """Per (site, meter or device) and bucket: J to add where the reset pairs of ``keys`` are
-    filled from power, and the seconds filled. One roll-up read finds the hours with resets;
-    raw samples are read only over the reset pairs, all of them in one read per metric."""
+    """Per (site, meter or device) and bucket: J to add where the reset pairs of ``keys`` (in
+    the roll-up rows ``hours``, keyed) are filled from power, and the seconds filled. Raw
+    samples are read only over the reset pairs, all of them in one read per metric."""
     counter_metric, power_metric, label = pair
     gaps = gaps_of(store)
-    hours = _reset_hours(
-        store,
-        counter_metric,
-        start.floor("h"),
-        end.ceil("h"),
-        {"site": sorted({s for s, _ in keys}), label: sorted({k for _, k in keys})},
-    )
-    rows = _spans(_keyed(hours, label, True), label, keys, start, end)
+    rows = _spans(hours, label, keys, start, end)
     if not rows:
         return []
     spans = pd.DataFrame(rows)
@@ -180,7 +179,8 @@ def _reset_fill(
     out: list[dict[str, object]] = []
     for i, span in enumerate(rows):
         counter, power = counters.get(i, _EMPTY), powers.get(i, _EMPTY)
-        for bucket, pa, pb in _pieces(span["start"], span["end"], start, step):
+        inside = max(span["start"], start), min(span["end"], end)
+        for bucket, pa, pb in _pieces(*inside, start, step):
             kw: dict[str, Any] = {
                 "start": pa,
                 "end": pb,
@@ -273,11 +273,18 @@ def _read_meter_energy(
         (str(s), str(k)) for s, k in zip(wanted.get("site", []), wanted.get(label, []), strict=True)
     }
     fills: list[dict[str, object]] = []
-    if not counter.empty:
-        reset = counter[counter["resets"] > 0]
-        found = {(str(a), str(b)) for a, b in zip(reset["site"], reset[label], strict=True)}
+    if has_power and not counter.empty:
+        # A reset pair that ends after the period (a pair spans at most the look-back) is
+        # counted in the hour it ends in, but its part inside the period is filled too.
+        reach = gaps_of(store).counter_lookback
+        hours = _keyed(
+            _reset_hours(store, counter_metric, start.floor("h"), (end + reach).ceil("h"), labels),
+            label,
+            True,
+        )
+        found = {(str(a), str(b)) for a, b in zip(hours["site"], hours[label], strict=True)}
         if found & has_power:
-            fills = _reset_fill(store, pair, sorted(found & has_power), start, end, step)
+            fills = _reset_fill(store, pair, hours, sorted(found & has_power), start, end, step)
     if fills:
         fill = pd.DataFrame(fills)
         if step is None:

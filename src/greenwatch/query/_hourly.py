@@ -14,7 +14,6 @@ Every row equals a fresh computation: the agreement is a test.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -25,27 +24,16 @@ from greenwatch.store import Store
 
 # The meters a site's PUE rests on: facility and each category's IT meter.
 PUE_METERS = ("facility", *dict.fromkeys(PUE_CATEGORY_METERS.values()))
+# meter_columns' documented answer for them: per meter its energy, coverage and provenance bits.
+COLUMNS = tuple(f"{m}_{what}" for m in PUE_METERS for what in ("j", "coverage", "bits"))
 NAME = "pue_meters_1h"
 KEYS = ["site", "ts"]
-KEEP_DAYS = 31  # the longest window the dashboard's overview and the monthly report read
 
 
 def _signature(store: Store) -> str:
     gaps = gaps_of(store)
-    columns = ",".join(_columns())
+    columns = ",".join(COLUMNS)
     return f"v1;{columns};max_gap={gaps.max_gap.value};lookback={gaps.counter_lookback.value}"
-
-
-@cache
-def _columns() -> tuple[str, ...]:
-    """What :func:`greenwatch.metrics.meter_columns` gives for :data:`PUE_METERS`."""
-    return tuple(
-        meter_columns(
-            pd.DataFrame(columns=["site", "ts", "meter", "energy_j", "coverage", "provenance"]),
-            KEYS,
-            PUE_METERS,
-        ).columns[len(KEYS) :]
-    )
 
 
 def pue_meters(
@@ -74,7 +62,6 @@ def _as_rows(kept: pd.DataFrame) -> pd.DataFrame:
     rows that only say an hour had nothing."""
     out = kept.drop(columns="bucket")
     out.insert(1, "ts", pd.to_datetime(kept["bucket"].to_numpy("int64"), unit="ns", utc=True))
-    out["site"] = out["site"].astype(object)
     coverage = [c for c in kept.columns if c.endswith("_coverage")]
     something = kept[coverage].notna().any(axis=1).to_numpy()
     return out[something].reset_index(drop=True)
@@ -85,7 +72,7 @@ def _kept(store: Store, sites: list[str], start: pd.Timestamp, end: pd.Timestamp
     generation = getattr(store, "generation", None)
     found = store.kept(NAME, signature, sites, start, end)  # type: ignore[attr-defined]
     hours = pd.date_range(start, end, freq="h", inclusive="left").as_unit("ns")
-    columns = ["site", "bucket", *_columns()]
+    columns = ["site", "bucket", *COLUMNS]
     kept = found[columns] if found is not None else pd.DataFrame(columns=columns)
     counts = kept["site"].value_counts()
     short = [s for s in sites if counts.get(s, 0) < len(hours)]
@@ -119,13 +106,11 @@ def _settled(store: Store, rows: pd.DataFrame) -> np.ndarray:
 
 
 def keep_hourly_pue(
-    store: Store, sites: Sequence[str], now: pd.Timestamp, days: int = KEEP_DAYS
+    store: Store, sites: Sequence[str], start: pd.Timestamp, end: pd.Timestamp
 ) -> pd.DataFrame:
     """Compute, and keep where the store keeps derived rows, the hourly PUE inputs of
-    ``sites`` for the settled hours of the ``days`` before ``now``: what ``greenwatch demo``
-    does after its backfill and ``serve`` does every few minutes, so that a freshly opened
+    ``sites`` for the hours from ``start`` to ``end`` (floored to hours) that are not kept
+    yet; only settled hours are kept. ``greenwatch demo`` calls it after its backfill and
+    ``serve`` every few minutes over the last month, so that a freshly opened
     store answers a month's hourly trend from kept rows. Returns the rows (meter columns)."""
-    gaps = gaps_of(store)
-    end = (now - gaps.counter_lookback - gaps.max_gap).floor("h")
-    start = min(end, (now - pd.Timedelta(days=days)).floor("h"))
-    return pue_meters(store, sites, start, end, HOUR)
+    return pue_meters(store, sites, start.floor("h"), end.floor("h"), HOUR)

@@ -66,6 +66,7 @@ API_MODULES = (
 )
 RETENTION_EVERY_H = 24  # delete what the store's retention no longer keeps, then checkpoint
 HOURLY_PUE_EVERY_MIN = 10  # keep the hourly PUE inputs of hours that settled meanwhile
+HOURLY_PUE_DAYS = 31  # over the longest window the overview and the monthly report read
 STORE_PROBE_S = 15.0  # read the store this often; a failure makes /readyz 503
 ALERT_TICK_S = 15.0  # dispatch this often; rules are evaluated every evaluation_interval
 
@@ -265,7 +266,9 @@ class Service:
         """Keep each site's hourly PUE inputs of the hours settled since the last run
         (:func:`greenwatch.query.keep_hourly_pue`): a restarted server answers a month's
         trend from them."""
-        keep_hourly_pue(self.store, [s.id for s in self.inventory.sites], self.clock())
+        now = self.clock()
+        sites = [s.id for s in self.inventory.sites]
+        keep_hourly_pue(self.store, sites, now - pd.Timedelta(days=HOURLY_PUE_DAYS), now)
 
     def check_store(self) -> str | None:
         """Read the store once (stores that can be probed); the failure, or None."""
