@@ -37,7 +37,12 @@ def _signature(store: Store) -> str:
 
 
 def pue_meters(
-    store: Store, sites: Sequence[str], start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta
+    store: Store,
+    sites: Sequence[str],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    step: pd.Timedelta,
+    now: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """:func:`greenwatch.metrics.meter_columns` of the PUE meters of ``sites`` per bucket of
     ``step`` (keys site, ts): from kept hourly rows where the store keeps them and the grid
@@ -45,7 +50,7 @@ def pue_meters(
     hourly = step == HOUR and start == start.floor("h") and end == end.floor("h")
     if not hourly or getattr(store, "kept", None) is None:
         return _computed(store, list(sites), start, end, step)
-    return _kept(store, list(sites), start, end)
+    return _kept(store, list(sites), start, end, now or pd.Timestamp.now(tz="UTC"))
 
 
 def _computed(
@@ -67,7 +72,9 @@ def _as_rows(kept: pd.DataFrame) -> pd.DataFrame:
     return out[something].reset_index(drop=True)
 
 
-def _kept(store: Store, sites: list[str], start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+def _kept(
+    store: Store, sites: list[str], start: pd.Timestamp, end: pd.Timestamp, now: pd.Timestamp
+) -> pd.DataFrame:
     signature = _signature(store)
     generation = getattr(store, "generation", None)
     found = store.kept(NAME, signature, sites, start, end)  # type: ignore[attr-defined]
@@ -89,28 +96,33 @@ def _kept(store: Store, sites: list[str], start: pd.Timestamp, end: pd.Timestamp
     fresh = _computed(store, short, lo, hi, HOUR)
     fresh.insert(1, "bucket", pd.DatetimeIndex(fresh.pop("ts")).as_unit("ns").asi8)
     new = fresh.set_index(["site", "bucket"]).reindex(missing).reset_index()[columns]
-    settled = _settled(store, new)
+    settled = _settled(store, new, now)
     if isinstance(generation, int) and settled.any():
         store.keep(NAME, signature, new[settled].reset_index(drop=True), generation)  # type: ignore[attr-defined]
     both = pd.concat([kept, new], ignore_index=True) if len(kept) else new
     return _as_rows(both.sort_values(["site", "bucket"], kind="stable"))
 
 
-def _settled(store: Store, rows: pd.DataFrame) -> np.ndarray:
+def _settled(store: Store, rows: pd.DataFrame, now: pd.Timestamp) -> np.ndarray:
     """Rows whose hour ended longer ago than a sample's reach (so live writes, which would
     drop them again at once, do not churn them)."""
     gaps = gaps_of(store)
     reach = gaps.counter_lookback + gaps.max_gap + HOUR
-    cutoff = (pd.Timestamp.now(tz="UTC") - reach).value
+    cutoff = (now - reach).value
     return np.asarray(rows["bucket"].to_numpy("int64") < cutoff)
 
 
 def keep_hourly_pue(
-    store: Store, sites: Sequence[str], start: pd.Timestamp, end: pd.Timestamp
+    store: Store,
+    sites: Sequence[str],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    now: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Compute, and keep where the store keeps derived rows, the hourly PUE inputs of
     ``sites`` for the hours from ``start`` to ``end`` (floored to hours) that are not kept
     yet; only settled hours are kept. ``greenwatch demo`` calls it after its backfill and
     ``serve`` every few minutes over the last month, so that a freshly opened
-    store answers a month's hourly trend from kept rows. Returns the rows (meter columns)."""
-    return pue_meters(store, sites, start.floor("h"), end.floor("h"), HOUR)
+    store answers a month's hourly trend from kept rows. ``now`` (default: the wall clock)
+    decides which hours have settled. Returns the rows (meter columns)."""
+    return pue_meters(store, sites, start.floor("h"), end.floor("h"), HOUR, now)

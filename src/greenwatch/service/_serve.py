@@ -268,7 +268,7 @@ class Service:
         trend from them."""
         now = self.clock()
         sites = [s.id for s in self.inventory.sites]
-        keep_hourly_pue(self.store, sites, now - pd.Timedelta(days=HOURLY_PUE_DAYS), now)
+        keep_hourly_pue(self.store, sites, now - pd.Timedelta(days=HOURLY_PUE_DAYS), now, now)
 
     def check_store(self) -> str | None:
         """Read the store once (stores that can be probed); the failure, or None."""
