@@ -14,6 +14,7 @@ Every row equals a fresh computation: the agreement is a test.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,20 @@ PUE_METERS = ("facility", *dict.fromkeys(PUE_CATEGORY_METERS.values()))
 COLUMNS = tuple(f"{m}_{what}" for m in PUE_METERS for what in ("j", "coverage", "bits"))
 NAME = "pue_meters_1h"
 KEYS = ["site", "ts"]
+
+
+@runtime_checkable
+class Keeping(Store, Protocol):
+    """A store that keeps derived rows per site and hour (:class:`greenwatch.store.DuckDBStore`;
+    not part of the store contract)."""
+
+    generation: int
+
+    def kept(
+        self, name: str, signature: str, sites: list[str], start: pd.Timestamp, end: pd.Timestamp
+    ) -> pd.DataFrame | None: ...
+
+    def keep(self, name: str, signature: str, frame: pd.DataFrame, generation: int) -> bool: ...
 
 
 def _signature(store: Store) -> str:
@@ -48,7 +63,7 @@ def pue_meters(
     ``step`` (keys site, ts): from kept hourly rows where the store keeps them and the grid
     is whole hours, else computed."""
     hourly = step == HOUR and start == start.floor("h") and end == end.floor("h")
-    if not hourly or getattr(store, "kept", None) is None:
+    if not hourly or not isinstance(store, Keeping):
         return _computed(store, list(sites), start, end, step)
     return _kept(store, list(sites), start, end, now or pd.Timestamp.now(tz="UTC"))
 
@@ -73,11 +88,11 @@ def _as_rows(kept: pd.DataFrame) -> pd.DataFrame:
 
 
 def _kept(
-    store: Store, sites: list[str], start: pd.Timestamp, end: pd.Timestamp, now: pd.Timestamp
+    store: Keeping, sites: list[str], start: pd.Timestamp, end: pd.Timestamp, now: pd.Timestamp
 ) -> pd.DataFrame:
     signature = _signature(store)
-    generation = getattr(store, "generation", None)
-    found = store.kept(NAME, signature, sites, start, end)  # type: ignore[attr-defined]
+    generation = store.generation
+    found = store.kept(NAME, signature, sites, start, end)
     hours = pd.date_range(start, end, freq="h", inclusive="left").as_unit("ns")
     columns = ["site", "bucket", *COLUMNS]
     kept = found[columns] if found is not None else pd.DataFrame(columns=columns)
@@ -97,8 +112,8 @@ def _kept(
     fresh.insert(1, "bucket", pd.DatetimeIndex(fresh.pop("ts")).as_unit("ns").asi8)
     new = fresh.set_index(["site", "bucket"]).reindex(missing).reset_index()[columns]
     settled = _settled(store, new, now)
-    if isinstance(generation, int) and settled.any():
-        store.keep(NAME, signature, new[settled].reset_index(drop=True), generation)  # type: ignore[attr-defined]
+    if settled.any():
+        store.keep(NAME, signature, new[settled].reset_index(drop=True), generation)
     both = pd.concat([kept, new], ignore_index=True) if len(kept) else new
     return _as_rows(both.sort_values(["site", "bucket"], kind="stable"))
 
