@@ -275,3 +275,18 @@ def test_every_consumer_gives_the_same_site_and_national_figures(store: DuckDBSt
         "export": export,
     }.items():
         assert figures == pytest.approx(query, **EXACT), name
+
+
+def test_alert_kpis_over_raw_windows_fill_reset_pairs_from_power(store: DuckDBStore) -> None:
+    """A 1-hour KPI rule reduces raw samples (the last hour, 59 covered minutes, scaled to the
+    hour); the reset pair at 1 h 0 min 30 s is filled from the facility power series at reset-1
+    (PUE 1.1 exactly) and loses its 30 s at reset-2, which has no power series."""
+    rule = KpiRule.model_validate(
+        {"alert": "Pue", "kind": "kpi", "kpi": "pue", "window": "1h", "op": ">", "threshold": 0.0}
+    )
+    outcomes = Evaluator(store, INVENTORY, RuleSet("raw", (rule,))).evaluate(END)
+    pue = {h.labels["site"]: h.value for o in outcomes for h in o.hits}
+    covered = 59 * 60.0
+    assert pue["reset-1"] == pytest.approx(1.1, **EXACT)
+    assert pue["reset-2"] == pytest.approx(1.1 * (covered - 30) / covered, **EXACT)
+    assert pue["power-1"] == pytest.approx(1.1, **EXACT)

@@ -148,7 +148,7 @@ class _Run:
                 span = self.ev._raw_span.get(metric, w)
                 frame = store.query(metric, self.now - span, self.now)
                 raw = self._raw[metric] = SeriesWindow(frame, self.now, self.ev.max_gap)
-            table = Table(raw.labels, raw.reduce(w, set(aggs)))
+            table = Table(raw.labels, raw.reduce(w, set(aggs)), raw)
         else:
             table = self._hourly_table(metric, w, aggs)
         self._tables[key] = table

@@ -30,6 +30,7 @@ from greenwatch.metrics import (
     Kpi,
     Measured,
     cue,
+    interval_energy,
     meter_energy,
     partial_pue,
     pue,
@@ -91,6 +92,39 @@ def _per_label(
         frame["value"] = frame["value"] / frame["coverage"].where(frame["coverage"] > 0)
     grouped = frame.groupby(["site", label], sort=False)
     return grouped.agg(value=("value", "sum"), coverage=("coverage", "min")).reset_index()
+
+
+def _reset_fills(counter: Table, power: Table, window: pd.Timedelta) -> pd.DataFrame:
+    """Per site and meter of a raw window: J to add where a counter's reset pair is covered by
+    the same meter's power series (its integral replaces the pair's increase, as in
+    :func:`greenwatch.metrics.interval_energy`), and the seconds filled."""
+    columns = ["site", "meter", "fill_j", "filled_s"]
+    raw, gauge = counter.samples, power.samples
+    pairs = raw.reset_pairs(window) if raw is not None else []
+    if not pairs or gauge is None or "meter" not in power.labels.columns:
+        return pd.DataFrame(columns=columns)
+    at = {
+        (str(site), str(meter)): j
+        for j, (site, meter) in enumerate(
+            zip(power.labels["site"], power.labels["meter"], strict=True)
+        )
+    }
+    rows = []
+    for series, t0, t1, increase in pairs:
+        site, meter = (str(counter.labels.at[series, k]) for k in ("site", "meter"))
+        if (site, meter) not in at:
+            continue
+        pair = (pd.Timestamp(t0, tz="UTC"), pd.Timestamp(t1, tz="UTC"))
+        over = interval_energy(
+            power=gauge.samples(at[site, meter], window),
+            start=pair[0],
+            end=pair[1],
+            max_gap=pd.Timedelta(gauge.max_gap, unit="ns"),
+        )
+        if over.coverage >= 1.0:
+            rows.append((site, meter, over.value - increase, (t1 - t0) / 1e9))
+    found = pd.DataFrame(rows, columns=columns)
+    return found.groupby(["site", "meter"], as_index=False)[["fill_j", "filled_s"]].sum()
 
 
 def _site_kpi(row: pd.Series, kpi: str) -> Kpi:
@@ -192,6 +226,14 @@ class KpiEvaluator:
 
             counter = read(ENERGY, "meter").rename(columns={"value": "increase"})
             power = read(POWER, "meter", "integral").rename(columns={"value": "integral"})
+            if scale and {ENERGY, POWER} <= wanted:
+                # A reset pair covered by power counts its energy, not the counter's restart.
+                span = pd.Timedelta(window)
+                fills = _reset_fills(table(ENERGY, window), table(POWER, window), span)
+                counter = counter.merge(fills, on=["site", "meter"], how="left")
+                counter["fill_j"] = counter["fill_j"] / counter["coverage"].where(
+                    counter["coverage"] > 0
+                )
             totals = site_energy_totals(
                 meter_energy(counter, power, ["site", "meter"]),
                 self._sites,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from greenwatch.alerts._window import F64
+from greenwatch.alerts._window import F64, SeriesWindow
 
 OPS: dict[str, Callable[[F64, float], np.ndarray]] = {
     ">": operator.gt,
@@ -45,6 +45,7 @@ class Outcome:
 class Table:
     labels: pd.DataFrame
     values: dict[str, F64]
+    samples: SeriesWindow | None = None  # the raw samples, for windows reduced from them
 
 
 def label_columns(labels: pd.DataFrame) -> dict[str, np.ndarray]:

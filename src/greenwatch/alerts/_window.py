@@ -104,3 +104,17 @@ class SeriesWindow:
             out["coverage"] = np.minimum(covered_s / (w / 1e9), 1.0)
             out["integral"] = np.where(has, integral, np.nan)
         return {a: out[a] for a in aggs}
+
+    def reset_pairs(self, window: pd.Timedelta) -> list[tuple[int, int, int, float]]:
+        """(series, t0, t1 in ns, the pair's increase) of each covered pair in the window whose
+        counter dropped: a reset, whose increase counts only the new value."""
+        m = self.t >= self.now - int(window.value)
+        key, t, v = self.key[m], self.t[m], self.v[m]
+        paired = (key[1:] == key[:-1]) & (np.diff(t) <= self.max_gap)
+        at = np.flatnonzero(paired & (np.diff(v) < 0))
+        return [(int(key[i]), int(t[i]), int(t[i + 1]), float(v[i + 1])) for i in at]
+
+    def samples(self, series: int, window: pd.Timedelta) -> pd.DataFrame:
+        """The samples (ts, value) of one series in the window."""
+        m = (self.key == series) & (self.t >= self.now - int(window.value))
+        return pd.DataFrame({"ts": pd.to_datetime(self.t[m], utc=True), "value": self.v[m]})
