@@ -101,7 +101,8 @@ def _reset_fills(counter: Table, power: Table, window: pd.Timedelta) -> pd.DataF
     columns = ["site", "meter", "fill_j", "filled_s"]
     raw, gauge = counter.samples, power.samples
     pairs = raw.reset_pairs(window) if raw is not None else []
-    if not pairs or gauge is None or "meter" not in power.labels.columns:
+    named = all("meter" in t.labels.columns for t in (counter, power))
+    if not pairs or gauge is None or not named:
         return pd.DataFrame(columns=columns)
     at = {
         (str(site), str(meter)): j
