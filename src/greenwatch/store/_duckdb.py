@@ -513,7 +513,7 @@ class DuckDBStore:
         (columns site, bucket in ns and the kept ones); None when none are kept so."""
         cur = self._con.cursor()
         try:
-            return read_kept(cur, name, signature, sites, _ns(start), _ns(end))
+            return read_kept(cur, self._kept, name, signature, sites, _ns(start), _ns(end))
         finally:
             cur.close()
 

@@ -22,9 +22,9 @@ import re
 import duckdb
 import pandas as pd
 
+from greenwatch.store._retention import HOUR_NS
 from greenwatch.store._schema import transaction_with
 
-HOUR_NS = 3_600_000_000_000
 PREFIX = "kept_"
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,40}")
 
@@ -51,6 +51,7 @@ def _signature(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
 
 def read_kept(
     con: duckdb.DuckDBPyConnection,
+    tables: set[str],
     name: str,
     signature: str,
     sites: list[str],
@@ -58,9 +59,10 @@ def read_kept(
     hi: int,
 ) -> pd.DataFrame | None:
     """Rows kept under ``name`` for ``sites`` with ``lo <= bucket < hi``, in no particular
-    order; None when nothing is kept under that name and signature."""
+    order; None when nothing is kept under that name and signature (``tables``: the kept
+    tables the store knows of)."""
     table = table_of(name)
-    if table not in kept_tables(con) or _signature(con, table) != signature:
+    if table not in tables or _signature(con, table) != signature:
         return None
     # Sites come back as positions in ``sites``: integers convert faster than strings.
     found = con.execute(
