@@ -137,6 +137,7 @@ def victoriametrics(binary: str, tmp: Path) -> Iterator[str]:
         "-retentionPeriod=100y",
         "-search.latencyOffset=0s",
         "-search.disableCache",
+        "-dedup.minScrapeInterval=1ms",  # what greenwatch's VictoriaMetrics store needs
     ]
     url = f"http://127.0.0.1:{port}"
     with daemon(args, tmp / "victoria-metrics.log", f"{url}/health", poll_s=0.05):

@@ -10,7 +10,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from greenwatch.store import DuckDBStore, Retention
+    import argparse
+
+    from greenwatch.store import DuckDBStore, Retention, Store
 
 DATA_DIR_ENV = "GREENWATCH_DATA_DIR"
 STORE_FILE = "greenwatch.duckdb"
@@ -107,3 +109,40 @@ def open_store(
     return DuckDBStore(
         data_dir / STORE_FILE, create=create, retention=retention, memory_limit=memory_limit
     )
+
+
+def open_service_store(args: argparse.Namespace, *, retention: Retention | None = None) -> Store:
+    """The store ``serve`` and ``demo`` write to: the embedded file in ``--data-dir``, or
+    VictoriaMetrics at ``--store-write-url``/``--store-read-url`` (probed once: an engine
+    that cannot answer stops the command with one sentence)."""
+    if args.store == "duckdb":
+        return open_store(
+            args.data_dir, create=True, retention=retention, memory_limit=args.store_memory_limit
+        )
+    from greenwatch.model import ConfigError  # noqa: PLC0415 - kept out of --help
+    from greenwatch.store import VictoriaMetricsStore  # noqa: PLC0415
+
+    if not args.store_write_url:
+        problem = "--store victoriametrics needs the engine's write URL"
+        raise ConfigError("command line", [(None, "--store-write-url", problem)])
+    token = None
+    if args.store_token_file is not None:
+        try:
+            token = args.store_token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            problem = f"cannot read the token: {exc}"
+            raise ConfigError(
+                str(args.store_token_file), [(None, "--store-token-file", problem)]
+            ) from None
+        if not token:
+            problem = "the token file is empty"
+            raise ConfigError(
+                str(args.store_token_file), [(None, "--store-token-file", problem)]
+            ) from None
+    store = VictoriaMetricsStore(args.store_write_url, read_url=args.store_read_url, token=token)
+    try:
+        store.probe()
+    except BaseException:
+        store.close()
+        raise
+    return store

@@ -11,7 +11,7 @@ import pandas as pd
 
 from greenwatch.cli._common import (
     Progress,
-    open_store,
+    open_service_store,
     say,
 )
 from greenwatch.cli._export_args import export_settings
@@ -54,7 +54,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         start=state.start,
         scenarios=demo_scenarios(inventory, state.start, end),
     )
-    store = open_store(args.data_dir, create=True, memory_limit=args.store_memory_limit)
+    store = open_service_store(args)
     expected = sim.series_count() * int((end - state.start) / pd.Timedelta(minutes=1))
     say(
         f"greenwatch demo: {len(inventory.sites)} sites, {len(inventory.links)} links, "
@@ -69,13 +69,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
         generated, stored = backfill(sim, store.write, end, progress=advance)
     took = time.perf_counter() - started
+    stored_as = "newly stored" if getattr(store, "counts_new", True) else "sent"
     say(
-        f"backfill: {generated:,} samples generated, {stored:,} newly stored in {took:.1f} s "
+        f"backfill: {generated:,} samples generated, {stored:,} {stored_as} in {took:.1f} s "
         f"({generated / max(took, 1e-9):,.0f} samples/s)"
     )
     if pools or records:
         say(f"registry: {pools} pool(s) registered, {records} verification record(s) added")
-    keep_hourly_pue(store, [s.id for s in inventory.sites], state.start, end)
+    if callable(getattr(store, "keep", None)):
+        keep_hourly_pue(store, [s.id for s in inventory.sites], state.start, end)
     if args.no_serve:
         store.close()
         return 0
@@ -93,12 +95,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     options = _service_options(args)  # bad configuration stops here, before the store opens
-    store = open_store(
-        args.data_dir,
-        create=True,
-        retention=_retention(args),
-        memory_limit=args.store_memory_limit,
-    )
+    store = open_service_store(args, retention=_retention(args))
     run_until_stopped(Service(store, inventory, **options), say)
     return 0
 

@@ -186,7 +186,8 @@ class Service:
         """Retention, the store probe, exports, alerts, the simulator, reports, collection."""
         self._every(self.apply_retention, "retention", hours=RETENTION_EVERY_H)
         self._every(self.check_store, "store-probe", seconds=STORE_PROBE_S)
-        self._every(self.keep_hourly_pue, "hourly-pue", minutes=HOURLY_PUE_EVERY_MIN)
+        if callable(getattr(self.store, "keep", None)):  # else nothing to keep, only to compute
+            self._every(self.keep_hourly_pue, "hourly-pue", minutes=HOURLY_PUE_EVERY_MIN)
         self.exports.install(self.scheduler)  # KPI snapshot job; OTLP and Influx pushes
         if self.alerts is not None:
             self._every(self.alerts.tick, "alerts", seconds=ALERT_TICK_S)

@@ -60,7 +60,8 @@ class Store(Protocol):
     def write(self, batch: pd.DataFrame) -> int:
         """Store a batch; a sample with the same metric, labels and ts is stored once.
 
-        Returns the number of samples newly stored.
+        Returns the number of samples newly stored, or of samples sent where the engine
+        de-duplicates on its own and does not say (a store whose ``counts_new`` is False).
         """
         ...
 

@@ -3,18 +3,24 @@
 **Names.** Series keep their canonical names in the engine: ``power_watts{site=…,meter=…}``
 is what a PromQL user, Grafana and the exported alert rules see (no server flag needed).
 
-**Writes** are one ``POST /api/v1/import`` per write: VictoriaMetrics's JSON-lines import, one
-line per series with its values and millisecond timestamps, retried with exponential backoff on
-429, 5xx and connection errors. The contract wants ``write`` to be idempotent and to say how
-many samples were new, which VictoriaMetrics does not report, so a write first reads back the
-(series, ms) pairs already stored in the batch's time range (``/api/v1/export``) and sends only
-new samples; within a batch the first of duplicates wins, as in the embedded store. Then it asks for
-``/internal/force_flush`` (single node; ``flush=False`` for a cluster, where ``vminsert`` has no
-such endpoint and data shows up within a second or so) so the next read sees the write.
-Writes from one store object are serialised; two writers racing on the same samples may both
-send them, which VictoriaMetrics then keeps once only if it runs with
-``-dedup.minScrapeInterval=1ms``. **Timestamps have millisecond resolution** in
-VictoriaMetrics: samples of one series closer than 1 ms collapse to one.
+**Writes** are one ``POST /api/v1/import`` per write, nothing read first: VictoriaMetrics's
+JSON-lines import, one line per series with its values and millisecond timestamps, retried with
+exponential backoff on 429, 5xx and connection errors. **Idempotency is the engine's**: it must
+run with ``-dedup.minScrapeInterval=1ms`` (every deployment file here does), which keeps one
+sample per series and millisecond however often it was sent — a retried batch, an agent's retry
+that lands on another ingest replica, two writers racing. Within a batch the first of duplicates
+is sent, as the embedded store keeps it; across writes, a second *different* value for a stored
+(series, ms) is the engine's choice, not the first. So ``write`` returns the samples sent, not
+the samples new (:attr:`counts_new` is False). Then, on a single node (the read URL is the write
+URL), it asks for ``/internal/force_flush`` so the next read sees the write; a cluster's
+``vminsert`` has no such endpoint and data shows up within a second or so.
+**Timestamps have millisecond resolution** in VictoriaMetrics: samples of one series closer
+than 1 ms collapse to one.
+
+**Two URLs.** ``url`` takes writes and ``read_url`` (default: ``url``) reads, so a cluster's
+``vminsert`` and ``vmselect`` — or a vmauth in front of them — fit: e.g.
+``http://vminsert:8480/insert/0/prometheus`` and ``http://vmselect:8481/select/0/prometheus``
+for tenant 0 (``deploy/scale-out.md``).
 
 **Reads.** Raw samples come from ``/api/v1/export`` (half-open: ``end`` − 1 ms). The
 aggregations ``mean min max sum count first last`` are pushed down as MetricsQL
@@ -91,37 +97,47 @@ def _seconds(ns: int) -> str:
 
 
 class VictoriaMetricsStore:
-    """A store in VictoriaMetrics at ``url`` (e.g. ``http://127.0.0.1:8428``).
+    """A store in VictoriaMetrics: writes to ``url`` (e.g. ``http://127.0.0.1:8428``), reads
+    from ``read_url`` (default ``url``).
 
-    ``token`` is sent as ``Authorization: Token …`` (for vmauth or a proxy in front);
-    ``flush`` calls ``/internal/force_flush`` after writes (single-node VictoriaMetrics).
+    ``token`` is sent as ``Authorization: Bearer …`` (for vmauth or a proxy in front);
+    ``flush`` (default: when the two URLs are one single node's) calls ``/internal/force_flush``
+    after writes.
     """
+
+    counts_new = False  # write() returns samples sent; the engine de-duplicates
 
     def __init__(
         self,
         url: str,
         *,
+        read_url: str | None = None,
         token: str | None = None,
         gaps: Gaps | None = None,
         timeout_s: float = 30.0,
         max_retries: int = 5,
-        flush: bool = True,
+        flush: bool | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.read_url = (read_url or url).rstrip("/")
         self.gaps = gaps or Gaps()
         self.max_retries = max_retries
-        self.flush = flush
-        headers = {"Authorization": f"Token {token}"} if token else {}
+        self.flush = self.read_url == self.url if flush is None else flush
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(base_url=self.url, timeout=timeout_s, headers=headers)
+        self._read = httpx.Client(base_url=self.read_url, timeout=timeout_s, headers=headers)
         self._lock = threading.Lock()
 
     # -- HTTP --------------------------------------------------------------------------------
 
-    def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:
+    def _get(
+        self, path: str, params: dict[str, Any], client: httpx.Client | None = None
+    ) -> httpx.Response:
+        client = client or self._read
         try:
-            answer = self._http.post(path, data=params)
+            answer = client.post(path, data=params)
         except httpx.HTTPError as exc:
-            raise StoreError(f"VictoriaMetrics at {self.url} unreachable: {exc}") from exc
+            raise StoreError(f"VictoriaMetrics at {client.base_url} unreachable: {exc}") from exc
         if answer.status_code != 200:
             raise StoreError(f"VictoriaMetrics {path}: HTTP {answer.status_code}: {answer.text}")
         return answer
@@ -159,36 +175,17 @@ class VictoriaMetricsStore:
     # -- writing -----------------------------------------------------------------------------
 
     def write(self, batch: pd.DataFrame) -> int:
-        """Store a batch idempotently; returns the number of samples newly stored."""
+        """Store a batch in one import request; returns the number of samples sent (the first
+        of duplicates within the batch; the engine keeps one per series and millisecond)."""
         batch = validate_batch(batch)
         if batch.empty:
             return 0
         labels = label_columns(batch)
         batch = batch.assign(ts=batch["ts"].dt.floor("ms"))
         batch = batch.drop_duplicates(["metric", *labels, "ts"], keep="first")
-        batch["key"] = _keys(batch, labels)
         with self._lock:
-            fresh = []
-            for metric, rows in batch.groupby("metric", sort=False):
-                sites = sorted(set(rows["site"].astype(str)))
-                stored = self._export(
-                    selector(str(metric), {"site": sites}),
-                    int(rows["ts"].min().value),
-                    int(rows["ts"].max().value) + MS,
-                )
-                if stored.empty:
-                    fresh.append(rows)
-                    continue
-                seen = pd.MultiIndex.from_frame(stored[["key", "t"]])
-                mine = pd.MultiIndex.from_arrays(
-                    [rows["key"], rows["ts"].to_numpy(dtype="datetime64[ns]").view("int64")]
-                )
-                fresh.append(rows[~mine.isin(seen)])
-            new = pd.concat(fresh) if fresh else batch.iloc[0:0]
-            if new.empty:
-                return 0
-            self._send(new.drop(columns="key"))
-        return len(new)
+            self._send(batch)
+        return len(batch)
 
     def _send(self, batch: pd.DataFrame) -> None:
         body = _import_lines(batch)
@@ -200,7 +197,7 @@ class VictoriaMetricsStore:
                 raise StoreError(f"VictoriaMetrics write to {self.url} failed: {error}")
             time.sleep(min(0.5 * 2.0**attempt, 10.0))
         if self.flush:
-            self._get("/internal/force_flush", {})
+            self._get("/internal/force_flush", {}, self._http)
 
     def _import(self, body: bytes) -> tuple[str | None, bool]:
         """One ``/api/v1/import`` request: the error (None when stored) and whether a retry
@@ -339,9 +336,16 @@ class VictoriaMetricsStore:
         out["key"] = np.asarray(keys, dtype=object)[out["series_id"].to_numpy()]
         return _labelled(out.drop(columns="series_id"), ["value"] if len(aggs) == 1 else aggs)
 
+    def probe(self) -> None:
+        """Ask the read URL for the names of the last five minutes; raises
+        :class:`StoreError` naming the failure when VictoriaMetrics cannot answer."""
+        now_ms = time.time_ns() // MS * MS
+        self._get("/api/v1/label/__name__/values", {"start": _seconds(now_ms - 300_000 * MS)})
+
     def close(self) -> None:
         """Close the HTTP clients (the data lives on in VictoriaMetrics)."""
         self._http.close()
+        self._read.close()
 
 
 def _import_lines(batch: pd.DataFrame) -> bytes:
@@ -360,17 +364,6 @@ def _import_lines(batch: pd.DataFrame) -> bytes:
         }
         out.append(json.dumps(item, separators=(",", ":")))
     return ("\n".join(out) + "\n").encode()
-
-
-def _keys(batch: pd.DataFrame, labels: list[str]) -> pd.Series:
-    """Each row's labels as the JSON key the export parser makes (None labels left out)."""
-    grouped = batch.groupby(labels, dropna=False, sort=False, observed=True)
-    firsts = grouped.head(1)[labels]
-    keys = [
-        json.dumps({k: v for k, v in zip(labels, row, strict=True) if pd.notna(v)}, sort_keys=True)
-        for row in firsts.itertuples(index=False, name=None)
-    ]
-    return pd.Series(np.asarray(keys, dtype=object)[grouped.ngroup().to_numpy()], index=batch.index)
 
 
 def _summed_by(frame: pd.DataFrame, by: list[str], value_cols: list[str]) -> pd.DataFrame:

@@ -23,6 +23,36 @@ def _memory_size(text: str) -> str:
     return text
 
 
+def _store_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("store (where samples live)")
+    group.add_argument(
+        "--store",
+        choices=("duckdb", "victoriametrics"),
+        default="duckdb",
+        help="the embedded DuckDB file in --data-dir (default), or VictoriaMetrics, single node "
+        "or cluster, at --store-write-url and --store-read-url (alert state, tokens, the "
+        "registry and reports stay in --data-dir)",
+    )
+    group.add_argument(
+        "--store-write-url",
+        metavar="URL",
+        help="where samples are written: a VictoriaMetrics single node (http://HOST:8428), "
+        "vminsert's tenant path (http://HOST:8480/insert/0/prometheus) or vmauth in front",
+    )
+    group.add_argument(
+        "--store-read-url",
+        metavar="URL",
+        help="where samples are read (default: --store-write-url): vmselect's tenant path "
+        "(http://HOST:8481/select/0/prometheus) or vmauth in front",
+    )
+    group.add_argument(
+        "--store-token-file",
+        type=Path,
+        metavar="FILE",
+        help="a file holding the bearer token sent to both URLs (vmauth)",
+    )
+
+
 def _server_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="listen address (loopback by default)")
     parser.add_argument("--port", type=int, default=8050, help="HTTP port (default 8050)")
@@ -51,6 +81,7 @@ def _server_args(parser: argparse.ArgumentParser) -> None:
         help=f"bound on the store's memory, its block cache and working memory, e.g. 512MiB "
         f"or 4GB (default {STORE_MEMORY_LIMIT}); larger operations spill to disk",
     )
+    _store_args(parser)
     boundary = parser.add_argument_group("ingest boundary (what pushed data must satisfy)")
     boundary.add_argument(
         "--unknown-sites",
