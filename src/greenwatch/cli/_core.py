@@ -96,7 +96,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     options = _service_options(args)  # bad configuration stops here, before the store opens
     store = open_service_store(args, retention=_retention(args))
-    run_until_stopped(Service(store, inventory, **options), say)
+    run_until_stopped(Service(store, inventory, roles=args.role, **options), say)
     return 0
 
 

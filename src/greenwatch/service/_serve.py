@@ -1,4 +1,12 @@
-"""``greenwatch serve``: one process with the HTTP API, the dashboard and the scheduler."""
+"""``greenwatch serve``: one process with the HTTP API, the dashboard and the scheduler.
+
+**Roles** split it for a scale-out deployment (``deploy/scale-out.md``): ``ingest`` takes
+pushes only (stateless: several replicas behind one URL, a retry landing on another replica
+stored once by the store); ``ui`` serves the dashboard and the read, KPI, report, resource and
+operations APIs; ``jobs`` runs the scheduler — alert evaluation and its API, the KPI snapshot
+behind ``/metrics``, reports, retention, kept roll-ups, collection — and must run in exactly
+one process. ``all`` is the three (one box). Every role answers ``/healthz`` and ``/readyz``.
+"""
 
 from __future__ import annotations
 
@@ -52,18 +60,13 @@ from greenwatch.store import Store, StoreError
 log = logging.getLogger("greenwatch.serve")
 LIVE_STEP = pd.Timedelta(seconds=15)
 FLUSH_S = 5.0  # collected batches are written together, not one store write per poll
-# Each module registers its routes with ``register(app, ctx)``.
-API_MODULES = (
-    _auth,
-    _api_kpi,
-    _api_ingest,
-    _api_read,
-    _api_reports,
-    _api_alerts,
-    _api_metrics,
-    _api_resources,
-    _api_ops,
-)
+# Each module registers its routes with ``register(app, ctx)``; a role serves its own.
+ROLE_MODULES = {
+    "ingest": (_api_ingest,),
+    "ui": (_api_kpi, _api_read, _api_reports, _api_resources, _api_ops),
+    "jobs": (_api_alerts, _api_metrics),
+}
+ROLES = tuple(ROLE_MODULES)
 RETENTION_EVERY_H = 24  # delete what the store's retention no longer keeps, then checkpoint
 HOURLY_PUE_EVERY_MIN = 10  # keep the hourly PUE inputs of hours that settled meanwhile
 HOURLY_PUE_DAYS = 31  # over the longest window the overview and the monthly report read
@@ -105,6 +108,7 @@ class Service:
     # What pushed data must satisfy; the inventory file (when one) is re-read when it changes.
     boundary_policy: BoundaryPolicy = field(default_factory=BoundaryPolicy)
     inventory_path: Path | None = None
+    roles: frozenset[str] = frozenset(ROLES)  # what this process does (see the module's doc)
     ingest: Ingest = field(init=False)
     _ready: threading.Event = field(default_factory=threading.Event, init=False)
 
@@ -119,7 +123,10 @@ class Service:
         self._store_trouble: str | None = None
         self.resources = self._resource_registry()
         self.compute = registry_source(self.resources)
-        self.alerts = self._alert_engine() if self.alerting else None
+        unknown = self.roles - set(ROLES)
+        if unknown or not self.roles:
+            raise ValueError(f"roles must be some of {', '.join(ROLES)}, not {sorted(unknown)}")
+        self.alerts = self._alert_engine() if self.alerting and "jobs" in self.roles else None
         audit = self.data_dir / AUDIT_FILE if self.data_dir is not None else None
         self.audit = AuditLog(audit, self.clock)
         self.context = self._api_context()
@@ -165,8 +172,12 @@ class Service:
     def _flask_app(self) -> flask.Flask:
         """The HTTP API (each module registers its routes) with the dashboard mounted on it."""
         flask_app = create_flask(self._ready.is_set, lambda: self._store_trouble)
-        for module in API_MODULES:
-            module.register(flask_app, self.context)
+        _auth.register(flask_app, self.context)
+        for role in ROLES:
+            for module in ROLE_MODULES[role] if role in self.roles else ():
+                module.register(flask_app, self.context)
+        if "ui" not in self.roles:
+            return flask_app
         create_app(
             self.store,
             self.inventory,
@@ -183,9 +194,12 @@ class Service:
         return flask_app
 
     def _add_jobs(self) -> None:
-        """Retention, the store probe, exports, alerts, the simulator, reports, collection."""
-        self._every(self.apply_retention, "retention", hours=RETENTION_EVERY_H)
+        """The store probe; with the jobs role also retention, exports, alerts, the
+        simulator, reports, collection."""
         self._every(self.check_store, "store-probe", seconds=STORE_PROBE_S)
+        if "jobs" not in self.roles:
+            return
+        self._every(self.apply_retention, "retention", hours=RETENTION_EVERY_H)
         if callable(getattr(self.store, "keep", None)):  # else nothing to keep, only to compute
             self._every(self.keep_hourly_pue, "hourly-pue", minutes=HOURLY_PUE_EVERY_MIN)
         self.exports.install(self.scheduler)  # KPI snapshot job; OTLP and Influx pushes
@@ -303,14 +317,22 @@ class Service:
         self.scheduler.start()
         if self.collection is not None:
             self.collection.start()
-        if self.data_dir is not None:  # local commands find this server through the data dir
+        if self._published:  # local commands find this server through the data dir
+            assert self.data_dir is not None
             admin_token(self.data_dir, self.context.tokens)
             publish(self.data_dir, self.url)
         self._ready.set()
 
+    @property
+    def _published(self) -> bool:
+        """Whether local commands are sent here: a data directory and the ui's APIs (ingest
+        replicas share the directory and serve none of what those commands ask)."""
+        return self.data_dir is not None and "ui" in self.roles
+
     def stop(self) -> None:
         self._ready.clear()
-        if self.data_dir is not None:
+        if self._published:
+            assert self.data_dir is not None
             withdraw(self.data_dir)
         if self.collection is not None:
             self.collection.shutdown()
@@ -341,7 +363,9 @@ def wait_for_stop() -> None:
 def run_until_stopped(service: Service, announce: Callable[[str], None]) -> None:
     """Start the service, block until Ctrl-C or SIGTERM, then stop it cleanly."""
     service.start()
-    announce(f"greenwatch is serving the dashboard at {service.url} (Ctrl-C stops)")
+    roles = "" if service.roles == set(ROLES) else f" ({', '.join(sorted(service.roles))})"
+    what = "the dashboard" if "ui" in service.roles else "its APIs"
+    announce(f"greenwatch{roles} is serving {what} at {service.url} (Ctrl-C stops)")
     wait_for_stop()
     announce("greenwatch: stopping…")
     service.stop()

@@ -53,6 +53,22 @@ def _store_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+ROLES = ("ingest", "ui", "jobs")
+
+
+def _roles(text: str) -> frozenset[str]:
+    """``all`` or a comma-separated list of roles."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if names == ["all"]:
+        return frozenset(ROLES)
+    unknown = [n for n in names if n not in ROLES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give 'all' or some of {', '.join(ROLES)}, comma-separated"
+        )
+    return frozenset(names)
+
+
 def _server_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="listen address (loopback by default)")
     parser.add_argument("--port", type=int, default=8050, help="HTTP port (default 8050)")
@@ -147,6 +163,16 @@ def add_commands(sub: Subparsers) -> None:
         default=ROLLUP_RETENTION_DAYS,
         help=f"keep hourly and daily roll-ups this many days (default {ROLLUP_RETENTION_DAYS}, "
         "ten years)",
+    )
+    serve.add_argument(
+        "--role",
+        type=_roles,
+        default=frozenset(ROLES),
+        metavar="ROLES",
+        help="what this process does, 'all' (default) or a comma-separated list of: ingest "
+        "(the push APIs only; stateless, run several behind one URL), ui (dashboard, read, "
+        "KPI, report, resource and operations APIs), jobs (alert evaluation and its API, the "
+        "KPI snapshot behind /metrics, reports, retention, collection; run exactly one)",
     )
     serve.set_defaults(handler=lazy("_core", "_cmd_serve"))
 
