@@ -133,3 +133,42 @@ def _boundary_policy(args: argparse.Namespace) -> BoundaryPolicy:
             raise ConfigError("command line", [(None, option, str(exc))]) from None
     max_age, max_future = durations["max_age"], durations["max_future"]
     return BoundaryPolicy(max_age, max_future, args.unknown_sites, args.power_margin)
+
+
+def _cmd_rollup(args: argparse.Namespace) -> int:
+    from greenwatch.model import GreenwatchError, parse_time_range  # noqa: PLC0415
+    from greenwatch.store import VictoriaMetricsStore  # noqa: PLC0415
+
+    problems: list[tuple[int | None, str, str]] = []
+    try:
+        parse_time_range(args.since, "now", pd.Timestamp.now(tz="UTC"))
+    except GreenwatchError as exc:
+        problems.append((None, "--since", str(exc)))
+    if args.every < 60:
+        problems.append((None, "--every", "at least 60 s (a summary's revision is its minute)"))
+    if problems:
+        raise ConfigError("command line", problems)
+    store = open_service_store(argparse.Namespace(**vars(args), store="victoriametrics"))
+    assert isinstance(store, VictoriaMetricsStore)
+    try:
+        roller = store.roller(args.shard, max(1, args.chunk_hours))
+    except ValueError as exc:
+        store.close()
+        raise ConfigError("command line", [(None, "--shard", str(exc))]) from None
+    try:
+        while True:
+            now = pd.Timestamp.now(tz="UTC")
+            since = parse_time_range(args.since, "now", now)[0]
+            started = time.perf_counter()
+            hours, rows = roller.run(int(now.value), int(since.value))
+            say(
+                f"rollup {roller.shard.label}: {hours} hour(s) summarised, {rows:,} summary row(s) "
+                f"in {time.perf_counter() - started:.1f} s"
+            )
+            if args.once:
+                return 0
+            time.sleep(args.every)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        store.close()

@@ -70,6 +70,7 @@ ROLES = tuple(ROLE_MODULES)
 RETENTION_EVERY_H = 24  # delete what the store's retention no longer keeps, then checkpoint
 HOURLY_PUE_EVERY_MIN = 10  # keep the hourly PUE inputs of hours that settled meanwhile
 HOURLY_PUE_DAYS = 31  # over the longest window the overview and the monthly report read
+ROLLUP_EVERY_S = 60.0  # the engine's hourly summaries: at most once a minute (revisions)
 STORE_PROBE_S = 15.0  # read the store this often; a failure makes /readyz 503
 ALERT_TICK_S = 15.0  # dispatch this often; rules are evaluated every evaluation_interval
 
@@ -200,6 +201,8 @@ class Service:
         if "jobs" not in self.roles:
             return
         self._every(self.apply_retention, "retention", hours=RETENTION_EVERY_H)
+        if callable(getattr(self.store, "roll_up", None)):  # summaries kept in the engine
+            self._every(self.roll_up, "rollup", seconds=ROLLUP_EVERY_S)
         if callable(getattr(self.store, "keep", None)):  # else nothing to keep, only to compute
             self._every(self.keep_hourly_pue, "hourly-pue", minutes=HOURLY_PUE_EVERY_MIN)
         self.exports.install(self.scheduler)  # KPI snapshot job; OTLP and Influx pushes
@@ -284,6 +287,14 @@ class Service:
         now = self.clock()
         sites = [s.id for s in self.inventory.sites]
         keep_hourly_pue(self.store, sites, now - pd.Timedelta(days=HOURLY_PUE_DAYS), now, now)
+
+    def roll_up(self) -> None:
+        """Summarise the hours that settled, and redo those late writes touched, over the
+        last month (a store that keeps its hourly summaries in the engine)."""
+        now = self.clock()
+        hours, rows = self.store.roll_up(now, now - pd.Timedelta(days=HOURLY_PUE_DAYS))  # type: ignore[attr-defined]
+        if hours:
+            log.info("rollup: %s hour(s), %s summary row(s)", hours, rows)
 
     def check_store(self) -> str | None:
         """Read the store once (stores that can be probed); the failure, or None."""

@@ -39,9 +39,12 @@ numbers. Coverage is the covered share of the bucket from those raw pairs, not
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,9 +62,28 @@ from greenwatch.store._base import (
     match_labels,
     normalise_aggs,
 )
-from greenwatch.store._duckdb import _finish
-from greenwatch.store._sql import summary_sql
+from greenwatch.store._duckdb import _NEEDS, _finish, _regroup
+from greenwatch.store._sql import ROLLUP_COLUMNS, summary_sql
+from greenwatch.store._vmrollup import (
+    DIRTY,
+    FROM,
+    HOUR,
+    NOTHING_ROLLED,
+    SKEW,
+    STATE_LOOKBACK,
+    UNTIL,
+    RolledHours,
+    Roller,
+    Shard,
+    canonical,
+    dirty_markers,
+    oldest_marked,
+    state_from_export,
+    summary_match,
+    summary_rows,
+)
 
+DEFAULT_SKEW = pd.Timedelta(SKEW, unit="ns")
 ADDITIVE = ("sum", "count", "increase", "integral")
 MS = 1_000_000
 PUSHDOWN = {
@@ -79,9 +101,10 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def selector(metric: str, labels: LabelFilter | None = None) -> str:
-    """The series selector of a canonical metric with label filters (lists: any of)."""
-    parts = [f"__name__={_quote(metric)}"]
+def selector(metric: str, labels: LabelFilter | None = None, *, regex: bool = False) -> str:
+    """The series selector of a canonical metric (``regex``: a name regex) with label filters
+    (lists: any of)."""
+    parts = [f"__name__{'=~' if regex else '='}{_quote(metric)}"]
     for name, wanted in (labels or {}).items():
         values = [wanted] if isinstance(wanted, str) else list(wanted)
         if len(values) == 1:
@@ -102,7 +125,9 @@ class VictoriaMetricsStore:
 
     ``token`` is sent as ``Authorization: Bearer …`` (for vmauth or a proxy in front);
     ``flush`` (default: when the two URLs are one single node's) calls ``/internal/force_flush``
-    after writes.
+    after writes; ``skew`` is how far the clocks of writers and the roller may differ, plus how
+    long a write may take to become visible (default 5 minutes; see
+    :mod:`greenwatch.store._vmrollup`).
     """
 
     counts_new = False  # write() returns samples sent; the engine de-duplicates
@@ -117,6 +142,7 @@ class VictoriaMetricsStore:
         timeout_s: float = 30.0,
         max_retries: int = 5,
         flush: bool | None = None,
+        skew: pd.Timedelta = DEFAULT_SKEW,
     ) -> None:
         self.url = url.rstrip("/")
         self.read_url = (read_url or url).rstrip("/")
@@ -127,6 +153,8 @@ class VictoriaMetricsStore:
         self._http = httpx.Client(base_url=self.url, timeout=timeout_s, headers=headers)
         self._read = httpx.Client(base_url=self.read_url, timeout=timeout_s, headers=headers)
         self._lock = threading.Lock()
+        self.skew = int(skew.value)
+        self._writer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
     # -- HTTP --------------------------------------------------------------------------------
 
@@ -142,21 +170,22 @@ class VictoriaMetricsStore:
             raise StoreError(f"VictoriaMetrics {path}: HTTP {answer.status_code}: {answer.text}")
         return answer
 
+    def _export_items(self, match: str, lo: int, hi: int) -> list[dict[str, Any]]:
+        """``/api/v1/export`` of ``lo <= t < hi`` (ns) as parsed JSON lines."""
+        answer = self._get(
+            "/api/v1/export", {"match[]": match, "start": _seconds(lo), "end": _seconds(hi - MS)}
+        )
+        return [json.loads(line) for line in answer.text.splitlines() if line]
+
     def _export(self, match: str, lo: int, hi: int) -> pd.DataFrame:
         """Raw samples of the series matching ``match`` with ``lo <= t < hi`` (ns; ms steps).
 
         Columns: ``key`` (labels as JSON), ``t`` (ns), ``value``; one row per (key, t).
         """
-        answer = self._get(
-            "/api/v1/export", {"match[]": match, "start": _seconds(lo), "end": _seconds(hi - MS)}
-        )
         keys: list[str] = []
         times: list[np.ndarray] = []
         values: list[np.ndarray] = []
-        for line in answer.text.splitlines():
-            if not line:
-                continue
-            item = json.loads(line)
+        for item in self._export_items(match, lo, hi):
             labels = {k: v for k, v in item["metric"].items() if k != "__name__"}
             stamps = np.asarray(item["timestamps"], dtype="int64") * MS
             keys += [json.dumps(labels, sort_keys=True)] * len(stamps)
@@ -183,12 +212,15 @@ class VictoriaMetricsStore:
         labels = label_columns(batch)
         batch = batch.assign(ts=batch["ts"].dt.floor("ms"))
         batch = batch.drop_duplicates(["metric", *labels, "ts"], keep="first")
+        now = time.time_ns()
+        lines = _import_lines(batch) + dirty_markers(batch, now, self._writer)
         with self._lock:
-            self._send(batch)
+            self._send(lines)
         return len(batch)
 
-    def _send(self, batch: pd.DataFrame) -> None:
-        body = _import_lines(batch)
+    def _send(self, lines: list[str]) -> None:
+        """One import request of JSON lines (retried), then a flush where asked."""
+        body = ("\n".join(lines) + "\n").encode()
         for attempt in range(self.max_retries + 1):
             error, retry = self._import(body)
             if error is None:
@@ -260,7 +292,7 @@ class VictoriaMetricsStore:
             return _labelled(out, ["value"])
         if set(aggs) <= set(PUSHDOWN) and (hi - lo) % width == 0 and width % MS == 0:
             return self._pushed_down(match, aggs, lo, hi, width)
-        return self._from_raw(match, aggs, lo, hi, width)
+        return self._summarised(metric, labels, aggs, lo, hi, width)
 
     def _pushed_down(
         self, match: str, aggs: list[str], lo: int, hi: int, width: int
@@ -303,12 +335,50 @@ class VictoriaMetricsStore:
         wide.columns.name = None
         return _labelled(wide, ["value"] if len(aggs) == 1 else aggs)
 
-    def _from_raw(self, match: str, aggs: list[str], lo: int, hi: int, width: int) -> pd.DataFrame:
-        margin_lo = int(self.gaps.counter_lookback.value)
-        margin_hi = int(self.gaps.max_gap.value)
-        raw = self._export(match, lo - margin_lo, hi + margin_lo)
-        if raw.empty:
+    def _summarised(
+        self, metric: str, labels: LabelFilter | None, aggs: list[str], lo: int, hi: int, width: int
+    ) -> pd.DataFrame:
+        """Aggregates from the hourly summaries kept in the engine for the whole hours they
+        cover (:mod:`greenwatch.store._vmrollup`), and from raw samples for the rest."""
+        inner = self._summary_span(metric, lo, hi, width)
+        pieces = [(lo, hi)] if inner is None else [(lo, inner[0]), (inner[1], hi)]
+        parts = [
+            self._raw_rows(selector(metric, labels), lo, width, a, b) for a, b in pieces if b > a
+        ]
+        if inner is not None:
+            needed = {c for a in aggs for c in _NEEDS[a]} | {"first_t", "last_t"}
+            columns = [c for c in ROLLUP_COLUMNS if c in needed]
+            match = selector(summary_match(metric, columns), labels, regex=True)
+            items = self._export_items(match, inner[0], inner[1])
+            parts.append(summary_rows(items, metric).assign(series_id=0))
+        found = [part for part in parts if not part.empty]
+        if not found:
             return _empty(aggs)
+        rows = pd.concat(found, ignore_index=True)
+        codes, keys = pd.factorize(rows["key"])
+        rows = rows.assign(series_id=codes.astype("int32")).drop(columns="key")
+        data = _regroup(rows, lo, width) if len(found) > 1 or inner is not None else rows
+        out = _finish(data, aggs, lo, hi, width)
+        out["ts"] = pd.to_datetime(out["ts"].astype("int64"), unit="ns", utc=True)
+        out["key"] = np.asarray(keys, dtype=object)[out["series_id"].to_numpy()]
+        return _labelled(out.drop(columns="series_id"), ["value"] if len(aggs) == 1 else aggs)
+
+    def _summary_span(self, metric: str, lo: int, hi: int, width: int) -> tuple[int, int] | None:
+        """The whole hours of ``[lo, hi)`` a read takes from summaries, if any: on an hourly
+        grid (or one bucket over the range), at least one hour, all of them summarised."""
+        if width != hi - lo and (lo % HOUR or width % HOUR):
+            return None
+        start, end = self.rolled_hours().span(metric)
+        a, b = max(start, -(-lo // HOUR) * HOUR), min(end, hi // HOUR * HOUR)
+        return (a, b) if b - a >= HOUR else None
+
+    def _raw_rows(self, match: str, origin: int, width: int, lo: int, hi: int) -> pd.DataFrame:
+        """Bucket summaries (grid ``origin + k·width``) of the raw samples in ``[lo, hi)``,
+        with the look-back margins, by the embedded store's SQL; a ``key`` column."""
+        lookback = int(self.gaps.counter_lookback.value)
+        raw = self._export(match, lo - lookback, hi + lookback)
+        if raw.empty:
+            return pd.DataFrame()
         codes, keys = pd.factorize(raw["key"])
         samples = pd.DataFrame(
             {"series_id": codes.astype("int32"), "t": raw["t"], "value": raw["value"]}
@@ -319,22 +389,95 @@ class VictoriaMetricsStore:
             con.register("samples", samples)
             con.register("_ids", ids)
             params = {
-                "origin": lo,
+                "origin": origin,
                 "step": width,
                 "lo": lo,
                 "hi": hi,
-                "max_gap": margin_hi,
-                "lookback": margin_lo,
+                "max_gap": int(self.gaps.max_gap.value),
+                "lookback": lookback,
             }
             data = con.execute(summary_sql("_ids"), params).df()
         finally:
             con.close()
         if data.empty:
-            return _empty(aggs)
-        out = _finish(data, aggs, lo, hi, width)
-        out["ts"] = pd.to_datetime(out["ts"].astype("int64"), unit="ns", utc=True)
-        out["key"] = np.asarray(keys, dtype=object)[out["series_id"].to_numpy()]
-        return _labelled(out.drop(columns="series_id"), ["value"] if len(aggs) == 1 else aggs)
+            return pd.DataFrame()
+        data["key"] = np.asarray(keys, dtype=object)[data["series_id"].to_numpy()]
+        return data.drop(columns="series_id")
+
+    # -- hourly summaries --------------------------------------------------------------------
+
+    def rolled_hours(self) -> RolledHours:
+        """Which hours readers may take from the summaries now (the roller's state, less the
+        hours late writes touched since its last run)."""
+        now = time.time_ns()
+        items = self._export_items(
+            f'{{__name__=~"{FROM}|{UNTIL}|{DIRTY}"}}', now - STATE_LOOKBACK, now + MS
+        )
+        if not items:
+            return NOTHING_ROLLED
+        lookback, max_gap = int(self.gaps.counter_lookback.value), int(self.gaps.max_gap.value)
+        return state_from_export(items, lookback, max_gap, self.skew)
+
+    def roller(self, shard: str = "0/1", chunk_hours: int = 24) -> Roller:
+        """The roller of ``shard`` (``i/n``; default all series) over this store; ValueError
+        for a shard that is not ``i/n`` with ``0 <= i < n``."""
+        part = Shard.parse(shard)
+        lookback, max_gap = int(self.gaps.counter_lookback.value), int(self.gaps.max_gap.value)
+
+        def read_state() -> tuple[int, int, int] | None:
+            now = time.time_ns()
+            label = _quote(part.label)
+            items = self._export_items(f'{{__name__=~"{FROM}|{UNTIL}",shard={label}}}', 0, now + MS)
+            state = state_from_export(items, lookback, max_gap)
+            if state is NOTHING_ROLLED:
+                return None
+            ran = max(int(i["timestamps"][-1]) for i in items) * MS
+            return state.start, state.until, ran
+
+        def summarise(
+            metric: str, sites: list[str], lo: int, hi: int
+        ) -> tuple[pd.DataFrame, np.ndarray]:
+            rows = self._raw_rows(selector(metric, {"site": sites}), lo, HOUR, lo, hi)
+            if rows.empty:
+                return rows, np.array([], dtype=object)
+            rows = rows[part.mine(rows["key"])]
+            codes, keys = pd.factorize(rows["key"])
+            return rows.assign(series_id=codes).drop(columns="key"), np.asarray(keys, dtype=object)
+
+        def names() -> list[str]:
+            return canonical(
+                self._get("/api/v1/label/__name__/values", {"start": "1"}).json()["data"]
+            )
+
+        def sites() -> list[str]:
+            return sorted(self._get("/api/v1/label/site/values", {"start": "1"}).json()["data"])
+
+        def markers(since: int) -> dict[str, int]:
+            items = self._export_items(f'{{__name__="{DIRTY}"}}', since, time.time_ns() + MS)
+            return oldest_marked(items)
+
+        def send(lines: list[str]) -> None:
+            with self._lock:
+                self._send(lines)
+
+        return Roller(
+            part,
+            read_state,
+            summarise,
+            send,
+            names,
+            sites,
+            markers,
+            lookback,
+            max_gap,
+            chunk_hours,
+            self.skew,
+        )
+
+    def roll_up(self, now: pd.Timestamp, since: pd.Timestamp) -> tuple[int, int]:
+        """One pass of the roller over every series (the jobs role's job): hours summarised
+        and summary rows written."""
+        return self.roller().run(int(now.value), int(since.value))
 
     def probe(self) -> None:
         """Ask the read URL for the names of the last five minutes; raises
@@ -348,7 +491,7 @@ class VictoriaMetricsStore:
         self._read.close()
 
 
-def _import_lines(batch: pd.DataFrame) -> bytes:
+def _import_lines(batch: pd.DataFrame) -> list[str]:
     """The batch as ``/api/v1/import`` JSON lines: one per series, its values and ms times."""
     labels = label_columns(batch)
     ms = batch["ts"].to_numpy(dtype="datetime64[ns]").view("int64") // MS
@@ -363,7 +506,7 @@ def _import_lines(batch: pd.DataFrame) -> bytes:
             "timestamps": rows["_ms"].tolist(),
         }
         out.append(json.dumps(item, separators=(",", ":")))
-    return ("\n".join(out) + "\n").encode()
+    return out
 
 
 def _summed_by(frame: pd.DataFrame, by: list[str], value_cols: list[str]) -> pd.DataFrame:

@@ -23,16 +23,17 @@ def _memory_size(text: str) -> str:
     return text
 
 
-def _store_args(parser: argparse.ArgumentParser) -> None:
+def _store_args(parser: argparse.ArgumentParser, *, choice: bool = True) -> None:
     group = parser.add_argument_group("store (where samples live)")
-    group.add_argument(
-        "--store",
-        choices=("duckdb", "victoriametrics"),
-        default="duckdb",
-        help="the embedded DuckDB file in --data-dir (default), or VictoriaMetrics, single node "
-        "or cluster, at --store-write-url and --store-read-url (alert state, tokens, the "
-        "registry and reports stay in --data-dir)",
-    )
+    if choice:
+        group.add_argument(
+            "--store",
+            choices=("duckdb", "victoriametrics"),
+            default="duckdb",
+            help="the embedded DuckDB file in --data-dir (default), or VictoriaMetrics, single "
+            "node or cluster, at --store-write-url and --store-read-url (alert state, tokens, "
+            "the registry and reports stay in --data-dir)",
+        )
     group.add_argument(
         "--store-write-url",
         metavar="URL",
@@ -121,6 +122,45 @@ def _server_args(parser: argparse.ArgumentParser) -> None:
     add_export_args(parser)
 
 
+def _rollup_command(sub: Subparsers) -> None:
+    rollup = sub.add_parser(
+        "rollup",
+        help="keep hourly summaries of every series in VictoriaMetrics (the scale-out store)",
+        description="Summarise each settled hour of every series in VictoriaMetrics into "
+        "summary series (count, sum, min, max, first, last, reset-aware increase, power "
+        "integral, covered seconds, resets), so reads take whole hours from them and read raw "
+        "samples only at the edges; hours that late writes touched are redone. The jobs role of "
+        "greenwatch serve does the same over the last month; run this instead to shard the work "
+        "(--shard i/n, one process per shard) or to summarise older history (--since).",
+    )
+    _store_args(rollup, choice=False)
+    rollup.add_argument(
+        "--shard", default="0/1", help="i/n: summarise this share of the series (default 0/1, all)"
+    )
+    rollup.add_argument(
+        "--since",
+        default="-31d",
+        help="summarise hours from then on (ISO time or relative; default -31d)",
+    )
+    rollup.add_argument(
+        "--every",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds between passes, at least 60 (default 60)",
+    )
+    rollup.add_argument(
+        "--chunk-hours",
+        type=int,
+        default=24,
+        metavar="H",
+        help="hours of one metric of 50 sites read per request (default 24; fewer for centres "
+        "with very many series, more for a fast replay of small ones)",
+    )
+    rollup.add_argument("--once", action="store_true", help="one pass, then exit")
+    rollup.set_defaults(handler=lazy("_core", "_cmd_rollup"))
+
+
 def add_commands(sub: Subparsers) -> None:
     """Register ``demo``, ``serve`` and ``inventory``."""
     demo = sub.add_parser(
@@ -175,6 +215,8 @@ def add_commands(sub: Subparsers) -> None:
         "KPI snapshot behind /metrics, reports, retention, collection; run exactly one)",
     )
     serve.set_defaults(handler=lazy("_core", "_cmd_serve"))
+
+    _rollup_command(sub)
 
     inventory = sub.add_parser("inventory", help="work with inventory files")
     inv_sub = inventory.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -1,0 +1,227 @@
+"""Hourly summaries kept in VictoriaMetrics (``greenwatch rollup``) give the embedded store's
+figures, for history, after late writes and across shards.
+
+The agreement test writes the same 30 days of three simulated centres (5-minute samples: the
+simulator's meters, counters with their resets, power) to the embedded store and to a real
+VictoriaMetrics, summarises the VictoriaMetrics copy, and compares every site's energy totals
+and the national PUE per hour and over the month: equal to 1e-9 relative. Timestamps are whole
+minutes, so VictoriaMetrics's millisecond resolution loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from greenwatch.inventory import Scope, load_inventory
+from greenwatch.metrics import SITE_TOTAL_COLUMNS
+from greenwatch.model import make_batch
+from greenwatch.query import kpi_answer, site_totals
+from greenwatch.simulate import Simulator
+from greenwatch.store import DuckDBStore, VictoriaMetricsStore
+from greenwatch.store._sql import ROLLUP_COLUMNS
+from greenwatch.store._vmrollup import HOUR, Shard, settled_until, summary_lines, summary_rows
+from tests.conftest import need_binary
+from tests.export.servers import victoriametrics
+
+SITES = ("guian-1", "sc-shenzhen", "zhangjiakou-1")
+DAY = pd.Timedelta(days=1)
+END = pd.Timestamp.now(tz="UTC").floor("D") - DAY  # settled: long before the roller's now
+START = END - 30 * DAY
+SITE_FIGURES = [c for c in SITE_TOTAL_COLUMNS if not c.endswith("provenance")]
+
+
+def month() -> pd.DataFrame:
+    sim = Simulator(load_inventory(), seed=5, start=START)
+    batch = sim.advance(END, pd.Timedelta(minutes=5))
+    return batch[batch["site"].astype(str).isin(SITES)].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def stores(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[DuckDBStore, VictoriaMetricsStore]]:
+    binary = need_binary("victoria-metrics", "/usr/bin/victoria-metrics")
+    with victoriametrics(binary, tmp_path_factory.mktemp("vm-rollup")) as url:
+        batch = month()
+        embedded, engine = DuckDBStore(), VictoriaMetricsStore(url, skew=pd.Timedelta(0))
+        embedded.write(batch)
+        engine.write(batch)
+        hours, rows = engine.roller(chunk_hours=24 * 31).run(
+            pd.Timestamp.now(tz="UTC").value, START.value
+        )
+        assert hours >= 30 * 24
+        assert rows > 0
+        yield embedded, engine
+        engine.close()
+        embedded.close()
+
+
+def figures(
+    store: DuckDBStore | VictoriaMetricsStore, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DataFrame:
+    inventory = load_inventory()
+    sites = [s for s in inventory.sites if s.id in SITES]
+    return site_totals(store, sites, start, end).set_index("site")
+
+
+def assert_same_figures(
+    embedded: DuckDBStore, engine: VictoriaMetricsStore, start: pd.Timestamp, end: pd.Timestamp
+) -> None:
+    want, got = figures(embedded, start, end), figures(engine, start, end)
+    for column in SITE_FIGURES:
+        np.testing.assert_allclose(
+            got[column].to_numpy(float), want[column].to_numpy(float), rtol=1e-9
+        )
+    inventory = load_inventory()
+    for scope in ("national", "site:guian-1"):
+        parsed = Scope.parse(scope, inventory)
+        (a,) = kpi_answer(
+            engine, inventory, "pue", parsed, start, end, min_coverage=0.0, min_share=0.0
+        )
+        (b,) = kpi_answer(
+            embedded, inventory, "pue", parsed, start, end, min_coverage=0.0, min_share=0.0
+        )
+        assert a.value == pytest.approx(b.value, rel=1e-9)
+        assert a.coverage == pytest.approx(b.coverage, rel=1e-9)
+
+
+def test_the_engine_takes_whole_hours_from_summaries(
+    stores: tuple[DuckDBStore, VictoriaMetricsStore],
+) -> None:
+    _, engine = stores
+    rolled = engine.rolled_hours()
+    assert rolled.span("energy_joules_total") == (
+        START.value,
+        settled_until(pd.Timestamp.now(tz="UTC").value, 6 * HOUR, 15 * 60 * 10**9),
+    )
+
+
+def test_a_month_agrees_with_the_embedded_store(
+    stores: tuple[DuckDBStore, VictoriaMetricsStore],
+) -> None:
+    embedded, engine = stores
+    assert_same_figures(embedded, engine, START, END)
+    # An unaligned period: raw edges, summaries between.
+    assert_same_figures(
+        embedded, engine, START + pd.Timedelta(minutes=37), END - pd.Timedelta(hours=5, minutes=3)
+    )
+
+
+def test_hourly_buckets_agree(stores: tuple[DuckDBStore, VictoriaMetricsStore]) -> None:
+    embedded, engine = stores
+    for metric, aggs in (
+        ("energy_joules_total", ["increase", "resets"]),
+        ("power_watts", ["integral", "coverage", "mean", "min", "max", "first", "last", "count"]),
+    ):
+        a = engine.query(
+            metric, START, END, {"site": "guian-1"}, step=pd.Timedelta(hours=1), agg=aggs
+        )
+        b = embedded.query(
+            metric, START, END, {"site": "guian-1"}, step=pd.Timedelta(hours=1), agg=aggs
+        )
+        keys = [c for c in a.columns if c not in aggs]
+        a = a.sort_values(keys, ignore_index=True)
+        b = b[a.columns].sort_values(keys, ignore_index=True)
+        pd.testing.assert_frame_equal(a, b, rtol=1e-9, check_dtype=False)
+
+
+def test_a_late_write_is_read_raw_until_redone(
+    stores: tuple[DuckDBStore, VictoriaMetricsStore],
+) -> None:
+    """A replayed buffer adds samples inside summarised hours: reads agree at once (those hours
+    read raw) and after the roller redid them (summaries again)."""
+    embedded, engine = stores
+    late_times = pd.date_range(END - 3 * DAY, periods=12, freq="5min") + pd.Timedelta(seconds=30)
+    late = make_batch(late_times, "power_watts", 9e6, {"site": "guian-1", "meter": "facility"})
+    embedded.write(late)
+    engine.write(late)
+    dirty = engine.rolled_hours().span("power_watts")
+    assert dirty[1] <= (late_times[0] - pd.Timedelta(hours=6, minutes=15)).value
+    assert_same_figures(embedded, engine, START, END)
+    hours, _ = engine.roller(chunk_hours=24 * 31).run(pd.Timestamp.now(tz="UTC").value, START.value)
+    assert hours > 0
+    assert engine.rolled_hours().span("power_watts")[1] > late_times[-1].value
+    assert_same_figures(embedded, engine, START, END)
+
+
+@pytest.mark.parametrize("text", ["0/1", "1/3", "2/3"])
+def test_shard_parse(text: str) -> None:
+    assert Shard.parse(text).label == text
+
+
+@pytest.mark.parametrize("text", ["3/3", "-1/2", "a/b", "1"])
+def test_bad_shards_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=r"i/n|less than n"):
+        Shard.parse(text)
+
+
+@given(
+    st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=30, unique=True),
+    st.integers(2, 5),
+)
+@settings(max_examples=50, deadline=None)
+def test_shards_split_the_series(names: list[str], count: int) -> None:
+    keys = pd.Series([json.dumps({"site": n}) for n in names])
+    owned = sum(Shard(i, count).mine(keys).astype(int) for i in range(count))
+    assert (owned == 1).all()
+
+
+finite = st.floats(-1e12, 1e12, allow_nan=False)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.integers(0, 47),
+            st.lists(finite, min_size=len(ROLLUP_COLUMNS), max_size=len(ROLLUP_COLUMNS)),
+        ),
+        min_size=1,
+        max_size=40,
+        unique_by=lambda r: (r[0], r[1]),
+    )
+)
+@settings(max_examples=50, deadline=None)
+def test_summary_series_read_back_as_written(rows: list[tuple[int, int, list[float]]]) -> None:
+    """What the roller writes (ms for times, NaN left out) reads back as the same rows."""
+    base = START.value
+    frame = pd.DataFrame([r[2] for r in rows], columns=list(ROLLUP_COLUMNS))
+    for column in ("first_t", "last_t", "reset_start", "reset_end"):
+        frame[column] = (np.floor(np.abs(frame[column]) / 1e6) * 1e6 + base).astype("float64")
+    frame.insert(0, "bucket", [base + r[1] * HOUR for r in rows])
+    frame.insert(0, "series_id", [r[0] for r in rows])
+    keys = np.asarray(
+        [json.dumps({"site": f"s{i}"}, sort_keys=True) for i in range(4)], dtype=object
+    )
+    lines = [json.loads(x) for x in summary_lines(frame, keys, "power_watts", base + 60 * HOUR)]
+    back = summary_rows(lines, "power_watts").sort_values(["key", "bucket"], ignore_index=True)
+    want = frame.assign(key=keys[frame["series_id"]]).drop(columns="series_id")
+    want = want.sort_values(["key", "bucket"], ignore_index=True)[back.columns]
+    pd.testing.assert_frame_equal(back, want, check_dtype=False)
+
+
+def test_two_shards_of_the_rollup_command_cover_every_series(
+    stores: tuple[DuckDBStore, VictoriaMetricsStore],
+) -> None:
+    """``greenwatch rollup --shard i/n``, one process per shard: readers take the hours every
+    shard has summarised, and the figures stay the embedded store's."""
+    embedded, engine = stores
+    for shard in ("0/2", "1/2"):
+        args = [sys.executable, "-m", "greenwatch.cli", "rollup", "--store-write-url", engine.url]
+        args += ["--once", "--shard", shard, "--since", START.isoformat(), "--chunk-hours", "744"]
+        done = subprocess.run(args, check=False, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert f"rollup {shard}: " in done.stdout
+    start, until = engine.rolled_hours().span("power_watts")
+    assert start == START.value
+    assert until > END.value
+    assert_same_figures(embedded, engine, START, END)
