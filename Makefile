@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-stress lint typecheck unit bench clean
+.PHONY: demo scale-demo test test-stress lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +16,13 @@ demo: $(STAMP)
 	@echo "greenwatch demo: the dashboard will be at http://127.0.0.1:8050/ once the backfill is done"
 	$(BIN)/greenwatch demo $(DEMO_ARGS)
 
+# The scale-out topology (deploy/scale-out.md) from the Debian binaries, on loopback.
+scale-demo: $(STAMP)
+	$(BIN)/python deploy/scale_demo.py $(SCALE_DEMO_ARGS)
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench deploy
+	$(BIN)/ruff format --check src tests bench deploy
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

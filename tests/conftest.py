@@ -70,13 +70,20 @@ def shared_data() -> Path:
 
 
 @contextmanager
-def daemon(args: list[str], log: Path, ready_url: str, poll_s: float = 0.1) -> Iterator[None]:
+def daemon(
+    args: list[str],
+    log: Path,
+    ready_url: str,
+    poll_s: float = 0.1,
+    env: dict[str, str] | None = None,
+) -> Iterator[None]:
     """A server process on loopback, ready when ``ready_url`` answers 200; stopped on exit.
 
-    Its output goes to ``log``, shown if it dies before it is ready.
+    Its output goes to ``log``, shown if it dies before it is ready; ``env``: its environment
+    (default: this process's).
     """
     out = log.open("wb")
-    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + 30
         while True:

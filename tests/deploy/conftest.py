@@ -8,6 +8,7 @@ from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
 
+SCALE_OUT_UNIT = "test_scale_out_files.py: verify, hardening, command parses"
 # Every file in deploy/ and the test that checks it (test_every_deploy_file_is_checked).
 CHECKED: dict[str, str] = {
     "README.md": "test_docs.py: relative links resolve, every listed path exists",
@@ -22,8 +23,21 @@ CHECKED: dict[str, str] = {
     "systemd/greenwatch.service": "test_systemd.py: systemd-analyze verify, hardening keys",
     "systemd/greenwatch-agent.service": "test_systemd.py: systemd-analyze verify, hardening keys",
     "systemd/greenwatch-gpu-check.service": "test_systemd.py: hardening, verified with its timer",
+    "systemd/scale-out/greenwatch-alertmanager.service": SCALE_OUT_UNIT,
+    "systemd/scale-out/greenwatch-ingest@.service": SCALE_OUT_UNIT,
+    "systemd/scale-out/greenwatch-ui.service": SCALE_OUT_UNIT,
+    "systemd/scale-out/greenwatch-victoriametrics.service": SCALE_OUT_UNIT,
+    "systemd/scale-out/greenwatch-vmagent.service": SCALE_OUT_UNIT,
+    "systemd/scale-out/greenwatch-vmalert.service": SCALE_OUT_UNIT,
+    "systemd/scale-out/greenwatch-vmauth.service": SCALE_OUT_UNIT,
     "systemd/greenwatch-gpu-check.timer": "test_systemd.py: systemd-analyze verify, daily",
     "compose/compose.yaml": "test_compose.py: structure, mounts, images, loopback ports",
+    "compose/scale-out.yaml": "test_scale_out_files.py: roles, store, wiring, commands parse",
+    "compose/vmauth-ingest.yml": "test_scale_out_files.py: vmauth starts on it, replicas",
+    "compose/vmagent-scrape.yml": "test_scale_out_files.py: scrapes the ui+jobs process",
+    "vmauth/ingest.yml": "test_scale_out_files.py: vmauth starts on it",
+    "vmauth/cluster.yml": "test_scale_out_files.py: vmauth starts on it",
+    "scale_demo.py": "test_scale_topology.py: the topology starts, is fed and answers",
     "compose/Dockerfile": "test_compose.py: instructions, sources, non-root user",
     "compose/.gitignore": "test_compose.py: secrets stay out of git",
     "grafana/greenwatch-dashboard.json": "test_grafana.py: panels, targets, exported metrics",

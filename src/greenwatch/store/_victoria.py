@@ -229,7 +229,20 @@ class VictoriaMetricsStore:
                 raise StoreError(f"VictoriaMetrics write to {self.url} failed: {error}")
             time.sleep(min(0.5 * 2.0**attempt, 10.0))
         if self.flush:
-            self._get("/internal/force_flush", {}, self._http)
+            self._flush()
+
+    def _flush(self) -> None:
+        """``/internal/force_flush``, so the next read sees the write; an engine without it
+        (a cluster's vminsert, behind a proxy) is not asked again: its data shows up within a
+        second or so."""
+        try:
+            answer = self._http.post("/internal/force_flush")
+        except httpx.HTTPError as exc:
+            raise StoreError(f"VictoriaMetrics at {self.url} unreachable: {exc}") from exc
+        if answer.status_code in (400, 404):
+            self.flush = False
+        elif answer.status_code != 200:
+            raise StoreError(f"VictoriaMetrics flush: HTTP {answer.status_code}: {answer.text}")
 
     def _import(self, body: bytes) -> tuple[str | None, bool]:
         """One ``/api/v1/import`` request: the error (None when stored) and whether a retry
