@@ -67,6 +67,7 @@ class Topology:
 
     work: Path
     ports: dict[str, int] = field(default_factory=dict)
+    inventory: Path | None = None  # default: the built-in national network
     token: str = ""
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -114,6 +115,8 @@ class Topology:
     def _serve_args(self, name: str, role: str, data: Path) -> list[str]:
         args = [sys.executable, "-m", "greenwatch.cli", "serve", "--role", role]
         args += ["--port", str(self.ports[name]), "--data-dir", str(data)]
+        if self.inventory is not None:
+            args += ["--inventory", str(self.inventory)]
         return [*args, "--store", "victoriametrics", "--store-write-url", self.url("vm")]
 
     def _vmauth_args(self) -> list[str]:

@@ -38,6 +38,7 @@ numbers. Coverage is the covered share of the bucket from those raw pairs, not
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -505,21 +506,37 @@ class VictoriaMetricsStore:
 
 
 def _import_lines(batch: pd.DataFrame) -> list[str]:
-    """The batch as ``/api/v1/import`` JSON lines: one per series, its values and ms times."""
-    labels = label_columns(batch)
-    ms = batch["ts"].to_numpy(dtype="datetime64[ns]").view("int64") // MS
-    frame = batch.assign(_ms=ms)
-    out = []
-    for key, rows in frame.groupby(["metric", *labels], sort=False, dropna=False, observed=True):
-        names = ("__name__", *labels)
-        metric = {n: str(v) for n, v in zip(names, key, strict=True) if isinstance(v, str)}
-        item = {
-            "metric": metric,
-            "values": rows["value"].tolist(),
-            "timestamps": rows["_ms"].tolist(),
-        }
-        out.append(json.dumps(item, separators=(",", ":")))
-    return out
+    """The batch as ``/api/v1/import`` JSON lines: one per series, its values and ms times.
+
+    Column-wise: each label value is JSON-escaped once per distinct value, each series' label
+    object once, values and times formatted once (a batch of one sample per series, as live
+    pushes are, is one line per row)."""
+    names = ["metric", *label_columns(batch)]
+    grouped = batch.groupby(names, sort=False, dropna=False, observed=True)
+    codes = grouped.ngroup().to_numpy()
+    order = np.argsort(codes, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+    firsts = order[starts]
+    objects = [""] * len(firsts)
+    for name in names:
+        column = batch[name].to_numpy(dtype=object)[firsts]
+        key = json.dumps("__name__" if name == "metric" else name)
+        cache: dict[object, str] = {}
+        for i, value in enumerate(column):
+            if isinstance(value, str):
+                text = cache.get(value)
+                if text is None:
+                    text = cache[value] = f"{key}:{json.dumps(value)}"
+                objects[i] = f"{objects[i]},{text}" if objects[i] else text
+    values = [repr(v) for v in batch["value"].to_numpy(dtype="float64")[order].tolist()]
+    ms = batch["ts"].to_numpy(dtype="datetime64[ns]").view("int64")[order] // MS
+    stamps = [str(t) for t in ms.tolist()]
+    bounds = [*starts.tolist(), len(order)]
+    return [
+        f'{{"metric":{{{objects[i]}}},"values":[{",".join(values[lo:hi])}],'
+        f'"timestamps":[{",".join(stamps[lo:hi])}]}}'
+        for i, (lo, hi) in enumerate(itertools.pairwise(bounds))
+    ]
 
 
 def _summed_by(frame: pd.DataFrame, by: list[str], value_cols: list[str]) -> pd.DataFrame:
