@@ -61,6 +61,17 @@ def inventory_file(path: Path, centres: int) -> list[str]:
     return ids
 
 
+def engine_rules(path: Path) -> Path:
+    """The shipped rule pack less its metric and absence rules: at this size vmalert evaluates
+    those (the exported file, in the topology), greenwatch's engine the rest (KPI, sub-meter,
+    compute), as ``deploy/README.md`` "One alerting path per alert" lays out."""
+    pack = Path(load_inventory.__code__.co_filename).parents[1] / "alerts" / "rules"
+    doc = yaml.safe_load((pack / "national.yaml").read_text(encoding="utf-8"))
+    doc["rules"] = [r for r in doc["rules"] if r.get("kind") not in ("metric", "absent")]
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
 def template_batch(start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta) -> pd.DataFrame:
     """The simulated Gui'an cluster's meters (power and energy) from ``start`` to ``end``."""
     national = load_inventory()
@@ -220,7 +231,9 @@ def main() -> int:  # noqa: PLR0915 - one run, printed in order
         f"work dir {work}",
         flush=True,
     )
-    topology = Topology(work, inventory=work / "inventory.yaml")
+    topology = Topology(
+        work, inventory=work / "inventory.yaml", alert_rules=engine_rules(work / "rules.yaml")
+    )
     with topology.start():
         vm = topology.url("vm")
         backfill(topology, sites, args.backfill_hours)

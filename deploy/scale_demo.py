@@ -68,6 +68,7 @@ class Topology:
     work: Path
     ports: dict[str, int] = field(default_factory=dict)
     inventory: Path | None = None  # default: the built-in national network
+    alert_rules: Path | None = None  # the jobs process's rules; default: the shipped pack
     token: str = ""
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -110,6 +111,7 @@ class Topology:
             f"-httpListenAddr=127.0.0.1:{self.ports['vm']}",
             "-retentionPeriod=100y",
             "-dedup.minScrapeInterval=1ms",  # idempotent writes: one sample per series and ms
+            "-search.maxUniqueTimeseries=10000000",  # national queries span every series
         ]
 
     def _serve_args(self, name: str, role: str, data: Path) -> list[str]:
@@ -117,6 +119,8 @@ class Topology:
         args += ["--port", str(self.ports[name]), "--data-dir", str(data)]
         if self.inventory is not None:
             args += ["--inventory", str(self.inventory)]
+        if self.alert_rules is not None and "jobs" in role:
+            args += ["--alert-rules", str(self.alert_rules)]
         return [*args, "--store", "victoriametrics", "--store-write-url", self.url("vm")]
 
     def _vmauth_args(self) -> list[str]:

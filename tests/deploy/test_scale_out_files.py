@@ -8,8 +8,6 @@ its configs; the wiring (roles, the store URL, de-duplication, replicas behind v
 from __future__ import annotations
 
 import shlex
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +16,9 @@ import pytest
 import yaml
 
 from greenwatch.cli import build_parser
-from tests.conftest import ROOT, daemon, free_port, need, need_binary
+from tests.conftest import daemon, free_port, need, need_binary
 from tests.deploy.conftest import DEPLOY, read
-from tests.deploy.test_systemd import EXEC, HARDENING, _sections
+from tests.deploy.test_systemd import EXEC, HARDENING, _sections, assert_verified, local_greenwatch
 
 UNITS = sorted(p.name for p in (DEPLOY / "systemd" / "scale-out").iterdir())
 SERVICES = {"ingest-1", "ingest-2", "ui", "vmauth", "victoriametrics", "vmagent", "vmalert"}
@@ -88,27 +86,14 @@ def test_unit_is_hardened_and_its_command_parses(unit: str) -> None:
 @pytest.mark.integration
 @pytest.mark.parametrize("unit", UNITS)
 def test_systemd_analyze_verify(unit: str, tmp_path: Path) -> None:
-    analyze = shutil.which("systemd-analyze")
-    need(analyze is not None, "systemd-analyze is not installed (Debian package systemd)")
-    assert analyze is not None
-    greenwatch = ROOT / ".venv" / "bin" / "greenwatch"
-    need(greenwatch.exists(), "no .venv/bin/greenwatch (make test builds it)")
-    text = read(f"systemd/scale-out/{unit}").replace(EXEC, str(greenwatch))
+    text = read(f"systemd/scale-out/{unit}").replace(EXEC, str(local_greenwatch()))
     (command,) = _sections(text)["Service"]["ExecStart"]
     need(Path(command.split()[0]).exists(), f"{command.split()[0]} is not installed")
-    name = unit.replace("@.service", "@8051.service")
-    copy = tmp_path / name
+    copy = tmp_path / unit.replace("@.service", "@8051.service")
     copy.write_text(text, encoding="utf-8")
     if "@" in unit:  # an instance is verified next to its template
         (tmp_path / unit).write_text(text, encoding="utf-8")
-    done = subprocess.run(
-        [analyze, "verify", "--man=no", str(copy)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert (done.returncode, done.stdout + done.stderr) == (0, "")
+    assert_verified(copy)
 
 
 @pytest.mark.integration

@@ -83,22 +83,20 @@ def test_serve_listens_on_loopback_in_its_state_directory() -> None:
     assert agent["DevicePolicy"] == ["closed"]
 
 
-@pytest.mark.integration
-@pytest.mark.parametrize("unit", [*UNITS, TIMER])
-def test_systemd_analyze_verify(unit: str, tmp_path: Path) -> None:
+def local_greenwatch() -> Path:
+    """This checkout's greenwatch (verify checks that ExecStart is executable)."""
+    greenwatch = ROOT / ".venv" / "bin" / "greenwatch"
+    need(greenwatch.exists(), "no .venv/bin/greenwatch (make test builds it)")
+    return greenwatch
+
+
+def assert_verified(unit_file: Path) -> None:
+    """``systemd-analyze verify`` prints nothing on the unit (skips without systemd)."""
     analyze = shutil.which("systemd-analyze")
     need(analyze is not None, "systemd-analyze is not installed (Debian package systemd)")
     assert analyze is not None
-    # verify checks that ExecStart is executable: point it at this checkout's greenwatch
-    greenwatch = ROOT / ".venv" / "bin" / "greenwatch"
-    need(greenwatch.exists(), "no .venv/bin/greenwatch (make test builds it)")
-    copy = tmp_path / Path(unit).name
-    copy.write_text(read(unit).replace(EXEC, str(greenwatch)), encoding="utf-8")
-    if unit == TIMER:  # a timer is verified with the service it starts beside it
-        service = tmp_path / Path(GPU_CHECK).name
-        service.write_text(read(GPU_CHECK).replace(EXEC, str(greenwatch)), encoding="utf-8")
     done = subprocess.run(
-        [analyze, "verify", "--man=no", str(copy)],
+        [analyze, "verify", "--man=no", str(unit_file)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -106,6 +104,18 @@ def test_systemd_analyze_verify(unit: str, tmp_path: Path) -> None:
     )
     # unknown or misspelt keys are only warnings: any output is a failure
     assert (done.returncode, done.stdout + done.stderr) == (0, "")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("unit", [*UNITS, TIMER])
+def test_systemd_analyze_verify(unit: str, tmp_path: Path) -> None:
+    greenwatch = local_greenwatch()
+    copy = tmp_path / Path(unit).name
+    copy.write_text(read(unit).replace(EXEC, str(greenwatch)), encoding="utf-8")
+    if unit == TIMER:  # a timer is verified with the service it starts beside it
+        service = tmp_path / Path(GPU_CHECK).name
+        service.write_text(read(GPU_CHECK).replace(EXEC, str(greenwatch)), encoding="utf-8")
+    assert_verified(copy)
 
 
 @pytest.mark.integration

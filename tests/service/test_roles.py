@@ -18,14 +18,14 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-from tests.conftest import daemon, free_port, need_binary
-from tests.export.servers import victoriametrics
+from tests.conftest import free_port
+from tests.service.vm import engine
 
 from greenwatch.cli._args.core import ROLES as CLI_ROLES
 from greenwatch.ingest import encode_lines
 from greenwatch.inventory import load_inventory
 from greenwatch.model import make_batch
-from greenwatch.service import Service, TokenStore
+from greenwatch.service import Service
 from greenwatch.service._local import SERVER_FILE
 from greenwatch.service._serve import ROLES
 from greenwatch.store import DuckDBStore
@@ -47,22 +47,12 @@ class Topology:
 
 @pytest.fixture(scope="module")
 def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
-    tmp = tmp_path_factory.mktemp("roles")
-    binary = need_binary("victoria-metrics", "/usr/bin/victoria-metrics")
-    data = tmp / "data"
-    token = TokenStore.for_data_dir(data).create(["read", "write", "admin"], "test", any_site=True)
-    with ExitStack() as stack:
-        vm = stack.enter_context(victoriametrics(binary, tmp))
-        urls = []
-        for i, role in enumerate(("ingest", "ingest", "ui,jobs")):
-            port = free_port()
-            args = [sys.executable, "-m", "greenwatch.cli", "serve", "--port", str(port)]
-            args += ["--data-dir", str(data), "--role", role]
-            args += ["--store", "victoriametrics", "--store-write-url", vm]
-            url = f"http://127.0.0.1:{port}"
-            stack.enter_context(daemon(args, tmp / f"serve-{i}.log", f"{url}/readyz"))
-            urls.append(url)
-        yield Topology(urls[:2], urls[2], token, data)
+    with engine(tmp_path_factory.mktemp("roles")) as vm, ExitStack() as stack:
+        urls = [
+            stack.enter_context(vm.serve(f"serve-{i}", "--role", role))
+            for i, role in enumerate(("ingest", "ingest", "ui,jobs"))
+        ]
+        yield Topology(urls[:2], urls[2], vm.token, vm.data)
 
 
 def test_each_role_serves_its_own_routes(topology: Topology) -> None:

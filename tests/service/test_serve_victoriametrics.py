@@ -19,13 +19,12 @@ import httpx
 import pandas as pd
 import pytest
 from tests.browser import chromium_page, open_dashboard, screenshot
-from tests.conftest import daemon, free_port, need_binary, wait_until
-from tests.export.servers import victoriametrics
+from tests.conftest import free_port, wait_until
+from tests.service.vm import engine
 
 from greenwatch.ingest import encode_lines
 from greenwatch.inventory import Scope, load_inventory
 from greenwatch.query import kpi_answer
-from greenwatch.service import TokenStore
 from greenwatch.simulate import Simulator
 from greenwatch.store import DuckDBStore
 
@@ -61,20 +60,12 @@ def simulated(now: pd.Timestamp) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    tmp = tmp_path_factory.mktemp("serve-vm")
-    binary = need_binary("victoria-metrics", "/usr/bin/victoria-metrics")
-    data = tmp / "data"
-    token = TokenStore.for_data_dir(data).create(["read", "write", "admin"], "test", any_site=True)
-    port = free_port()
-    with victoriametrics(binary, tmp) as vm:
-        args = [sys.executable, "-m", "greenwatch.cli", "serve", "--port", str(port)]
-        args += ["--data-dir", str(data), "--store", "victoriametrics", "--store-write-url", vm]
-        args += ["--kpi-refresh", "1"]
-        url = f"http://127.0.0.1:{port}"
-        with daemon(args, tmp / "serve.log", f"{url}/readyz"):
+    with engine(tmp_path_factory.mktemp("serve-vm")) as vm:
+        token = vm.token
+        with vm.serve("serve", "--kpi-refresh", "1") as url:
             now = pd.Timestamp.now(tz="UTC")
             batch = simulated(now)
-            served = Served(url, vm, token, batch, now.floor("h"))
+            served = Served(url, vm.vm, token, batch, now.floor("h"))
             lines = encode_lines(batch)
             for i in range(0, len(lines), 20_000):
                 answer = served.push(lines[i : i + 20_000], f"part-{i}")

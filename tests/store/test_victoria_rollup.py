@@ -225,3 +225,23 @@ def test_two_shards_of_the_rollup_command_cover_every_series(
     assert start == START.value
     assert until > END.value
     assert_same_figures(embedded, engine, START, END)
+
+
+def test_spans_are_read_together_as_the_embedded_store_reads_them(
+    stores: tuple[DuckDBStore, VictoriaMetricsStore],
+) -> None:
+    """``query_spans`` (the seconds around counter resets): one export per hour, same rows."""
+    embedded, engine = stores
+    starts = pd.date_range(START + pd.Timedelta(minutes=7), periods=40, freq="97min")
+    spans = pd.DataFrame(
+        {
+            "site": [SITES[i % 3] for i in range(40)],
+            "meter": ["facility"] * 40,
+            "start": starts,
+            "end": starts + pd.Timedelta(minutes=23),
+        }
+    )
+    got = engine.query_spans("power_watts", spans)
+    want = embedded.query_spans("power_watts", spans)
+    assert len(got) > 0
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)

@@ -308,6 +308,46 @@ class VictoriaMetricsStore:
             return self._pushed_down(match, aggs, lo, hi, width)
         return self._summarised(metric, labels, aggs, lo, hi, width)
 
+    def query_spans(self, metric: str, spans: pd.DataFrame) -> pd.DataFrame:
+        """Raw samples of ``metric`` inside each of many short spans (see
+        :meth:`greenwatch.store.DuckDBStore.query_spans`): spans are read together, one export
+        per hour they fall in, not one request each. Columns span, ts, value."""
+        labels = [c for c in spans.columns if c not in ("start", "end")]
+        spans = spans.reset_index(drop=True).assign(
+            span=np.arange(len(spans)),
+            lo=spans["start"].to_numpy(dtype="datetime64[ns]").view("int64"),
+            hi=spans["end"].to_numpy(dtype="datetime64[ns]").view("int64"),
+        )
+        window = (spans["lo"] - spans["lo"].min()) // HOUR
+        parts = []
+        for _, group in spans.groupby(window, sort=True):
+            wanted = {c: sorted(set(group[c].dropna().astype(str))) for c in labels}
+            raw = self._export(
+                selector(metric, wanted), int(group["lo"].min()), int(group["hi"].max())
+            )
+            if raw.empty:
+                continue
+            keys = pd.DataFrame([{"key": k, **json.loads(k)} for k in raw["key"].unique()])
+            if not set(labels) <= set(keys.columns):
+                continue
+            rows = raw.merge(keys[["key", *labels]], on="key").merge(
+                group[["span", "lo", "hi", *labels]], on=labels
+            )
+            parts.append(rows[(rows["t"] >= rows["lo"]) & (rows["t"] < rows["hi"])])
+        found = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        if found.empty:
+            return pd.DataFrame(
+                {"span": [], "ts": pd.Series([], dtype="datetime64[ns, UTC]"), "value": []}
+            )
+        found = found.sort_values(["span", "t"], ignore_index=True)
+        return pd.DataFrame(
+            {
+                "span": found["span"].to_numpy(dtype="int64"),
+                "ts": pd.to_datetime(found["t"].to_numpy(dtype="int64"), unit="ns", utc=True),
+                "value": found["value"].to_numpy(dtype="float64"),
+            }
+        )
+
     def _pushed_down(
         self, match: str, aggs: list[str], lo: int, hi: int, width: int
     ) -> pd.DataFrame:
