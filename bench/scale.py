@@ -208,7 +208,9 @@ def overview_seconds(url: str) -> float:
             "!document.querySelector('[data-dash-is-loading=\"true\"]')", timeout=600_000
         )
         took = time.perf_counter() - began
-        page.screenshot(path="test-artifacts/scale-overview.png", full_page=True)
+        shot = Path(__file__).resolve().parents[1] / "test-artifacts" / "scale-overview.png"
+        shot.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(shot), full_page=True)
         browser.close()
     return took
 
