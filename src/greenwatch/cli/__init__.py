@@ -97,9 +97,66 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _bad_value(action: argparse.Action, text: str) -> str | None:
+    """Why ``text`` is not a value of the option (its type and choices), or None."""
+    if action.choices is not None and text not in action.choices:
+        return f"expected one of {', '.join(map(str, action.choices))}, not {text!r}"
+    if callable(action.type):
+        try:
+            action.type(text)
+        except (ValueError, TypeError, argparse.ArgumentTypeError) as exc:
+            return str(exc) or f"not a valid value: {text!r}"
+    return None
+
+
+def _with_config(argv: list[str], args: argparse.Namespace) -> list[str]:
+    """``argv`` with the options of ``--config FILE`` (a YAML mapping of option: value) put
+    before the command's own, so the command line wins; ConfigError naming file, line and key
+    for a key that is not an option of the command."""
+    from greenwatch.model import ConfigError, load_yaml  # noqa: PLC0415 - only with --config
+
+    doc = load_yaml(args.config)
+    owner: GreenwatchParser = args.usage_parser
+    actions = {o[2:]: a for a in owner._actions for o in a.option_strings if o.startswith("--")}
+    if not isinstance(doc.data, dict):
+        raise ConfigError(str(args.config), [(1, "", "expected a mapping of option: value")])
+    extra: list[str] = []
+    problems: list[tuple[int | None, str, str]] = []
+    for key, value in doc.data.items():
+        name = str(key).replace("_", "-")
+        action = actions.get(name)
+        line = doc.line_of((key,))
+        if action is None or name in ("config", "help"):
+            hint = _suggestion(f"--{name}", owner.options())
+            problems.append((line, str(key), f"not an option of this command{hint}"))
+        elif action.nargs == 0:  # a flag: true or false
+            if value not in (True, False):
+                problems.append((line, str(key), "expected true or false"))
+            elif value:
+                extra.append(f"--{name}")
+        else:
+            for item in value if isinstance(value, list) else [value]:
+                problem = _bad_value(action, str(item))
+                if problem:
+                    problems.append((line, str(key), problem))
+                extra += [f"--{name}", str(item)]
+    if problems:
+        raise ConfigError(str(args.config), problems)
+    at = argv.index(args.command) + 1
+    return [*argv[:at], *extra, *argv[at:]]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``greenwatch`` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args, extra = build_parser().parse_known_args(argv)
+    if getattr(args, "takes_config", False) and args.config is not None:
+        try:
+            argv = _with_config(argv, args)
+        except GreenwatchError as exc:
+            print(f"greenwatch: {_one_sentence(exc)[0]}", file=sys.stderr)
+            return exc.exit_code
+        args, extra = build_parser().parse_known_args(argv)
     if extra:
         owner: GreenwatchParser = args.usage_parser
         flag = next((e.split("=", 1)[0] for e in extra if e.startswith("-")), extra[0])

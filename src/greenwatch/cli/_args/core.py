@@ -57,6 +57,18 @@ def _store_args(parser: argparse.ArgumentParser, *, choice: bool = True) -> None
 ROLES = ("ingest", "ui", "jobs")
 
 
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="a YAML file of this command's options as keys (store: victoriametrics, "
+        "store-write-url: http://…, role: ingest, …; a list for a repeatable option); the "
+        "command line wins over it",
+    )
+    parser.set_defaults(takes_config=True)
+
+
 def _roles(text: str) -> frozenset[str]:
     """``all`` or a comma-separated list of roles."""
     names = [n.strip() for n in text.split(",") if n.strip()]
@@ -158,6 +170,7 @@ def _rollup_command(sub: Subparsers) -> None:
         "with very many series, more for a fast replay of small ones)",
     )
     rollup.add_argument("--once", action="store_true", help="one pass, then exit")
+    _config_arg(rollup)
     rollup.set_defaults(handler=lazy("_core", "_cmd_rollup"))
 
 
@@ -214,6 +227,7 @@ def add_commands(sub: Subparsers) -> None:
         "KPI, report, resource and operations APIs), jobs (alert evaluation and its API, the "
         "KPI snapshot behind /metrics, reports, retention, collection; run exactly one)",
     )
+    _config_arg(serve)
     serve.set_defaults(handler=lazy("_core", "_cmd_serve"))
 
     _rollup_command(sub)
