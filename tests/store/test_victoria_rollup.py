@@ -27,8 +27,9 @@ from greenwatch.model import make_batch
 from greenwatch.query import kpi_answer, site_totals
 from greenwatch.simulate import Simulator
 from greenwatch.store import DuckDBStore, VictoriaMetricsStore
+from greenwatch.store._duckdb import HOUR
 from greenwatch.store._sql import ROLLUP_COLUMNS
-from greenwatch.store._vmrollup import HOUR, Shard, settled_until, summary_lines, summary_rows
+from greenwatch.store._vmrollup import Shard, settled_until, summary_lines, summary_rows
 from tests.conftest import need_binary
 from tests.export.servers import victoriametrics
 

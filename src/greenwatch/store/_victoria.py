@@ -63,12 +63,12 @@ from greenwatch.store._base import (
     match_labels,
     normalise_aggs,
 )
-from greenwatch.store._duckdb import _NEEDS, _finish, _regroup
+from greenwatch.store._duckdb import _NEEDS, HOUR, _finish, _regroup
 from greenwatch.store._sql import ROLLUP_COLUMNS, summary_sql
 from greenwatch.store._vmrollup import (
     DIRTY,
     FROM,
-    HOUR,
+    MS,
     NOTHING_ROLLED,
     SKEW,
     STATE_LOOKBACK,
@@ -76,7 +76,6 @@ from greenwatch.store._vmrollup import (
     RolledHours,
     Roller,
     Shard,
-    canonical,
     dirty_markers,
     oldest_marked,
     state_from_export,
@@ -86,7 +85,6 @@ from greenwatch.store._vmrollup import (
 
 DEFAULT_SKEW = pd.Timedelta(SKEW, unit="ns")
 ADDITIVE = ("sum", "count", "increase", "integral")
-MS = 1_000_000
 PUSHDOWN = {
     "mean": "avg_over_time",
     "min": "min_over_time",
@@ -327,7 +325,7 @@ class VictoriaMetricsStore:
             )
             if raw.empty:
                 continue
-            keys = pd.DataFrame([{"key": k, **json.loads(k)} for k in raw["key"].unique()])
+            keys = _key_table(raw["key"].unique())
             if not set(labels) <= set(keys.columns):
                 continue
             rows = raw.merge(keys[["key", *labels]], on="key").merge(
@@ -404,7 +402,7 @@ class VictoriaMetricsStore:
             columns = [c for c in ROLLUP_COLUMNS if c in needed]
             match = selector(summary_match(metric, columns), labels, regex=True)
             items = self._export_items(match, inner[0], inner[1])
-            parts.append(summary_rows(items, metric).assign(series_id=0))
+            parts.append(summary_rows(items, metric))
         found = [part for part in parts if not part.empty]
         if not found:
             return _empty(aggs)
@@ -429,7 +427,7 @@ class VictoriaMetricsStore:
     def _raw_rows(self, match: str, origin: int, width: int, lo: int, hi: int) -> pd.DataFrame:
         """Bucket summaries (grid ``origin + k·width``) of the raw samples in ``[lo, hi)``,
         with the look-back margins, by the embedded store's SQL; a ``key`` column."""
-        lookback = int(self.gaps.counter_lookback.value)
+        lookback, max_gap = self._gaps_ns()
         raw = self._export(match, lo - lookback, hi + lookback)
         if raw.empty:
             return pd.DataFrame()
@@ -447,7 +445,7 @@ class VictoriaMetricsStore:
                 "step": width,
                 "lo": lo,
                 "hi": hi,
-                "max_gap": int(self.gaps.max_gap.value),
+                "max_gap": max_gap,
                 "lookback": lookback,
             }
             data = con.execute(summary_sql("_ids"), params).df()
@@ -457,6 +455,10 @@ class VictoriaMetricsStore:
             return pd.DataFrame()
         data["key"] = np.asarray(keys, dtype=object)[data["series_id"].to_numpy()]
         return data.drop(columns="series_id")
+
+    def _gaps_ns(self) -> tuple[int, int]:
+        """The counter look-back and the longest gap, ns."""
+        return int(self.gaps.counter_lookback.value), int(self.gaps.max_gap.value)
 
     # -- hourly summaries --------------------------------------------------------------------
 
@@ -469,14 +471,13 @@ class VictoriaMetricsStore:
         )
         if not items:
             return NOTHING_ROLLED
-        lookback, max_gap = int(self.gaps.counter_lookback.value), int(self.gaps.max_gap.value)
-        return state_from_export(items, lookback, max_gap, self.skew)
+        return state_from_export(items, *self._gaps_ns(), self.skew)
 
     def roller(self, shard: str = "0/1", chunk_hours: int = 24) -> Roller:
         """The roller of ``shard`` (``i/n``; default all series) over this store; ValueError
         for a shard that is not ``i/n`` with ``0 <= i < n``."""
         part = Shard.parse(shard)
-        lookback, max_gap = int(self.gaps.counter_lookback.value), int(self.gaps.max_gap.value)
+        lookback, max_gap = self._gaps_ns()
 
         def read_state() -> tuple[int, int, int] | None:
             now = time.time_ns()
@@ -499,9 +500,7 @@ class VictoriaMetricsStore:
             return rows.assign(series_id=codes).drop(columns="key"), np.asarray(keys, dtype=object)
 
         def names() -> list[str]:
-            return canonical(
-                self._get("/api/v1/label/__name__/values", {"start": "1"}).json()["data"]
-            )
+            return list(self._get("/api/v1/label/__name__/values", {"start": "1"}).json()["data"])
 
         def sites() -> list[str]:
             return sorted(self._get("/api/v1/label/site/values", {"start": "1"}).json()["data"])
@@ -597,12 +596,16 @@ def _empty(aggs: list[str]) -> pd.DataFrame:
     )
 
 
+def _key_table(keys: Sequence[str] | np.ndarray) -> pd.DataFrame:
+    """Series keys (labels as JSON) and one column per label."""
+    return pd.DataFrame([{"key": k, **json.loads(k)} for k in keys])
+
+
 def _labelled(frame: pd.DataFrame, value_cols: list[str]) -> pd.DataFrame:
     """``key`` (labels as JSON) expanded into label columns: ts, site, labels…, values."""
     if frame.empty:
         return _empty(value_cols if value_cols != ["value"] else [])
-    uniques = frame["key"].unique()
-    table = pd.DataFrame([{"key": k, **json.loads(k)} for k in uniques])
+    table = _key_table(frame["key"].unique())
     out = frame.merge(table, on="key").drop(columns="key")
     label_cols = ["site", *sorted(c for c in table.columns if c not in ("key", "site"))]
     out = out[["ts", *label_cols, *value_cols]].sort_values([*label_cols, "ts"], kind="stable")

@@ -38,10 +38,10 @@ import numpy as np
 import pandas as pd
 
 from greenwatch.model import metric_spec
+from greenwatch.store._duckdb import HOUR
 from greenwatch.store._sql import ROLLUP_COLUMNS
 
 log = logging.getLogger("greenwatch.rollup")
-HOUR = 3_600_000_000_000
 MINUTE = 60_000_000_000
 MS = 1_000_000
 FROM, UNTIL, DIRTY = "greenwatch_rollup_from", "greenwatch_rollup_until", "greenwatch_rollup_dirty"
@@ -65,6 +65,11 @@ def summary_match(metric: str, columns: Sequence[str] = ROLLUP_COLUMNS) -> str:
 def reach(lookback: int, max_gap: int) -> int:
     """How far a sample's effect on summaries reaches (ns): the look-back and the longest gap."""
     return lookback + max_gap
+
+
+def first_touched(oldest: int, lookback: int, max_gap: int) -> int:
+    """The first hour (ns) whose summary a sample at ``oldest`` may change."""
+    return (oldest - reach(lookback, max_gap)) // HOUR * HOUR
 
 
 def settled_until(now: int, lookback: int, max_gap: int) -> int:
@@ -129,7 +134,7 @@ def state_from_export(
     starts: list[int] = []
     untils: list[int] = []
     ran: list[int] = []
-    markers: list[tuple[str, int, int]] = []
+    markers: list[dict[str, object]] = []
     for item in lines:
         labels = item["metric"]
         assert isinstance(labels, dict)
@@ -145,17 +150,26 @@ def state_from_export(
             untils.append(_ns(values[-1]))
             ran.append(int(stamps[-1]) * MS)
         elif name == DIRTY:
-            metric = str(labels.get("metric"))
-            markers += [(metric, int(t) * MS, _ns(v)) for t, v in zip(stamps, values, strict=True)]
+            markers.append(item)
     if not untils or len(starts) != len(untils):
         return NOTHING_ROLLED
-    pending_since = min(ran) - skew
-    dirty: dict[str, int] = {}
-    for metric, marked, oldest in markers:
-        if marked >= pending_since:
-            first = (oldest - reach(lookback, max_gap)) // HOUR * HOUR
-            dirty[metric] = min(dirty.get(metric, first), first)
+    pending = _marked_since(markers, min(ran) - skew)
+    dirty = {m: first_touched(t, lookback, max_gap) for m, t in oldest_marked(pending).items()}
     return RolledHours(max(starts), min(untils), dirty)
+
+
+def _marked_since(markers: Sequence[dict[str, object]], since: int) -> list[dict[str, object]]:
+    """The marker series' samples written at ``since`` (ns) or later; series left empty are
+    dropped."""
+    out = []
+    for item in markers:
+        stamps, values = item["timestamps"], item["values"]
+        assert isinstance(stamps, list)
+        assert isinstance(values, list)
+        kept = [v for t, v in zip(stamps, values, strict=True) if int(t) * MS >= since]
+        if kept:
+            out.append({**item, "values": kept})
+    return out
 
 
 def _ns(seconds: object) -> int:
@@ -301,21 +315,21 @@ class Roller:
             todo.append((None, since, start))
             start = since
         for metric, oldest in self.markers(last_run - self.skew).items():
-            first = max(start, (oldest - reach(self.lookback, self.max_gap)) // HOUR * HOUR)
+            first = max(start, first_touched(oldest, self.lookback, self.max_gap))
             if first < done:
                 todo.append((metric, first, done))
         if until > done:
             todo.append((None, done, until))
         hours = written = 0
+        sites = self.sites() if todo else []
         for only, lo, hi in todo:
             hours += (hi - lo) // HOUR
-            written += self._summarise(only, lo, hi, now)
+            written += self._summarise(only, sites, lo, hi, now)
         self._save(start, max(done, until), now)
         return hours, written
 
-    def _summarise(self, only: str | None, lo: int, hi: int, now: int) -> int:
+    def _summarise(self, only: str | None, sites: list[str], lo: int, hi: int, now: int) -> int:
         metrics = [only] if only else canonical(self.names())
-        sites = self.sites()
         written = 0
         step = self.chunk_hours * HOUR
         for metric in metrics:
