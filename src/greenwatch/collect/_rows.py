@@ -135,9 +135,9 @@ class BatchBuilder:
         names = sorted({name for _, _, labels in kept for name in labels})
         columns = {name: [labels.get(name) for _, _, labels in kept] for name in names}
         return make_batch(
-            pd.Series([pd.Timestamp(ts)] * len(kept), dtype="datetime64[ns, UTC]"),
-            pd.Series([m for m, _, _ in kept], dtype=object),
-            pd.Series([v for _, v, _ in kept], dtype="float64"),
+            pd.Timestamp(ts),
+            [m for m, _, _ in kept],
+            [v for _, v, _ in kept],
             {"site": self.target.site, **columns},
         )
 

@@ -72,7 +72,7 @@ def health_batch(
 ) -> pd.DataFrame:
     """``collector_up`` (1, or 0 with ``reason``) and ``collector_duration_seconds``."""
     return make_batch(
-        pd.Series([pd.Timestamp(ts)] * 2, dtype="datetime64[ns, UTC]"),
+        pd.Timestamp(ts),
         ["collector_up", "collector_duration_seconds"],
         [0.0 if reason else 1.0, max(duration_s, 0.0)],
         {"site": site, "target": target, "profile": profile, "reason": [reason, None]},
