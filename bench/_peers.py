@@ -37,31 +37,11 @@ def victoriametrics(data_dir: Path) -> Iterator[str]:
     if binary is None:
         raise SystemExit("victoria-metrics is not installed (apt-get install victoria-metrics)")
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"-storageDataPath={data_dir}",
-            f"-httpListenAddr=127.0.0.1:{port}",
-            "-search.latencyOffset=0s",
-            "-retentionPeriod=100y",
-            "-loggerLevel=ERROR",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    args = [binary, f"-storageDataPath={data_dir}", f"-httpListenAddr=127.0.0.1:{port}"]
+    args += ["-search.latencyOffset=0s", "-retentionPeriod=100y", "-loggerLevel=ERROR"]
+    with server(args, f"{url}/health"):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def demo_store(path: Path, inventory: Inventory, days: int) -> tuple[DuckDBStore, pd.Timestamp]:
@@ -86,3 +66,23 @@ def to_line_protocol(batch: pd.DataFrame) -> list[str]:
     return list(
         batch["metric"].astype(str) + tags + " value=" + batch["value"].map(repr) + " " + ns
     )
+
+
+@contextmanager
+def server(args: list[str], ready_url: str) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(ready_url, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise SystemExit(f"{args[0]} did not start")
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)

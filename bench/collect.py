@@ -3,9 +3,10 @@
 ``greenwatch simulate serve`` runs in its own process (so the figures are the collecting
 process's alone); N targets scrape its per-site Prometheus pages (or its Redfish services),
 many targets sharing each server port with per-site paths. After a warm-up, prints the CPU
-share of the collecting process (process CPU time / wall time; the goal is under one core),
-the server's, and the poll-duration percentiles from the scheduler's own
-``collector_duration_seconds`` health samples.
+share of the collecting process (process CPU time / wall time), its CPU per poll, the share of
+polls on time (goals: under 0.5 core, under 5 ms per poll, 99 % on time), the server's CPU,
+and the poll-duration percentiles from the scheduler's own ``collector_duration_seconds``
+health samples. Peer, same pages, same interval, same window: vmagent's CPU per scrape.
 
 Usage: python bench/collect.py [--targets 1000] [--seconds 90] [--protocol prometheus|redfish]
 """
@@ -16,6 +17,7 @@ import argparse
 import logging
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,11 +25,14 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from _peers import free_port, victoriametrics
+from _results import result
 from greenwatch.collect import Scheduler, build_collector
 
 PROFILES = {"prometheus": "greenwatch", "redfish": "redfish-meters"}
@@ -96,6 +101,64 @@ class Skipped(logging.Filter):
         return True
 
 
+def _on_time(health: pd.DataFrame, interval: float, jitter: float) -> tuple[int, int]:
+    """(gaps between a target's consecutive polls no longer than interval + jitter + 1 s,
+    all such gaps): a poll is on time when it starts within its slot."""
+    up = health[health["metric"] == "collector_up"].sort_values("ts")
+    gaps = up.groupby("target", observed=True)["ts"].diff().dropna().dt.total_seconds()
+    return int((gaps <= interval + jitter + 1.0).sum()), len(gaps)
+
+
+def _vmagent_peer(urls: list[str], seconds: float, warmup: float, folder: Path) -> float | None:
+    """vmagent scraping the same pages on the same interval: CPU ms per scrape (None if absent).
+
+    One scrape job per page path (a job has one path); a ``bench`` label keeps the many
+    targets that share a page distinct, as the greenwatch targets are.
+    """
+    binary = shutil.which("vmagent")
+    if binary is None:
+        print("peer: vmagent is not installed (apt-get install victoria-metrics)")
+        return None
+    jobs: dict[str, list[dict[str, Any]]] = {}
+    for i, url in enumerate(urls):
+        parts = urlsplit(url)
+        jobs.setdefault(parts.path, []).append(
+            {"targets": [parts.netloc], "labels": {"bench": f"{i:04d}"}}
+        )
+    config = {
+        "scrape_configs": [
+            {
+                "job_name": f"page{j}",
+                "scrape_interval": "15s",
+                "metrics_path": path,
+                "static_configs": static,
+            }
+            for j, (path, static) in enumerate(jobs.items())
+        ]
+    }
+    (folder / "scrape.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    with victoriametrics(folder / "vm") as vm:
+        args = [binary, f"-promscrape.config={folder / 'scrape.yml'}", "-loggerLevel=ERROR"]
+        args += [f"-remoteWrite.url={vm}/api/v1/write", f"-remoteWrite.tmpDataPath={folder}/q"]
+        args += [f"-httpListenAddr=127.0.0.1:{free_port()}"]
+        agent = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(warmup)
+            cpu0 = _cpu_seconds(agent.pid)
+            time.sleep(seconds)
+            cpu = _cpu_seconds(agent.pid) - cpu0
+        finally:
+            agent.terminate()
+            agent.wait(20)
+    scrapes = len(urls) * seconds / 15.0
+    print(
+        f"peer, vmagent scraping the same {len(urls)} pages every 15 s: {cpu:.1f} s CPU over "
+        f"{seconds:.0f} s = {cpu / seconds:.2f} cores "
+        f"({cpu / scrapes * 1000:.2f} ms CPU per scrape)"
+    )
+    return cpu / scrapes * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--targets", type=int, default=1000)
@@ -121,14 +184,32 @@ def main() -> None:
             srv = _cpu_seconds(server.pid) - srv0
             tally.measuring = False
             scheduler.shutdown()
+            peer = None
+            if args.protocol == "prometheus":
+                urls = [c.target.require_url() for c in collectors]
+                peer = _vmagent_peer(urls, args.seconds, args.warmup, Path(tmp))
         finally:
             server.terminate()
             server.wait(20)
+    _report(args, tally, skipped, specs, (cpu, wall, srv), peer)
+
+
+def _report(
+    args: argparse.Namespace,
+    tally: Tally,
+    skipped: Skipped,
+    specs: list[dict[str, Any]],
+    times: tuple[float, float, float],
+    peer: float | None,
+) -> None:
+    cpu, wall, srv = times
     health = pd.concat(tally.health, ignore_index=True)
     up = health[health["metric"] == "collector_up"]["value"]
     durations = health[health["metric"] == "collector_duration_seconds"]["value"].to_numpy()
     p50, p95, p99 = np.percentile(durations, [50, 95, 99]) * 1000
+    on_time, gaps = _on_time(health, 15.0, args.jitter)
     sites = len({s["site"] for s in specs})
+    per_poll = cpu / max(len(up), 1) * 1000
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}"
     )
@@ -140,15 +221,20 @@ def main() -> None:
     print(
         f"polls: {len(up):,} ({len(up) / wall:.1f}/s, expected {args.targets / 15:.1f}/s), "
         f"failed {int((up == 0).sum())}, runs skipped because the target's previous run was "
-        f"still queued {skipped.count:,}, data samples {tally.samples:,}"
+        f"still queued {skipped.count:,}, data samples {tally.samples:,}; on time (next poll "
+        f"within interval + jitter + 1 s) {on_time:,} of {gaps:,} = {on_time / max(gaps, 1):.1%}"
     )
     print(
         f"collecting process CPU: {cpu:.1f} s over {wall:.1f} s = {cpu / wall:.2f} cores "
-        f"({cpu / max(len(up), 1) * 1000:.2f} ms CPU per poll); simulator server "
-        f"{srv / wall:.2f} cores"
+        f"({per_poll:.2f} ms CPU per poll); simulator server {srv / wall:.2f} cores "
+        "(goals: under 0.5 core, under 5 ms per poll, 99 % on time)"
     )
     print(f"poll duration (collector_duration_seconds): p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
           f"p99 {p99:.1f} ms")  # fmt: skip
+    what = f"{args.targets} {args.protocol} targets"
+    result(f"collector CPU per poll, {what}", per_poll, "ms", "vmagent" if peer else "", peer)
+    result(f"collector CPU share, {what}", cpu / wall, "cores")
+    result(f"polls on time, {what}", 100.0 * on_time / max(gaps, 1), "%", higher_is_better=True)
 
 
 if __name__ == "__main__":

@@ -26,13 +26,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pandas as pd
 
+from _peers import free_port, server
 from greenwatch.ingest import (
     Boundary,
     Ingest,
@@ -53,40 +53,12 @@ from greenwatch.store import DuckDBStore
 START = pd.Timestamp.now(tz="UTC").floor("D") - pd.Timedelta(days=3)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def peak_rss_mib(pid: int) -> float:
     """Peak resident set size of a process (VmHWM), MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-@contextmanager
-def server(args: list[str], ready_url: str) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(ready_url, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise SystemExit(f"{args[0]} did not start")
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
 
 
 def post_all(url: str, token: str | None, batches: list[bytes], clients: int) -> float:

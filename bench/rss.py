@@ -1,12 +1,13 @@
-"""Memory benchmark: resident set size with 100,000 active series in the embedded store.
+"""Memory benchmark: resident set size of ``greenwatch serve`` with 100,000 active series.
 
-A child process (so nothing else of the run sits in its memory) writes ``--rounds`` rounds of
-one sample per series every 15 s — 100,000 ``device_power_watts`` series across the national
-network's sites, as a large deployment's per-server power would be — into a fresh DuckDB store,
-one columnar batch per round as ingest hands them over, then reads the mean of every series
-back. It reports its peak RSS (``resource.getrusage``), and the RSS right after imports for
-reference. Peer, in the same run and on the same samples: VictoriaMetrics single node, fed the
-rounds as Influx line protocol, its peak RSS from ``/proc/PID/status``.
+``greenwatch serve`` (every role, default settings, a fresh data directory) is fed ``--rounds``
+rounds of one sample per series every 15 s — 100,000 ``device_power_watts`` series across the
+national network's sites, as a large deployment's per-server power would be — as line protocol
+on ``/api/v2/write`` (requests of 50,000 lines), then answers the mean of every series over the
+API. Reports the server's RSS once started and its peak (``VmHWM``), and the RSS of
+``serve --role ingest`` once started (heavy libraries are imported by the roles that need
+them). Goal: peak under 400 MiB. Peer, in the same run and on the same requests:
+VictoriaMetrics single node, its peak RSS.
 
 Usage: python bench/rss.py [--series 100000] [--rounds 20]
 """
@@ -14,12 +15,9 @@ Usage: python bench/rss.py [--series 100000] [--rounds 20]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,175 +28,131 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from _peers import free_port
+from _peers import free_port, server
 from _results import result
+from greenwatch.ingest import encode_lines
+from greenwatch.inventory import load_inventory
+from greenwatch.model import make_batch
+from greenwatch.service._tokens import TokenStore
 
-START = pd.Timestamp("2026-10-01T00:00:00Z")
+# Recent data: older samples would be refused by the boundary's 400-day window.
+START = pd.Timestamp.now(tz="UTC").floor("h") - pd.Timedelta(hours=2)
 STEP = pd.Timedelta(seconds=15)
+LINES = 50_000
 
 
-def rss_mib() -> float:
-    """Current RSS of this process (``/proc/self/status`` VmRSS), MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def peak_of(pid: int) -> float:
-    """Peak RSS (VmHWM) of a process, MiB."""
+def _status(pid: int, key: str) -> float:
+    """A ``/proc/PID/status`` size (VmRSS, VmHWM), MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(key):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def series_labels(n: int) -> pd.DataFrame:
-    """``n`` series over the national network's sites: site, device, device_kind."""
-    from greenwatch.inventory import load_inventory
-
+def rounds(n: int, count: int) -> Iterator[bytes]:
+    """Every series' power at ``START + k * 15 s`` for each round, as line-protocol requests."""
     sites = [s.id for s in load_inventory().sites]
     i = np.arange(n)
-    return pd.DataFrame(
-        {
-            "site": np.array(sites, dtype=object)[i % len(sites)],
-            "device": [f"srv-{k:06d}" for k in i],
-            "device_kind": "server",
-        }
-    )
-
-
-def rounds(n: int, count: int) -> Iterator[pd.DataFrame]:
-    """One canonical batch per round: every series' power at ``START + k * 15 s``."""
-    from greenwatch.model import make_batch
-
-    base = series_labels(n)
-    labels = {c: base[c].to_numpy() for c in base.columns}
+    labels = {
+        "site": np.array(sites, dtype=object)[i % len(sites)],
+        "device": np.array([f"srv-{k:06d}" for k in i], dtype=object),
+        "device_kind": "server",
+    }
     rng = np.random.default_rng(0)
     watts = rng.uniform(200, 900, n)
     for k in range(count):
         ts = pd.DatetimeIndex([START + k * STEP] * n)
-        values = watts + rng.normal(0, 5, n)
-        yield make_batch(ts, "device_power_watts", values, labels)
+        batch = make_batch(ts, "device_power_watts", watts + rng.normal(0, 5, n), labels)
+        lines = encode_lines(batch)
+        for i in range(0, n, LINES):  # the write endpoint takes up to 10 MiB a request
+            yield "\n".join(lines[i : i + LINES]).encode("utf-8")
 
 
-def child(args: argparse.Namespace) -> None:
-    """The measured process: write every round into a fresh store, query, report."""
-    from greenwatch.store import DuckDBStore
-
-    after_imports = rss_mib()
-    store = DuckDBStore(Path(args.dir) / "rss.duckdb")
+def post_rounds(url: str, headers: dict[str, str], n: int, count: int) -> float:
+    """POST every round to ``/api/v2/write``; seconds taken."""
     t0 = time.perf_counter()
-    written = sum(store.write(batch) for batch in rounds(args.series, args.rounds))
-    took = time.perf_counter() - t0
-    end = START + args.rounds * STEP
-    per_site = store.query("device_power_watts", START, end, agg="mean")
-    store.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(
-        json.dumps(
-            {
-                "after_imports": after_imports,
-                "peak": peak,
-                "written": written,
-                "seconds": took,
-                "rows": len(per_site),
-            }
-        )
-    )
+    with httpx.Client(timeout=600, headers=headers) as client:
+        for body in rounds(n, count):
+            answer = client.post(f"{url}/api/v2/write", params={"precision": "ns"}, content=body)
+            if answer.status_code != 204:
+                raise SystemExit(f"{url}: HTTP {answer.status_code}: {answer.text[:300]}")
+    return time.perf_counter() - t0
 
 
-def line_protocol(batch: pd.DataFrame) -> bytes:
-    ns = batch["ts"].astype("int64").astype(str)
-    lines = (
-        "device_power_watts,device="
-        + batch["device"]
-        + ",device_kind=server,site="
-        + batch["site"]
-        + " value="
-        + batch["value"].map(repr)
-        + " "
-        + ns
-    )
-    return "\n".join(lines).encode()
+def greenwatch_rss(tmp: Path, n: int, count: int, extra: list[str]) -> dict[str, float]:
+    """``serve`` fed the rounds: RSS once started, peak, seconds; ``--role ingest`` started."""
+    data = tmp / "greenwatch"
+    token = TokenStore.for_data_dir(data).create(["write", "read"], "bench", any_site=True)
+    headers = {"Authorization": f"Token {token}"}
+    cmd = [sys.executable, "-m", "greenwatch.cli", "serve", "--data-dir", str(data), *extra]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with server([*cmd, "--port", str(port), "--role", "ingest"], f"{url}/readyz") as proc:
+        ingest_started = _status(proc.pid, "VmRSS:")
+    with server([*cmd, "--port", str(port)], f"{url}/readyz") as proc:
+        started = _status(proc.pid, "VmRSS:")
+        seconds = post_rounds(url, headers, n, count)
+        end = START + count * STEP
+        query = {"metric": "device_power_watts", "agg": "mean"}
+        query |= {"start": START.isoformat(), "end": end.isoformat()}
+        answer = httpx.get(f"{url}/api/v1/query", params=query, headers=headers, timeout=600)
+        answer.raise_for_status()
+        rows = len(answer.json()["data"])
+        peak = _status(proc.pid, "VmHWM:")
+    return {"ingest": ingest_started, "started": started, "peak": peak, "s": seconds, "rows": rows}
 
 
 def victoriametrics_peak(tmp: Path, n: int, count: int) -> float | None:
+    """VictoriaMetrics fed the same requests, then the same mean: its peak RSS, MiB."""
     binary = shutil.which("victoria-metrics")
     if binary is None:
         print("VictoriaMetrics: not installed (apt-get install victoria-metrics)")
         return None
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"-storageDataPath={tmp / 'vm'}",
-            f"-httpListenAddr=127.0.0.1:{port}",
-            "-retentionPeriod=100y",
-            "-loggerLevel=ERROR",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    args = [binary, f"-storageDataPath={tmp / 'vm'}", f"-httpListenAddr=127.0.0.1:{port}"]
+    with server([*args, "-retentionPeriod=100y", "-loggerLevel=ERROR"], f"{url}/health") as proc:
+        post_rounds(url, {}, n, count)
         with httpx.Client(timeout=300) as client:
-            for batch in rounds(n, count):
-                client.post(f"{url}/write", content=line_protocol(batch)).raise_for_status()
             client.get(f"{url}/internal/force_flush")
             end = START + count * STEP
             client.get(
                 f"{url}/api/v1/query",
                 params={
-                    "query": "avg by (site)(avg_over_time(device_power_watts_value[1h]))",
+                    "query": "avg_over_time(device_power_watts_value[1h])",
                     "time": end.timestamp(),
                 },
             ).raise_for_status()
             series = client.get(f"{url}/api/v1/series/count").json()["data"][0]
         print(f"VictoriaMetrics: {series:,} series stored")
-        return peak_of(proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        return _status(proc.pid, "VmHWM:")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--series", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=20, help="samples per series (every 15 s)")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--dir", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-arg", action="append", default=[], help="extra serve option")
     args = parser.parse_args()
-    if args.child:
-        child(args)
-        return
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, __file__, "--child", "--dir", tmp]
-        cmd += ["--series", str(args.series), "--rounds", str(args.rounds)]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        gw = json.loads(out.strip().splitlines()[-1])
+        gw = greenwatch_rss(Path(tmp), args.series, args.rounds, args.serve_arg)
         samples = args.series * args.rounds
         print(
-            f"greenwatch DuckDBStore: {args.series:,} series x {args.rounds} samples "
-            f"({samples:,}) written in {gw['seconds']:.1f} s, "
-            f"mean of every series ({gw['rows']:,} rows) read back; "
-            f"peak RSS {gw['peak']:,.0f} MiB (after imports {gw['after_imports']:,.0f} MiB)"
+            f"greenwatch serve: {args.series:,} series x {args.rounds} samples ({samples:,}) "
+            f"pushed in {gw['s']:.1f} s, mean of every series ({gw['rows']:,} rows) read back; "
+            f"RSS once started {gw['started']:,.0f} MiB, peak {gw['peak']:,.0f} MiB "
+            f"(goal < 400 MiB); serve --role ingest once started {gw['ingest']:,.0f} MiB"
         )
         vm = victoriametrics_peak(Path(tmp), args.series, args.rounds)
     if vm is not None:
         print(f"VictoriaMetrics peak RSS {vm:,.0f} MiB on the same samples")
-    label = f"peak RSS, {args.series // 1000}k active series"
+    label = f"serve peak RSS, {args.series // 1000}k active series"
     result(label, gw["peak"], "MiB", "VictoriaMetrics" if vm else "", vm)
+    result("serve RSS once started", gw["started"], "MiB")
+    result("serve --role ingest RSS once started", gw["ingest"], "MiB")
 
 
 if __name__ == "__main__":

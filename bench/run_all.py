@@ -4,10 +4,12 @@ Each ``bench/*.py`` runs in its own process, one after the other (they start the
 VictoriaMetrics, Chromium, a simulator — themselves, so every ratio compares two things measured
 in the same run on the same machine). A benchmark reports its key figures as ``RESULT|…``
 lines (see ``bench/_results.py``); for one that prints none yet, the figures are read from its
-human-readable output by the patterns below. A missing or failing benchmark is marked as
-such and the others still run. Never fails on timing.
+human-readable output by the patterns below. Each benchmark runs ``--runs`` times (3 by
+default) and every figure is reported as min / median / max of its runs, its peer's as the
+median, the ratio from the two medians. A missing or failing benchmark is marked as such and
+the others still run. Never fails on timing.
 
-Usage: python bench/run_all.py [--only NAME ...] [--timeout S] [--out bench/RESULTS.md]
+Usage: python bench/run_all.py [--only NAME ...] [--runs N] [--timeout S] [--out FILE]
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import datetime as dt
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -57,6 +60,44 @@ class Run:
     seconds: float = 0.0
     output: str = ""
     figures: list[Figure] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One figure over the runs of its benchmark: min / median / max, the peer's median."""
+
+    figure: str
+    unit: str
+    values: tuple[float, ...]
+    peer: str = ""
+    peer_values: tuple[float, ...] = ()
+    higher_is_better: bool = False
+
+    def cells(self) -> list[str]:
+        lo, mid, hi = min(self.values), statistics.median(self.values), max(self.values)
+        peer = statistics.median(self.peer_values) if self.peer_values else None
+        ratio = ""
+        if peer and mid:
+            ratio = f"{(mid / peer) if self.higher_is_better else (peer / mid):.2f}×"
+        spread = " / ".join(f"{v:.4g}" for v in (lo, mid, hi))
+        return [self.figure, spread, self.unit, self.peer, f"{peer:.4g}" if peer else "", ratio]
+
+
+def spreads(runs: list[Run]) -> list[Spread]:
+    """Each figure's values over the runs (in order of first appearance)."""
+    found: dict[str, list[Figure]] = {}
+    for r in runs:
+        for f in r.figures:
+            found.setdefault(f.figure, []).append(f)
+    out = []
+    for name, figures in found.items():
+        values = tuple(float(_n(f.value)) for f in figures if f.value)
+        peers = tuple(float(_n(f.peer_value)) for f in figures if f.peer_value)
+        first = figures[0]
+        higher = first.unit.endswith("/s") or first.unit == "%"  # rates and shares
+        if values:
+            out.append(Spread(name, first.unit, values, first.peer, peers, higher))
+    return out
 
 
 def _n(text: str) -> str:
@@ -218,26 +259,28 @@ def short_machine(info: dict[str, str]) -> str:
     return f"{platform.machine()} {os.cpu_count()}c {info['memory']}".strip()
 
 
-def render(runs: list[Run], info: dict[str, str], started: str, loads: tuple[float, float]) -> str:
+def render(
+    runs: dict[str, list[Run]], info: dict[str, str], started: str, loads: tuple[float, float]
+) -> str:
     where = short_machine(info)
+    count = max((len(r) for r in runs.values()), default=0)
     lines = [
         "# Benchmark results",
         "",
-        f"Written by `python bench/run_all.py` (`make bench`) on {started} UTC. Every ratio "
-        "compares greenwatch with a peer measured in the same run on the same data; a ratio "
-        "above 1 means greenwatch is better (faster, smaller, or a higher rate).",
+        f"Written by `python bench/run_all.py` (`make bench`) on {started} UTC. Each benchmark "
+        f"ran {count} times; a figure is min / median / max of its runs, its peer's value the "
+        "median of the peer measured in the same runs on the same data, and the ratio compares "
+        "the medians: above 1 means greenwatch is better (faster, smaller, or a higher rate).",
         "",
-        "| figure | value | unit | peer | peer value | ratio | machine |",
+        "| figure | min / median / max | unit | peer | peer median | ratio | machine |",
         "|---|---:|---|---|---:|---:|---|",
     ]
-    for r in runs:
-        if not r.figures:
-            what = f"{BENCHES.get(r.name, r.name)} (bench/{r.name}.py)"
-            lines.append(f"| {what} | {r.status} | | | | | {where} |")
-        for f in r.figures:
-            ratio = f"{f.ratio}×" if f.ratio else ""
-            cells = [f.figure, f.value, f.unit, f.peer, f.peer_value, ratio, where]
-            lines.append("| " + " | ".join(cells) + " |")
+    for name, tries in runs.items():
+        rows = spreads(tries)
+        if not rows:
+            what = f"{BENCHES.get(name, name)} (bench/{name}.py)"
+            lines.append(f"| {what} | {tries[-1].status} | | | | | {where} |")
+        lines += ["| " + " | ".join([*row.cells(), where]) + " |" for row in rows]
     lines += [
         "",
         "## Machine",
@@ -248,20 +291,24 @@ def render(runs: list[Run], info: dict[str, str], started: str, loads: tuple[flo
         "",
         "## Runs",
         "",
-        "| benchmark | status | wall time |",
+        "| benchmark | status of each run | wall time of each run |",
         "|---|---|---:|",
-        *[f"| bench/{r.name}.py | {r.status} | {r.seconds:.0f} s |" for r in runs],
+        *[
+            f"| bench/{name}.py | {', '.join(r.status for r in tries)} | "
+            f"{', '.join(f'{r.seconds:.0f} s' for r in tries)} |"
+            for name, tries in runs.items()
+        ],
         "",
-        "## Output",
+        "## Output of each benchmark's last run",
         "",
     ]
-    for r in runs:
-        if r.output:
+    for name, tries in runs.items():
+        if tries[-1].output:
             lines += [
-                f"<details><summary>bench/{r.name}.py</summary>",
+                f"<details><summary>bench/{name}.py</summary>",
                 "",
                 "```",
-                r.output.rstrip(),
+                tries[-1].output.rstrip(),
                 "```",
                 "",
                 "</details>",
@@ -273,6 +320,7 @@ def render(runs: list[Run], info: dict[str, str], started: str, loads: tuple[flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHES), help="run only these")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each benchmark")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per benchmark")
     parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md")
     args = parser.parse_args()
@@ -282,12 +330,12 @@ def main() -> None:
         p.stem for p in BENCH.glob("*.py") if not p.stem.startswith("_") and p.stem != "run_all"
     )
     names = args.only or [*BENCHES, *[n for n in extra if n not in BENCHES]]
-    runs = [run(name, args.timeout) for name in names]
+    runs = {name: [run(name, args.timeout) for _ in range(args.runs)] for name in names}
     text = render(runs, machine(), started, (load_start, os.getloadavg()[0]))
     args.out.write_text(text, encoding="utf-8")
     print(f"wrote {args.out}")
-    for r in runs:
-        print(f"  {r.name:10s} {r.status}")
+    for name, tries in runs.items():
+        print(f"  {name:10s} {', '.join(r.status for r in tries)}")
 
 
 if __name__ == "__main__":

@@ -66,6 +66,8 @@ def make_batch(
     small = _small_batch(ts, metric, value, labels or {}) if unit is None else None
     if small is not None:
         return small
+    if isinstance(metric, list | tuple):
+        metric = pd.Series(metric, dtype=object)  # names as Python text, as the checks give
     frame = pd.DataFrame({"ts": ts, "metric": metric, "value": value, **dict(labels or {})})
     if unit is not None:
         frame[UNIT_CHECK] = unit
@@ -116,7 +118,7 @@ def _small_batch(
     _check_rows(metric, value, {c: columns[c] for c in names})  # type: ignore[misc]
     out = {
         "ts": pd.DatetimeIndex(stamp).tz_localize("UTC"),
-        "metric": metric,
+        "metric": pd.Series(metric, dtype=object),
         "value": np.array(value, dtype="float64"),
     }
     return pd.DataFrame(out | {c: pd.Series(columns[c], dtype=object) for c in names})
@@ -248,22 +250,27 @@ def concat_batches(batches: Sequence[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _small_concat(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
-    """:func:`concat_batches` of a few rows with text labels, column by column as lists."""
-    columns = [label_columns(b) for b in frames]
+    """:func:`concat_batches` of a few rows with text labels, column by column as arrays."""
+    dtypes = [{str(c): t for c, t in b.dtypes.items()} for b in frames]
     if sum(map(len, frames)) > SMALL_BATCH or any(
-        b[c].dtype != object for b, names in zip(frames, columns, strict=True) for c in names
+        t is not np.dtype(object) for d in dtypes for c, t in d.items() if c not in BASE_COLUMNS
     ):
         return None
-    labels = sorted({c for names in columns for c in names} - {"site"})
-    out: dict[str, Any] = {
-        "ts": pd.DatetimeIndex(np.concatenate([b["ts"].to_numpy("M8[ns]") for b in frames])),
-        "metric": [m for b in frames for m in b["metric"].tolist()],
+    labels = sorted({c for d in dtypes for c in d if c not in BASE_COLUMNS} - {"site"})
+    stamps = np.concatenate([b["ts"].to_numpy("M8[ns]") for b in frames])
+    out: dict[str, Any] = {  # object Series: pandas would read text arrays as str
+        "ts": pd.DatetimeIndex(stamps).tz_localize("UTC"),
+        "metric": pd.Series(
+            np.concatenate([b["metric"].to_numpy(object) for b in frames]), dtype=object
+        ),
         "value": np.concatenate([b["value"].to_numpy("float64") for b in frames]),
     }
     for name in ["site", *labels]:
-        values = [b[name].tolist() if name in b.columns else [None] * len(b) for b in frames]
-        out[name] = pd.Series([v for part in values for v in part], dtype=object)
-    out["ts"] = out["ts"].tz_localize("UTC")
+        parts = [
+            b[name].to_numpy() if name in d else np.full(len(b), None, dtype=object)
+            for b, d in zip(frames, dtypes, strict=True)
+        ]
+        out[name] = pd.Series(np.concatenate(parts), dtype=object)
     return pd.DataFrame(out)
 
 
