@@ -14,6 +14,7 @@ import asyncio
 import os
 import re
 import warnings
+from functools import cache
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -26,27 +27,22 @@ from greenwatch.collect._rows import BatchBuilder
 from greenwatch.collect._target import Target, reveal
 from greenwatch.model import Clock, StrictModel, utc_now
 
-with warnings.catch_warnings():
-    # pysnmp 7.1 imports pysmi's deprecated camelCase alias (getReadersFromUrls) at import
-    # time; the warning is about pysnmp's own code and harmless to us.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import pysnmp.hlapi.v3arch.asyncio as snmp  # type: ignore[import-untyped]
-    from pysnmp.smi import builder, view  # type: ignore[import-untyped]
-
+# Names of pysnmp's protocol constants; pysnmp itself loads with the first SNMP collector
+# (tens of MiB that a process without SNMP targets does not need).
 AUTH_PROTOCOLS = {
-    "MD5": snmp.USM_AUTH_HMAC96_MD5,
-    "SHA": snmp.USM_AUTH_HMAC96_SHA,
-    "SHA224": snmp.USM_AUTH_HMAC128_SHA224,
-    "SHA256": snmp.USM_AUTH_HMAC192_SHA256,
-    "SHA384": snmp.USM_AUTH_HMAC256_SHA384,
-    "SHA512": snmp.USM_AUTH_HMAC384_SHA512,
+    "MD5": "USM_AUTH_HMAC96_MD5",
+    "SHA": "USM_AUTH_HMAC96_SHA",
+    "SHA224": "USM_AUTH_HMAC128_SHA224",
+    "SHA256": "USM_AUTH_HMAC192_SHA256",
+    "SHA384": "USM_AUTH_HMAC256_SHA384",
+    "SHA512": "USM_AUTH_HMAC384_SHA512",
 }
 PRIV_PROTOCOLS = {
-    "DES": snmp.USM_PRIV_CBC56_DES,
-    "3DES": snmp.USM_PRIV_CBC168_3DES,
-    "AES": snmp.USM_PRIV_CFB128_AES,
-    "AES192": snmp.USM_PRIV_CFB192_AES,
-    "AES256": snmp.USM_PRIV_CFB256_AES,
+    "DES": "USM_PRIV_CBC56_DES",
+    "3DES": "USM_PRIV_CBC168_3DES",
+    "AES": "USM_PRIV_CFB128_AES",
+    "AES192": "USM_PRIV_CFB192_AES",
+    "AES256": "USM_PRIV_CFB256_AES",
 }
 _AUTH_WORDS = ("digest", "user", "auth", "decrypt", "security", "time window", "community")
 _END_TYPES = ("EndOfMibView", "NoSuchObject", "NoSuchInstance", "Null")
@@ -153,7 +149,21 @@ class _NoMibCompiler:
         return dict.fromkeys(names, "missing")
 
 
+@cache
+def _pysnmp() -> Any:
+    """pysnmp's asyncio API, imported on first use."""
+    with warnings.catch_warnings():
+        # pysnmp 7.1 imports pysmi's deprecated camelCase alias (getReadersFromUrls) at import
+        # time; the warning is about pysnmp's own code and harmless to us.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import pysnmp.hlapi.v3arch.asyncio as snmp  # type: ignore[import-untyped]  # noqa: PLC0415 - first use
+    return snmp
+
+
 def _mib_view() -> Any:
+    _pysnmp()
+    from pysnmp.smi import builder, view  # type: ignore[import-untyped]  # noqa: PLC0415 - first use
+
     mibs = builder.MibBuilder()
     mibs.set_mib_compiler(_NoMibCompiler(), os.devnull)
     return view.MibViewController(mibs)
@@ -203,19 +213,21 @@ class SnmpCollector(Collector):
         ]
 
     def _auth(self) -> Any:
-        creds, name = self.target.credentials, self.target.name
+        creds, name, snmp = self.target.credentials, self.target.name, _pysnmp()
         if creds.username and creds.auth_key is not None:
+            priv = getattr(snmp, PRIV_PROTOCOLS[creds.priv_protocol]) if creds.priv_key else None
             return snmp.UsmUserData(
                 creds.username,
                 authKey=reveal(creds.auth_key, name),
                 privKey=reveal(creds.priv_key, name) if creds.priv_key else None,
-                authProtocol=AUTH_PROTOCOLS[creds.auth_protocol],
-                privProtocol=PRIV_PROTOCOLS[creds.priv_protocol] if creds.priv_key else None,
+                authProtocol=getattr(snmp, AUTH_PROTOCOLS[creds.auth_protocol]),
+                privProtocol=priv,
             )
         community = reveal(creds.community, name) if creds.community else "public"
         return snmp.CommunityData(community, mpModel=1)
 
     async def _walk(self, columns: list[str]) -> dict[str, dict[str, Any]]:
+        snmp = _pysnmp()
         engine = snmp.SnmpEngine()
         engine.cache["mibViewController"] = self._mibs
         try:
@@ -233,6 +245,7 @@ class SnmpCollector(Collector):
     ) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {c: {} for c in columns}
         cursor = {c: c for c in columns}
+        snmp = _pysnmp()
         auth, context = self._auth(), snmp.ContextData()
         while cursor:
             active = list(cursor)

@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
+    MetricExporter,
     MetricExportResult,
     MetricsData,
     PeriodicExportingMetricReader,
@@ -47,19 +48,27 @@ class OtlpSettings:
     resource: Mapping[str, str] = field(default_factory=dict)
 
 
-class _CountingExporter(OTLPMetricExporter):
-    """The OTLP/HTTP exporter, counting successes and failures for ``/metrics``."""
+@cache
+def _counting_exporter() -> Callable[..., MetricExporter]:
+    """The OTLP/HTTP exporter counting successes and failures for ``/metrics``; defined on
+    first use, since the exporter loads protobuf (MiB that a process without pushes skips)."""
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # noqa: PLC0415 - see above
+        OTLPMetricExporter,
+    )
 
-    def __init__(self, stats: ExportStats, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._stats = stats
+    class CountingExporter(OTLPMetricExporter):
+        def __init__(self, stats: ExportStats, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self._stats = stats
 
-    def export(
-        self, metrics_data: MetricsData, timeout_millis: float | None = 10_000, **kwargs: Any
-    ) -> MetricExportResult:
-        result = super().export(metrics_data, timeout_millis=timeout_millis, **kwargs)
-        self._stats.record("otlp", result is MetricExportResult.SUCCESS)
-        return result
+        def export(
+            self, metrics_data: MetricsData, timeout_millis: float | None = 10_000, **kwargs: Any
+        ) -> MetricExportResult:
+            result = super().export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+            self._stats.record("otlp", result is MetricExportResult.SUCCESS)
+            return result
+
+    return CountingExporter
 
 
 def _observe(
@@ -81,7 +90,7 @@ class OtlpExport:
     """Observable gauges over the snapshot, pushed every ``interval_s`` until :meth:`close`."""
 
     def __init__(self, settings: OtlpSettings, snapshot: SnapshotSource, stats: ExportStats):
-        exporter = _CountingExporter(
+        exporter = _counting_exporter()(
             stats,
             endpoint=settings.endpoint,
             headers=dict(settings.headers),

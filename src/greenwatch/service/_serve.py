@@ -31,7 +31,6 @@ from greenwatch.alerts import (
     load_rules,
 )
 from greenwatch.collect import Collector, Scheduler
-from greenwatch.dashboard import create_app
 from greenwatch.export import ExportSettings, KpiExports, ServiceHealth
 from greenwatch.ingest import Boundary, BoundaryPolicy, Ingest, InventorySites
 from greenwatch.inventory import Inventory
@@ -179,6 +178,8 @@ class Service:
                 module.register(flask_app, self.context)
         if "ui" not in self.roles:
             return flask_app
+        from greenwatch.dashboard import create_app  # noqa: PLC0415 - Dash for the ui role only
+
         create_app(
             self.store,
             self.inventory,

@@ -39,7 +39,6 @@ from greenwatch.model import utc_now
 from greenwatch.simulate._serve_http import HttpEndpoints
 from greenwatch.simulate._serve_live import FACILITY, LiveNetwork
 from greenwatch.simulate._serve_modbus import ModbusGateway
-from greenwatch.simulate._serve_snmp import SnmpAgents
 from greenwatch.simulate._simulator import Simulator
 
 LOOPBACK = "127.0.0.1"
@@ -115,6 +114,10 @@ class SimulatedCentres:
             self._stack.enter_context(http)
             self.prometheus_port, self.redfish_ports = http.prometheus_port, http.redfish_ports
             if self.snmp and self.links:
+                from greenwatch.simulate._serve_snmp import (  # noqa: PLC0415 - pysnmp when asked
+                    SnmpAgents,
+                )
+
                 agents = SnmpAgents(
                     self.live,
                     self.links,
