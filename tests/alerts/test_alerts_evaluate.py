@@ -242,10 +242,15 @@ class CountingStore(DuckDBStore):
     def __init__(self) -> None:
         super().__init__(":memory:")
         self.queries: list[str] = []
+        self.windows: list[list[str]] = []
 
     def query(self, metric: str, *args: Any, **kw: Any) -> pd.DataFrame:  # type: ignore[override]
         self.queries.append(metric)
         return super().query(metric, *args, **kw)
+
+    def raw_windows(self, starts: Any, end: pd.Timestamp) -> Any:
+        self.windows.append(list(starts))
+        return super().raw_windows(starts, end)
 
 
 def test_rules_sharing_a_metric_share_one_read(inventory: Inventory) -> None:
@@ -273,5 +278,6 @@ def test_rules_sharing_a_metric_share_one_read(inventory: Inventory) -> None:
         for i in range(60)
     ]
     out = evaluate(store, inventory, *rules)
-    assert store.queries == ["temperature_celsius"]
+    assert store.windows == [["temperature_celsius"]]
+    assert store.queries == []
     assert len(out["R10"].hits) == 39  # sensors 60 … 99 °C > 60

@@ -126,6 +126,7 @@ class _Run:
         self.ev = evaluator
         self.now = now
         self._raw: dict[str, SeriesWindow] = {}
+        self._prefetch = True
         self._tables: dict[tuple[str, pd.Timedelta], Table] = {}
         self._masks: dict[tuple[int, tuple[Matcher, ...]], np.ndarray] = {}
         self._columns: dict[int, tuple[pd.DataFrame, dict[str, np.ndarray]]] = {}
@@ -143,16 +144,34 @@ class _Run:
         aggs = self.ev._aggs.get(key, {"last"})
         store = self.ev.store
         if w <= RAW_LIMIT:
+            if self._prefetch:
+                self._read_all()
             raw = self._raw.get(metric)
             if raw is None:
                 span = self.ev._raw_span.get(metric, w)
                 frame = store.query(metric, self.now - span, self.now)
-                raw = self._raw[metric] = SeriesWindow(frame, self.now, self.ev.max_gap)
+                raw = SeriesWindow.from_frame(frame, self.now, self.ev.max_gap)
+                self._raw[metric] = raw
             table = Table(raw.labels, raw.reduce(w, set(aggs)), raw)
         else:
             table = self._hourly_table(metric, w, aggs)
         self._tables[key] = table
         return table
+
+    def _read_all(self) -> None:
+        """Every metric's raw window in one read, where the store offers it; a metric it
+        returns nothing for, or every metric when the read fails, is read on its own."""
+        self._prefetch = False
+        reader = getattr(self.ev.store, "raw_windows", None)
+        if not callable(reader) or not self.ev._raw_span:
+            return
+        starts = {m: self.now - span for m, span in self.ev._raw_span.items()}
+        try:
+            found = reader(starts, self.now)
+        except Exception:  # each metric's own read then fails for its own rules only
+            return
+        for metric, (labels, key, t, v) in found.items():
+            self._raw[metric] = SeriesWindow(labels, (key, t, v), self.now, self.ev.max_gap)
 
     def _hourly_table(self, metric: str, w: pd.Timedelta, aggs: set[str]) -> Table:
         end = self.now.floor("h")

@@ -38,19 +38,35 @@ def _series_key(frame: pd.DataFrame, label_cols: list[str]) -> I64:
 class SeriesWindow:
     """Raw samples of one metric, sorted by series then time, ready to reduce per window."""
 
-    def __init__(self, frame: pd.DataFrame, now: pd.Timestamp, max_gap: pd.Timedelta) -> None:
+    def __init__(
+        self,
+        labels: pd.DataFrame,
+        samples: tuple[I64, I64, F64],
+        now: pd.Timestamp,
+        max_gap: pd.Timedelta,
+    ) -> None:
+        """``labels``: one row per series; ``samples``: (key, t, value), ``key`` each sample's
+        row in ``labels``, sorted by key then time, every row having samples."""
+        self.key, self.t, self.v = samples
+        self.n = len(labels)
+        self.labels = labels.astype(object).where(labels.notna(), None)
+        self.now = int(now.value)
+        self.max_gap = int(max_gap.value)
+
+    @classmethod
+    def from_frame(
+        cls, frame: pd.DataFrame, now: pd.Timestamp, max_gap: pd.Timedelta
+    ) -> SeriesWindow:
+        """The samples of a raw store read (columns ts, value and labels), in any order."""
         label_cols = [c for c in frame.columns if c not in ("ts", "value")]
         key = _series_key(frame, label_cols)
         t = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
         order = np.lexsort((t, key))
-        self.key, self.t = key[order], t[order]
-        self.v = frame["value"].to_numpy(dtype=np.float64)[order]
-        self.n = int(key.max()) + 1 if len(key) else 0
-        first_rows = order[np.searchsorted(self.key, np.arange(self.n))]
+        key, n = key[order], int(key.max()) + 1 if len(key) else 0
+        first_rows = order[np.searchsorted(key, np.arange(n))]
         labels = frame[label_cols].iloc[first_rows].reset_index(drop=True)
-        self.labels = labels.astype(object).where(labels.notna(), None)
-        self.now = int(now.value)
-        self.max_gap = int(max_gap.value)
+        values = frame["value"].to_numpy(dtype=np.float64)[order]
+        return cls(labels, (key, t[order], values), now, max_gap)
 
     @classmethod
     def from_aggregates(cls, frame: pd.DataFrame) -> pd.DataFrame:
