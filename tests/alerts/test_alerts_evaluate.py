@@ -281,3 +281,22 @@ def test_rules_sharing_a_metric_share_one_read(inventory: Inventory) -> None:
     assert store.windows == [["temperature_celsius"]]
     assert store.queries == []
     assert len(out["R10"].hits) == 39  # sensors 60 … 99 °C > 60
+
+
+def test_a_longer_window_judges_series_the_shorter_one_has_no_samples_of(
+    inventory: Inventory,
+) -> None:
+    store = DuckDBStore(":memory:")
+    store.write(
+        series(
+            "temperature_celsius", [90.0], minutes(1, NOW - 9 * MINUTE), site="guian-1", sensor="a"
+        )
+    )
+    store.write(series("temperature_celsius", [90.0], minutes(1), site="guian-1", sensor="b"))
+    short, long = (
+        metric(alert=name, metric="temperature_celsius", agg="max", window=w, op=">", threshold=80)
+        for name, w in (("Short", "5m"), ("Long", "15m"))
+    )
+    out = evaluate(store, inventory, short, long)
+    assert [h.labels["sensor"] for h in out["Short"].hits] == ["b"]
+    assert [h.labels["sensor"] for h in out["Long"].hits] == ["a", "b"]

@@ -211,8 +211,9 @@ class _Run:
         return found
 
     def _candidates(self, table: Table, agg: str, matchers: tuple[Matcher, ...]) -> np.ndarray:
-        """Rows that match and have a value: shared by every rule with the same selection."""
-        key = (id(table.labels), agg, matchers)
+        """Rows that match and have a value: shared by every rule with the same selection
+        over the same window (windows of one metric share their labels, not their values)."""
+        key = (id(table), agg, matchers)
         found = self._rows.get(key)
         if found is None:
             mask = self.mask(table.labels, matchers) & np.isfinite(table.values[agg])
