@@ -27,14 +27,11 @@ from greenwatch.alerts._rules import (
     RuleSet,
     SubmeterRule,
 )
-from greenwatch.alerts._window import F64, SeriesWindow
+from greenwatch.alerts._window import F64, SeriesWindow, label_table
 from greenwatch.inventory import Inventory
 from greenwatch.model import format_duration
 from greenwatch.query import ComputeSource, inventory_source, site_totals
 from greenwatch.store import Store
-
-# Labels an absent rule may group by that come from the series' site in the inventory.
-PLACE_LABELS = ("hub", "region")
 
 DEFAULT_MAX_GAP = pd.Timedelta(minutes=15)
 
@@ -68,6 +65,13 @@ class Evaluator:
         self._hourly: dict[tuple[str, pd.Timedelta], tuple[pd.Timestamp, Table]] = {}
         self._seen: dict[tuple[str, pd.Timedelta], tuple[pd.Timestamp, pd.DataFrame]] = {}
         self._aggs: dict[tuple[str, pd.Timedelta], set[str]] = {}
+        # Kept between evaluations while the store hands back the same series labels.
+        self._labels: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+        self._selections: dict[int, _Selection] = {}
+        self._places = {
+            "hub": {s.id: s.hub or "" for s in inventory.sites},
+            "region": {s.id: s.region.value for s in inventory.sites},
+        }
         for rule in rules.rules:
             for metric, window, aggs in _needs(rule):
                 key = (metric, window)
@@ -94,6 +98,7 @@ class Evaluator:
                     out.append(self._kpis.submeter_rule(rule, run.table))
             except Exception as exc:  # one broken rule must not stop the others (STYLE 10)
                 out.append(Outcome(rule.alert, error=f"{type(exc).__name__}: {exc}"))
+        self._selections = run.selections
         return out
 
 
@@ -119,6 +124,15 @@ def _needs(rule: object) -> list[tuple[str, pd.Timedelta, set[str]]]:
     return []
 
 
+class _Selection:
+    """One label table's columns as string arrays and the masks of matcher lists over it."""
+
+    def __init__(self, labels: pd.DataFrame) -> None:
+        self.labels = labels
+        self.columns = label_columns(labels)
+        self.masks: dict[tuple[Matcher, ...], np.ndarray] = {}
+
+
 class _Run:
     """Caches of one evaluation: raw reads, reduced tables, matcher masks."""
 
@@ -128,8 +142,7 @@ class _Run:
         self._raw: dict[str, SeriesWindow] = {}
         self._prefetch = True
         self._tables: dict[tuple[str, pd.Timedelta], Table] = {}
-        self._masks: dict[tuple[int, tuple[Matcher, ...]], np.ndarray] = {}
-        self._columns: dict[int, tuple[pd.DataFrame, dict[str, np.ndarray]]] = {}
+        self.selections: dict[int, _Selection] = {}
         self._absent: dict[tuple[object, ...], tuple[list[str], set[tuple[str, ...]]]] = {}
         self._rows: dict[tuple[object, ...], np.ndarray] = {}
         self._denominators: dict[tuple[object, ...], F64] = {}
@@ -170,8 +183,12 @@ class _Run:
             found = reader(starts, self.now)
         except Exception:  # each metric's own read then fails for its own rules only
             return
+        kept = self.ev._labels
         for metric, (labels, key, t, v) in found.items():
-            self._raw[metric] = SeriesWindow(labels, (key, t, v), self.now, self.ev.max_gap)
+            held = kept.get(metric)
+            if held is None or held[0] is not labels:
+                held = kept[metric] = (labels, label_table(labels))
+            self._raw[metric] = SeriesWindow(held[1], (key, t, v), self.now, self.ev.max_gap)
 
     def _hourly_table(self, metric: str, w: pd.Timedelta, aggs: set[str]) -> Table:
         end = self.now.floor("h")
@@ -187,27 +204,32 @@ class _Run:
         self.ev._hourly[(metric, w)] = (end, table)
         return table
 
+    def _selection(self, labels: pd.DataFrame) -> _Selection:
+        """The label columns and matcher masks of a label table, kept from the evaluations
+        before while the table is the same (its series unchanged)."""
+        found = self.selections.get(id(labels)) or self.ev._selections.get(id(labels))
+        if found is None or found.labels is not labels:
+            found = _Selection(labels)
+        self.selections[id(labels)] = found
+        return found
+
     def columns(self, labels: pd.DataFrame) -> dict[str, np.ndarray]:
         """The label columns of a table as string arrays, computed once per table."""
-        found = self._columns.get(id(labels))
-        if found is None or found[0] is not labels:
-            found = self._columns[id(labels)] = (labels, label_columns(labels))
-        return found[1]
+        return self._selection(labels).columns
 
     def mask(self, labels: pd.DataFrame, matchers: tuple[Matcher, ...]) -> np.ndarray:
         """Rows whose labels match every matcher; each matcher's mask is computed once."""
-        key = (id(labels), matchers)
-        found = self._masks.get(key)
+        kept = self._selection(labels)
+        found = kept.masks.get(matchers)
         if found is None:
             found = np.ones(len(labels), dtype=bool)
-            cols = self.columns(labels)
             missing = np.full(len(labels), "", dtype=object)
             for m in matchers:
-                one = self._masks.get((id(labels), (m,)))
+                one = kept.masks.get((m,))
                 if one is None:
-                    one = self._masks[(id(labels), (m,))] = m.mask(cols.get(m.name, missing))
+                    one = kept.masks[(m,)] = m.mask(kept.columns.get(m.name, missing))
                 found = found & one
-            self._masks[key] = found
+            kept.masks[matchers] = found
         return found
 
     def _candidates(self, table: Table, agg: str, matchers: tuple[Matcher, ...]) -> np.ndarray:
@@ -269,27 +291,36 @@ class _Run:
         found = self._absent.get(key)
         if found is None:
             known = self.ev.store.series(rule.metric).drop(columns="metric")
-            known = known[self.mask(known, rule.match)] if not known.empty else known
+            rows = np.flatnonzero(self.mask(known, rule.match)) if not known.empty else None
             by = [] if rule.network else list(rule.by) or list(known.columns)
             past = self._seen_before(rule.metric, pd.Timedelta(rule.lookback))
             candidates = pd.concat([past, self._raw_labels(rule.metric)])
-            expected = _group_keys(self._placed(known, by), by) & _group_keys(
-                self._placed(candidates, by), by
-            )
+            expected = self._keys(known, by, rows) & self._keys(candidates, by)
             found = self._absent[key] = (by, expected)
         return found
 
-    def _placed(self, frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-        """``frame`` with the ``hub`` and ``region`` of each row's site where ``by`` asks."""
-        wanted = [c for c in PLACE_LABELS if c in by and c not in frame.columns]
-        if not wanted or "site" not in frame.columns:
-            return frame
-        sites = {s.id: s for s in self.ev.inventory.sites}
-        place = {
-            "hub": {k: s.hub or "" for k, s in sites.items()},
-            "region": {k: s.region.value for k, s in sites.items()},
-        }
-        return frame.assign(**{c: frame["site"].map(place[c]) for c in wanted})
+    def _keys(
+        self, frame: pd.DataFrame, by: list[str], rows: np.ndarray | None = None
+    ) -> set[tuple[str, ...]]:
+        """The distinct values of ``by`` over ``rows`` of ``frame`` (None: every row), ``""``
+        for a missing label, the ``hub`` and ``region`` of each row's site where ``frame`` has
+        no such column; one empty group for ``by=[]``."""
+        if frame.empty or (rows is not None and not len(rows)):
+            return set()
+        if not by:
+            return {()}
+        cols = self.columns(frame)
+        blank = np.full(len(frame), "", dtype=object)
+        picked = [
+            cols[c] if c in cols else self._placed(cols, c) if "site" in cols else blank for c in by
+        ]
+        return set(zip(*(p if rows is None else p[rows] for p in picked), strict=True))
+
+    def _placed(self, cols: dict[str, np.ndarray], label: str) -> np.ndarray:
+        """The ``hub`` or ``region`` of each row's site (``""`` where none is known); another
+        label is missing on every row."""
+        place = self.ev._places.get(label, {})
+        return np.array([place.get(site, "") for site in cols["site"]], dtype=object)
 
     def absent_rule(self, rule: AbsentRule) -> Outcome:
         recent = self.table(rule.metric, rule.window)
@@ -299,8 +330,8 @@ class _Run:
         key = (rule.metric, rule.window, tuple(by), rule.network)
         seen = self._recent.get(key)
         if seen is None:
-            present = recent.values["count"] > 0
-            seen = _group_keys(self._placed(recent.labels, by)[present], by)
+            present = np.flatnonzero(recent.values["count"] > 0)
+            seen = self._keys(recent.labels, by, present)
             self._recent[key] = seen
         absent = sorted(expected - seen)
         hits = [
@@ -327,21 +358,6 @@ class _Run:
     def _raw_labels(self, metric: str) -> pd.DataFrame:
         raw = self._raw.get(metric)
         return raw.labels if raw is not None else pd.DataFrame()
-
-
-def _group_keys(frame: pd.DataFrame, by: list[str]) -> set[tuple[str, ...]]:
-    """The distinct values of ``by`` in ``frame``; one empty group for ``by=[]``."""
-    if frame.empty:
-        return set()
-    if not by:
-        return {()}
-    columns = [
-        frame[c].astype(object).where(frame[c].notna(), "").astype(str)
-        if c in frame.columns
-        else pd.Series("", index=frame.index)
-        for c in by
-    ]
-    return set(zip(*columns, strict=True))
 
 
 def _fmt(window: timedelta) -> str:

@@ -35,6 +35,11 @@ def _series_key(frame: pd.DataFrame, label_cols: list[str]) -> I64:
     return key
 
 
+def label_table(labels: pd.DataFrame) -> pd.DataFrame:
+    """Label columns as Python strings, ``None`` for a missing label."""
+    return labels.astype(object).where(labels.notna(), None)
+
+
 class SeriesWindow:
     """Raw samples of one metric, sorted by series then time, ready to reduce per window."""
 
@@ -45,11 +50,12 @@ class SeriesWindow:
         now: pd.Timestamp,
         max_gap: pd.Timedelta,
     ) -> None:
-        """``labels``: one row per series; ``samples``: (key, t, value), ``key`` each sample's
-        row in ``labels``, sorted by key then time, every row having samples."""
+        """``labels``: one row per series (as :func:`label_table` gives them); ``samples``:
+        (key, t, value), ``key`` each sample's row in ``labels``, sorted by key then time, every
+        row having samples."""
         self.key, self.t, self.v = samples
         self.n = len(labels)
-        self.labels = labels.astype(object).where(labels.notna(), None)
+        self.labels = labels
         self.now = int(now.value)
         self.max_gap = int(max_gap.value)
 
@@ -64,15 +70,14 @@ class SeriesWindow:
         order = np.lexsort((t, key))
         key, n = key[order], int(key.max()) + 1 if len(key) else 0
         first_rows = order[np.searchsorted(key, np.arange(n))]
-        labels = frame[label_cols].iloc[first_rows].reset_index(drop=True)
+        labels = label_table(frame[label_cols].iloc[first_rows].reset_index(drop=True))
         values = frame["value"].to_numpy(dtype=np.float64)[order]
         return cls(labels, (key, t[order], values), now, max_gap)
 
     @classmethod
     def from_aggregates(cls, frame: pd.DataFrame) -> pd.DataFrame:
         """Label columns of a store aggregate result, with ``None`` for missing labels."""
-        labels = frame.drop(columns=[c for c in ("ts", "value") if c in frame.columns])
-        return labels.astype(object).where(labels.notna(), None)
+        return label_table(frame.drop(columns=[c for c in ("ts", "value") if c in frame.columns]))
 
     def reduce(self, window: pd.Timedelta, aggs: set[str]) -> dict[str, F64]:
         """Each asked aggregate as an array over the series (``nan`` where none applies)."""

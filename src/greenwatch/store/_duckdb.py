@@ -572,7 +572,8 @@ class DuckDBStore:
         """Raw samples of several metrics, each in ``[starts[metric], end)``, in one statement.
 
         Per metric with samples: (labels, key, t, value): ``labels`` one row per series with
-        samples (in series id order; the label columns of a raw :meth:`query` of the metric),
+        samples (in series id order; the label columns of a raw :meth:`query` of the metric;
+        while every series of the metric has samples, the same frame each call: read only),
         ``key`` each sample's row in ``labels``, ``t`` ns since the epoch and ``value``, sorted
         by series then time. The samples are those :meth:`query` reads for each metric alone.
         """
@@ -605,7 +606,8 @@ class DuckDBStore:
             mine = np.flatnonzero(np.isin(sid, ids))
             if len(mine):
                 present, key = np.unique(np.searchsorted(ids, sid[mine]), return_inverse=True)
-                rows = labels.iloc[present].reset_index(drop=True)
+                every_one = len(present) == len(ids)
+                rows = labels if every_one else labels.iloc[present].reset_index(drop=True)
                 out[metric] = (rows, key.astype(np.int64), t[mine], v[mine])
         return out
 
