@@ -601,11 +601,17 @@ class DuckDBStore:
         sid = np.asarray(found["series_id"], dtype=np.int64)[order]
         t = np.asarray(found["t"], dtype=np.int64)[order]
         v = np.asarray(found["value"], dtype=np.float64)[order]
+        by_id = np.argsort(every)
+        at = by_id[np.searchsorted(every[by_id], sid)]  # each sample's place in ``every``
+        ends = np.cumsum([len(ids) for _, ids, _ in known])
+        owner = np.searchsorted(ends, at, side="right")
         out = {}
-        for metric, ids, labels in known:
-            mine = np.flatnonzero(np.isin(sid, ids))
+        for k, (metric, ids, labels) in enumerate(known):
+            mine = np.flatnonzero(owner == k)
             if len(mine):
-                present, key = np.unique(np.searchsorted(ids, sid[mine]), return_inverse=True)
+                row = at[mine] - (ends[k] - len(ids))  # ascending: ids and samples are sorted
+                first = np.r_[True, row[1:] != row[:-1]]
+                key, present = np.cumsum(first) - 1, row[first]
                 every_one = len(present) == len(ids)
                 rows = labels if every_one else labels.iloc[present].reset_index(drop=True)
                 out[metric] = (rows, key.astype(np.int64), t[mine], v[mine])
