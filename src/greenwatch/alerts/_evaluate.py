@@ -294,25 +294,40 @@ class _Run:
             rows = np.flatnonzero(self.mask(known, rule.match)) if not known.empty else None
             by = [] if rule.network else list(rule.by) or list(known.columns)
             past = self._seen_before(rule.metric, pd.Timedelta(rule.lookback))
-            candidates = pd.concat([past, self._raw_labels(rule.metric)])
-            expected = self._keys(known, by, rows) & self._keys(candidates, by)
+            # Seen in the look-back or now; a label one of them lacks is missing there, as in
+            # one frame of both (these tables are kept between evaluations, that frame would not).
+            seen = (past, self._raw_labels(rule.metric))
+            names = {str(c) for frame in seen for c in frame.columns}
+            candidates = set().union(*(self._keys(frame, by, names=names) for frame in seen))
+            expected = self._keys(known, by, rows) & candidates
             found = self._absent[key] = (by, expected)
         return found
 
     def _keys(
-        self, frame: pd.DataFrame, by: list[str], rows: np.ndarray | None = None
+        self,
+        frame: pd.DataFrame,
+        by: list[str],
+        rows: np.ndarray | None = None,
+        names: set[str] | None = None,
     ) -> set[tuple[str, ...]]:
         """The distinct values of ``by`` over ``rows`` of ``frame`` (None: every row), ``""``
-        for a missing label, the ``hub`` and ``region`` of each row's site where ``frame`` has
-        no such column; one empty group for ``by=[]``."""
+        for a missing label, the ``hub`` and ``region`` of each row's site where no column
+        has that name (``names``: the frame's columns unless given); one empty group for
+        ``by=[]``."""
         if frame.empty or (rows is not None and not len(rows)):
             return set()
         if not by:
             return {()}
         cols = self.columns(frame)
+        named = set(cols) if names is None else names
         blank = np.full(len(frame), "", dtype=object)
         picked = [
-            cols[c] if c in cols else self._placed(cols, c) if "site" in cols else blank for c in by
+            cols[c]
+            if c in cols
+            else self._placed(cols, c)
+            if "site" in cols and c not in named
+            else blank
+            for c in by
         ]
         return set(zip(*(p if rows is None else p[rows] for p in picked), strict=True))
 
