@@ -114,3 +114,15 @@ def test_records_survive_the_state_file(tmp_path: Path) -> None:
     again = StateStore(tmp_path / "alerts.sqlite").load("alerts")
     loaded = {k: AlertRecord.from_json(v) for k, v in again.items()}
     assert loaded == records
+
+
+def test_saved_times_keep_their_own_zone_and_precision() -> None:
+    shanghai = T.tz_convert("Asia/Shanghai")
+    precise = T + pd.Timedelta(nanoseconds=123_456_789)
+    a = AlertRecord("a", "R", {}, {}, "firing", T, T, fired_at=shanghai, resolved_at=precise)
+    b = AlertRecord("b", "R", {}, {}, "firing", shanghai, T, last_eval_at=T.as_unit("s"))
+    saved = [a.to_json(), b.to_json()]
+    assert [s["active_at"] for s in saved] == [T.isoformat(), shanghai.isoformat()]
+    assert saved[0]["fired_at"] == "2025-03-03T08:00:00+08:00"
+    assert saved[0]["resolved_at"] == "2025-03-03T00:00:00.123456789+00:00"
+    assert saved[1]["last_eval_at"] == "2025-03-03T00:00:00+00:00"

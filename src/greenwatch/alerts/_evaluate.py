@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -375,5 +376,6 @@ class _Run:
         return raw.labels if raw is not None else pd.DataFrame()
 
 
+@lru_cache(maxsize=256)
 def _fmt(window: timedelta) -> str:
     return format_duration(window)

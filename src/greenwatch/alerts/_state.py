@@ -14,6 +14,8 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import tzinfo
+from functools import lru_cache
 from typing import Any, Literal
 
 import pandas as pd
@@ -37,7 +39,12 @@ def _ts(value: object) -> pd.Timestamp | None:
 
 
 def _iso(value: pd.Timestamp | None) -> str | None:
-    return None if value is None else value.isoformat()
+    return None if value is None else _iso_at(value.value, value.tzinfo)
+
+
+@lru_cache(maxsize=4096)  # records share their instants (mostly one per evaluation)
+def _iso_at(ns: int, tz: tzinfo | None) -> str:
+    return pd.Timestamp(ns, tz=tz).isoformat()
 
 
 @dataclass
