@@ -8,9 +8,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from greenwatch.alerts import AbsentRule, KpiRule, MetricRule, RuleSet, SubmeterRule
 from greenwatch.alerts._evaluate import Evaluator
+from greenwatch.alerts._kpis import _one_per_group, _summed
 from greenwatch.alerts._outcome import Outcome
 from greenwatch.inventory import Inventory
 from greenwatch.model import make_batch
@@ -300,3 +303,30 @@ def test_a_longer_window_judges_series_the_shorter_one_has_no_samples_of(
     out = evaluate(store, inventory, short, long)
     assert [h.labels["sensor"] for h in out["Short"].hits] == ["b"]
     assert [h.labels["sensor"] for h in out["Long"].hits] == ["a", "b"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["guian-1", "guian-2", None]),
+            st.sampled_from(["facility", "it_ups_output", "cooling", ""]),
+            st.one_of(st.none(), st.floats(-1e9, 1e9)),
+            st.one_of(st.none(), st.sampled_from([0.0, 0.25, 1.0])),
+        ),
+        min_size=1,
+        max_size=12,
+        unique_by=lambda r: (r[0], r[1]),
+    )
+)
+def test_one_row_per_meter_is_its_own_total(rows: list[tuple[Any, ...]]) -> None:
+    sites, meters, values, coverage = zip(*rows, strict=True)
+    frame = pd.DataFrame(
+        {
+            "site": pd.Series(sites, dtype=object).astype(str),
+            "meter": pd.Series(meters, dtype=object).astype(str),
+            "value": pd.Series(values, dtype="float64"),
+            "coverage": pd.Series(coverage, dtype="float64"),
+        }
+    )
+    pd.testing.assert_frame_equal(_one_per_group(frame), _summed(frame, "meter"), check_exact=True)

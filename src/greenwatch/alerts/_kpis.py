@@ -91,8 +91,22 @@ def _per_label(
     ).dropna(subset=["value"])
     if scale:
         frame["value"] = frame["value"] / frame["coverage"].where(frame["coverage"] > 0)
+    if len(frame) and not frame.duplicated(["site", label]).any():
+        return _one_per_group(frame)
+    return _summed(frame, label)
+
+
+def _summed(frame: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Value summed and least coverage per (site, ``label``), in order of appearance."""
     grouped = frame.groupby(["site", label], sort=False)
     return grouped.agg(value=("value", "sum"), coverage=("coverage", "min")).reset_index()
+
+
+def _one_per_group(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`_summed` of a frame with one row per (site, label), without grouping: each row
+    is its group's sum (``nan`` sums to 0) and least coverage; rows without a site go."""
+    rows = frame[frame["site"].notna()]
+    return rows.assign(value=rows["value"].fillna(0.0)).reset_index(drop=True)
 
 
 def _reset_fills(counter: Table, power: Table, window: pd.Timedelta) -> pd.DataFrame:
