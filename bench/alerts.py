@@ -7,7 +7,8 @@ KPI (PUE, pPUE against targets and numbers) and sub-meter rules. Prints the time
 evaluation (median of several, after one warm-up that fills the hourly caches; wall and CPU
 time, since on a shared machine the wall time says as much about the neighbours) against a peer
 measured in the same run: the same metric rules evaluated one store query per rule, with the
-aggregation pushed down to the store. Goal: under 100 ms. Usage: python bench/alerts.py
+aggregation pushed down to the store; the median evaluation is also printed as a RESULT line
+(see ``_results``). Goal: under 100 ms. Usage: python bench/alerts.py
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from _results import result
 from greenwatch.alerts import AlertEngine, RuleSet, parse_rules
 from greenwatch.inventory import load_inventory
 from greenwatch.model import load_yaml
@@ -200,6 +202,13 @@ def main() -> None:
         f"peer, one store query per rule (aggregate pushed down): {per_rule * 1000:.1f} ms/rule "
         f"= {per_rule * len(rules.rules):.1f} s for {len(rules.rules):,} rules "
         f"({per_rule * len(rules.rules) / statistics.median(times):.0f}x slower)"
+    )
+    result(
+        f"alert evaluation, {len(rules.rules):,} rules / {series:,} series",
+        statistics.median(times) * 1000,
+        "ms",
+        "one store query per rule",
+        per_rule * len(rules.rules) * 1000,
     )
     engine.close()
     store.close()

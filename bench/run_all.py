@@ -136,20 +136,6 @@ def _fallback_report(out: str) -> list[Figure]:
     ]
 
 
-def _fallback_alerts(out: str) -> list[Figure]:
-    found = re.search(
-        r"one evaluation of ([\d,]+) rules over ([\d,]+) series: median (\d+) ms", out
-    )
-    peer = re.search(rf"= {NUMBER} s for [\d,]+ rules", out)
-    if not found:
-        return []
-    ms = found.group(3)
-    peer_ms = f"{float(peer.group(1)) * 1000:.0f}" if peer else ""
-    ratio = _ratio(ms, peer_ms, higher_is_better=False) if peer else ""
-    label = f"alert evaluation, {found.group(1)} rules / {found.group(2)} series"
-    return [Figure(label, ms, "ms", "one store query per rule" if peer else "", peer_ms, ratio)]
-
-
 def _fallback_dashboard(out: str) -> list[Figure]:
     rows = []
     for label, seconds in re.findall(r"^(.+?)\s+rendered in\s+([\d.]+) s", out, re.MULTILINE):
@@ -176,7 +162,6 @@ def _fallback_backfill(out: str) -> list[Figure]:
 FALLBACKS = {
     "ingest": _fallback_ingest,
     "report": _fallback_report,
-    "alerts": _fallback_alerts,
     "dashboard": _fallback_dashboard,
     "collect": _fallback_collect,
     "backfill": _fallback_backfill,

@@ -8,9 +8,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from greenwatch.alerts import AbsentRule, KpiRule, MetricRule, RuleSet, SubmeterRule
 from greenwatch.alerts._evaluate import Evaluator
+from greenwatch.alerts._kpis import _one_per_group, _summed
 from greenwatch.alerts._outcome import Outcome
 from greenwatch.inventory import Inventory
 from greenwatch.model import make_batch
@@ -242,10 +245,15 @@ class CountingStore(DuckDBStore):
     def __init__(self) -> None:
         super().__init__(":memory:")
         self.queries: list[str] = []
+        self.windows: list[list[str]] = []
 
     def query(self, metric: str, *args: Any, **kw: Any) -> pd.DataFrame:  # type: ignore[override]
         self.queries.append(metric)
         return super().query(metric, *args, **kw)
+
+    def raw_windows(self, starts: Any, end: pd.Timestamp) -> Any:
+        self.windows.append(list(starts))
+        return super().raw_windows(starts, end)
 
 
 def test_rules_sharing_a_metric_share_one_read(inventory: Inventory) -> None:
@@ -273,5 +281,52 @@ def test_rules_sharing_a_metric_share_one_read(inventory: Inventory) -> None:
         for i in range(60)
     ]
     out = evaluate(store, inventory, *rules)
-    assert store.queries == ["temperature_celsius"]
+    assert store.windows == [["temperature_celsius"]]
+    assert store.queries == []
     assert len(out["R10"].hits) == 39  # sensors 60 … 99 °C > 60
+
+
+def test_a_longer_window_judges_series_the_shorter_one_has_no_samples_of(
+    inventory: Inventory,
+) -> None:
+    store = DuckDBStore(":memory:")
+    store.write(
+        series(
+            "temperature_celsius", [90.0], minutes(1, NOW - 9 * MINUTE), site="guian-1", sensor="a"
+        )
+    )
+    store.write(series("temperature_celsius", [90.0], minutes(1), site="guian-1", sensor="b"))
+    short, long = (
+        metric(alert=name, metric="temperature_celsius", agg="max", window=w, op=">", threshold=80)
+        for name, w in (("Short", "5m"), ("Long", "15m"))
+    )
+    out = evaluate(store, inventory, short, long)
+    assert [h.labels["sensor"] for h in out["Short"].hits] == ["b"]
+    assert [h.labels["sensor"] for h in out["Long"].hits] == ["a", "b"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["guian-1", "guian-2", None]),
+            st.sampled_from(["facility", "it_ups_output", "cooling", ""]),
+            st.one_of(st.none(), st.floats(-1e9, 1e9)),
+            st.one_of(st.none(), st.sampled_from([0.0, 0.25, 1.0])),
+        ),
+        min_size=1,
+        max_size=12,
+        unique_by=lambda r: (r[0], r[1]),
+    )
+)
+def test_one_row_per_meter_is_its_own_total(rows: list[tuple[Any, ...]]) -> None:
+    sites, meters, values, coverage = zip(*rows, strict=True)
+    frame = pd.DataFrame(
+        {
+            "site": pd.Series(sites, dtype=object).astype(str),
+            "meter": pd.Series(meters, dtype=object).astype(str),
+            "value": pd.Series(values, dtype="float64"),
+            "coverage": pd.Series(coverage, dtype="float64"),
+        }
+    )
+    pd.testing.assert_frame_equal(_one_per_group(frame), _summed(frame, "meter"), check_exact=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -114,3 +115,32 @@ def test_records_survive_the_state_file(tmp_path: Path) -> None:
     again = StateStore(tmp_path / "alerts.sqlite").load("alerts")
     loaded = {k: AlertRecord.from_json(v) for k, v in again.items()}
     assert loaded == records
+
+
+def test_saved_times_keep_their_own_zone_and_precision() -> None:
+    shanghai = T.tz_convert("Asia/Shanghai")
+    precise = T + pd.Timedelta(nanoseconds=123_456_789)
+    a = AlertRecord("a", "R", {}, {}, "firing", T, T, fired_at=shanghai, resolved_at=precise)
+    b = AlertRecord("b", "R", {}, {}, "firing", shanghai, T, last_eval_at=T.as_unit("s"))
+    saved = [a.to_json(), b.to_json()]
+    assert [s["active_at"] for s in saved] == [T.isoformat(), shanghai.isoformat()]
+    assert saved[0]["fired_at"] == "2025-03-03T08:00:00+08:00"
+    assert saved[0]["resolved_at"] == "2025-03-03T00:00:00.123456789+00:00"
+    assert saved[1]["last_eval_at"] == "2025-03-03T00:00:00+00:00"
+
+
+def test_kept_identities_say_what_fresh_ones_say() -> None:
+    kept: dict[Any, Any] = {}
+    fresh: dict[str, AlertRecord] = {}
+    reused: dict[str, AlertRecord] = {}
+    other = {"site": "guian-2", "sensor": "gpu1"}
+    for minute, labels in enumerate([[LABELS], [LABELS, other], [other], [other], [LABELS]]):
+        outcome = Outcome("HotGpu", [Hit(dict(x), 90.0) for x in labels], held=[dict(other)])
+        now = at(minute * 3)
+        said = advance(fresh, SPEC, outcome, now, enrich)  # type: ignore[arg-type]
+        assert advance(reused, SPEC, outcome, now, enrich, known=kept) == said  # type: ignore[arg-type]
+        assert {fp: r.to_json() for fp, r in fresh.items()} == {
+            fp: r.to_json() for fp, r in reused.items()
+        }
+    next(iter(reused.values())).labels["site"] = "elsewhere"  # a record's labels are its own
+    assert all(full["site"] != "elsewhere" for full, _ in kept.values())

@@ -26,7 +26,14 @@ from greenwatch.alerts._integrations import build_dispatcher
 from greenwatch.alerts._persist import StateStore
 from greenwatch.alerts._rules import RuleSet, load_rules
 from greenwatch.alerts._silence import Silence, SilenceError
-from greenwatch.alerts._state import Ack, AlertRecord, Transition, advance, retire_orphans
+from greenwatch.alerts._state import (
+    Ack,
+    AlertRecord,
+    Identities,
+    Transition,
+    advance,
+    retire_orphans,
+)
 from greenwatch.inventory import Inventory
 from greenwatch.model import Clock, GreenwatchError, utc_now
 from greenwatch.query import ComputeSource
@@ -34,6 +41,8 @@ from greenwatch.store import Store
 
 RESOLVED_RETENTION = pd.Timedelta(hours=1)
 RESOLVED_MAX_AGE = pd.Timedelta(days=7)
+# Instances whose full labels and fingerprint the engine keeps between evaluations, at most.
+IDENTITIES_KEPT = 100_000
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
@@ -82,6 +91,7 @@ class AlertEngine:
         self.last_eval_at: pd.Timestamp | None = None
         self.last_eval_s = 0.0
         self.rule_errors: dict[str, str] = {}
+        self._identities: Identities = {}
 
     # -- labels from the inventory -------------------------------------------------------------
 
@@ -122,8 +132,12 @@ class AlertEngine:
                     self.rule_errors.pop(outcome.rule_id, None)
                 spec = self._specs[outcome.rule_id]
                 mine = by_rule.get(outcome.rule_id, set())
-                changes += advance(self.records, spec, outcome, now, self._enrich, mine)
+                changes += advance(
+                    self.records, spec, outcome, now, self._enrich, mine, self._identities
+                )
             changes += retire_orphans(self.records, set(self._specs), now)
+            if len(self._identities) > IDENTITIES_KEPT:  # series come and go: start afresh
+                self._identities = {}
             self._purge(now)
             self.last_eval_at = now
             self.last_eval_s = time.perf_counter() - started

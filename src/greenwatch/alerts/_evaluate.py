@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -27,14 +28,11 @@ from greenwatch.alerts._rules import (
     RuleSet,
     SubmeterRule,
 )
-from greenwatch.alerts._window import F64, SeriesWindow
+from greenwatch.alerts._window import F64, SeriesWindow, label_table
 from greenwatch.inventory import Inventory
 from greenwatch.model import format_duration
 from greenwatch.query import ComputeSource, inventory_source, site_totals
 from greenwatch.store import Store
-
-# Labels an absent rule may group by that come from the series' site in the inventory.
-PLACE_LABELS = ("hub", "region")
 
 DEFAULT_MAX_GAP = pd.Timedelta(minutes=15)
 
@@ -68,6 +66,13 @@ class Evaluator:
         self._hourly: dict[tuple[str, pd.Timedelta], tuple[pd.Timestamp, Table]] = {}
         self._seen: dict[tuple[str, pd.Timedelta], tuple[pd.Timestamp, pd.DataFrame]] = {}
         self._aggs: dict[tuple[str, pd.Timedelta], set[str]] = {}
+        # Kept between evaluations while the store hands back the same series labels.
+        self._labels: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+        self._selections: dict[int, _Selection] = {}
+        self._places = {
+            "hub": {s.id: s.hub or "" for s in inventory.sites},
+            "region": {s.id: s.region.value for s in inventory.sites},
+        }
         for rule in rules.rules:
             for metric, window, aggs in _needs(rule):
                 key = (metric, window)
@@ -94,6 +99,7 @@ class Evaluator:
                     out.append(self._kpis.submeter_rule(rule, run.table))
             except Exception as exc:  # one broken rule must not stop the others (STYLE 10)
                 out.append(Outcome(rule.alert, error=f"{type(exc).__name__}: {exc}"))
+        self._selections = run.selections
         return out
 
 
@@ -119,6 +125,15 @@ def _needs(rule: object) -> list[tuple[str, pd.Timedelta, set[str]]]:
     return []
 
 
+class _Selection:
+    """One label table's columns as string arrays and the masks of matcher lists over it."""
+
+    def __init__(self, labels: pd.DataFrame) -> None:
+        self.labels = labels
+        self.columns = label_columns(labels)
+        self.masks: dict[tuple[Matcher, ...], np.ndarray] = {}
+
+
 class _Run:
     """Caches of one evaluation: raw reads, reduced tables, matcher masks."""
 
@@ -126,9 +141,9 @@ class _Run:
         self.ev = evaluator
         self.now = now
         self._raw: dict[str, SeriesWindow] = {}
+        self._prefetch = True
         self._tables: dict[tuple[str, pd.Timedelta], Table] = {}
-        self._masks: dict[tuple[int, tuple[Matcher, ...]], np.ndarray] = {}
-        self._columns: dict[int, tuple[pd.DataFrame, dict[str, np.ndarray]]] = {}
+        self.selections: dict[int, _Selection] = {}
         self._absent: dict[tuple[object, ...], tuple[list[str], set[tuple[str, ...]]]] = {}
         self._rows: dict[tuple[object, ...], np.ndarray] = {}
         self._denominators: dict[tuple[object, ...], F64] = {}
@@ -143,16 +158,38 @@ class _Run:
         aggs = self.ev._aggs.get(key, {"last"})
         store = self.ev.store
         if w <= RAW_LIMIT:
+            if self._prefetch:
+                self._read_all()
             raw = self._raw.get(metric)
             if raw is None:
                 span = self.ev._raw_span.get(metric, w)
                 frame = store.query(metric, self.now - span, self.now)
-                raw = self._raw[metric] = SeriesWindow(frame, self.now, self.ev.max_gap)
+                raw = SeriesWindow.from_frame(frame, self.now, self.ev.max_gap)
+                self._raw[metric] = raw
             table = Table(raw.labels, raw.reduce(w, set(aggs)), raw)
         else:
             table = self._hourly_table(metric, w, aggs)
         self._tables[key] = table
         return table
+
+    def _read_all(self) -> None:
+        """Every metric's raw window in one read, where the store offers it; a metric it
+        returns nothing for, or every metric when the read fails, is read on its own."""
+        self._prefetch = False
+        reader = getattr(self.ev.store, "raw_windows", None)
+        if not callable(reader) or not self.ev._raw_span:
+            return
+        starts = {m: self.now - span for m, span in self.ev._raw_span.items()}
+        try:
+            found = reader(starts, self.now)
+        except Exception:  # each metric's own read then fails for its own rules only
+            return
+        kept = self.ev._labels
+        for metric, (labels, key, t, v) in found.items():
+            held = kept.get(metric)
+            if held is None or held[0] is not labels:
+                held = kept[metric] = (labels, label_table(labels))
+            self._raw[metric] = SeriesWindow(held[1], (key, t, v), self.now, self.ev.max_gap)
 
     def _hourly_table(self, metric: str, w: pd.Timedelta, aggs: set[str]) -> Table:
         end = self.now.floor("h")
@@ -168,32 +205,38 @@ class _Run:
         self.ev._hourly[(metric, w)] = (end, table)
         return table
 
+    def _selection(self, labels: pd.DataFrame) -> _Selection:
+        """The label columns and matcher masks of a label table, kept from the evaluations
+        before while the table is the same (its series unchanged)."""
+        found = self.selections.get(id(labels)) or self.ev._selections.get(id(labels))
+        if found is None or found.labels is not labels:
+            found = _Selection(labels)
+        self.selections[id(labels)] = found
+        return found
+
     def columns(self, labels: pd.DataFrame) -> dict[str, np.ndarray]:
         """The label columns of a table as string arrays, computed once per table."""
-        found = self._columns.get(id(labels))
-        if found is None or found[0] is not labels:
-            found = self._columns[id(labels)] = (labels, label_columns(labels))
-        return found[1]
+        return self._selection(labels).columns
 
     def mask(self, labels: pd.DataFrame, matchers: tuple[Matcher, ...]) -> np.ndarray:
         """Rows whose labels match every matcher; each matcher's mask is computed once."""
-        key = (id(labels), matchers)
-        found = self._masks.get(key)
+        kept = self._selection(labels)
+        found = kept.masks.get(matchers)
         if found is None:
             found = np.ones(len(labels), dtype=bool)
-            cols = self.columns(labels)
             missing = np.full(len(labels), "", dtype=object)
             for m in matchers:
-                one = self._masks.get((id(labels), (m,)))
+                one = kept.masks.get((m,))
                 if one is None:
-                    one = self._masks[(id(labels), (m,))] = m.mask(cols.get(m.name, missing))
+                    one = kept.masks[(m,)] = m.mask(kept.columns.get(m.name, missing))
                 found = found & one
-            self._masks[key] = found
+            kept.masks[matchers] = found
         return found
 
     def _candidates(self, table: Table, agg: str, matchers: tuple[Matcher, ...]) -> np.ndarray:
-        """Rows that match and have a value: shared by every rule with the same selection."""
-        key = (id(table.labels), agg, matchers)
+        """Rows that match and have a value: shared by every rule with the same selection
+        over the same window (windows of one metric share their labels, not their values)."""
+        key = (id(table), agg, matchers)
         found = self._rows.get(key)
         if found is None:
             mask = self.mask(table.labels, matchers) & np.isfinite(table.values[agg])
@@ -249,27 +292,51 @@ class _Run:
         found = self._absent.get(key)
         if found is None:
             known = self.ev.store.series(rule.metric).drop(columns="metric")
-            known = known[self.mask(known, rule.match)] if not known.empty else known
+            rows = np.flatnonzero(self.mask(known, rule.match)) if not known.empty else None
             by = [] if rule.network else list(rule.by) or list(known.columns)
             past = self._seen_before(rule.metric, pd.Timedelta(rule.lookback))
-            candidates = pd.concat([past, self._raw_labels(rule.metric)])
-            expected = _group_keys(self._placed(known, by), by) & _group_keys(
-                self._placed(candidates, by), by
-            )
+            # Seen in the look-back or now; a label one of them lacks is missing there, as in
+            # one frame of both (these tables are kept between evaluations, that frame would not).
+            seen = (past, self._raw_labels(rule.metric))
+            names = {str(c) for frame in seen for c in frame.columns}
+            candidates = set().union(*(self._keys(frame, by, names=names) for frame in seen))
+            expected = self._keys(known, by, rows) & candidates
             found = self._absent[key] = (by, expected)
         return found
 
-    def _placed(self, frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-        """``frame`` with the ``hub`` and ``region`` of each row's site where ``by`` asks."""
-        wanted = [c for c in PLACE_LABELS if c in by and c not in frame.columns]
-        if not wanted or "site" not in frame.columns:
-            return frame
-        sites = {s.id: s for s in self.ev.inventory.sites}
-        place = {
-            "hub": {k: s.hub or "" for k, s in sites.items()},
-            "region": {k: s.region.value for k, s in sites.items()},
-        }
-        return frame.assign(**{c: frame["site"].map(place[c]) for c in wanted})
+    def _keys(
+        self,
+        frame: pd.DataFrame,
+        by: list[str],
+        rows: np.ndarray | None = None,
+        names: set[str] | None = None,
+    ) -> set[tuple[str, ...]]:
+        """The distinct values of ``by`` over ``rows`` of ``frame`` (None: every row), ``""``
+        for a missing label, the ``hub`` and ``region`` of each row's site where no column
+        has that name (``names``: the frame's columns unless given); one empty group for
+        ``by=[]``."""
+        if frame.empty or (rows is not None and not len(rows)):
+            return set()
+        if not by:
+            return {()}
+        cols = self.columns(frame)
+        named = set(cols) if names is None else names
+        blank = np.full(len(frame), "", dtype=object)
+        picked = [
+            cols[c]
+            if c in cols
+            else self._placed(cols, c)
+            if "site" in cols and c not in named
+            else blank
+            for c in by
+        ]
+        return set(zip(*(p if rows is None else p[rows] for p in picked), strict=True))
+
+    def _placed(self, cols: dict[str, np.ndarray], label: str) -> np.ndarray:
+        """The ``hub`` or ``region`` of each row's site (``""`` where none is known); another
+        label is missing on every row."""
+        place = self.ev._places.get(label, {})
+        return np.array([place.get(site, "") for site in cols["site"]], dtype=object)
 
     def absent_rule(self, rule: AbsentRule) -> Outcome:
         recent = self.table(rule.metric, rule.window)
@@ -279,8 +346,8 @@ class _Run:
         key = (rule.metric, rule.window, tuple(by), rule.network)
         seen = self._recent.get(key)
         if seen is None:
-            present = recent.values["count"] > 0
-            seen = _group_keys(self._placed(recent.labels, by)[present], by)
+            present = np.flatnonzero(recent.values["count"] > 0)
+            seen = self._keys(recent.labels, by, present)
             self._recent[key] = seen
         absent = sorted(expected - seen)
         hits = [
@@ -309,20 +376,6 @@ class _Run:
         return raw.labels if raw is not None else pd.DataFrame()
 
 
-def _group_keys(frame: pd.DataFrame, by: list[str]) -> set[tuple[str, ...]]:
-    """The distinct values of ``by`` in ``frame``; one empty group for ``by=[]``."""
-    if frame.empty:
-        return set()
-    if not by:
-        return {()}
-    columns = [
-        frame[c].astype(object).where(frame[c].notna(), "").astype(str)
-        if c in frame.columns
-        else pd.Series("", index=frame.index)
-        for c in by
-    ]
-    return set(zip(*columns, strict=True))
-
-
+@lru_cache(maxsize=256)
 def _fmt(window: timedelta) -> str:
     return format_duration(window)

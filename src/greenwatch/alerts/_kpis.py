@@ -15,8 +15,9 @@ companion fires instead.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from datetime import timedelta
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -90,8 +91,22 @@ def _per_label(
     ).dropna(subset=["value"])
     if scale:
         frame["value"] = frame["value"] / frame["coverage"].where(frame["coverage"] > 0)
+    if len(frame) and not frame.duplicated(["site", label]).any():
+        return _one_per_group(frame)
+    return _summed(frame, label)
+
+
+def _summed(frame: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Value summed and least coverage per (site, ``label``), in order of appearance."""
     grouped = frame.groupby(["site", label], sort=False)
     return grouped.agg(value=("value", "sum"), coverage=("coverage", "min")).reset_index()
+
+
+def _one_per_group(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`_summed` of a frame with one row per (site, label), without grouping: each row
+    is its group's sum (``nan`` sums to 0) and least coverage; rows without a site go."""
+    rows = frame[frame["site"].notna()]
+    return rows.assign(value=rows["value"].fillna(0.0)).reset_index(drop=True)
 
 
 def _reset_fills(counter: Table, power: Table, window: pd.Timedelta) -> pd.DataFrame:
@@ -128,7 +143,7 @@ def _reset_fills(counter: Table, power: Table, window: pd.Timedelta) -> pd.DataF
     return found.groupby(["site", "meter"], as_index=False)[["fill_j", "filled_s"]].sum()
 
 
-def _site_kpi(row: pd.Series, kpi: str) -> Kpi:
+def _site_kpi(row: Mapping[Hashable, Any], kpi: str) -> Kpi:
     def q(name: str, unit: str = "j") -> Measured:
         return Measured(float(row[f"{name}_{unit}"]), float(row[f"{name}_coverage"]))
 
@@ -194,7 +209,8 @@ class KpiEvaluator:
         )
         self._totals: dict[tuple[timedelta, pd.Timestamp], pd.DataFrame] = {}
         self._rollups: dict[tuple[timedelta, pd.Timestamp, str], pd.DataFrame] = {}
-        self._findings: dict[tuple[object, ...], pd.DataFrame] = {}
+        self._findings: dict[tuple[object, ...], list[dict[str, Any]]] = {}
+        self._labelled: dict[tuple[object, ...], tuple[Table, pd.DataFrame]] = {}
         self._site_figures: dict[tuple[object, ...], list[Figure]] = {}
         self.now = pd.Timestamp(0, tz="UTC")
 
@@ -204,8 +220,20 @@ class KpiEvaluator:
         ends = {now, now.floor("h")}
         self._totals = {k: v for k, v in self._totals.items() if k[1] in ends}
         self._findings = {}
+        self._labelled = {}
         self._site_figures = {}
         self._rollups = {k: v for k, v in self._rollups.items() if k[1] in ends}
+
+    def _per_label(
+        self, table: Table, label: str, scale: bool, agg: str = "increase"
+    ) -> pd.DataFrame:
+        """:func:`_per_label` of a table, once per instant (KPI and sub-meter rules share
+        the energy per meter)."""
+        key = (id(table), label, scale, agg)
+        found = self._labelled.get(key)
+        if found is None or found[0] is not table:
+            found = self._labelled[key] = (table, _per_label(table, label, scale=scale, agg=agg))
+        return found[1]
 
     def _end(self, window: timedelta) -> pd.Timestamp:
         return self.now if pd.Timedelta(window) <= RAW_LIMIT else self.now.floor("h")
@@ -223,7 +251,7 @@ class KpiEvaluator:
 
             def read(metric: str, label: str, agg: str = "increase") -> pd.DataFrame:
                 t = table(metric, window) if metric in wanted else _NONE
-                return _per_label(t, label, scale=scale, agg=agg)
+                return self._per_label(t, label, scale, agg)
 
             counter = read(ENERGY, "meter").rename(columns={"value": "increase"})
             power = read(POWER, "meter", "integral").rename(columns={"value": "integral"})
@@ -277,7 +305,7 @@ class KpiEvaluator:
         if rule.level == "site":
             fkey = (rule.window, rule.kpi)
             if fkey not in self._site_figures:
-                for _, row in totals.iterrows():
+                for row in totals.to_dict("records"):
                     k = _site_kpi(row, rule.kpi)
                     site = str(row["site"])
                     attrs = {a: str(row[a]) for a in ("site", "hub", "region", "kind", "province")}
@@ -317,31 +345,28 @@ class KpiEvaluator:
             out.append(({"site": s.id}, attrs, value, coverage, s.targets.occupancy))
         return out
 
-    def _submeter_findings(self, rule: SubmeterRule, table: TableFn) -> pd.DataFrame:
+    def _submeter_findings(self, rule: SubmeterRule, table: TableFn) -> list[dict[str, Any]]:
         """Findings at tolerance 0 (every parent with a drift or a missing meter), shared by
         the rules over the same window and meter tree; each rule applies its own tolerance."""
         parents = tuple(sorted(rule.parents.items()))
         key = (rule.window, parents)
         if key not in self._findings:
             scale = pd.Timedelta(rule.window) <= RAW_LIMIT
-            energy = _per_label(table(ENERGY, rule.window), "meter", scale=scale)
+            energy = self._per_label(table(ENERGY, rule.window), "meter", scale)
             meters = set(rule.parents) | set(rule.parents.values())
             rows = energy[energy["meter"].isin(meters)].rename(columns={"value": "energy_j"})
             rows = rows.assign(parent=rows["meter"].map(lambda m: rule.parents.get(m, "")))
             found = submeter_findings(rows, tolerance=0.0) if len(rows) else None
-            self._findings[key] = found if found is not None else pd.DataFrame()
+            records = [] if found is None else found.to_dict("records")
+            self._findings[key] = cast(list[dict[str, Any]], records)
         return self._findings[key]
 
     def submeter_rule(self, rule: SubmeterRule, table: TableFn) -> Outcome:
         """Parents whose sub-meters drift beyond the tolerance, or whose own meter is missing."""
         out = Outcome(rule.alert)
-        findings = self._submeter_findings(rule, table)
-        if findings.empty:
-            return out
-        drifting = (findings["reason"] != "drift") | (
-            findings["drift_ratio"].abs() > rule.tolerance
-        )
-        for rec in findings[drifting].to_dict("records"):
+        for rec in self._submeter_findings(rule, table):
+            if rec["reason"] == "drift" and not abs(rec["drift_ratio"]) > rule.tolerance:
+                continue
             labels = {"site": str(rec["site"]), "meter": str(rec["parent"])}
             coverage = 0.0 if pd.isna(rec["coverage"]) else float(rec["coverage"])
             if rec["reason"] == "drift" and coverage < rule.min_coverage:

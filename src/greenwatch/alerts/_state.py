@@ -14,6 +14,8 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import tzinfo
+from functools import lru_cache
 from typing import Any, Literal
 
 import pandas as pd
@@ -37,7 +39,12 @@ def _ts(value: object) -> pd.Timestamp | None:
 
 
 def _iso(value: pd.Timestamp | None) -> str | None:
-    return None if value is None else value.isoformat()
+    return None if value is None else _iso_at(value.value, value.tzinfo)
+
+
+@lru_cache(maxsize=4096)  # records share their instants (mostly one per evaluation)
+def _iso_at(ns: int, tz: tzinfo | None) -> str:
+    return pd.Timestamp(ns, tz=tz).isoformat()
 
 
 @dataclass
@@ -135,6 +142,25 @@ def full_labels(spec: AlertSpec, labels: Mapping[str, str], enrich: Enrich) -> d
     return out
 
 
+Identities = dict[tuple[str, tuple[tuple[str, str], ...]], tuple[dict[str, str], str]]
+
+
+def identity(
+    spec: AlertSpec, labels: Mapping[str, str], enrich: Enrich, known: Identities | None = None
+) -> tuple[dict[str, str], str]:
+    """The full labels of a rule's instance and their fingerprint; ``known`` keeps them by
+    rule and series labels (the same every evaluation: enrichment and rules are fixed)."""
+    if known is None:
+        full = full_labels(spec, labels, enrich)
+        return full, fingerprint(full)
+    key = (spec.rule_id, tuple(labels.items()))
+    found = known.get(key)
+    if found is None:
+        full = full_labels(spec, labels, enrich)
+        found = known[key] = (full, fingerprint(full))
+    return found
+
+
 def advance(
     records: dict[str, AlertRecord],
     spec: AlertSpec,
@@ -142,10 +168,12 @@ def advance(
     now: pd.Timestamp,
     enrich: Enrich,
     mine: set[str] | None = None,
+    known: Identities | None = None,
 ) -> list[Transition]:
     """Apply one evaluation of one rule to the records (in place); returns the transitions.
 
-    ``mine``: the fingerprints of the rule's records, when the caller has them indexed.
+    ``mine``: the fingerprints of the rule's records, when the caller has them indexed;
+    ``known``: full labels and fingerprints kept between evaluations (see :func:`identity`).
     """
     changes: list[Transition] = []
     if mine is None:
@@ -154,16 +182,15 @@ def advance(
         return changes
     seen: set[str] = set()
     for held in outcome.held:
-        seen.add(fingerprint(full_labels(spec, held, enrich)))
+        seen.add(identity(spec, held, enrich, known)[1])
     for hit in outcome.hits:
-        labels = full_labels(spec, hit.labels, enrich)
-        fp = fingerprint(labels)
+        labels, fp = identity(spec, hit.labels, enrich, known)
         seen.add(fp)
         figures = {"value": hit.value, **hit.figures}
         annotations = {k: render(t, labels, figures) for k, t in spec.annotations.items()}
         record = records.get(fp)
         if record is None or record.state == "resolved":
-            record = AlertRecord(fp, spec.rule_id, labels, annotations, "pending", now, now)
+            record = AlertRecord(fp, spec.rule_id, dict(labels), annotations, "pending", now, now)
             records[fp] = record
             changes.append(Transition(fp, spec.alertname, None, "pending", now))
         record.value, record.annotations = hit.value, annotations

@@ -35,28 +35,49 @@ def _series_key(frame: pd.DataFrame, label_cols: list[str]) -> I64:
     return key
 
 
+def label_table(labels: pd.DataFrame) -> pd.DataFrame:
+    """Label columns as Python strings, ``None`` for a missing label."""
+    return labels.astype(object).where(labels.notna(), None)
+
+
 class SeriesWindow:
     """Raw samples of one metric, sorted by series then time, ready to reduce per window."""
 
-    def __init__(self, frame: pd.DataFrame, now: pd.Timestamp, max_gap: pd.Timedelta) -> None:
-        label_cols = [c for c in frame.columns if c not in ("ts", "value")]
-        key = _series_key(frame, label_cols)
-        t = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
-        order = np.lexsort((t, key))
-        self.key, self.t = key[order], t[order]
-        self.v = frame["value"].to_numpy(dtype=np.float64)[order]
-        self.n = int(key.max()) + 1 if len(key) else 0
-        first_rows = order[np.searchsorted(self.key, np.arange(self.n))]
-        labels = frame[label_cols].iloc[first_rows].reset_index(drop=True)
-        self.labels = labels.astype(object).where(labels.notna(), None)
+    def __init__(
+        self,
+        labels: pd.DataFrame,
+        samples: tuple[I64, I64, F64],
+        now: pd.Timestamp,
+        max_gap: pd.Timedelta,
+    ) -> None:
+        """``labels``: one row per series (as :func:`label_table` gives them); ``samples``:
+        (key, t, value), ``key`` each sample's row in ``labels``, sorted by key then time, every
+        row having samples."""
+        self.key, self.t, self.v = samples
+        self.n = len(labels)
+        self.labels = labels
         self.now = int(now.value)
         self.max_gap = int(max_gap.value)
 
     @classmethod
+    def from_frame(
+        cls, frame: pd.DataFrame, now: pd.Timestamp, max_gap: pd.Timedelta
+    ) -> SeriesWindow:
+        """The samples of a raw store read (columns ts, value and labels), in any order."""
+        label_cols = [c for c in frame.columns if c not in ("ts", "value")]
+        key = _series_key(frame, label_cols)
+        t = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
+        order = np.lexsort((t, key))
+        key, n = key[order], int(key.max()) + 1 if len(key) else 0
+        first_rows = order[np.searchsorted(key, np.arange(n))]
+        labels = label_table(frame[label_cols].iloc[first_rows].reset_index(drop=True))
+        values = frame["value"].to_numpy(dtype=np.float64)[order]
+        return cls(labels, (key, t[order], values), now, max_gap)
+
+    @classmethod
     def from_aggregates(cls, frame: pd.DataFrame) -> pd.DataFrame:
         """Label columns of a store aggregate result, with ``None`` for missing labels."""
-        labels = frame.drop(columns=[c for c in ("ts", "value") if c in frame.columns])
-        return labels.astype(object).where(labels.notna(), None)
+        return label_table(frame.drop(columns=[c for c in ("ts", "value") if c in frame.columns]))
 
     def reduce(self, window: pd.Timedelta, aggs: set[str]) -> dict[str, F64]:
         """Each asked aggregate as an array over the series (``nan`` where none applies)."""

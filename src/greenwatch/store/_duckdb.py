@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -262,6 +262,8 @@ class DuckDBStore:
         self._kept = kept_tables(self._con)
         self._lock = threading.Lock()
         self._series_cache: pd.DataFrame | None = None
+        self._by_metric: tuple[pd.DataFrame | None, dict[str, tuple[np.ndarray, pd.DataFrame]]]
+        self._by_metric = (None, {})
         # Bumped after a commit that added series: a reader that began before it must not
         # cache what it read (it may predate the new series).
         self._series_generation = 0
@@ -563,6 +565,73 @@ class DuckDBStore:
         range, where a raw query would sort and hand over every sample in it."""
         check_range(start, end, None)
         return self._query(metric, start, end, None, None, [], raw_sql=_LATEST_SQL)
+
+    def raw_windows(
+        self, starts: Mapping[str, pd.Timestamp], end: pd.Timestamp
+    ) -> dict[str, tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]]:
+        """Raw samples of several metrics, each in ``[starts[metric], end)``, in one statement.
+
+        Per metric with samples: (labels, key, t, value): ``labels`` one row per series with
+        samples (in series id order; the label columns of a raw :meth:`query` of the metric;
+        while every series of the metric has samples, the same frame each call: read only),
+        ``key`` each sample's row in ``labels``, ``t`` ns since the epoch and ``value``, sorted
+        by series then time. The samples are those :meth:`query` reads for each metric alone.
+        """
+        for start in starts.values():
+            check_range(start, end, None)
+        known = [(m, *self._metric_series(m)) for m in starts]
+        known = [(m, ids, labels) for m, ids, labels in known if len(ids)]
+        if not known:
+            return {}
+        every = np.concatenate([ids for _, ids, _ in known])
+        lo = np.concatenate([np.full(len(ids), _ns(starts[m])) for m, ids, _ in known])
+        parts = " UNION ALL ".join(
+            "(SELECT series_id, t, value FROM samples WHERE series_id IN "
+            f"(SELECT id FROM _q_ids WHERE lo = {int(x)}) AND t >= {int(x)} AND t < $hi)"
+            for x in np.unique(lo)
+        )
+        cur = self._con.cursor()
+        try:
+            cur.register("_q_ids", pd.DataFrame({"id": every.astype("int32"), "lo": lo}))
+            found = cur.execute(parts, {"hi": _ns(end)}).fetchnumpy()
+        finally:
+            cur.close()
+        # Sorted here: numpy sorts these rows in a fraction of what an ORDER BY costs.
+        order = np.lexsort((found["t"], found["series_id"]))
+        sid = np.asarray(found["series_id"], dtype=np.int64)[order]
+        t = np.asarray(found["t"], dtype=np.int64)[order]
+        v = np.asarray(found["value"], dtype=np.float64)[order]
+        by_id = np.argsort(every)
+        at = by_id[np.searchsorted(every[by_id], sid)]  # each sample's place in ``every``
+        ends = np.cumsum([len(ids) for _, ids, _ in known])
+        owner = np.searchsorted(ends, at, side="right")
+        out = {}
+        for k, (metric, ids, labels) in enumerate(known):
+            mine = np.flatnonzero(owner == k)
+            if len(mine):
+                row = at[mine] - (ends[k] - len(ids))  # ascending: ids and samples are sorted
+                first = np.r_[True, row[1:] != row[:-1]]
+                key, present = np.cumsum(first) - 1, row[first]
+                every_one = len(present) == len(ids)
+                rows = labels if every_one else labels.iloc[present].reset_index(drop=True)
+                out[metric] = (rows, key.astype(np.int64), t[mine], v[mine])
+        return out
+
+    def _metric_series(self, metric: str) -> tuple[np.ndarray, pd.DataFrame]:
+        """Ids (ascending) and label columns of a metric's known series, kept as long as the
+        series table is."""
+        table = self._series_table()
+        held, by_metric = self._by_metric
+        if held is not table:
+            by_metric = {}
+            self._by_metric = (table, by_metric)
+        found = by_metric.get(metric)
+        if found is None:
+            mine = table[table["metric"] == metric].sort_values("id")
+            cols = [c for c in mine.columns if c not in ("id", "metric") and mine[c].notna().any()]
+            found = (mine["id"].to_numpy(np.int64), mine[cols].reset_index(drop=True))
+            by_metric[metric] = found
+        return found
 
     def reset_hours(
         self,
