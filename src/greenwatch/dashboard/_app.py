@@ -37,6 +37,26 @@ from greenwatch.query import ComputeSource
 from greenwatch.store import Store
 
 ASSETS = Path(__file__).parent / "assets"
+# Dash's page, with the map's topojson fetched as the page loads rather than after Plotly has
+# loaded and drawn the map's frame (the map then draws as soon as its figure arrives).
+INDEX = """<!DOCTYPE html>
+<html>
+    <head>
+        {%metas%}
+        <title>{%title%}</title>
+        {%favicon%}
+        {%css%}
+        <link rel="preload" href="/assets/topojson/asia_RESm.json" as="fetch" crossorigin>
+    </head>
+    <body>
+        {%app_entry%}
+        <footer>
+            {%config%}
+            {%scripts%}
+            {%renderer%}
+        </footer>
+    </body>
+</html>"""
 
 
 def create_app(
@@ -98,6 +118,9 @@ def _dash_app(env: Env, server: Any) -> dash.Dash:
         serve_locally=True,
         suppress_callback_exceptions=True,
         update_title="",
+        # Plotly loads with the page's other scripts, not after the first figure arrives.
+        eager_loading=True,
+        index_string=INDEX.replace("RES", str(settings.map.resolution)),
     )
 
 
