@@ -145,6 +145,8 @@ def _callback_name(request: Any) -> str:
         ident = item.get("id") if isinstance(item, dict) else None
         if isinstance(ident, dict) and "panel" in ident:
             return str(ident["panel"])
+        if isinstance(item, list) and item and "panel" in item[0].get("id", {}):  # the tiles
+            return f"{str(item[0]['id']['panel']).split('/')[0]}/{len(item)} tiles"
     return str(body.get("output", "?"))[:60]
 
 
