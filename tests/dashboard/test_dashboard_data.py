@@ -67,6 +67,33 @@ def test_hourly_trend_adds_up_to_the_kpi_api(store: DuckDBStore) -> None:
     assert green["value"].between(0, 1).all()
 
 
+def test_a_pue_trend_reads_the_kept_hourly_inputs_to_the_same_figures(
+    store: DuckDBStore,
+) -> None:
+    sites = load_inventory().sites
+    full = step_totals(store, sites, START, END, HOUR, ["pue", "ref"])
+    kept = step_totals(store, sites, START, END, HOUR, ["pue"], END)
+    columns = ["ts", "site", "facility_j", "facility_j_cov", "it_j", "it_j_cov"]
+    pd.testing.assert_frame_equal(kept[columns], full[columns])
+    pd.testing.assert_frame_equal(ratio_per_step(kept, "pue"), ratio_per_step(full, "pue"))
+
+
+def test_a_write_makes_what_the_caching_store_read_unreachable() -> None:
+    inventory = load_inventory()
+    db = DuckDBStore(":memory:")
+    backfill(Simulator(inventory, seed=3, start=START), db.write, START + HOUR)
+    cached = CachingStore(db, TtlCache())
+    assert cached.gaps is db.gaps
+    assert cached.generation == db.generation
+    before = cached.query("power_watts", START, END, agg="count")["value"].sum()
+    backfill(Simulator(inventory, seed=3, start=START + HOUR), db.write, START + 2 * HOUR)
+    after = cached.query("power_watts", START, END, agg="count")["value"].sum()
+    assert after > before, "a write is seen at once, not after the TTL"
+    with pytest.raises(AttributeError):
+        _ = cached.apply_retention  # only what the query layer reads passes through
+    db.close()
+
+
 def test_occupancy_and_link_health(store: DuckDBStore) -> None:
     inventory = load_inventory()
     value, coverage = occupancy(store, inventory.sites, START, END)

@@ -60,6 +60,18 @@ def test_rollup_is_a_ratio_of_sums_not_a_mean_of_ratios() -> None:
     assert guizhou["coverage"] == pytest.approx((0.99e12 + 1e9) / 1.001e12, **EXACT)
 
 
+def test_a_rollup_of_some_kpis_is_the_full_one_for_those() -> None:
+    full = rollup(_sites(), "region")
+    some = rollup(_sites(), "region", kpis=("wue",))
+    pd.testing.assert_frame_equal(
+        some.kpis, full.kpis[full.kpis["kpi"] == "wue"].reset_index(drop=True)
+    )
+    pd.testing.assert_frame_equal(
+        some.excluded, full.excluded[full.excluded["kpi"] == "wue"].reset_index(drop=True)
+    )
+    assert rollup(_sites(), "region", kpis=("erf",)).kpis.empty  # no reuse meter: no rows
+
+
 def test_rollup_lists_excluded_sites_with_reasons() -> None:
     got = rollup(_sites(), "hub")
     pue_out = got.excluded[got.excluded["kpi"] == "pue"].set_index("site")["reason"]

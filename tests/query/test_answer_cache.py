@@ -4,6 +4,8 @@ the next caller gets. The reset hours read from the roll-ups equal the generic q
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from tests.query.test_energy_golden import T0, _site
 
 from greenwatch.model import make_batch
 from greenwatch.query import pue_trend, read_meter_energy, site_totals
+from greenwatch.query._cache import cached
 from greenwatch.store import DuckDBStore
 
 END = T0 + pd.Timedelta(hours=2)
@@ -89,3 +92,25 @@ def test_a_write_through_another_store_over_the_file_is_seen(tmp_path: Path) -> 
     writer.write(_counter("facility", 120.0, pd.date_range(T0 + HOUR, END, freq="1min")))
     after = read_meter_energy(reader, T0, END, labels={"site": "dc-1"})
     assert after.at[0, "energy_j"] == pytest.approx(2 * before.at[0, "energy_j"])
+
+
+def test_callers_asking_at_once_share_one_read(store: DuckDBStore) -> None:
+    reads: list[int] = []
+    gate = threading.Event()
+
+    def slow() -> pd.DataFrame:
+        reads.append(1)
+        gate.wait(5)
+        return pd.DataFrame({"value": [1.0]})
+
+    threads = [
+        threading.Thread(target=cached, args=(store, ("shared", T0), slow)) for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(0.1)
+    gate.set()
+    for t in threads:
+        t.join()
+    assert reads == [1], "one read for callers of one answer at once"
+    assert cached(store, ("shared", T0), slow)["value"].iloc[0] == 1.0

@@ -37,6 +37,30 @@ from greenwatch.query import ComputeSource
 from greenwatch.store import Store
 
 ASSETS = Path(__file__).parent / "assets"
+# Dash's page, with what the charts need fetched as the page loads rather than once the first
+# figure has arrived: the graph component, Plotly (parsed only when a chart draws) and the
+# map's topojson (the map then draws as soon as its figure arrives).
+INDEX = """<!DOCTYPE html>
+<html>
+    <head>
+        {%metas%}
+        <title>{%title%}</title>
+        {%favicon%}
+        {%css%}
+        <link rel="preload" href="/assets/topojson/asia_RESm.json" as="fetch" crossorigin>
+        <link rel="preload" href="/_dash-component-suites/dash/dcc/async-graph.js" as="script">
+        <link rel="preload" href="/_dash-component-suites/plotly/package_data/plotly.min.js"
+            as="script">
+    </head>
+    <body>
+        {%app_entry%}
+        <footer>
+            {%config%}
+            {%scripts%}
+            {%renderer%}
+        </footer>
+    </body>
+</html>"""
 
 
 def create_app(
@@ -98,6 +122,7 @@ def _dash_app(env: Env, server: Any) -> dash.Dash:
         serve_locally=True,
         suppress_callback_exceptions=True,
         update_title="",
+        index_string=INDEX.replace("RES", str(settings.map.resolution)),
     )
 
 

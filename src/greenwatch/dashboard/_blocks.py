@@ -82,7 +82,9 @@ def panel_section(page: Page, panel: Panel, env: Env, view: View) -> html.Sectio
             className="chart",
         )
     else:
-        body = html.Div(id={"gw": "html", "panel": key}, className=f"panel-body body-{panel.type}")
+        # A page's tiles are filled by one callback (one request for them all, not one each).
+        kind = "tile" if panel.type in TILE_TYPES else "html"
+        body = html.Div(id={"gw": kind, "panel": key}, className=f"panel-body body-{panel.type}")
     parts: list[Any] = [html.H3(panel.title, className="panel-title")]
     if panel.note:
         parts.append(html.Div(panel.note, className="panel-note"))

@@ -3,8 +3,10 @@
 Every panel of a page asks for the same period at once (and again on each refresh); the
 dashboard floors the period's end to the refresh quantum, so identical questions have identical
 keys. Concurrent callers of one key wait for the first one's answer instead of asking the store
-again (single flight). Entries expire after ``ttl_s`` because late data may still change a
-closed period, and the cache never holds more than ``max_entries``.
+again (single flight). A store that counts its writes (``generation``) has every key taken
+under its current count, so a write makes what was read before it unreachable at once; entries
+also expire after ``ttl_s`` (late data may still change a closed period in a store that does
+not count its writes), and the cache never holds more than ``max_entries``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import pandas as pd
 from greenwatch.store import LabelFilter, Store
 
 T = TypeVar("T")
+# What greenwatch.query looks for on a store beyond the contract, where the store has it.
+PASSED = frozenset({"gaps", "generation", "kept", "keep", "query_spans", "reset_hours"})
 Monotonic = Callable[[], float]
 
 
@@ -73,6 +77,13 @@ class TtlCache:
             return value
 
 
+def generation_of(store: Store) -> int | None:
+    """The store's write count (:attr:`greenwatch.store.DuckDBStore.generation`), None when it
+    keeps none."""
+    found = getattr(store, "generation", None)
+    return found if isinstance(found, int) else None
+
+
 def _freeze(labels: LabelFilter | None) -> Hashable:
     if not labels:
         return ()
@@ -83,7 +94,10 @@ class CachingStore:
     """A read-only :class:`~greenwatch.store.Store` view that caches aggregated queries.
 
     Raw queries (no ``agg``) pass through: the dashboard never caches raw samples. Callers get
-    a copy of the cached frame, so nothing they do changes what the next caller sees.
+    a copy of the cached frame, so nothing they do changes what the next caller sees. What the
+    query layer asks of a store beyond the contract (:data:`PASSED`) is the store's own, so the
+    dashboard reads as the API does: the same gap rules, one raw read for every counter reset,
+    the kept hourly PUE inputs, and answers kept until the store's next write.
     """
 
     def __init__(self, store: Store, cache: TtlCache) -> None:
@@ -105,7 +119,7 @@ class CachingStore:
         if agg is None:
             return self._store.query(metric, start, end, labels=labels, step=step)
         aggs = agg if isinstance(agg, str) else tuple(agg)
-        key = ("query", metric, start, end, _freeze(labels), step, aggs)
+        key = ("query", generation_of(self._store), metric, start, end, _freeze(labels), step, aggs)
         frame = self._cache.get(
             key,
             lambda: self._store.query(metric, start, end, labels=labels, step=step, agg=agg),
@@ -113,8 +127,13 @@ class CachingStore:
         return frame.copy()
 
     def series(self, metric: str | None = None, labels: LabelFilter | None = None) -> pd.DataFrame:
-        key = ("series", metric, _freeze(labels))
+        key = ("series", generation_of(self._store), metric, _freeze(labels))
         return self._cache.get(key, lambda: self._store.series(metric, labels)).copy()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in PASSED:
+            return getattr(self._store, name)
+        raise AttributeError(name)
 
     def close(self) -> None:
         """Closing belongs to the owner of the underlying store, not to the dashboard."""

@@ -16,9 +16,15 @@ import numpy as np
 import pandas as pd
 
 from greenwatch.dashboard._theme import pue_status
-from greenwatch.inventory import Inventory, Scope, Site
-from greenwatch.metrics import J_PER_KWH, NATIONAL_PUE_TARGET, PUE_CATEGORY_METERS, TOTALS
-from greenwatch.query import read_meter_energy, site_totals
+from greenwatch.inventory import Inventory, Scope, Site, grid_factors, site_grid_factor
+from greenwatch.metrics import (
+    J_PER_KWH,
+    NATIONAL_PUE_TARGET,
+    PUE_CATEGORY_METERS,
+    TOTALS,
+    totals_from_meters,
+)
+from greenwatch.query import keep_hourly_pue, read_meter_energy, site_totals
 from greenwatch.store import LabelFilter, Store
 
 # A site's step counts towards a group's ratio when both inputs cover at least this share.
@@ -32,6 +38,9 @@ TREND_RATIOS: dict[str, tuple[str, str, float]] = {
     "cue": ("co2_kg", "it_j", 1.0 / J_PER_KWH),
     "ref": ("renewable_j", "facility_j", 1.0),
 }
+# What each site's kept hourly PUE inputs hold: a trend of ratios of these alone reads them.
+PUE_INPUTS = frozenset({"facility_j", "it_j"})
+HOUR = pd.Timedelta(hours=1)
 TREND_LABELS = {
     "pue": "PUE",
     "ppue": "pPUE (cooling)",
@@ -99,6 +108,7 @@ def step_totals(
     end: pd.Timestamp,
     step: pd.Timedelta,
     kpis: Sequence[str],
+    now: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Per site and step the totals the trend ``kpis`` need, each with its coverage (``_cov``).
 
@@ -106,13 +116,27 @@ def step_totals(
     consumer): facility_j, it_j (the site's PUE-category meter), it_cooling_j (IT + cooling,
     for pPUE), water_l, renewable_j, co2_kg (location-based) and provenance. One row per site
     and step of ``[start, end)``; a step without data has NaN totals and coverage 0. Energy
-    across a gap is spread over the steps it spans and their coverage says so.
+    across a gap is spread over the steps it spans and their coverage says so. Hourly ratios
+    of facility and IT energy alone are read from each site's kept hourly PUE inputs
+    (:func:`greenwatch.query.keep_hourly_pue`, the same figures; ``now`` says which hours have
+    settled), the other totals then being those of the PUE meters alone.
     """
-    del kpis  # every total comes from one read; the argument names what the caller draws
-    totals = site_totals(store, sites, start, end, step=step)
-    grid = pd.MultiIndex.from_product(
-        [[s.id for s in sites], steps_of(start, end, step)], names=["site", "ts"]
-    )
+    ids = [s.id for s in sites]
+    pue_only = all({TREND_RATIOS[k][0], TREND_RATIOS[k][1]} <= PUE_INPUTS for k in kpis)
+    if step == HOUR and pue_only:
+        factors = grid_factors()
+        meta = pd.DataFrame(
+            {
+                "site": ids,
+                "pue_category": [s.pue_category for s in sites],
+                "factor_kg_per_kwh": [site_grid_factor(s, factors).kg_per_kwh for s in sites],
+            }
+        )
+        meters = keep_hourly_pue(store, ids, start, end, now)
+        totals = totals_from_meters(meters, meta, keys=["site", "ts"])
+    else:
+        totals = site_totals(store, sites, start, end, step=step)
+    grid = pd.MultiIndex.from_product([ids, steps_of(start, end, step)], names=["site", "ts"])
     if totals.empty:
         return pd.DataFrame(columns=["ts", "site"])
     frame = totals.set_index(["site", "ts"]).reindex(grid).reset_index()

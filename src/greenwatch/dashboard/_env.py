@@ -12,7 +12,7 @@ import pandas as pd
 from greenwatch.alerts import AuditLog
 from greenwatch.dashboard import _data, _links
 from greenwatch.dashboard._auth import Auth
-from greenwatch.dashboard._cache import CachingStore, TtlCache
+from greenwatch.dashboard._cache import CachingStore, TtlCache, generation_of
 from greenwatch.dashboard._spec import Dashboards
 from greenwatch.dashboard._view import View
 from greenwatch.ingest import BoundaryStats
@@ -49,8 +49,9 @@ class Env:
         self.links = {lk.id: lk for lk in self.inventory.links}
 
     def memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
-        """A derived value shared by panels for one period (same TTL as the queries)."""
-        return self.cache.get(("memo", *key), compute)
+        """A derived value shared by panels for one period (same TTL as the queries, and not
+        past the store's next write)."""
+        return self.cache.get(("memo", generation_of(self.raw_store), *key), compute)
 
     def overview(self, view: View) -> pd.DataFrame:
         """Per-site totals of the view's period (one computation for every panel)."""

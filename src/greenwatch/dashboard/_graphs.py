@@ -62,7 +62,7 @@ def trend(panel: TrendPanel, view: View, env: Env, theme: str | None) -> go.Figu
     start, end = view.trend_range()
     totals = env.memo(
         ("step-totals", tuple(s.id for s in sites), start, end, view.step, panel.kpis),
-        lambda: _data.step_totals(env.store, sites, start, end, view.step, panel.kpis),
+        lambda: _data.step_totals(env.store, sites, start, end, view.step, panel.kpis, view.now),
     )
     group = None
     if panel.by is not None:
@@ -131,7 +131,7 @@ def timeseries(panel: TimeseriesPanel, view: View, env: Env, theme: str | None) 
 
 def compare(panel: ComparePanel, view: View, env: Env, theme: str | None) -> go.Figure:
     frame = env.overview(view)
-    kpis = rollup(frame, Level(panel.level)).kpis
+    kpis = rollup(frame, Level(panel.level), kpis=panel.kpis).kpis
     if kpis["value"].notna().sum() == 0:
         return _charts.empty_figure("no site has data for this period", theme, panel.height)
     return _charts.compare_figure(kpis, panel.kpis, theme, panel.height)

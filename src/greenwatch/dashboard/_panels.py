@@ -1,12 +1,13 @@
 """Every panel renders in its own callback (pattern-matching ids), so the browser fetches a
-page's panels in parallel and the slowest panel bounds the page, not their sum."""
+page's panels in parallel and the slowest panel bounds the page, not their sum; a page's stat
+tiles, each a few figures of data other panels read too, are filled by one callback."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import dash
-from dash import MATCH, Input, Output, State
+from dash import ALL, MATCH, Input, Output, State
 from dash.exceptions import PreventUpdate
 
 from greenwatch.dashboard._blocks import BLOCKS
@@ -33,7 +34,7 @@ def panel_view(
 
 
 def register(app: dash.Dash, env: Env) -> None:
-    """Callbacks: a chart's figure, an HTML block's children."""
+    """Callbacks: a chart's figure, an HTML block's children, a page's tiles."""
 
     @app.callback(
         Output({"gw": "graph", "panel": MATCH}, "figure"),
@@ -72,10 +73,29 @@ def register(app: dash.Dash, env: Env) -> None:
         pathname: str | None,
         ident: dict[str, str],
     ) -> Any:
-        panel, view = panel_view(env, pathname, search, ident)
-        if panel.type in LIVE_BLOCKS:
-            return BLOCKS[panel.type](panel, view, env, search or "")
-        return env.memo(
-            ("block", ident["panel"], view.key, view.now, search),
-            lambda: BLOCKS[panel.type](panel, view, env, search or ""),
-        )
+        return block_children(env, pathname, search, ident)
+
+    @app.callback(
+        Output({"gw": "tile", "panel": ALL}, "children"),
+        Input("url", "search"),
+        Input("refresh", "n_intervals"),
+        State("url", "pathname"),
+        State({"gw": "tile", "panel": ALL}, "id"),
+    )
+    def tiles(
+        search: str | None, _tick: int | None, pathname: str | None, idents: list[dict[str, str]]
+    ) -> list[Any]:
+        return [block_children(env, pathname, search, ident) for ident in idents]
+
+
+def block_children(
+    env: Env, pathname: str | None, search: str | None, ident: dict[str, str]
+) -> Any:
+    """The children of an HTML panel: drawn once per minute, but live blocks every time."""
+    panel, view = panel_view(env, pathname, search, ident)
+    if panel.type in LIVE_BLOCKS:
+        return BLOCKS[panel.type](panel, view, env, search or "")
+    return env.memo(
+        ("block", ident["panel"], view.key, view.now, search),
+        lambda: BLOCKS[panel.type](panel, view, env, search or ""),
+    )

@@ -8,6 +8,7 @@ summed energies. A big site therefore weighs in proportion to its energy.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import pandas as pd
@@ -192,6 +193,7 @@ def rollup(
     *,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
     min_share: float = DEFAULT_MIN_SHARE,
+    kpis: Collection[str] | None = None,
 ) -> Rollup:
     """KPIs of each hub / region / site kind, or of the whole network, as ratios of sums.
 
@@ -210,6 +212,7 @@ def rollup(
     their denominator energy. Sites without a ``level`` key (e.g. no hub) are excluded.
     The share of the scope a figure represents is reported beside its coverage (sites and IT
     capacity included vs expected); below ``min_share`` of the capacity it is not published.
+    ``kpis``: only these KPIs (default: every one the columns allow).
     """
     level = Level(level)
     _check(sites, level)
@@ -221,7 +224,7 @@ def rollup(
     rows: list[pd.DataFrame] = []
     dropped: list[pd.DataFrame] = []
     for spec in _SPECS:
-        if spec.numerator not in sites.columns:
+        if spec.numerator not in sites.columns or (kpis is not None and spec.kpi not in kpis):
             continue
         table = _site_table(sites, spec, key, level, min_coverage)
         out = table[table["reason"] != ""]
@@ -237,9 +240,11 @@ def rollup(
             )
         )
         rows.append(_group_kpis(table, spec, level, min_share))
-    kpis = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=KPI_COLUMNS)
-    excluded_sites = pd.concat(dropped, ignore_index=True)
+    groups = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=KPI_COLUMNS)
+    excluded_sites = (
+        pd.concat(dropped, ignore_index=True) if dropped else pd.DataFrame(columns=EXCLUDED_COLUMNS)
+    )
     return Rollup(
-        kpis=kpis.loc[:, list(KPI_COLUMNS)].reset_index(drop=True),
+        kpis=groups.loc[:, list(KPI_COLUMNS)].reset_index(drop=True),
         excluded=excluded_sites.loc[:, list(EXCLUDED_COLUMNS)].reset_index(drop=True),
     )

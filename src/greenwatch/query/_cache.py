@@ -5,7 +5,8 @@ as :class:`greenwatch.store.DuckDBStore` does) lets a read be answered again wit
 the answer is kept under the generation it was read at, so any later write makes it unreachable.
 A store without a generation is read every time, and so is every read inside
 :func:`fresh_reads` (a scheduled recompute, whose windows end now and are not asked again).
-Answers are DataFrames; each caller gets its own copy.
+Answers are DataFrames; each caller gets its own copy. Callers asking for one answer at once
+(a dashboard page's panels) wait for the first one's read instead of reading it again.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ _kept: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[int, Hashable], pd.DataF
     weakref.WeakKeyDictionary()
 )
 _lock = threading.Lock()
+# One gate per answer being read: its other callers wait for it rather than read it too.
+_reading: dict[tuple[int, int, Hashable], threading.Lock] = {}
 _fresh: ContextVar[bool] = ContextVar("fresh_reads", default=False)
 
 
@@ -54,21 +57,36 @@ def cached(store: Store, key: Hashable, compute: Callable[[], pd.DataFrame]) -> 
     if not isinstance(generation, int) or _fresh.get():
         return compute()
     full = (generation, key)
+    found = _found(store, full)
+    if found is not None:
+        return found.copy()
+    with _lock:
+        gate = _reading.setdefault((id(store), *full), threading.Lock())
+    with gate:
+        found = _found(store, full)  # read by the caller this one waited for
+        if found is not None:
+            return found.copy()
+        try:
+            answer = compute()
+        finally:
+            with _lock:
+                _reading.pop((id(store), *full), None)
+        if getattr(store, "generation", None) != generation:
+            return answer  # written to meanwhile: the answer may predate that write
+        with _lock:
+            answers = _kept.setdefault(store, OrderedDict())
+            for old in [k for k in answers if k[0] != generation]:
+                del answers[old]
+            answers[full] = answer.copy()
+            while len(answers) > _SIZE:
+                answers.popitem(last=False)
+        return answer
+
+
+def _found(store: Store, full: tuple[int, Hashable]) -> pd.DataFrame | None:
     with _lock:
         answers = _kept.get(store)
         found = answers.get(full) if answers is not None else None
         if found is not None and answers is not None:
             answers.move_to_end(full)
-    if found is not None:
-        return found.copy()
-    answer = compute()
-    if getattr(store, "generation", None) != generation:
-        return answer  # written to meanwhile: the answer may predate that write
-    with _lock:
-        answers = _kept.setdefault(store, OrderedDict())
-        for old in [k for k in answers if k[0] != generation]:
-            del answers[old]
-        answers[full] = answer.copy()
-        while len(answers) > _SIZE:
-            answers.popitem(last=False)
-    return answer
+    return found

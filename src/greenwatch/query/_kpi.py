@@ -164,14 +164,15 @@ def kpi_answer(
     if scope.level is Level.SITE:
         return _site_answers(totals, kpi, scope, start, end, min_coverage)
     members = totals[totals["site"].isin([s.id for s in scope.sites(inventory)])]
+    base = "pue" if kpi in {"dcie", "ppue", "ere", "carbon", "it_energy"} else kpi
     result = rollup(
         members,
         scope.level,
         min_coverage=min_coverage,
         min_share=min_share,
+        kpis=(base,),
     )
     excluded = result.excluded
-    base = "pue" if kpi in {"dcie", "ppue", "ere", "carbon", "it_energy"} else kpi
     row = result.kpis[(result.kpis["kpi"] == base)].iloc[0]
     ok = members[~members["site"].isin(excluded[excluded["kpi"] == base]["site"])]
     share = _Share(
