@@ -170,10 +170,12 @@ def _group_kpis(table: pd.DataFrame, spec: _Spec, level: Level, min_share: float
         .sum()
         .reindex(n_expected.index)
     )
-    sites = used.groupby("group", sort=True).size().reindex(n_expected.index).fillna(0)
+    counts: dict[str, int] = {}
     categories: dict[str, set[str]] = {}
     for group, category in zip(used["group"], used["category"], strict=True):
+        counts[group] = counts.get(group, 0) + 1
         categories.setdefault(group, set()).add(category)
+    sites = pd.Series([counts.get(g, 0) for g in n_expected.index], n_expected.index, "int64")
     capacity_all = expected["capacity"].sum()
     capacity_used = sums["capacity"].fillna(0.0)
     site_share = sites / n_expected.where(n_expected > 0)
