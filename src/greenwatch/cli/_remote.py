@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from greenwatch.model import GreenwatchError, SystemFailureError
 from greenwatch.service import LocalServer, running_server, stored_token
+
+if TYPE_CHECKING:
+    import httpx
 
 TOKEN_ENV = "GREENWATCH_TOKEN"
 
@@ -37,6 +38,9 @@ def ask(server: LocalServer, method: str, path: str, **kwargs: Any) -> httpx.Res
     or failing (5xx) server a SystemFailureError (exit 1)."""
     if not server.token:
         raise GreenwatchError(f"{server.url} needs a token: pass --token or set ${TOKEN_ENV}")
+    # Imported here: a command that opens the store itself never asks a server.
+    import httpx  # noqa: PLC0415
+
     headers = {"Authorization": f"Token {server.token}"}
     try:
         answer = httpx.request(method, server.url + path, headers=headers, timeout=600, **kwargs)

@@ -335,10 +335,10 @@ def delivered_computing(
     _require(utilisation, ("site", "resource", "ts", "value"), "utilisation")
     hours = pd.date_range(start, end, freq="h", inclusive="left")
     days = hours.tz_convert("UTC").tz_localize(None).normalize()
-    usage = {
-        key: group.set_index("ts")["value"].reindex(hours)
-        for key, group in utilisation.groupby(["site", "resource"], sort=False)
-    }
+    # One column per (site, resource), one row per hour of the period.
+    usage = utilisation.pivot(index="ts", columns=["site", "resource"], values="value").reindex(
+        hours
+    )
     out = pools.copy()
     n_hours, rated_fh, mean_util, coverage = [], [], [], []
     for row in pools.to_dict("records"):
@@ -348,10 +348,10 @@ def delivered_computing(
         if pd.notna(row["retired"]):
             on &= days < pd.Timestamp(row["retired"])
         served = int(on.sum())
-        series = usage.get((row["site"], _resource(str(row["kind"]))))
+        key = (row["site"], _resource(str(row["kind"])))
         values = (
-            series.to_numpy(dtype=float)[on]
-            if series is not None
+            usage[key].to_numpy(dtype=float)[on]
+            if key in usage.columns
             else np.full(served, np.nan, dtype=float)
         )
         known = values[~np.isnan(values)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from greenwatch.inventory import Level
@@ -102,18 +103,31 @@ def _site_status(
     sites: pd.DataFrame, spec: _Spec, min_coverage: float
 ) -> tuple[pd.Series, pd.Series]:
     """Per site: the ratio's coverage (min of its inputs) and why it is excluded ('' if not)."""
-    num, den = sites[spec.numerator].astype(float), sites[spec.denominator].astype(float)
-    cov_num = sites[_coverage_column(spec.numerator)].astype(float)
-    cov_den = sites[_coverage_column(spec.denominator)].astype(float)
-    coverage = pd.concat([cov_num, cov_den], axis=1).min(axis=1, skipna=False).clip(0.0, 1.0)
-    low = pd.Series("coverage ", index=sites.index) + coverage.round(3).astype(str)
-    reason = pd.Series("", index=sites.index, dtype=object)
-    reason = reason.mask(~(coverage >= min_coverage), low + f" < {min_coverage}")
-    reason = reason.mask(den.notna() & ~(den > 0), f"{spec.denominator} is not positive")
-    reason = reason.mask(num.notna() & ~(num >= 0), f"{spec.numerator} is negative")
-    reason = reason.mask(den.isna(), f"missing {spec.denominator} (no meter)")
-    reason = reason.mask(num.isna(), f"missing {spec.numerator} (no meter)")
-    return coverage, reason
+    num = sites[spec.numerator].astype(float).to_numpy()
+    den = sites[spec.denominator].astype(float).to_numpy()
+    cov_num = sites[_coverage_column(spec.numerator)].astype(float).to_numpy()
+    cov_den = sites[_coverage_column(spec.denominator)].astype(float).to_numpy()
+    coverage = pd.Series(np.clip(np.minimum(cov_num, cov_den), 0.0, 1.0), index=sites.index)
+    low = "coverage " + coverage.round(3).astype(str) + f" < {min_coverage}"
+    # The first reason that holds, most basic first.
+    reason = np.select(
+        [
+            np.isnan(num),
+            np.isnan(den),
+            ~(num >= 0),
+            ~(den > 0),
+            ~(coverage.to_numpy() >= min_coverage),
+        ],
+        [
+            f"missing {spec.numerator} (no meter)",
+            f"missing {spec.denominator} (no meter)",
+            f"{spec.numerator} is negative",
+            f"{spec.denominator} is not positive",
+            low.to_numpy(dtype=object),
+        ],
+        default="",
+    )
+    return coverage, pd.Series(reason, index=sites.index, dtype=object)
 
 
 def _site_table(
@@ -147,37 +161,43 @@ def _site_table(
 
 def _group_kpis(table: pd.DataFrame, spec: _Spec, level: Level, min_share: float) -> pd.DataFrame:
     """One KPI per group: the ratio of the included sites' sums, with coverage and share."""
-    out = table[table["reason"] != ""]
-    used = table[table["reason"] == ""].assign(weighted=lambda t: t["coverage"] * t["den"])
-    sums = used.groupby("group", sort=True).agg(
-        numerator=("num", "sum"),
-        denominator=("den", "sum"),
-        weighted=("weighted", "sum"),
-        sites=("site", "count"),
-        categories=("category", lambda c: ",".join(sorted(set(c) - {""}))),
+    expected = table[table["group"].notna()].groupby("group", sort=True)
+    n_expected = expected.size()
+    used = table[table["reason"] == ""]
+    # One pass over the included sites for every sum (each column summed as on its own).
+    sums = (
+        used.assign(weighted=used["coverage"] * used["den"])
+        .groupby("group", sort=True)[["num", "den", "weighted", "capacity"]]
+        .sum()
+        .reindex(n_expected.index)
     )
-    excluded = out.dropna(subset=["group"]).groupby("group").size()
-    sums = sums.reindex(sums.index.union(excluded.index))
-    expected = table.dropna(subset=["group"]).groupby("group")
-    n_expected = expected.size().reindex(sums.index).fillna(0)
-    capacity_all = expected["capacity"].sum().reindex(sums.index)
-    capacity_used = used.groupby("group")["capacity"].sum().reindex(sums.index).fillna(0.0)
-    site_share = sums["sites"].fillna(0) / n_expected.where(n_expected > 0)
+    counts: dict[str, int] = {}
+    categories: dict[str, set[str]] = {}
+    for group, category in zip(used["group"], used["category"], strict=True):
+        counts[group] = counts.get(group, 0) + 1
+        categories.setdefault(group, set()).add(category)
+    sites = pd.Series([counts.get(g, 0) for g in n_expected.index], n_expected.index, "int64")
+    capacity_all = expected["capacity"].sum()
+    capacity_used = sums["capacity"].fillna(0.0)
+    site_share = sites / n_expected.where(n_expected > 0)
     capacity_share = (capacity_used / capacity_all.where(capacity_all > 0)).fillna(0.0)
-    value = sums["numerator"] / sums["denominator"]
+    value = sums["num"] / sums["den"]
     return pd.DataFrame(
         {
             "level": level.value,
-            "group": sums.index,
+            "group": n_expected.index,
             "kpi": spec.kpi,
             "value": value.to_numpy(),
             "unit": spec.unit,
-            "numerator": sums["numerator"].to_numpy(),
-            "denominator": sums["denominator"].to_numpy(),
-            "sites": sums["sites"].fillna(0).astype(int).to_numpy(),
-            "excluded": excluded.reindex(sums.index).fillna(0).astype(int).to_numpy(),
-            "coverage": (sums["weighted"] / sums["denominator"]).fillna(0.0).to_numpy(),
-            "categories": sums["categories"].fillna("").to_numpy(),
+            "numerator": sums["num"].to_numpy(),
+            "denominator": sums["den"].to_numpy(),
+            "sites": sites.astype(int).to_numpy(),
+            "excluded": (n_expected - sites).astype(int).to_numpy(),
+            "coverage": (sums["weighted"] / sums["den"]).fillna(0.0).to_numpy(),
+            "categories": np.array(
+                [",".join(sorted(categories.get(g, set()) - {""})) for g in n_expected.index],
+                dtype=object,
+            ),
             "standard": spec.standard,
             "expected": n_expected.astype(int).to_numpy(),
             "site_share": site_share.fillna(0.0).to_numpy(),

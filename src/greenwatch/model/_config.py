@@ -45,25 +45,29 @@ def format_loc(loc: Loc) -> str:
     return out
 
 
-def _build(node: yaml.Node, loc: Loc, lines: dict[Loc, int], source: str) -> Any:
+def _build(
+    node: yaml.Node, loc: Loc, lines: dict[Loc, int], source: str, scalars: yaml.SafeLoader
+) -> Any:
+    """Plain data of ``node``; ``scalars`` constructs its keys and scalar values."""
     lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.SafeLoader(source).construct_object(key_node)
+            key = scalars.construct_object(key_node)
             if key in out:
                 raise ConfigError(
                     source,
                     [(key_node.start_mark.line + 1, format_loc((*loc, key)), "duplicate key")],
                 )
-            out[key] = _build(value_node, (*loc, key), lines, source)
+            out[key] = _build(value_node, (*loc, key), lines, source, scalars)
             # A block value starts on the line after its key; errors point at the key.
             lines[(*loc, key)] = key_node.start_mark.line + 1
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*loc, i), lines, source) for i, item in enumerate(node.value)]
-    loader = yaml.SafeLoader("")
-    return loader.construct_object(node, deep=True)
+        return [
+            _build(item, (*loc, i), lines, source, scalars) for i, item in enumerate(node.value)
+        ]
+    return scalars.construct_object(node, deep=True)
 
 
 def load_yaml(path: str | Path, text: str | None = None) -> YamlDocument:
@@ -83,7 +87,8 @@ def load_yaml(path: str | Path, text: str | None = None) -> YamlDocument:
         return YamlDocument(source, None, {(): 1})
     lines: dict[Loc, int] = {}
     try:
-        data = _build(node, (), lines, source)
+        # One constructor for the document's scalars (a loader is costly to set up).
+        data = _build(node, (), lines, source, yaml.SafeLoader(""))
     except yaml.constructor.ConstructorError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise ConfigError(source, [(line, "", f"invalid YAML: {exc.problem}")]) from exc

@@ -28,9 +28,10 @@ from greenwatch.metrics import (
     pool_status,
     regional_share,
 )
+from greenwatch.query._cache import cached, label_key
 from greenwatch.query._sites import site_totals
 from greenwatch.resources import verification_frame
-from greenwatch.store import Store
+from greenwatch.store import LabelFilter, Store
 
 # Collectors poll every 15-60 s; a model not reported within this window is not identified.
 IDENTIFY_WINDOW = pd.Timedelta(minutes=15)
@@ -89,12 +90,28 @@ def pool_frame(inventory: Inventory, pools: Iterable[tuple[str, ComputePool]]) -
     return frame.astype({"count": "int64", "flops_per_device": "float64"})
 
 
+def _read(
+    store: Store,
+    metric: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    *,
+    agg: str,
+    labels: LabelFilter | None = None,
+    step: pd.Timedelta | None = None,
+) -> pd.DataFrame:
+    """``store.query``, kept until the store's next write (a report and the dashboard's
+    computing-power views ask the same reads)."""
+    key = ("compute_figures", metric, start, end, agg, label_key(labels), step)
+    return cached(store, key, lambda: store.query(metric, start, end, labels, step, agg))
+
+
 def discovered_devices(store: Store, at: pd.Timestamp, window: pd.Timedelta) -> pd.DataFrame:
     """Devices collectors see per site and model: the latest ``compute_devices`` of every
     source within ``window`` before ``at``, added up per protocol (the ``<protocol>:`` prefix
     of ``source``: each host's NVML reports its own GPUs) and the largest protocol total kept
     (a BMC over Redfish and the host's NVML report the same GPUs)."""
-    out = store.query("compute_devices", at - window, at, agg="last")
+    out = _read(store, "compute_devices", at - window, at, agg="last")
     # A series with no sample in the window (only a gap across it) has no last value: unseen.
     out = out[out["value"].notna()]
     if out.empty:
@@ -260,7 +277,8 @@ def compute_figures(
     state = pool_state(
         store, inventory, end, source=source, identify_window=identify_window, max_age=max_age
     )
-    usage = store.query(
+    usage = _read(
+        store,
         "utilisation_ratio",
         start,
         end,
@@ -274,8 +292,13 @@ def compute_figures(
         totals = site_totals(store, inventory, start, end)
     energy = totals.loc[:, ["site", "facility_j", "facility_coverage", "co2_kg"]]
     delivered = delivered_computing(state.frame, usage, start, end)
-    current = store.query(
-        "utilisation_ratio", end - identify_window, end, labels={"resource": RESOURCES}, agg="last"
+    current = _read(
+        store,
+        "utilisation_ratio",
+        end - identify_window,
+        end,
+        labels={"resource": RESOURCES},
+        agg="last",
     )
     if current.empty:
         current = pd.DataFrame(columns=["site", "resource", "value"])

@@ -7,7 +7,7 @@ from greenwatch.service._names import SCOPES
 
 if TYPE_CHECKING:
     from greenwatch.service._backup import restore_backup, write_backup
-    from greenwatch.service._context import ApiContext, stored_source
+    from greenwatch.service._context import ApiContext
     from greenwatch.service._demo import (
         DemoState,
         backfill,
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     )
     from greenwatch.service._local import LocalServer, running_server, stored_token
     from greenwatch.service._serve import Service, run_until_stopped, wait_for_stop
+    from greenwatch.service._source import stored_source
     from greenwatch.service._tokens import (
         TokenStore,
     )
@@ -42,4 +43,7 @@ __all__ = [
     "write_backup",
 ]
 
-__getattr__ = lazy_face(__name__, "_backup", "_context", "_demo", "_local", "_serve", "_tokens")
+# Light modules first: a command asking a server or reading the registry loads only those.
+__getattr__ = lazy_face(
+    __name__, "_local", "_source", "_backup", "_context", "_demo", "_serve", "_tokens"
+)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +14,9 @@ from greenwatch.export import KpiExports
 from greenwatch.ingest import Boundary, Ingest
 from greenwatch.inventory import Inventory
 from greenwatch.model import Clock, FailureThrottle
-from greenwatch.query import ComputeSource, PoolsAndRecords, inventory_source
-from greenwatch.resources import REGISTRY_FILE, ResourceRegistry, verification_frame
+from greenwatch.query import ComputeSource, inventory_source
+from greenwatch.resources import ResourceRegistry
+from greenwatch.service._source import registry_source
 from greenwatch.service._tokens import TokenStore
 from greenwatch.store import Store
 
@@ -63,30 +62,6 @@ class ApiContext:
         if self.resources is None:
             return inventory_source(self.inventory)
         return registry_source(self.resources)
-
-
-def registry_source(registry: ResourceRegistry) -> ComputeSource:
-    """A :data:`~greenwatch.query.ComputeSource` reading the registry's current state."""
-
-    def read() -> PoolsAndRecords:
-        pools = [(v.site, v.pool) for v in registry.pools()]
-        return pools, verification_frame(registry.verifications())
-
-    return read
-
-
-@contextmanager
-def stored_source(data_dir: Path, inventory: Inventory) -> Iterator[ComputeSource | None]:
-    """The registry a server keeps in ``data_dir`` as a source; None when there is none."""
-    path = data_dir / REGISTRY_FILE
-    if not path.exists():
-        yield None
-        return
-    registry = ResourceRegistry(path, inventory)
-    try:
-        yield registry_source(registry)
-    finally:
-        registry.close()
 
 
 NOT_A_JSON_OBJECT = "send a JSON object (Content-Type: application/json)"

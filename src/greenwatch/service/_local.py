@@ -14,8 +14,10 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from greenwatch.service._tokens import TokenStore
+if TYPE_CHECKING:
+    from greenwatch.service._tokens import TokenStore
 
 SERVER_FILE = "server.json"
 ADMIN_TOKEN_FILE = "admin.token"

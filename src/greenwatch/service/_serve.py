@@ -49,9 +49,10 @@ from greenwatch.service import (
     _api_resources,
     _auth,
 )
-from greenwatch.service._context import ApiContext, registry_source
+from greenwatch.service._context import ApiContext
 from greenwatch.service._http import HttpServer, create_flask
 from greenwatch.service._local import admin_token, publish, withdraw
+from greenwatch.service._source import registry_source
 from greenwatch.service._tokens import TokenStore
 from greenwatch.simulate import Simulator
 from greenwatch.store import Store, StoreError
