@@ -56,6 +56,27 @@ def wait_until(
         time.sleep(poll_s)
 
 
+def runs_when_asked_at_once(ask: Callable[[Callable[[], object]], object], answer: object) -> int:
+    """How many times a slow computation of ``answer`` ran while four threads called
+    ``ask(slow)`` at once (the computation held back until all had asked)."""
+    runs: list[int] = []
+    gate = threading.Event()
+
+    def slow() -> object:
+        runs.append(1)
+        gate.wait(5)
+        return answer
+
+    threads = [threading.Thread(target=ask, args=(slow,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.1)
+    gate.set()
+    for thread in threads:
+        thread.join()
+    return len(runs)
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
     with socket.socket() as sock:

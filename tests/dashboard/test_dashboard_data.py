@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import pandas as pd
 import pytest
+from tests.conftest import runs_when_asked_at_once
 
 from greenwatch.dashboard import load_dashboards
 from greenwatch.dashboard._cache import CachingStore, TtlCache
@@ -109,22 +108,8 @@ def test_occupancy_and_link_health(store: DuckDBStore) -> None:
 def test_ttl_cache_computes_once_per_key_and_expires() -> None:
     clock = [0.0]
     cache = TtlCache(ttl_s=60, max_entries=2, monotonic=lambda: clock[0])
-    calls: list[str] = []
-    gate = threading.Event()
-
-    def slow() -> str:
-        calls.append("x")
-        gate.wait(5)
-        return "value"
-
-    threads = [threading.Thread(target=cache.get, args=("k", slow)) for _ in range(4)]
-    for t in threads:
-        t.start()
-    time.sleep(0.1)
-    gate.set()
-    for t in threads:
-        t.join()
-    assert calls == ["x"], "concurrent callers of one key share one computation"
+    runs = runs_when_asked_at_once(lambda slow: cache.get("k", slow), "value")
+    assert runs == 1, "concurrent callers of one key share one computation"
     assert cache.get("k", lambda: "other") == "value"
     clock[0] = 61.0
     assert cache.get("k", lambda: "fresh") == "fresh"

@@ -4,13 +4,12 @@ the next caller gets. The reset hours read from the roll-ups equal the generic q
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from tests.conftest import runs_when_asked_at_once
 from tests.query.test_energy_golden import T0, _site
 
 from greenwatch.model import make_batch
@@ -95,22 +94,7 @@ def test_a_write_through_another_store_over_the_file_is_seen(tmp_path: Path) -> 
 
 
 def test_callers_asking_at_once_share_one_read(store: DuckDBStore) -> None:
-    reads: list[int] = []
-    gate = threading.Event()
-
-    def slow() -> pd.DataFrame:
-        reads.append(1)
-        gate.wait(5)
-        return pd.DataFrame({"value": [1.0]})
-
-    threads = [
-        threading.Thread(target=cached, args=(store, ("shared", T0), slow)) for _ in range(4)
-    ]
-    for t in threads:
-        t.start()
-    time.sleep(0.1)
-    gate.set()
-    for t in threads:
-        t.join()
-    assert reads == [1], "one read for callers of one answer at once"
-    assert cached(store, ("shared", T0), slow)["value"].iloc[0] == 1.0
+    answer = pd.DataFrame({"value": [1.0]})
+    runs = runs_when_asked_at_once(lambda slow: cached(store, ("shared", T0), slow), answer)
+    assert runs == 1, "one read for callers of one answer at once"
+    assert cached(store, ("shared", T0), lambda: answer.iloc[:0])["value"].iloc[0] == 1.0
