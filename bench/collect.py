@@ -8,7 +8,7 @@ polls on time (goals: under 0.5 core, under 5 ms per poll, 99 % on time), the se
 and the poll-duration percentiles from the scheduler's own ``collector_duration_seconds``
 health samples. Peer, same pages, same interval, same window: vmagent's CPU per scrape.
 
-Usage: python bench/collect.py [--targets 1000] [--seconds 90] [--protocol prometheus|redfish]
+Usage: python bench/collect.py [--targets 1000] [--seconds 60] [--protocol prometheus|redfish]
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def _vmagent_peer(urls: list[str], seconds: float, warmup: float, folder: Path) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--targets", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=90.0, help="measured window")
+    parser.add_argument("--seconds", type=float, default=60.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=20.0)
     parser.add_argument("--protocol", choices=sorted(PROFILES), default="prometheus")
     parser.add_argument("--workers", type=int, default=16, help="scheduler max_workers")
