@@ -219,7 +219,9 @@ def _report(
         f"{args.warmup:g} s warm-up"
     )
     print(
-        f"polls: {len(up):,} ({len(up) / wall:.1f}/s, expected {args.targets / 15:.1f}/s), "
+        f"polls: {len(up):,} ({len(up) / wall:.1f}/s, expected "
+        f"{args.targets / (15 + args.jitter / 2):.1f}/s: each next poll 15 s + up to the jitter "
+        "after the last), "
         f"failed {int((up == 0).sum())}, runs skipped because the target's previous run was "
         f"still queued {skipped.count:,}, data samples {tally.samples:,}; on time (next poll "
         f"within interval + jitter + 1 s) {on_time:,} of {gaps:,} = {on_time / max(gaps, 1):.1%}"
