@@ -80,3 +80,16 @@ def test_a_poll_with_a_broken_reading_names_it() -> None:
         make_batch(ts, ["power_watts", "power_watts"], [1.0, math.nan], {"site": "s"})
     with pytest.raises(BatchError, match="does not take label"):
         make_batch(ts, ["power_watts"], [1.0], {"site": "s", "reason": "x"})
+
+
+def test_small_concatenation_makes_any_missing_label_none() -> None:
+    ts = pd.Timestamp("2026-01-01T00:00Z")
+    a = make_batch(ts, ["power_watts"], [1.0], {"site": "s", "meter": "m"})
+    b = make_batch(ts, ["power_watts"], [2.0], {"site": "s", "meter": "n"})
+    b["meter"] = pd.Series([math.nan], dtype=object)  # as a reindex leaves it
+    small = concat_batches([a, b])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(batch_module, "SMALL_BATCH", 0)
+        vectorised = concat_batches([a, b])
+    assert small["meter"].tolist() == ["m", None]
+    pd.testing.assert_frame_equal(small, vectorised)

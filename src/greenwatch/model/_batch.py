@@ -270,7 +270,10 @@ def _small_concat(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
             b[name].to_numpy() if name in d else np.full(len(b), None, dtype=object)
             for b, d in zip(frames, dtypes, strict=True)
         ]
-        out[name] = pd.Series(np.concatenate(parts), dtype=object)
+        column = np.concatenate(parts)
+        if name != "site":
+            column[pd.isna(column)] = None  # a missing label is None, whatever marked it
+        out[name] = pd.Series(column, dtype=object)
     return pd.DataFrame(out)
 
 
