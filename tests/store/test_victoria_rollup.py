@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,13 @@ from greenwatch.simulate import Simulator
 from greenwatch.store import DuckDBStore, VictoriaMetricsStore
 from greenwatch.store._duckdb import HOUR
 from greenwatch.store._sql import ROLLUP_COLUMNS
-from greenwatch.store._vmrollup import Shard, settled_until, summary_lines, summary_rows
+from greenwatch.store._vmrollup import (
+    LATE,
+    Shard,
+    settled_until,
+    summary_lines,
+    summary_rows,
+)
 from tests.conftest import need_binary
 from tests.export.servers import victoriametrics
 
@@ -98,12 +105,15 @@ def assert_same_figures(
 def test_the_engine_takes_whole_hours_from_summaries(
     stores: tuple[DuckDBStore, VictoriaMetricsStore],
 ) -> None:
+    """Every series fell silent more than the look-back ago: nothing to come can change an
+    hour, so the hours settle up to the roller's horizon (now less LATE; no skew here)."""
     _, engine = stores
+    state = engine.roller().read_state()
+    assert state is not None
+    ran = state[2]
     rolled = engine.rolled_hours()
-    assert rolled.span("energy_joules_total") == (
-        START.value,
-        settled_until(pd.Timestamp.now(tz="UTC").value, 6 * HOUR, 15 * 60 * 10**9),
-    )
+    assert rolled.span("energy_joules_total") == (START.value, (ran - LATE) // HOUR * HOUR)
+    assert rolled.until > settled_until(ran, 6 * HOUR, 15 * 60 * 10**9)
 
 
 def test_a_month_agrees_with_the_embedded_store(
@@ -152,6 +162,51 @@ def test_a_late_write_is_read_raw_until_redone(
     assert hours > 0
     assert engine.rolled_hours().span("power_watts")[1] > late_times[-1].value
     assert_same_figures(embedded, engine, START, END)
+
+
+def test_live_hours_settle_once_every_series_reported_past_them(tmp_path: Path) -> None:
+    """A live centre whose facility meter fell silent 3 h ago: its hours settle up to that
+    meter's last sample, hours later than the look-back rule alone would allow. When the meter
+    reports again (not late), its sample bridges the 3 h, within the look-back, into hours not
+    settled: read raw, the figures agree with the embedded store, and the hours stay held."""
+    binary = need_binary("victoria-metrics", "/usr/bin/victoria-metrics")
+    now = pd.Timestamp.now(tz="UTC").floor("min") - pd.Timedelta(minutes=20)
+    start = now - pd.Timedelta(hours=9)
+    batch = Simulator(load_inventory(), seed=3, start=start).advance(now, pd.Timedelta(minutes=1))
+    batch = batch[batch["site"].astype(str) == "guian-1"]
+    facility = batch["meter"].astype(str) == "facility"
+    silent = facility & (batch["ts"] > now - pd.Timedelta(hours=3))
+    stopped = batch.loc[facility & ~silent, "ts"].max()
+    with victoriametrics(binary, tmp_path) as url:
+        embedded, engine = DuckDBStore(), VictoriaMetricsStore(url, skew=pd.Timedelta(0))
+        for store in (embedded, engine):
+            store.write(batch[~silent])
+        ran = pd.Timestamp.now(tz="UTC").value
+        engine.roller().run(ran, start.value)
+        until = engine.rolled_hours().until
+        assert until == stopped.floor("h").value
+        assert until > settled_until(ran, 6 * HOUR, 15 * 60 * 10**9)
+        assert_same_figures(embedded, engine, start, now)
+        back = make_batch(
+            [pd.Timestamp.now(tz="UTC").floor("s") - pd.Timedelta(minutes=5)],
+            "energy_joules_total",
+            float(batch.loc[facility & ~silent, "value"].max()) + 4e10,
+            {"site": "guian-1", "meter": "facility"},
+        )
+        for store in (embedded, engine):
+            store.write(back)
+        assert engine.rolled_hours().dirty == {}  # not late: no marker
+        end = back["ts"].iloc[0] + pd.Timedelta(minutes=1)
+        assert_same_figures(embedded, engine, start, end)
+        # Edges inside the gap: the pair's far ends lie beyond the raw margins.
+        inside = stopped + pd.Timedelta(hours=1, minutes=7)
+        assert_same_figures(embedded, engine, inside, end)
+        assert_same_figures(embedded, engine, start, inside)
+        engine.roller().run(pd.Timestamp.now(tz="UTC").value, start.value)
+        assert engine.rolled_hours().until == until
+        assert_same_figures(embedded, engine, start, end)
+        engine.close()
+        embedded.close()
 
 
 @pytest.mark.parametrize("text", ["0/1", "1/3", "2/3"])

@@ -76,7 +76,9 @@ from greenwatch.store._vmrollup import (
     RolledHours,
     Roller,
     Shard,
+    canonical,
     dirty_markers,
+    log,
     oldest_marked,
     state_from_export,
     summary_match,
@@ -428,7 +430,9 @@ class VictoriaMetricsStore:
         """Bucket summaries (grid ``origin + k·width``) of the raw samples in ``[lo, hi)``,
         with the look-back margins, by the embedded store's SQL; a ``key`` column."""
         lookback, max_gap = self._gaps_ns()
-        raw = self._export(match, lo - lookback, hi + lookback)
+        raw = self._export(match, lo - max_gap, hi + max_gap)
+        far = self._neighbours(match, lo - max_gap, hi + max_gap, lookback - max_gap)
+        raw = pd.concat([raw, far], ignore_index=True) if not far.empty else raw
         if raw.empty:
             return pd.DataFrame()
         codes, keys = pd.factorize(raw["key"])
@@ -455,6 +459,38 @@ class VictoriaMetricsStore:
             return pd.DataFrame()
         data["key"] = np.asarray(keys, dtype=object)[data["series_id"].to_numpy()]
         return data.drop(columns="series_id")
+
+    def _neighbours(self, match: str, lo: int, hi: int, reach: int) -> pd.DataFrame:
+        """Per series, the last sample in ``[lo - reach, lo)`` and the first in
+        ``[hi, hi + reach)`` (ns; columns as :meth:`_export`): all a summary needs beyond
+        ``[lo, hi)``, without exporting hours of samples. ``tlast_over_time`` and its kin over
+        a window ``(t - w, t]`` at the millisecond before each edge."""
+        if reach <= 0:
+            return pd.DataFrame({"key": [], "t": [], "value": []})
+        window = f"[{reach // MS}ms]"
+        parts = []
+        for side, at in (("last", lo - MS), ("first", hi + reach - MS)):
+            stamps = self._instant(f"t{side}_over_time({match}{window})", at)
+            values = self._instant(f"{side}_over_time({match}{window})", at)
+            both = stamps.merge(values, on="key", suffixes=("_t", ""))
+            t = np.round(both["value_t"].to_numpy(dtype="float64") * 1000).astype("int64") * MS
+            parts.append(pd.DataFrame({"key": both["key"], "t": t, "value": both["value"]}))
+        return pd.concat(parts, ignore_index=True)
+
+    def _instant(self, query: str, at: int) -> pd.DataFrame:
+        """An instant query at ``at`` (ns): ``key`` (labels as JSON, no name) and ``value``."""
+        answer = self._get("/api/v1/query", {"query": query, "time": _seconds(at), "nocache": "1"})
+        found = answer.json()["data"]["result"]
+        keys = [
+            json.dumps({k: v for k, v in r["metric"].items() if k != "__name__"}, sort_keys=True)
+            for r in found
+        ]
+        return pd.DataFrame(
+            {
+                "key": pd.Series(keys, dtype=object),
+                "value": np.array([float(r["value"][1]) for r in found], dtype="float64"),
+            }
+        )
 
     def _gaps_ns(self) -> tuple[int, int]:
         """The counter look-back and the longest gap, ns."""
@@ -513,6 +549,16 @@ class VictoriaMetricsStore:
             with self._lock:
                 self._send(lines)
 
+        def last_seen(horizon: int) -> int | None:
+            rolled = "|".join(canonical(names()))
+            query = f'min(tlast_over_time({{__name__=~"{rolled}"}}[{lookback // MS}ms]))'
+            try:
+                found = self._instant(query, horizon)
+            except StoreError as exc:  # e.g. over -search.maxUniqueTimeseries: settle late
+                log.warning("rollup: hours settle by the look-back alone: %s", exc)
+                return horizon - lookback
+            return None if found.empty else round(float(found["value"].iloc[0]) * 1000) * MS
+
         return Roller(
             part,
             read_state,
@@ -521,6 +567,7 @@ class VictoriaMetricsStore:
             names,
             sites,
             markers,
+            last_seen,
             lookback,
             max_gap,
             chunk_hours,

@@ -15,6 +15,14 @@ hour in ``[from, until)`` is summarised for the shard's series. An hour is summa
 has *settled*: it ended more than the counter look-back, the longest gap and a quarter of an
 hour before now, so no sample still to come at live latency changes it.
 
+An hour settles sooner when the series have *reported past it*: the roller asks the engine for
+the earliest last sample, over every series that has one in the look-back before its horizon
+(``now − LATE − skew``); the hours before it settle. A sample still to come pairs with its
+series' last stored one, which is then after the hour (it reported past it) or more than the
+look-back before the new sample (the pair bridges nothing); an older sample is late data (below).
+So on a live network an hour settles about ``LATE + skew`` after it ends, and a series that fell
+silent holds the hours back from its last sample on, for at most the look-back.
+
 **Late data.** A write with samples older than ``LATE`` (a replayed agent buffer, a backfill)
 adds, in the same import request, a marker ``greenwatch_rollup_dirty{metric=…,writer=…}`` whose
 value is the oldest such sample's time (seconds). The roller recomputes the metric's hours from
@@ -73,8 +81,16 @@ def first_touched(oldest: int, lookback: int, max_gap: int) -> int:
 
 
 def settled_until(now: int, lookback: int, max_gap: int) -> int:
-    """The end of the last hour that has settled at ``now`` (all ns)."""
+    """The end of the last hour that has settled at ``now`` whatever the series did (all ns)."""
     return (now - reach(lookback, max_gap) - 15 * MINUTE) // HOUR * HOUR
+
+
+def reported_until(horizon: int, oldest_last: int | None) -> int:
+    """The end of the last hour every series has reported past (all ns): ``oldest_last`` is the
+    earliest, over the series with a sample in the look-back before ``horizon``, of their last
+    sample up to ``horizon`` (None: no such series)."""
+    last = horizon if oldest_last is None else min(horizon, oldest_last)
+    return last // HOUR * HOUR
 
 
 @dataclass(frozen=True)
@@ -261,17 +277,18 @@ def summary_rows(lines: Sequence[dict[str, object]], metric: str) -> pd.DataFram
         return pd.DataFrame(columns=["key", "bucket", *ROLLUP_COLUMNS])
     keys, columns = np.concatenate(key_ids), np.concatenate(column_ids)
     stamps, values = np.concatenate(stamp_parts), np.concatenate(value_parts)
-    buckets = stamps // HOUR * HOUR
-    hour = pd.MultiIndex.from_arrays([keys, buckets])
-    codes, uniques = pd.factorize(hour)
+    hours = stamps // HOUR
+    first = int(hours.min())
+    span = int(hours.max()) - first + 1
+    codes, uniques = pd.factorize(keys * span + (hours - first))  # one int per (key, hour)
     latest = pd.Series(stamps).groupby(codes).transform("max").to_numpy()
     keep = stamps == latest
     table = np.full((len(uniques), len(ROLLUP_COLUMNS)), np.nan)
     table[codes[keep], columns[keep]] = values[keep]
     key_names = np.asarray(list(names), dtype=object)
     frame = pd.DataFrame(table, columns=list(ROLLUP_COLUMNS))
-    frame.insert(0, "bucket", uniques.get_level_values(1).to_numpy(dtype="int64"))
-    frame.insert(0, "key", key_names[uniques.get_level_values(0).to_numpy()])
+    frame.insert(0, "bucket", (uniques % span + first) * HOUR)
+    frame.insert(0, "key", key_names[uniques // span])
     return frame
 
 
@@ -287,7 +304,9 @@ class Roller:
     ``read_state`` gives the shard's ``(from, until, last run)`` (ns; None before the first
     run); ``summarise(metric, sites, lo, hi)`` the hourly summary rows and keys of the shard's
     series; ``send`` stores import lines; ``names`` and ``sites`` list what is stored;
-    ``markers(since)`` the dirty markers written since then (metric → oldest ns).
+    ``markers(since)`` the dirty markers written since then (metric → oldest ns);
+    ``last_seen(horizon)`` the earliest last sample up to ``horizon`` of the series with one in
+    the look-back before it (ns; None when there is none).
     """
 
     shard: Shard
@@ -297,6 +316,7 @@ class Roller:
     names: Callable[[], list[str]]
     sites: Callable[[], list[str]]
     markers: Callable[[int], dict[str, int]]
+    last_seen: Callable[[int], int | None]
     lookback: int
     max_gap: int
     chunk_hours: int = 24
@@ -306,10 +326,13 @@ class Roller:
         """One pass at ``now``: redo hours late writes touched, then summarise the hours that
         settled (from ``since`` on a first run, or an earlier ``since`` than before).
         Returns (hours summarised, summary samples written)."""
-        until = settled_until(now, self.lookback, self.max_gap)
         state = self.read_state()
         since = since // HOUR * HOUR
         start, done, last_run = state if state is not None else (since, since, now)
+        until = settled_until(now, self.lookback, self.max_gap)
+        horizon = now - LATE - self.skew
+        if horizon // HOUR * HOUR > max(done, until):  # an hour to gain: ask the engine
+            until = max(until, reported_until(horizon, self.last_seen(horizon)))
         todo: list[tuple[str | None, int, int]] = []
         if since < start:
             todo.append((None, since, start))
