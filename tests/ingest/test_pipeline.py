@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from greenwatch.ingest import Ingest, IngestClosedError, Mapper, load_push_profile
+from greenwatch.ingest._mapping import Protocol, default_profiles
 from greenwatch.model import ConfigError, make_batch
 
 T0 = pd.Timestamp("2026-03-01T00:00:00Z")
@@ -74,3 +77,39 @@ def test_push_profiles_are_validated(tmp_path: Path) -> None:
     unmapped = mapper.map("influx", "pdu", "volts", {"dc": "guian-1"}, "dflt")
     assert unmapped.metric == "ext_pdu_volts"
     assert dict(unmapped.labels) == {"site": "dflt", "dc": "guian-1"}
+
+
+PROFILES = default_profiles()
+_NAMES = st.sampled_from(
+    ["ipmi_sensor", "cpu", "power_watts", "temperature_celsius", "hw.power", "pdu", "x-y"]
+)
+_TAGS = st.dictionaries(
+    st.sampled_from(["site", "unit", "name", "host", "cpu", "meter", "sensor", "a-b", "a_b"]),
+    st.sampled_from(["watts", "degrees_c", "cpu-total", "c1", "guian-1", "x"]),
+    max_size=5,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["influx", "otlp", "remote_write"]),
+            _NAMES,
+            st.sampled_from([None, "value", "usage_idle", "watts"]),
+            _TAGS,
+            st.sampled_from([None, "dflt"]),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_a_mapper_maps_each_series_as_a_fresh_one_does(
+    series: list[tuple[Protocol, str, str | None, dict[str, str], str | None]],
+) -> None:
+    """A mapper remembers which rules match a name and field, and each unmapped shape: what
+    it maps after thousands of series equals what a mapper that saw none maps."""
+    warm = Mapper(PROFILES)
+    seen = [warm.map(*s) for s in series]
+    assert seen == [Mapper(PROFILES).map(*s) for s in series]
+    assert seen == [warm.map(*s) for s in reversed(series)][::-1]

@@ -189,6 +189,8 @@ class Mapper:
             ]
             for protocol in PROTOCOLS
         }
+        self._matching: dict[tuple[str, str, str | None], list[tuple[_Compiled, re.Match[str]]]]
+        self._matching = {}
 
     def map(
         self,
@@ -202,11 +204,8 @@ class Mapper:
         unclean = _control_problem(name, field_key, tags, default_site)
         if unclean is not None:
             return Mapped(ext_name(name, field_key), (), error=unclean)
-        for entry in self._rules[protocol]:
+        for entry, found in self._candidates(protocol, name, field_key):
             profile, rule = entry.profile, entry.rule
-            found = entry.match.fullmatch(name)
-            if found is None or not entry.field.fullmatch(field_key or "value"):
-                continue
             if any(not p.fullmatch(tags.get(k, "")) for k, p in entry.where.items()):
                 continue
             if any(p.fullmatch(tags.get(k, "")) for k, p in entry.exclude.items()):
@@ -228,35 +227,55 @@ class Mapper:
             pairs = (("site", site), *sorted(labels.items()))
             return Mapped(rule.metric, pairs, rule.scale, rule.bounds())
         droppable = None if protocol == "otlp" else AGENT_LABELS
-        return _unmapped(name, field_key, tags, _site(tags, None, default_site), droppable)
+        site = _site(tags, None, default_site)
+        metric, kept, dropped, problem = _unmapped(name, field_key, tuple(tags), droppable)
+        if site is None:
+            return Mapped(metric, (), error=_NO_SITE)
+        pairs = (("site", site), *((label, tags[key]) for label, key in kept))
+        return Mapped(metric, pairs, error=problem, dropped=0 if problem else dropped)
+
+    def _candidates(
+        self, protocol: Protocol, name: str, field_key: str | None
+    ) -> list[tuple[_Compiled, re.Match[str]]]:
+        """The rules whose name and field patterns match, in order, with the name's match:
+        the same for every series of a name and field, so asked once for each."""
+        key = (protocol, name, field_key)
+        found = self._matching.get(key)
+        if found is None:
+            found = [
+                (entry, hit)
+                for entry in self._rules[protocol]
+                if (hit := entry.match.fullmatch(name)) is not None
+                and entry.field.fullmatch(field_key or "value")
+            ]
+            if len(self._matching) >= MAX_NAMES:
+                self._matching.clear()
+            self._matching[key] = found
+        return found
 
 
+MAX_NAMES = 4096  # (protocol, name, field) whose matching rules a mapper remembers
+
+
+@lru_cache(maxsize=4096)
 def _unmapped(
-    name: str,
-    field_key: str | None,
-    tags: dict[str, str],
-    site: str | None,
-    droppable: frozenset[str] | None,
-) -> Mapped:
-    """A series no rule maps: canonical as it is, else ``ext_``. Of the labels a canonical metric
-    does not take, those in ``droppable`` (None: all of them) are left out and counted."""
-    rest = {_label_name(k): v for k, v in tags.items() if k != "site"}
+    name: str, field_key: str | None, keys: tuple[str, ...], droppable: frozenset[str] | None
+) -> tuple[str, tuple[tuple[str, str], ...], int, str | None]:
+    """A series no rule maps, by its name, field and tag keys: canonical as it is, else
+    ``ext_``. Of the labels a canonical metric does not take, those in ``droppable`` (None: all
+    of them) are left out and counted. Returns the metric, the (label, tag key) pairs kept in
+    label order, how many were left out, and why the labels do not fit (None: they do)."""
+    rest = {_label_name(k): k for k in keys if k != "site"}
     canonical = name in REGISTRY and field_key in (None, "value")
     metric = name if canonical else ext_name(name, field_key)
-    if site is None:
-        return Mapped(metric, (), error=_NO_SITE)
     dropped = 0
     if canonical:
         allowed = {*REGISTRY[name].labels, *COMMON_LABELS}
         extra = {k for k in rest if k not in allowed and (droppable is None or k in droppable)}
         dropped = len(extra)
         rest = {k: v for k, v in rest.items() if k not in extra}
-    pairs = (("site", site), *sorted(rest.items()))
-    if canonical:
-        problem = label_problem(metric, tuple(sorted(rest)))
-        if problem:
-            return Mapped(metric, pairs, error=problem)
-    return Mapped(metric, pairs, dropped=dropped)
+    problem = label_problem(metric, tuple(sorted(rest))) if canonical else None
+    return metric, tuple(sorted(rest.items())), dropped, problem
 
 
 _NO_SITE = (
@@ -306,6 +325,21 @@ def _spec_bounds(metric: str) -> tuple[float, float]:
     return lo, hi
 
 
+def _combinations(rows: pd.DataFrame) -> tuple[np.ndarray, list[tuple[int, str | None]]]:
+    """Per row, the code of its (series, field); per code, the series index and field key
+    (None: OTLP and remote write, one value per series)."""
+    series_codes = rows["series"].to_numpy("int64")
+    if "field" not in rows:
+        codes, uniques = pd.factorize(series_codes)
+        return codes, [(s, None) for s in uniques.tolist()]
+    # One integer per (series, field): factorising ints is fast, tuples are not.
+    field_codes, field_names = pd.factorize(rows["field"].to_numpy(dtype=object))
+    width = max(len(field_names), 1)
+    codes, uniques = pd.factorize(series_codes * width + field_codes)
+    keys = np.asarray(field_names, dtype=object)[uniques % width].tolist()
+    return codes, list(zip((uniques // width).tolist(), keys, strict=True))
+
+
 def to_batch(
     mapper: Mapper,
     protocol: Protocol,
@@ -320,23 +354,11 @@ def to_batch(
     """
     counts = {"received": len(rows)}
     errors: list[tuple[int, str]] = []
-    mapped: list[Mapped] = []
-    series_codes = rows["series"].to_numpy("int64")
-    if "field" in rows:
-        # One integer per (series, field): factorising ints is fast, tuples are not.
-        field_codes, field_names = pd.factorize(rows["field"].to_numpy(dtype=object))
-        combo = series_codes * max(len(field_names), 1) + field_codes
-        codes, uniques = pd.factorize(combo)
-        width = max(len(field_names), 1)
-        pairs: list[tuple[int, str | None]] = [
-            (int(u) // width, str(field_names[int(u) % width])) for u in uniques
-        ]
-    else:  # OTLP and remote write: one value per series
-        codes, series_uniques = pd.factorize(series_codes)
-        pairs = [(int(s), None) for s in series_uniques]
-    for series_idx, field_key in pairs:
-        name, tags = series[series_idx]
-        mapped.append(mapper.map(protocol, name, field_key, tags, default_site))
+    codes, pairs = _combinations(rows)
+    mapped = [
+        mapper.map(protocol, series[i][0], field_key, series[i][1], default_site)
+        for i, field_key in pairs
+    ]
     refs = rows["ref"].to_numpy()
     values = rows["value"].to_numpy("float64").copy()
     scale = np.array([m.scale for m in mapped], dtype="float64")
@@ -367,8 +389,9 @@ def to_batch(
     names = sorted({k for m in mapped for k, _ in m.labels} - {"site"})
     metric = np.array([m.metric for m in mapped], dtype=object)
     columns: dict[str, object] = {}
+    labelled = [dict(m.labels) for m in mapped]
     for label in ["site", *names]:
-        per_combo = np.array([dict(m.labels).get(label) for m in mapped], dtype=object)
+        per_combo = np.array([d.get(label) for d in labelled], dtype=object)
         columns[label] = per_combo[codes] if mapped else np.array([], dtype=object)
     batch = pd.DataFrame(
         {
