@@ -6,25 +6,28 @@ other store has it picked from its raw samples. Both must give the same rows, in
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from greenwatch.export._samples import latest_samples
 from greenwatch.model import concat_batches, make_batch
-from greenwatch.store import DuckDBStore
+from greenwatch.store import DuckDBStore, VictoriaMetricsStore
+from tests.conftest import need_binary
+from tests.export.servers import victoriametrics
 
 NOW = pd.Timestamp("2026-03-02T10:30:00Z")
 
 
 class QueryOnly:
-    """A store seen through the store protocol alone, as the VictoriaMetrics store offers it
-    (no ``latest``)."""
+    """A store seen through the store protocol alone (no ``latest``)."""
 
-    def __init__(self, store: DuckDBStore) -> None:
+    def __init__(self, store: DuckDBStore | VictoriaMetricsStore) -> None:
         self.write, self.query, self.series = store.write, store.query, store.series
         self.close = store.close
 
 
-def _store() -> DuckDBStore:
+def _batch() -> pd.DataFrame:
     before = [NOW - pd.Timedelta(hours=1.5) + pd.Timedelta(minutes=m) for m in range(0, 120, 7)]
     meter_a = {"site": "a", "meter": "it_input"}
     meter_b = {"site": "b", "meter": "facility"}
@@ -48,8 +51,12 @@ def _store() -> DuckDBStore:
             {"site": "a", "device": "gpu1", "device_kind": "gpu"},
         ),
     ]
+    return concat_batches(batches)
+
+
+def _store() -> DuckDBStore:
     store = DuckDBStore()
-    store.write(concat_batches(batches))
+    store.write(_batch())
     return store
 
 
@@ -76,3 +83,25 @@ def test_the_stores_latest_equals_the_last_raw_sample_of_each_series() -> None:
         assert devices["device_kind"].isna().tolist() == [True, False]
     finally:
         store.close()
+
+
+def test_victoriametrics_answers_latest_as_the_raw_samples_do(tmp_path: Path) -> None:
+    """The VictoriaMetrics store asks the engine (``tlast_over_time``, ``last_over_time``):
+    the same rows as its raw samples give, and as the embedded store's, in the same order."""
+    binary = need_binary("victoria-metrics", "/usr/bin/victoria-metrics")
+    embedded = _store()
+    with victoriametrics(binary, tmp_path) as url:
+        engine = VictoriaMetricsStore(url)
+        try:
+            engine.write(_batch())
+            fast = latest_samples(engine, NOW).frames
+            generic = latest_samples(QueryOnly(engine), NOW).frames
+            want = latest_samples(embedded, NOW).frames
+            assert fast.keys() == generic.keys() == want.keys()
+            for name, frame in fast.items():
+                pd.testing.assert_frame_equal(frame, generic[name].reset_index(drop=True))
+                # the embedded store orders its label columns otherwise
+                pd.testing.assert_frame_equal(frame, want[name][frame.columns], check_dtype=False)
+        finally:
+            engine.close()
+            embedded.close()

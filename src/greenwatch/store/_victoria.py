@@ -308,6 +308,17 @@ class VictoriaMetricsStore:
             return self._pushed_down(match, aggs, lo, hi, width)
         return self._summarised(metric, labels, aggs, lo, hi, width)
 
+    def latest(self, metric: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """The last sample of each series of ``metric`` in ``[start, end)`` with its own
+        timestamp (columns as a raw query's), in time order (ties in series order): two
+        instant queries, ``tlast_over_time`` and ``last_over_time``, where a raw read would
+        hand over every sample of the range (:meth:`DuckDBStore.latest`)."""
+        check_range(start, end, None)
+        lo, hi = int(start.tz_convert("UTC").value), int(end.tz_convert("UTC").value)
+        found = self._edge_samples("last", selector(metric), hi - lo, hi - MS)
+        found["ts"] = pd.to_datetime(found.pop("t"), unit="ns", utc=True)
+        return _labelled(found, ["value"]).sort_values("ts", kind="stable", ignore_index=True)
+
     def query_spans(self, metric: str, spans: pd.DataFrame) -> pd.DataFrame:
         """Raw samples of ``metric`` inside each of many short spans (see
         :meth:`greenwatch.store.DuckDBStore.query_spans`): spans are read together, one export
@@ -467,15 +478,19 @@ class VictoriaMetricsStore:
         a window ``(t - w, t]`` at the millisecond before each edge."""
         if reach <= 0:
             return pd.DataFrame({"key": [], "t": [], "value": []})
-        window = f"[{reach // MS}ms]"
-        parts = []
-        for side, at in (("last", lo - MS), ("first", hi + reach - MS)):
-            stamps = self._instant(f"t{side}_over_time({match}{window})", at)
-            values = self._instant(f"{side}_over_time({match}{window})", at)
-            both = stamps.merge(values, on="key", suffixes=("_t", ""))
-            t = np.round(both["value_t"].to_numpy(dtype="float64") * 1000).astype("int64") * MS
-            parts.append(pd.DataFrame({"key": both["key"], "t": t, "value": both["value"]}))
-        return pd.concat(parts, ignore_index=True)
+        before = self._edge_samples("last", match, reach, lo - MS)
+        after = self._edge_samples("first", match, reach, hi + reach - MS)
+        return pd.concat([before, after], ignore_index=True)
+
+    def _edge_samples(self, side: str, match: str, width: int, at: int) -> pd.DataFrame:
+        """Per series of ``match``, its ``side`` (first or last) sample in ``(at - width, at]``
+        (ns): columns ``key``, ``t`` (ns) and ``value``."""
+        window = f"[{width // MS}ms]"
+        stamps = self._instant(f"t{side}_over_time({match}{window})", at)
+        values = self._instant(f"{side}_over_time({match}{window})", at)
+        both = stamps.merge(values, on="key", suffixes=("_t", ""))
+        t = np.round(both["value_t"].to_numpy(dtype="float64") * 1000).astype("int64") * MS
+        return pd.DataFrame({"key": both["key"], "t": t, "value": both["value"]})
 
     def _instant(self, query: str, at: int) -> pd.DataFrame:
         """An instant query at ``at`` (ns): ``key`` (labels as JSON, no name) and ``value``."""
