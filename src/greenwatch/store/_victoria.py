@@ -52,6 +52,7 @@ from typing import Any
 import duckdb
 import httpx
 import numpy as np
+import orjson
 import pandas as pd
 
 from greenwatch.model import label_columns, metric_spec, validate_batch
@@ -176,7 +177,7 @@ class VictoriaMetricsStore:
         answer = self._get(
             "/api/v1/export", {"match[]": match, "start": _seconds(lo), "end": _seconds(hi - MS)}
         )
-        return [json.loads(line) for line in answer.text.splitlines() if line]
+        return [orjson.loads(line) for line in answer.content.splitlines() if line]
 
     def _export(self, match: str, lo: int, hi: int) -> pd.DataFrame:
         """Raw samples of the series matching ``match`` with ``lo <= t < hi`` (ns; ms steps).
@@ -264,7 +265,7 @@ class VictoriaMetricsStore:
         match = selector(metric, labels) if metric else '{__name__=~".+"}'
         answer = self._get("/api/v1/series", {"match[]": match, "start": "1"})  # 0: last day
         rows = []
-        for item in answer.json()["data"]:
+        for item in orjson.loads(answer.content)["data"]:
             name = item.pop("__name__")
             if metric_spec(name) is not None:  # canonical (or ext_): what greenwatch wrote
                 rows.append({"metric": name, **item})
@@ -375,7 +376,7 @@ class VictoriaMetricsStore:
                     "nocache": "1",
                 },
             )
-            for item in answer.json()["data"]["result"]:
+            for item in orjson.loads(answer.content)["data"]["result"]:
                 labels = {k: v for k, v in item["metric"].items() if k != "__name__"}
                 stamps = np.array([p[0] for p in item["values"]], dtype="float64")
                 bucket = np.round(stamps * 1000).astype("int64") * MS - width + MS
@@ -495,7 +496,7 @@ class VictoriaMetricsStore:
     def _instant(self, query: str, at: int) -> pd.DataFrame:
         """An instant query at ``at`` (ns): ``key`` (labels as JSON, no name) and ``value``."""
         answer = self._get("/api/v1/query", {"query": query, "time": _seconds(at), "nocache": "1"})
-        found = answer.json()["data"]["result"]
+        found = orjson.loads(answer.content)["data"]["result"]
         keys = [
             json.dumps({k: v for k, v in r["metric"].items() if k != "__name__"}, sort_keys=True)
             for r in found
@@ -551,10 +552,12 @@ class VictoriaMetricsStore:
             return rows.assign(series_id=codes).drop(columns="key"), np.asarray(keys, dtype=object)
 
         def names() -> list[str]:
-            return list(self._get("/api/v1/label/__name__/values", {"start": "1"}).json()["data"])
+            answer = self._get("/api/v1/label/__name__/values", {"start": "1"})
+            return list(orjson.loads(answer.content)["data"])
 
         def sites() -> list[str]:
-            return sorted(self._get("/api/v1/label/site/values", {"start": "1"}).json()["data"])
+            answer = self._get("/api/v1/label/site/values", {"start": "1"})
+            return sorted(orjson.loads(answer.content)["data"])
 
         def markers(since: int) -> dict[str, int]:
             items = self._export_items(f'{{__name__="{DIRTY}"}}', since, time.time_ns() + MS)
