@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from greenwatch.alerts._compute_rules import ComputeEvaluator
+from greenwatch.alerts._kept import Kept
 from greenwatch.alerts._kpis import KPI_COUNTERS, POWER, RAW_LIMIT, KpiEvaluator
 from greenwatch.alerts._matchers import Matcher
 from greenwatch.alerts._outcome import OPS, Hit, Outcome, Table, label_columns, label_records
@@ -69,6 +70,11 @@ class Evaluator:
         # Kept between evaluations while the store hands back the same series labels.
         self._labels: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
         self._selections: dict[int, _Selection] = {}
+        # Raw-window tables and what is computed from them, kept while their samples are the
+        # same; known series, kept while the store counts no write (its ``generation``).
+        self._raw_tables: dict[tuple[str, pd.Timedelta], Table] = {}
+        self._kept = Kept()
+        self._known: dict[str, tuple[int, pd.DataFrame]] = {}
         self._places = {
             "hub": {s.id: s.hub or "" for s in inventory.sites},
             "region": {s.id: s.region.value for s in inventory.sites},
@@ -84,6 +90,7 @@ class Evaluator:
         """Every rule's outcome at ``now`` (data in windows ending at ``now``, exclusive)."""
         run = _Run(self, now)
         self._kpis.reset(now)
+        self._kept.turn()
         out: list[Outcome] = []
         for rule in self.rules.rules:
             try:
@@ -166,11 +173,19 @@ class _Run:
                 frame = store.query(metric, self.now - span, self.now)
                 raw = SeriesWindow.from_frame(frame, self.now, self.ev.max_gap)
                 self._raw[metric] = raw
-            table = Table(raw.labels, raw.reduce(w, set(aggs)), raw)
+            table = self._raw_table(key, raw, aggs)
         else:
             table = self._hourly_table(metric, w, aggs)
         self._tables[key] = table
         return table
+
+    def _raw_table(self, key: tuple[str, pd.Timedelta], raw: SeriesWindow, aggs: set[str]) -> Table:
+        """The window's aggregates: the very table of the evaluation before while the window
+        holds the same series and samples (what was computed from it is then kept too)."""
+        kept = self.ev._raw_tables.get(key)
+        if kept is None or kept.samples is None or not raw.same(kept.samples, key[1]):
+            kept = self.ev._raw_tables[key] = Table(raw.labels, raw.reduce(key[1], set(aggs)), raw)
+        return kept
 
     def _read_all(self) -> None:
         """Every metric's raw window in one read, where the store offers it; a metric it
@@ -245,6 +260,13 @@ class _Run:
 
     def metric_rule(self, rule: MetricRule) -> Outcome:
         table = self.table(rule.metric, rule.window)
+        sources: tuple[object, ...] = (rule, table)
+        if rule.divide_by is not None:
+            sources += (self.table(rule.divide_by.metric, rule.window),)
+        hits = self.ev._kept.get(("hits", id(rule)), sources, lambda: self._hits(rule, table))
+        return Outcome(rule.alert, list(hits))
+
+    def _hits(self, rule: MetricRule, table: Table) -> list[Hit]:
         if rule.divide_by is None:
             rows = self._candidates(table, rule.agg, rule.match)
             values = table.values[rule.agg][rows] * rule.scale
@@ -257,8 +279,7 @@ class _Run:
         rows, values = rows[hit], values[hit]
         figures: dict[str, object] = {"threshold": rule.threshold, "window": _fmt(rule.window)}
         records = label_records(table.labels, rows, self.columns(table.labels))
-        hits = [Hit(labels, float(v), figures) for v, labels in zip(values, records, strict=True)]
-        return Outcome(rule.alert, hits)
+        return [Hit(labels, float(v), figures) for v, labels in zip(values, records, strict=True)]
 
     def _divide(self, rule: MetricRule, table: Table, values: F64) -> F64:
         div = rule.divide_by
@@ -291,7 +312,7 @@ class _Run:
         key = (rule.metric, rule.match, rule.by, rule.network, rule.lookback)
         found = self._absent.get(key)
         if found is None:
-            known = self.ev.store.series(rule.metric).drop(columns="metric")
+            known = self._known(rule.metric)
             rows = np.flatnonzero(self.mask(known, rule.match)) if not known.empty else None
             by = [] if rule.network else list(rule.by) or list(known.columns)
             past = self._seen_before(rule.metric, pd.Timedelta(rule.lookback))
@@ -303,6 +324,18 @@ class _Run:
             expected = self._keys(known, by, rows) & candidates
             found = self._absent[key] = (by, expected)
         return found
+
+    def _known(self, metric: str) -> pd.DataFrame:
+        """The metric's known series (labels), read again only after a write to the store
+        (every evaluation from a store that does not count its writes)."""
+        generation = getattr(self.ev.store, "generation", None)
+        kept = self.ev._known.get(metric)
+        if kept is None or not isinstance(generation, int) or kept[0] != generation:
+            known = self.ev.store.series(metric).drop(columns="metric")
+            if not isinstance(generation, int):
+                return known
+            kept = self.ev._known[metric] = (generation, known)
+        return kept[1]
 
     def _keys(
         self,
