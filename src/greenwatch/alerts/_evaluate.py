@@ -274,8 +274,7 @@ class _Run:
             ratio = self._divide(rule, table, table.values[rule.agg] * rule.scale)
             rows = np.flatnonzero(self.mask(table.labels, rule.match) & np.isfinite(ratio))
             values = ratio[rows]
-        with np.errstate(invalid="ignore"):
-            hit = OPS[rule.op](values, rule.threshold)
+        hit = OPS[rule.op](values, rule.threshold)  # rows with a NaN are left out above
         rows, values = rows[hit], values[hit]
         figures: dict[str, object] = {"threshold": rule.threshold, "window": _fmt(rule.window)}
         records = label_records(table.labels, rows, self.columns(table.labels))

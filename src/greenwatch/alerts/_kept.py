@@ -18,22 +18,20 @@ class Kept:
     """Figures by key, each with the objects it was computed from."""
 
     def __init__(self) -> None:
-        self._now: dict[Hashable, tuple[tuple[object, ...], Any]] = {}
-        self._before: dict[Hashable, tuple[tuple[object, ...], Any]] = {}
+        # key: (the ids of the sources, the sources (held, so their ids stay theirs), figure)
+        self._now: dict[Hashable, tuple[tuple[int, ...], tuple[object, ...], Any]] = {}
+        self._before: dict[Hashable, tuple[tuple[int, ...], tuple[object, ...], Any]] = {}
 
     def get(self, key: Hashable, sources: tuple[object, ...], compute: Callable[[], T]) -> T:
         """The figure under ``key`` computed from these very ``sources`` (by identity), or
         ``compute()`` when it was computed from others or not at all."""
+        ids = tuple(map(id, sources))
         found = self._now.get(key) or self._before.get(key)
-        if found is None or not _same(found[0], sources):
-            found = (sources, compute())
+        if found is None or found[0] != ids:
+            found = (ids, sources, compute())
         self._now[key] = found
-        return cast(T, found[1])
+        return cast(T, found[2])
 
     def turn(self) -> None:
         """A new evaluation: figures the last one did not ask for are dropped."""
         self._before, self._now = self._now, {}
-
-
-def _same(kept: tuple[object, ...], sources: tuple[object, ...]) -> bool:
-    return len(kept) == len(sources) and all(a is b for a, b in zip(kept, sources, strict=True))
