@@ -149,7 +149,7 @@ class _Run:
         self.now = now
         self._raw: dict[str, SeriesWindow] = {}
         self._prefetch = True
-        self._tables: dict[tuple[str, pd.Timedelta], Table] = {}
+        self._tables: dict[tuple[str, timedelta], Table] = {}
         self.selections: dict[int, _Selection] = {}
         self._absent: dict[tuple[object, ...], tuple[list[str], set[tuple[str, ...]]]] = {}
         self._rows: dict[tuple[object, ...], np.ndarray] = {}
@@ -158,10 +158,11 @@ class _Run:
 
     def table(self, metric: str, window: timedelta) -> Table:
         """Every aggregate the rules ask of (metric, window), per series."""
+        found = self._tables.get((metric, window))  # a timedelta and its Timedelta are one key
+        if found is not None:
+            return found
         w = pd.Timedelta(window)
         key = (metric, w)
-        if key in self._tables:
-            return self._tables[key]
         aggs = self.ev._aggs.get(key, {"last"})
         store = self.ev.store
         if w <= RAW_LIMIT:
