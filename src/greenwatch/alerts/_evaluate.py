@@ -147,14 +147,13 @@ class _Run:
     def __init__(self, evaluator: Evaluator, now: pd.Timestamp) -> None:
         self.ev = evaluator
         self.now = now
+        self.hour = now.floor("h")  # where windows read from hourly roll-ups end
         self._raw: dict[str, SeriesWindow] = {}
         self._prefetch = True
         self._tables: dict[tuple[str, timedelta], Table] = {}
         self.selections: dict[int, _Selection] = {}
-        self._absent: dict[tuple[object, ...], tuple[list[str], set[tuple[str, ...]]]] = {}
         self._rows: dict[tuple[object, ...], np.ndarray] = {}
         self._denominators: dict[tuple[object, ...], F64] = {}
-        self._recent: dict[tuple[object, ...], set[tuple[str, ...]]] = {}
 
     def table(self, metric: str, window: timedelta) -> Table:
         """Every aggregate the rules ask of (metric, window), per series."""
@@ -208,7 +207,7 @@ class _Run:
             self._raw[metric] = SeriesWindow(held[1], (key, t, v), self.now, self.ev.max_gap)
 
     def _hourly_table(self, metric: str, w: pd.Timedelta, aggs: set[str]) -> Table:
-        end = self.now.floor("h")
+        end = self.hour
         cached = self.ev._hourly.get((metric, w))
         if cached is not None and cached[0] == end:
             return cached[1]
@@ -309,21 +308,23 @@ class _Run:
 
     def _expected(self, rule: AbsentRule) -> tuple[list[str], set[tuple[str, ...]]]:
         """The ``by`` labels and the groups of known series seen within the look-back."""
-        key = (rule.metric, rule.match, rule.by, rule.network, rule.lookback)
-        found = self._absent.get(key)
-        if found is None:
-            known = self._known(rule.metric)
-            rows = np.flatnonzero(self.mask(known, rule.match)) if not known.empty else None
-            by = [] if rule.network else list(rule.by) or list(known.columns)
-            past = self._seen_before(rule.metric, pd.Timedelta(rule.lookback))
-            # Seen in the look-back or now; a label one of them lacks is missing there, as in
-            # one frame of both (these tables are kept between evaluations, that frame would not).
-            seen = (past, self._raw_labels(rule.metric))
-            names = {str(c) for frame in seen for c in frame.columns}
-            candidates = set().union(*(self._keys(frame, by, names=names) for frame in seen))
-            expected = self._keys(known, by, rows) & candidates
-            found = self._absent[key] = (by, expected)
-        return found
+        known = self._known(rule.metric)
+        past = self._seen_before(rule.metric, pd.Timedelta(rule.lookback))
+        seen = (past, self._raw_labels(rule.metric))
+        key = ("expected", rule.metric, rule.match, rule.by, rule.network, rule.lookback)
+        return self.ev._kept.get(key, (known, *seen), lambda: self._grouped(rule, known, seen))
+
+    def _grouped(
+        self, rule: AbsentRule, known: pd.DataFrame, seen: tuple[pd.DataFrame, pd.DataFrame]
+    ) -> tuple[list[str], set[tuple[str, ...]]]:
+        """:meth:`_expected` of the known series and those seen (in the look-back, now)."""
+        rows = np.flatnonzero(self.mask(known, rule.match)) if not known.empty else None
+        by = [] if rule.network else list(rule.by) or list(known.columns)
+        # Seen in the look-back or now; a label one of them lacks is missing there, as in
+        # one frame of both (these tables are kept between evaluations, that frame would not).
+        names = {str(c) for frame in seen for c in frame.columns}
+        candidates = set().union(*(self._keys(frame, by, names=names) for frame in seen))
+        return by, self._keys(known, by, rows) & candidates
 
     def _known(self, metric: str) -> pd.DataFrame:
         """The metric's known series (labels), read again only after a write to the store
@@ -376,12 +377,8 @@ class _Run:
         by, expected = self._expected(rule)
         if not expected:
             return Outcome(rule.alert)
-        key = (rule.metric, rule.window, tuple(by), rule.network)
-        seen = self._recent.get(key)
-        if seen is None:
-            present = np.flatnonzero(recent.values["count"] > 0)
-            seen = self._keys(recent.labels, by, present)
-            self._recent[key] = seen
+        key = ("recent", rule.metric, rule.window, tuple(by), rule.network)
+        seen = self.ev._kept.get(key, (recent,), lambda: self._present(recent, by))
         absent = sorted(expected - seen)
         hits = [
             Hit(
@@ -394,9 +391,13 @@ class _Run:
         ]
         return Outcome(rule.alert, hits)
 
+    def _present(self, recent: Table, by: list[str]) -> set[tuple[str, ...]]:
+        """The groups of ``by`` with samples in the window."""
+        return self._keys(recent.labels, by, np.flatnonzero(recent.values["count"] > 0))
+
     def _seen_before(self, metric: str, lookback: pd.Timedelta) -> pd.DataFrame:
         """Series with samples in the look-back up to the last full hour (roll-ups, hourly)."""
-        hour = self.now.floor("h")
+        hour = self.hour
         cached = self.ev._seen.get((metric, lookback))
         if cached is None or cached[0] != hour:
             past = self.ev.store.query(metric, hour - lookback, hour, agg="count")

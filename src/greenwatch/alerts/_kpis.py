@@ -214,12 +214,12 @@ class KpiEvaluator:
         # the rest is kept under the identity of the tables or totals it is computed from.
         self._totals: dict[tuple[timedelta, pd.Timestamp], pd.DataFrame] = {}
         self._kept = Kept()
-        self.now = pd.Timestamp(0, tz="UTC")
+        self.now = self.hour = pd.Timestamp(0, tz="UTC")
 
     def reset(self, now: pd.Timestamp) -> None:
         """A new instant: forget totals of windows that end earlier."""
-        self.now = now
-        ends = {now, now.floor("h")}
+        self.now, self.hour = now, now.floor("h")
+        ends = {now, self.hour}
         self._totals = {k: v for k, v in self._totals.items() if k[1] in ends}
         self._kept.turn()
 
@@ -232,7 +232,7 @@ class KpiEvaluator:
         return self._kept.get(key, (table,), lambda: _per_label(table, label, scale=scale, agg=agg))
 
     def _end(self, window: timedelta) -> pd.Timestamp:
-        return self.now if pd.Timedelta(window) <= RAW_LIMIT else self.now.floor("h")
+        return self.now if pd.Timedelta(window) <= RAW_LIMIT else self.hour
 
     def _site_totals(self, window: timedelta, table: TableFn) -> pd.DataFrame:
         """One row per inventory site: energies, water, green energy and CO2, with coverage."""
