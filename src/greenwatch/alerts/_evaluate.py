@@ -328,13 +328,16 @@ class _Run:
 
     def _known(self, metric: str) -> pd.DataFrame:
         """The metric's known series (labels), read again only after a write to the store
-        (every evaluation from a store that does not count its writes)."""
+        (every evaluation from a store that does not count its writes); the very frame of
+        the read before while they are the same, so that what was computed from it is kept."""
         generation = getattr(self.ev.store, "generation", None)
         kept = self.ev._known.get(metric)
         if kept is None or not isinstance(generation, int) or kept[0] != generation:
             known = self.ev.store.series(metric).drop(columns="metric")
             if not isinstance(generation, int):
                 return known
+            if kept is not None and kept[1].equals(known):
+                known = kept[1]
             kept = self.ev._known[metric] = (generation, known)
         return kept[1]
 
