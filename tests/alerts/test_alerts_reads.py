@@ -109,7 +109,10 @@ writes = st.tuples(
     st.lists(st.integers(-40, 40), min_size=1, max_size=12, unique=True),
     st.floats(0.0, 100.0),
 )
-steps = st.lists(st.one_of(writes, st.integers(-30, 40)), min_size=1, max_size=10)
+# An instant: minutes from T0, and whether a second later (the windows then mostly hold the
+# same samples as at the minute: what was computed from them is kept).
+instants = st.tuples(st.integers(-30, 40), st.booleans())
+steps = st.lists(st.one_of(writes, instants), min_size=1, max_size=10)
 
 
 def _batch(metric: str, site: str, sensor: str | None, offsets: list[int], base: float) -> Any:
@@ -141,10 +144,10 @@ def test_one_read_and_kept_masks_say_what_plain_reads_say(steps: list[Any]) -> N
     fast = Evaluator(fast_store, inventory, RULES)
     plain = Evaluator(plain_store, inventory, RULES)  # type: ignore[arg-type]
     try:
-        for step in [*steps, 41]:
-            if isinstance(step, int):
-                for now in (T0 + step * MINUTE, T0 + step * MINUTE + SECOND):
-                    assert _said(fast, now) == _said(plain, now)
+        for step in [*steps, (41, False), (41, True)]:
+            if len(step) == 2:
+                now = T0 + step[0] * MINUTE + int(step[1]) * SECOND
+                assert _said(fast, now) == _said(plain, now)
             else:
                 batch = _batch(*step)
                 fast_store.write(batch)
