@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from greenwatch.alerts._compute_rules import ComputeEvaluator
+from greenwatch.alerts._kept import Kept
 from greenwatch.alerts._kpis import KPI_COUNTERS, POWER, RAW_LIMIT, KpiEvaluator
 from greenwatch.alerts._matchers import Matcher
 from greenwatch.alerts._outcome import OPS, Hit, Outcome, Table, label_columns, label_records
@@ -69,6 +70,11 @@ class Evaluator:
         # Kept between evaluations while the store hands back the same series labels.
         self._labels: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
         self._selections: dict[int, _Selection] = {}
+        # Raw-window tables and what is computed from them, kept while their samples are the
+        # same; known series, kept while the store counts no write (its ``generation``).
+        self._raw_tables: dict[tuple[str, pd.Timedelta], Table] = {}
+        self._kept = Kept()
+        self._known: dict[str, tuple[int, pd.DataFrame]] = {}
         self._places = {
             "hub": {s.id: s.hub or "" for s in inventory.sites},
             "region": {s.id: s.region.value for s in inventory.sites},
@@ -84,6 +90,7 @@ class Evaluator:
         """Every rule's outcome at ``now`` (data in windows ending at ``now``, exclusive)."""
         run = _Run(self, now)
         self._kpis.reset(now)
+        self._kept.turn()
         out: list[Outcome] = []
         for rule in self.rules.rules:
             try:
@@ -140,21 +147,21 @@ class _Run:
     def __init__(self, evaluator: Evaluator, now: pd.Timestamp) -> None:
         self.ev = evaluator
         self.now = now
+        self.hour = now.floor("h")  # where windows read from hourly roll-ups end
         self._raw: dict[str, SeriesWindow] = {}
         self._prefetch = True
-        self._tables: dict[tuple[str, pd.Timedelta], Table] = {}
+        self._tables: dict[tuple[str, timedelta], Table] = {}
         self.selections: dict[int, _Selection] = {}
-        self._absent: dict[tuple[object, ...], tuple[list[str], set[tuple[str, ...]]]] = {}
         self._rows: dict[tuple[object, ...], np.ndarray] = {}
         self._denominators: dict[tuple[object, ...], F64] = {}
-        self._recent: dict[tuple[object, ...], set[tuple[str, ...]]] = {}
 
     def table(self, metric: str, window: timedelta) -> Table:
         """Every aggregate the rules ask of (metric, window), per series."""
+        found = self._tables.get((metric, window))  # a timedelta and its Timedelta are one key
+        if found is not None:
+            return found
         w = pd.Timedelta(window)
         key = (metric, w)
-        if key in self._tables:
-            return self._tables[key]
         aggs = self.ev._aggs.get(key, {"last"})
         store = self.ev.store
         if w <= RAW_LIMIT:
@@ -166,11 +173,19 @@ class _Run:
                 frame = store.query(metric, self.now - span, self.now)
                 raw = SeriesWindow.from_frame(frame, self.now, self.ev.max_gap)
                 self._raw[metric] = raw
-            table = Table(raw.labels, raw.reduce(w, set(aggs)), raw)
+            table = self._raw_table(key, raw, aggs)
         else:
             table = self._hourly_table(metric, w, aggs)
         self._tables[key] = table
         return table
+
+    def _raw_table(self, key: tuple[str, pd.Timedelta], raw: SeriesWindow, aggs: set[str]) -> Table:
+        """The window's aggregates: the very table of the evaluation before while the window
+        holds the same series and samples (what was computed from it is then kept too)."""
+        kept = self.ev._raw_tables.get(key)
+        if kept is None or kept.samples is None or not raw.same(kept.samples, key[1]):
+            kept = self.ev._raw_tables[key] = Table(raw.labels, raw.reduce(key[1], set(aggs)), raw)
+        return kept
 
     def _read_all(self) -> None:
         """Every metric's raw window in one read, where the store offers it; a metric it
@@ -192,7 +207,7 @@ class _Run:
             self._raw[metric] = SeriesWindow(held[1], (key, t, v), self.now, self.ev.max_gap)
 
     def _hourly_table(self, metric: str, w: pd.Timedelta, aggs: set[str]) -> Table:
-        end = self.now.floor("h")
+        end = self.hour
         cached = self.ev._hourly.get((metric, w))
         if cached is not None and cached[0] == end:
             return cached[1]
@@ -245,6 +260,13 @@ class _Run:
 
     def metric_rule(self, rule: MetricRule) -> Outcome:
         table = self.table(rule.metric, rule.window)
+        sources: tuple[object, ...] = (rule, table)
+        if rule.divide_by is not None:
+            sources += (self.table(rule.divide_by.metric, rule.window),)
+        hits = self.ev._kept.get(("hits", id(rule)), sources, lambda: self._hits(rule, table))
+        return Outcome(rule.alert, list(hits))
+
+    def _hits(self, rule: MetricRule, table: Table) -> list[Hit]:
         if rule.divide_by is None:
             rows = self._candidates(table, rule.agg, rule.match)
             values = table.values[rule.agg][rows] * rule.scale
@@ -252,13 +274,11 @@ class _Run:
             ratio = self._divide(rule, table, table.values[rule.agg] * rule.scale)
             rows = np.flatnonzero(self.mask(table.labels, rule.match) & np.isfinite(ratio))
             values = ratio[rows]
-        with np.errstate(invalid="ignore"):
-            hit = OPS[rule.op](values, rule.threshold)
+        hit = OPS[rule.op](values, rule.threshold)  # rows with a NaN are left out above
         rows, values = rows[hit], values[hit]
         figures: dict[str, object] = {"threshold": rule.threshold, "window": _fmt(rule.window)}
         records = label_records(table.labels, rows, self.columns(table.labels))
-        hits = [Hit(labels, float(v), figures) for v, labels in zip(values, records, strict=True)]
-        return Outcome(rule.alert, hits)
+        return [Hit(labels, float(v), figures) for v, labels in zip(values, records, strict=True)]
 
     def _divide(self, rule: MetricRule, table: Table, values: F64) -> F64:
         div = rule.divide_by
@@ -288,21 +308,38 @@ class _Run:
 
     def _expected(self, rule: AbsentRule) -> tuple[list[str], set[tuple[str, ...]]]:
         """The ``by`` labels and the groups of known series seen within the look-back."""
-        key = (rule.metric, rule.match, rule.by, rule.network, rule.lookback)
-        found = self._absent.get(key)
-        if found is None:
-            known = self.ev.store.series(rule.metric).drop(columns="metric")
-            rows = np.flatnonzero(self.mask(known, rule.match)) if not known.empty else None
-            by = [] if rule.network else list(rule.by) or list(known.columns)
-            past = self._seen_before(rule.metric, pd.Timedelta(rule.lookback))
-            # Seen in the look-back or now; a label one of them lacks is missing there, as in
-            # one frame of both (these tables are kept between evaluations, that frame would not).
-            seen = (past, self._raw_labels(rule.metric))
-            names = {str(c) for frame in seen for c in frame.columns}
-            candidates = set().union(*(self._keys(frame, by, names=names) for frame in seen))
-            expected = self._keys(known, by, rows) & candidates
-            found = self._absent[key] = (by, expected)
-        return found
+        known = self._known(rule.metric)
+        past = self._seen_before(rule.metric, pd.Timedelta(rule.lookback))
+        seen = (past, self._raw_labels(rule.metric))
+        key = ("expected", rule.metric, rule.match, rule.by, rule.network, rule.lookback)
+        return self.ev._kept.get(key, (known, *seen), lambda: self._grouped(rule, known, seen))
+
+    def _grouped(
+        self, rule: AbsentRule, known: pd.DataFrame, seen: tuple[pd.DataFrame, pd.DataFrame]
+    ) -> tuple[list[str], set[tuple[str, ...]]]:
+        """:meth:`_expected` of the known series and those seen (in the look-back, now)."""
+        rows = np.flatnonzero(self.mask(known, rule.match)) if not known.empty else None
+        by = [] if rule.network else list(rule.by) or list(known.columns)
+        # Seen in the look-back or now; a label one of them lacks is missing there, as in
+        # one frame of both (these tables are kept between evaluations, that frame would not).
+        names = {str(c) for frame in seen for c in frame.columns}
+        candidates = set().union(*(self._keys(frame, by, names=names) for frame in seen))
+        return by, self._keys(known, by, rows) & candidates
+
+    def _known(self, metric: str) -> pd.DataFrame:
+        """The metric's known series (labels), read again only after a write to the store
+        (every evaluation from a store that does not count its writes); the very frame of
+        the read before while they are the same, so that what was computed from it is kept."""
+        generation = getattr(self.ev.store, "generation", None)
+        kept = self.ev._known.get(metric)
+        if kept is None or not isinstance(generation, int) or kept[0] != generation:
+            known = self.ev.store.series(metric).drop(columns="metric")
+            if not isinstance(generation, int):
+                return known
+            if kept is not None and kept[1].equals(known):
+                known = kept[1]
+            kept = self.ev._known[metric] = (generation, known)
+        return kept[1]
 
     def _keys(
         self,
@@ -343,12 +380,8 @@ class _Run:
         by, expected = self._expected(rule)
         if not expected:
             return Outcome(rule.alert)
-        key = (rule.metric, rule.window, tuple(by), rule.network)
-        seen = self._recent.get(key)
-        if seen is None:
-            present = np.flatnonzero(recent.values["count"] > 0)
-            seen = self._keys(recent.labels, by, present)
-            self._recent[key] = seen
+        key = ("recent", rule.metric, rule.window, tuple(by), rule.network)
+        seen = self.ev._kept.get(key, (recent,), lambda: self._present(recent, by))
         absent = sorted(expected - seen)
         hits = [
             Hit(
@@ -361,9 +394,13 @@ class _Run:
         ]
         return Outcome(rule.alert, hits)
 
+    def _present(self, recent: Table, by: list[str]) -> set[tuple[str, ...]]:
+        """The groups of ``by`` with samples in the window."""
+        return self._keys(recent.labels, by, np.flatnonzero(recent.values["count"] > 0))
+
     def _seen_before(self, metric: str, lookback: pd.Timedelta) -> pd.DataFrame:
         """Series with samples in the look-back up to the last full hour (roll-ups, hourly)."""
-        hour = self.now.floor("h")
+        hour = self.hour
         cached = self.ev._seen.get((metric, lookback))
         if cached is None or cached[0] != hour:
             past = self.ev.store.query(metric, hour - lookback, hour, agg="count")

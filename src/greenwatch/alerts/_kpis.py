@@ -22,6 +22,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from greenwatch.alerts._kept import Kept
 from greenwatch.alerts._matchers import matches_all
 from greenwatch.alerts._outcome import OPS, Hit, Outcome, Table
 from greenwatch.alerts._rules import SITE_TARGETS, KpiRule, SubmeterRule, coverage_rule_id
@@ -62,6 +63,8 @@ KPI_COUNTERS: dict[str, tuple[str, ...]] = {
     "wue": (ENERGY, POWER, WATER),
     "ref": (ENERGY, POWER, GREEN),
 }
+# The tables site totals are computed from, in this order.
+COUNTERS = (ENERGY, POWER, WATER, GREEN)
 _NONE = Table(
     pd.DataFrame(), {"increase": np.zeros(0), "integral": np.zeros(0), "coverage": np.zeros(0)}
 )
@@ -207,36 +210,29 @@ class KpiEvaluator:
                 "it_capacity_kw": [s.it_capacity_kw for s in inventory.sites],
             }
         )
+        # Long windows' totals from the query layer, by window and end (read once per hour);
+        # the rest is kept under the identity of the tables or totals it is computed from.
         self._totals: dict[tuple[timedelta, pd.Timestamp], pd.DataFrame] = {}
-        self._rollups: dict[tuple[timedelta, pd.Timestamp, str], pd.DataFrame] = {}
-        self._findings: dict[tuple[object, ...], list[dict[str, Any]]] = {}
-        self._labelled: dict[tuple[object, ...], tuple[Table, pd.DataFrame]] = {}
-        self._site_figures: dict[tuple[object, ...], list[Figure]] = {}
-        self.now = pd.Timestamp(0, tz="UTC")
+        self._kept = Kept()
+        self.now = self.hour = pd.Timestamp(0, tz="UTC")
 
     def reset(self, now: pd.Timestamp) -> None:
-        """A new instant: forget figures of windows that end earlier."""
-        self.now = now
-        ends = {now, now.floor("h")}
+        """A new instant: forget totals of windows that end earlier."""
+        self.now, self.hour = now, now.floor("h")
+        ends = {now, self.hour}
         self._totals = {k: v for k, v in self._totals.items() if k[1] in ends}
-        self._findings = {}
-        self._labelled = {}
-        self._site_figures = {}
-        self._rollups = {k: v for k, v in self._rollups.items() if k[1] in ends}
+        self._kept.turn()
 
     def _per_label(
         self, table: Table, label: str, scale: bool, agg: str = "increase"
     ) -> pd.DataFrame:
-        """:func:`_per_label` of a table, once per instant (KPI and sub-meter rules share
-        the energy per meter)."""
-        key = (id(table), label, scale, agg)
-        found = self._labelled.get(key)
-        if found is None or found[0] is not table:
-            found = self._labelled[key] = (table, _per_label(table, label, scale=scale, agg=agg))
-        return found[1]
+        """:func:`_per_label` of a table, once per table (KPI and sub-meter rules share the
+        energy per meter)."""
+        key = ("labelled", id(table), label, scale, agg)
+        return self._kept.get(key, (table,), lambda: _per_label(table, label, scale=scale, agg=agg))
 
     def _end(self, window: timedelta) -> pd.Timestamp:
-        return self.now if pd.Timedelta(window) <= RAW_LIMIT else self.now.floor("h")
+        return self.now if pd.Timedelta(window) <= RAW_LIMIT else self.hour
 
     def _site_totals(self, window: timedelta, table: TableFn) -> pd.DataFrame:
         """One row per inventory site: energies, water, green energy and CO2, with coverage."""
@@ -244,33 +240,41 @@ class KpiEvaluator:
         if key not in self._totals and self._read_totals and pd.Timedelta(window) > RAW_LIMIT:
             # Long windows: the query layer's site totals, the very figures of the KPI API.
             self._totals[key] = self._read_totals(key[1] - pd.Timedelta(window), key[1])
-        if key not in self._totals:
-            # Raw windows leave gaps out (see _window) and are scaled to the whole window.
-            scale = pd.Timedelta(window) <= RAW_LIMIT
-            wanted = self._counters.get(window, {ENERGY})
+        if key in self._totals:
+            return self._totals[key]
+        wanted = self._counters.get(window, {ENERGY})
+        tables = tuple(table(m, window) if m in wanted else _NONE for m in COUNTERS)
+        return self._kept.get(
+            ("totals", window), tables, lambda: self._computed_totals(window, tables)
+        )
 
-            def read(metric: str, label: str, agg: str = "increase") -> pd.DataFrame:
-                t = table(metric, window) if metric in wanted else _NONE
-                return self._per_label(t, label, scale, agg)
+    def _computed_totals(self, window: timedelta, tables: tuple[Table, ...]) -> pd.DataFrame:
+        """:meth:`_site_totals` from the tables of :data:`COUNTERS` over the window (``_NONE``
+        for a counter no rule of the window needs)."""
+        # Raw windows leave gaps out (see _window) and are scaled to the whole window.
+        span = pd.Timedelta(window)
+        scale = span <= RAW_LIMIT
+        energy, power_w, water, green = tables
 
-            counter = read(ENERGY, "meter").rename(columns={"value": "increase"})
-            power = read(POWER, "meter", "integral").rename(columns={"value": "integral"})
-            if scale and {ENERGY, POWER} <= wanted:
-                # A reset pair covered by power counts its energy, not the counter's restart.
-                span = pd.Timedelta(window)
-                fills = _reset_fills(table(ENERGY, window), table(POWER, window), span)
-                counter = counter.merge(fills, on=["site", "meter"], how="left")
-                counter["fill_j"] = counter["fill_j"] / counter["coverage"].where(
-                    counter["coverage"] > 0
-                )
-            totals = site_energy_totals(
-                meter_energy(counter, power, ["site", "meter"]),
-                self._sites,
-                water=read(WATER, "meter"),
-                green=read(GREEN, "instrument"),
+        def read(t: Table, label: str, agg: str = "increase") -> pd.DataFrame:
+            return self._per_label(t, label, scale, agg)
+
+        counter = read(energy, "meter").rename(columns={"value": "increase"})
+        power = read(power_w, "meter", "integral").rename(columns={"value": "integral"})
+        if scale and energy is not _NONE and power_w is not _NONE:
+            # A reset pair covered by power counts its energy, not the counter's restart.
+            fills = _reset_fills(energy, power_w, span)
+            counter = counter.merge(fills, on=["site", "meter"], how="left")
+            counter["fill_j"] = counter["fill_j"] / counter["coverage"].where(
+                counter["coverage"] > 0
             )
-            self._totals[key] = self._sites_meta.merge(totals, on="site")
-        return self._totals[key]
+        totals = site_energy_totals(
+            meter_energy(counter, power, ["site", "meter"]),
+            self._sites,
+            water=read(water, "meter"),
+            green=read(green, "instrument"),
+        )
+        return self._sites_meta.merge(totals, on="site")
 
     def kpi_rule(self, rule: KpiRule, table: TableFn) -> list[Outcome]:
         """The rule's outcome and its data-quality companion's."""
@@ -301,23 +305,17 @@ class KpiEvaluator:
         if rule.kpi == "occupancy":
             return self._occupancy(rule, table)
         totals = self._site_totals(rule.window, table)
-        out: list[Figure] = []
         if rule.level == "site":
-            fkey = (rule.window, rule.kpi)
-            if fkey not in self._site_figures:
-                for row in totals.to_dict("records"):
-                    k = _site_kpi(row, rule.kpi)
-                    site = str(row["site"])
-                    attrs = {a: str(row[a]) for a in ("site", "hub", "region", "kind", "province")}
-                    target = self._targets.get(site, {}).get(rule.kpi)
-                    out.append(({"site": site}, attrs, k.value, k.coverage, target))
-                self._site_figures[fkey] = out
-            return self._site_figures[fkey]
-        key = (rule.window, self._end(rule.window), str(rule.level))
-        if key not in self._rollups:
-            self._rollups[key] = rollup(totals, Level(rule.level), min_coverage=0.0).kpis
-        result = self._rollups[key]
+            key = ("figures", rule.window, rule.kpi)
+            return self._kept.get(key, (totals,), lambda: self._per_site(totals, rule.kpi))
+        level = Level(rule.level)
+        result = self._kept.get(
+            ("rollup", rule.window, str(level)),
+            (totals,),
+            lambda: rollup(totals, level, min_coverage=0.0).kpis,
+        )
         rows = result[result["kpi"] == rule.kpi]
+        out: list[Figure] = []
         national = rule.level == "national"
         for group, value, coverage, published in zip(
             rows["group"], rows["value"], rows["coverage"], rows["published"], strict=True
@@ -327,6 +325,16 @@ class KpiEvaluator:
             # A figure resting on too small a share of its scope is not judged (held).
             judged = float(value) if published else math.nan
             out.append((labels, labels, judged, float(coverage), target))
+        return out
+
+    def _per_site(self, totals: pd.DataFrame, kpi: str) -> list[Figure]:
+        out: list[Figure] = []
+        for row in totals.to_dict("records"):
+            k = _site_kpi(row, kpi)
+            site = str(row["site"])
+            attrs = {a: str(row[a]) for a in ("site", "hub", "region", "kind", "province")}
+            target = self._targets.get(site, {}).get(kpi)
+            out.append(({"site": site}, attrs, k.value, k.coverage, target))
         return out
 
     def _occupancy(self, rule: KpiRule, table: TableFn) -> list[Figure]:
@@ -349,17 +357,19 @@ class KpiEvaluator:
         """Findings at tolerance 0 (every parent with a drift or a missing meter), shared by
         the rules over the same window and meter tree; each rule applies its own tolerance."""
         parents = tuple(sorted(rule.parents.items()))
-        key = (rule.window, parents)
-        if key not in self._findings:
-            scale = pd.Timedelta(rule.window) <= RAW_LIMIT
-            energy = self._per_label(table(ENERGY, rule.window), "meter", scale)
-            meters = set(rule.parents) | set(rule.parents.values())
-            rows = energy[energy["meter"].isin(meters)].rename(columns={"value": "energy_j"})
-            rows = rows.assign(parent=rows["meter"].map(lambda m: rule.parents.get(m, "")))
-            found = submeter_findings(rows, tolerance=0.0) if len(rows) else None
-            records = [] if found is None else found.to_dict("records")
-            self._findings[key] = cast(list[dict[str, Any]], records)
-        return self._findings[key]
+        counter = table(ENERGY, rule.window)
+        key = ("findings", rule.window, parents)
+        return self._kept.get(key, (counter,), lambda: self._findings(rule, counter))
+
+    def _findings(self, rule: SubmeterRule, counter: Table) -> list[dict[str, Any]]:
+        scale = pd.Timedelta(rule.window) <= RAW_LIMIT
+        energy = self._per_label(counter, "meter", scale)
+        meters = set(rule.parents) | set(rule.parents.values())
+        rows = energy[energy["meter"].isin(meters)].rename(columns={"value": "energy_j"})
+        rows = rows.assign(parent=rows["meter"].map(lambda m: rule.parents.get(m, "")))
+        found = submeter_findings(rows, tolerance=0.0) if len(rows) else None
+        records = [] if found is None else found.to_dict("records")
+        return cast(list[dict[str, Any]], records)
 
     def submeter_rule(self, rule: SubmeterRule, table: TableFn) -> Outcome:
         """Parents whose sub-meters drift beyond the tolerance, or whose own meter is missing."""

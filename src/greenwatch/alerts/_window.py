@@ -58,6 +58,7 @@ class SeriesWindow:
         self.labels = labels
         self.now = int(now.value)
         self.max_gap = int(max_gap.value)
+        self._parts: dict[int, tuple[I64, I64, F64]] = {}
 
     @classmethod
     def from_frame(
@@ -79,11 +80,27 @@ class SeriesWindow:
         """Label columns of a store aggregate result, with ``None`` for missing labels."""
         return label_table(frame.drop(columns=[c for c in ("ts", "value") if c in frame.columns]))
 
+    def part(self, window: pd.Timedelta) -> tuple[I64, I64, F64]:
+        """(key, t, value) of the samples in the window, sorted as all of them are."""
+        w = int(window.value)
+        found = self._parts.get(w)
+        if found is None:
+            m = self.t >= self.now - w
+            found = self._parts[w] = (self.key[m], self.t[m], self.v[m])
+        return found
+
+    def same(self, other: SeriesWindow, window: pd.Timedelta) -> bool:
+        """Whether ``other`` holds the same series (the same label table) and the same samples
+        in the window, bridged alike: every figure of the window is then the same."""
+        if other.labels is not self.labels or other.max_gap != self.max_gap:
+            return False
+        pairs = zip(self.part(window), other.part(window), strict=True)
+        return all(np.array_equal(a, b) for a, b in pairs)
+
     def reduce(self, window: pd.Timedelta, aggs: set[str]) -> dict[str, F64]:
         """Each asked aggregate as an array over the series (``nan`` where none applies)."""
         w = int(window.value)
-        m = self.t >= self.now - w
-        key, t, v = self.key[m], self.t[m], self.v[m]
+        key, t, v = self.part(window)
         n = self.n
         count = np.bincount(key, minlength=n).astype(np.float64)
         out: dict[str, F64] = {"count": count}
@@ -129,13 +146,13 @@ class SeriesWindow:
     def reset_pairs(self, window: pd.Timedelta) -> list[tuple[int, int, int, float]]:
         """(series, t0, t1 in ns, the pair's increase) of each covered pair in the window whose
         counter dropped: a reset, whose increase counts only the new value."""
-        m = self.t >= self.now - int(window.value)
-        key, t, v = self.key[m], self.t[m], self.v[m]
+        key, t, v = self.part(window)
         paired = (key[1:] == key[:-1]) & (np.diff(t) <= self.max_gap)
         at = np.flatnonzero(paired & (np.diff(v) < 0))
         return [(int(key[i]), int(t[i]), int(t[i + 1]), float(v[i + 1])) for i in at]
 
     def samples(self, series: int, window: pd.Timedelta) -> pd.DataFrame:
         """The samples (ts, value) of one series in the window."""
-        m = (self.key == series) & (self.t >= self.now - int(window.value))
-        return pd.DataFrame({"ts": pd.to_datetime(self.t[m], utc=True), "value": self.v[m]})
+        key, t, v = self.part(window)
+        m = key == series
+        return pd.DataFrame({"ts": pd.to_datetime(t[m], utc=True), "value": v[m]})

@@ -601,10 +601,14 @@ class DuckDBStore:
         sid = np.asarray(found["series_id"], dtype=np.int64)[order]
         t = np.asarray(found["t"], dtype=np.int64)[order]
         v = np.asarray(found["value"], dtype=np.float64)[order]
+        # Each sample's place in ``every`` and its metric, looked up once per series.
+        firsts = np.flatnonzero(np.diff(sid, prepend=-1))
+        runs = np.diff(np.append(firsts, len(sid)))
         by_id = np.argsort(every)
-        at = by_id[np.searchsorted(every[by_id], sid)]  # each sample's place in ``every``
+        places = by_id[np.searchsorted(every[by_id], sid[firsts])]
         ends = np.cumsum([len(ids) for _, ids, _ in known])
-        owner = np.searchsorted(ends, at, side="right")
+        at = np.repeat(places, runs)
+        owner = np.repeat(np.searchsorted(ends, places, side="right"), runs)
         out = {}
         for k, (metric, ids, labels) in enumerate(known):
             mine = np.flatnonzero(owner == k)
