@@ -8,7 +8,9 @@ evaluation (median of several, after one warm-up that fills the hourly caches; w
 time, since on a shared machine the wall time says as much about the neighbours) against a peer
 measured in the same run: the same metric rules evaluated one store query per rule, with the
 aggregation pushed down to the store; the median evaluation is also printed as a RESULT line
-(see ``_results``). Goal: under 100 ms. Usage: python bench/alerts.py
+(see ``_results``), and so is the median evaluation after a write to every series (one more
+sample each, a minute later), as a service evaluates: the goal, under 100 ms, is for that one.
+Usage: python bench/alerts.py
 """
 
 from __future__ import annotations
@@ -168,9 +170,11 @@ def main() -> None:
     store = DuckDBStore(":memory:")
     sim = Simulator(inventory, seed=0, start=NOW - HISTORY)
     started = time.perf_counter()
-    store.write(sim.advance(NOW))
+    network = sim.advance(NOW)
+    store.write(network)
     gpus = args.series - sim.series_count()
-    store.write(gpu_batch(sites, gpus, NOW - HISTORY))
+    temperatures = gpu_batch(sites, gpus, NOW - HISTORY)
+    store.write(temperatures)
     setup = time.perf_counter() - started
     series = len(store.series())
     rules = parse_rules(load_yaml("bench-rules.yaml", rules_yaml(sites, args.rules)))
@@ -182,8 +186,21 @@ def main() -> None:
         engine.evaluate(NOW + pd.Timedelta(seconds=k))
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
-    per_rule = naive_per_rule(store, rules, 30)
     counts = engine.status()["alerts"]
+    # As in service: every series gets a sample between two evaluations (the last minute's
+    # samples again, a minute later each time), and only the evaluation is timed.
+    last = pd.concat(
+        [b[b["ts"] == b["ts"].max()] for b in (network, temperatures)], ignore_index=True
+    )
+    written, written_cpu = [], []
+    for k in range(1, args.repeat + 1):
+        later = NOW + pd.Timedelta(minutes=k)
+        store.write(last.assign(ts=last["ts"] + pd.Timedelta(minutes=k)))
+        t0, c0 = time.perf_counter(), time.process_time()
+        engine.evaluate(later)
+        written.append(time.perf_counter() - t0)
+        written_cpu.append(time.process_time() - c0)
+    per_rule = naive_per_rule(store, rules, 30)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
@@ -195,8 +212,13 @@ def main() -> None:
     print(
         f"one evaluation of {len(rules.rules):,} rules over {series:,} series: "
         f"median {statistics.median(times) * 1000:.0f} ms, best {min(times) * 1000:.0f} ms "
-        f"({args.repeat} runs; goal < 100 ms); CPU time median "
+        f"({args.repeat} runs, store unchanged); CPU time median "
         f"{statistics.median(cpu) * 1000:.0f} ms (all threads); alerts now {counts}"
+    )
+    print(
+        f"after a write to every series (as in service): median "
+        f"{statistics.median(written) * 1000:.0f} ms, best {min(written) * 1000:.0f} ms; "
+        f"CPU time median {statistics.median(written_cpu) * 1000:.0f} ms (goal < 100 ms)"
     )
     print(
         f"peer, one store query per rule (aggregate pushed down): {per_rule * 1000:.1f} ms/rule "
@@ -204,8 +226,15 @@ def main() -> None:
         f"({per_rule * len(rules.rules) / statistics.median(times):.0f}x slower)"
     )
     result(
-        f"alert evaluation, {len(rules.rules):,} rules / {series:,} series",
+        f"alert evaluation, {len(rules.rules):,} rules / {series:,} series, store unchanged",
         statistics.median(times) * 1000,
+        "ms",
+        "one store query per rule",
+        per_rule * len(rules.rules) * 1000,
+    )
+    result(
+        f"alert evaluation, {len(rules.rules):,} rules / {series:,} series, after a write",
+        statistics.median(written) * 1000,
         "ms",
         "one store query per rule",
         per_rule * len(rules.rules) * 1000,
