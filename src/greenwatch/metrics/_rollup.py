@@ -107,27 +107,34 @@ def _site_status(
     den = sites[spec.denominator].astype(float).to_numpy()
     cov_num = sites[_coverage_column(spec.numerator)].astype(float).to_numpy()
     cov_den = sites[_coverage_column(spec.denominator)].astype(float).to_numpy()
-    coverage = pd.Series(np.clip(np.minimum(cov_num, cov_den), 0.0, 1.0), index=sites.index)
-    low = "coverage " + coverage.round(3).astype(str) + f" < {min_coverage}"
+    coverage = np.clip(np.minimum(cov_num, cov_den), 0.0, 1.0)
+    low = ~(coverage >= min_coverage)
     # The first reason that holds, most basic first.
     reason = np.select(
-        [
-            np.isnan(num),
-            np.isnan(den),
-            ~(num >= 0),
-            ~(den > 0),
-            ~(coverage.to_numpy() >= min_coverage),
-        ],
+        [np.isnan(num), np.isnan(den), ~(num >= 0), ~(den > 0), low],
         [
             f"missing {spec.numerator} (no meter)",
             f"missing {spec.denominator} (no meter)",
             f"{spec.numerator} is negative",
             f"{spec.denominator} is not positive",
-            low.to_numpy(dtype=object),
+            _low_coverage(coverage, low, min_coverage),
         ],
         default="",
     )
-    return coverage, pd.Series(reason, index=sites.index, dtype=object)
+    return (
+        pd.Series(coverage, index=sites.index),
+        pd.Series(reason, index=sites.index, dtype=object),
+    )
+
+
+def _low_coverage(coverage: np.ndarray, low: np.ndarray, min_coverage: float) -> np.ndarray:
+    """The low-coverage reason of each site where ``low`` ('' elsewhere: it is not chosen);
+    written only for those sites, usually none."""
+    text = np.full(len(coverage), "", dtype=object)
+    if low.any():
+        shown = pd.Series(coverage[low]).round(3).astype(str)
+        text[low] = ("coverage " + shown + f" < {min_coverage}").to_numpy(dtype=object)
+    return text
 
 
 def _site_table(
@@ -159,8 +166,13 @@ def _site_table(
     )
 
 
-def _group_kpis(table: pd.DataFrame, spec: _Spec, level: Level, min_share: float) -> pd.DataFrame:
-    """One KPI per group: the ratio of the included sites' sums, with coverage and share."""
+def _group_sums(table: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame, pd.Series]:
+    """Sites expected per group, the included sites' sums per group (num, den, weighted,
+    capacity) and each group's whole IT capacity, groups sorted.
+
+    Always these pandas group sums over these frames: pandas picks its summation by the data
+    (e.g. by whether the groups' rows are sorted or hold a nan), and the API and the reports
+    are held to the same figures to the last bit."""
     expected = table[table["group"].notna()].groupby("group", sort=True)
     n_expected = expected.size()
     used = table[table["reason"] == ""]
@@ -171,38 +183,56 @@ def _group_kpis(table: pd.DataFrame, spec: _Spec, level: Level, min_share: float
         .sum()
         .reindex(n_expected.index)
     )
+    return n_expected, sums, expected["capacity"].sum()
+
+
+def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """part / whole where the whole is positive, else 0 (also where the ratio is nan)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _nan_to_0(part / np.where(whole > 0, whole, np.nan))
+
+
+def _nan_to_0(values: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(values), 0.0, values)
+
+
+def _group_kpis(table: pd.DataFrame, spec: _Spec, level: Level, min_share: float) -> pd.DataFrame:
+    """One KPI per group: the ratio of the included sites' sums, with coverage and share."""
+    n_expected, sums, capacity_all = _group_sums(table)
     counts: dict[str, int] = {}
     categories: dict[str, set[str]] = {}
-    for group, category in zip(used["group"], used["category"], strict=True):
+    rows = zip(table["group"], table["category"], table["reason"], strict=True)
+    for group, category in ((g, c) for g, c, reason in rows if reason == ""):
         counts[group] = counts.get(group, 0) + 1
         categories.setdefault(group, set()).add(category)
-    sites = pd.Series([counts.get(g, 0) for g in n_expected.index], n_expected.index, "int64")
-    capacity_all = expected["capacity"].sum()
-    capacity_used = sums["capacity"].fillna(0.0)
-    site_share = sites / n_expected.where(n_expected > 0)
-    capacity_share = (capacity_used / capacity_all.where(capacity_all > 0)).fillna(0.0)
-    value = sums["num"] / sums["den"]
+    groups = n_expected.index
+    expected = n_expected.to_numpy().astype(int)
+    sites = np.array([counts.get(g, 0) for g in groups], dtype=np.int64)
+    num, den, weighted = (sums[c].to_numpy() for c in ("num", "den", "weighted"))
+    capacity_share = _share(_nan_to_0(sums["capacity"].to_numpy()), capacity_all.to_numpy())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = num / den
+        coverage = weighted / den
     return pd.DataFrame(
         {
             "level": level.value,
-            "group": n_expected.index,
+            "group": groups,
             "kpi": spec.kpi,
-            "value": value.to_numpy(),
+            "value": value,
             "unit": spec.unit,
-            "numerator": sums["num"].to_numpy(),
-            "denominator": sums["den"].to_numpy(),
-            "sites": sites.astype(int).to_numpy(),
-            "excluded": (n_expected - sites).astype(int).to_numpy(),
-            "coverage": (sums["weighted"] / sums["den"]).fillna(0.0).to_numpy(),
+            "numerator": num,
+            "denominator": den,
+            "sites": sites,
+            "excluded": expected - sites,
+            "coverage": _nan_to_0(coverage),
             "categories": np.array(
-                [",".join(sorted(categories.get(g, set()) - {""})) for g in n_expected.index],
-                dtype=object,
+                [",".join(sorted(categories.get(g, set()) - {""})) for g in groups], dtype=object
             ),
             "standard": spec.standard,
-            "expected": n_expected.astype(int).to_numpy(),
-            "site_share": site_share.fillna(0.0).to_numpy(),
-            "capacity_share": capacity_share.to_numpy(),
-            "published": (value.notna() & (capacity_share >= min_share)).to_numpy(),
+            "expected": expected,
+            "site_share": _share(sites, expected),
+            "capacity_share": capacity_share,
+            "published": ~np.isnan(value) & (capacity_share >= min_share),
         }
     )
 
