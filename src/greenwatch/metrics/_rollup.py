@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -196,8 +197,11 @@ def _nan_to_0(values: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(values), 0.0, values)
 
 
-def _group_kpis(table: pd.DataFrame, spec: _Spec, level: Level, min_share: float) -> pd.DataFrame:
-    """One KPI per group: the ratio of the included sites' sums, with coverage and share."""
+def _group_kpis(
+    table: pd.DataFrame, spec: _Spec, level: Level, min_share: float
+) -> dict[str, np.ndarray]:
+    """One KPI per group, as columns: the ratio of the included sites' sums, with coverage and
+    share."""
     n_expected, sums, capacity_all = _group_sums(table)
     counts: dict[str, int] = {}
     categories: dict[str, set[str]] = {}
@@ -213,27 +217,59 @@ def _group_kpis(table: pd.DataFrame, spec: _Spec, level: Level, min_share: float
     with np.errstate(divide="ignore", invalid="ignore"):
         value = num / den
         coverage = weighted / den
+    n = len(groups)
+    return {
+        "level": np.full(n, level.value, dtype=object),
+        "group": groups.to_numpy(dtype=object),
+        "kpi": np.full(n, spec.kpi, dtype=object),
+        "value": value,
+        "unit": np.full(n, spec.unit, dtype=object),
+        "numerator": num,
+        "denominator": den,
+        "sites": sites,
+        "excluded": expected - sites,
+        "coverage": _nan_to_0(coverage),
+        "categories": np.array(
+            [",".join(sorted(categories.get(g, set()) - {""})) for g in groups], dtype=object
+        ),
+        "standard": np.full(n, spec.standard, dtype=object),
+        "expected": expected,
+        "site_share": _share(sites, expected),
+        "capacity_share": capacity_share,
+        "published": ~np.isnan(value) & (capacity_share >= min_share),
+    }
+
+
+def _dropped(table: pd.DataFrame, spec: _Spec, level: Level) -> dict[str, np.ndarray]:
+    """The sites one KPI leaves out, as columns of ``Rollup.excluded``."""
+    out = table["reason"].to_numpy() != ""
+    n = int(out.sum())
+    return {
+        "level": np.full(n, level.value, dtype=object),
+        "group": table["group"].to_numpy(dtype=object)[out],
+        "site": table["site"].to_numpy(dtype=object)[out],
+        "kpi": np.full(n, spec.kpi, dtype=object),
+        "reason": table["reason"].to_numpy(dtype=object)[out],
+    }
+
+
+# Column dtypes of the Rollup frames that their values do not fix (the others are inferred
+# as pandas infers them from one frame per KPI): labels are text, group and reason of the
+# excluded sites stay object (as the per-site table holds them), site keeps the input's.
+_KPI_DTYPES: dict[str, Any] = {"level": "str", "kpi": "str", "unit": "str", "standard": "str"}
+_EXCLUDED_DTYPES: dict[str, Any] = {"level": "str", "kpi": "str", "group": object, "reason": object}
+
+
+def _frame(
+    parts: list[dict[str, np.ndarray]], columns: tuple[str, ...], dtypes: dict[str, Any]
+) -> pd.DataFrame:
+    """One frame of ``columns`` from the per-KPI parts, built once (no frame per KPI, no
+    concatenation)."""
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    joined = {c: np.concatenate([p[c] for p in parts]) for c in columns}
     return pd.DataFrame(
-        {
-            "level": level.value,
-            "group": groups,
-            "kpi": spec.kpi,
-            "value": value,
-            "unit": spec.unit,
-            "numerator": num,
-            "denominator": den,
-            "sites": sites,
-            "excluded": expected - sites,
-            "coverage": _nan_to_0(coverage),
-            "categories": np.array(
-                [",".join(sorted(categories.get(g, set()) - {""})) for g in groups], dtype=object
-            ),
-            "standard": spec.standard,
-            "expected": expected,
-            "site_share": _share(sites, expected),
-            "capacity_share": capacity_share,
-            "published": ~np.isnan(value) & (capacity_share >= min_share),
-        }
+        {c: pd.Series(v, dtype=dtypes[c]) if c in dtypes else v for c, v in joined.items()}
     )
 
 
@@ -271,30 +307,17 @@ def rollup(
         if level is Level.NATIONAL
         else sites[level.value].astype(object)
     )
-    rows: list[pd.DataFrame] = []
-    dropped: list[pd.DataFrame] = []
+    rows: list[dict[str, np.ndarray]] = []
+    dropped: list[dict[str, np.ndarray]] = []
     for spec in _SPECS:
         if spec.numerator not in sites.columns or (kpis is not None and spec.kpi not in kpis):
             continue
         table = _site_table(sites, spec, key, level, min_coverage)
-        out = table[table["reason"] != ""]
-        dropped.append(
-            pd.DataFrame(
-                {
-                    "level": level.value,
-                    "group": out["group"],
-                    "site": out["site"],
-                    "kpi": spec.kpi,
-                    "reason": out["reason"],
-                }
-            )
-        )
+        dropped.append(_dropped(table, spec, level))
         rows.append(_group_kpis(table, spec, level, min_share))
-    groups = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=KPI_COLUMNS)
-    excluded_sites = (
-        pd.concat(dropped, ignore_index=True) if dropped else pd.DataFrame(columns=EXCLUDED_COLUMNS)
-    )
     return Rollup(
-        kpis=groups.loc[:, list(KPI_COLUMNS)].reset_index(drop=True),
-        excluded=excluded_sites.loc[:, list(EXCLUDED_COLUMNS)].reset_index(drop=True),
+        kpis=_frame(rows, KPI_COLUMNS, _KPI_DTYPES),
+        excluded=_frame(
+            dropped, EXCLUDED_COLUMNS, _EXCLUDED_DTYPES | {"site": sites["site"].dtype}
+        ),
     )
