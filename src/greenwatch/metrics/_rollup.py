@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -107,27 +108,34 @@ def _site_status(
     den = sites[spec.denominator].astype(float).to_numpy()
     cov_num = sites[_coverage_column(spec.numerator)].astype(float).to_numpy()
     cov_den = sites[_coverage_column(spec.denominator)].astype(float).to_numpy()
-    coverage = pd.Series(np.clip(np.minimum(cov_num, cov_den), 0.0, 1.0), index=sites.index)
-    low = "coverage " + coverage.round(3).astype(str) + f" < {min_coverage}"
+    coverage = np.clip(np.minimum(cov_num, cov_den), 0.0, 1.0)
+    low = ~(coverage >= min_coverage)
     # The first reason that holds, most basic first.
     reason = np.select(
-        [
-            np.isnan(num),
-            np.isnan(den),
-            ~(num >= 0),
-            ~(den > 0),
-            ~(coverage.to_numpy() >= min_coverage),
-        ],
+        [np.isnan(num), np.isnan(den), ~(num >= 0), ~(den > 0), low],
         [
             f"missing {spec.numerator} (no meter)",
             f"missing {spec.denominator} (no meter)",
             f"{spec.numerator} is negative",
             f"{spec.denominator} is not positive",
-            low.to_numpy(dtype=object),
+            _low_coverage(coverage, low, min_coverage),
         ],
         default="",
     )
-    return coverage, pd.Series(reason, index=sites.index, dtype=object)
+    return (
+        pd.Series(coverage, index=sites.index),
+        pd.Series(reason, index=sites.index, dtype=object),
+    )
+
+
+def _low_coverage(coverage: np.ndarray, low: np.ndarray, min_coverage: float) -> np.ndarray:
+    """The low-coverage reason of each site where ``low`` ('' elsewhere: it is not chosen);
+    written only for those sites, usually none."""
+    text = np.full(len(coverage), "", dtype=object)
+    if low.any():
+        shown = pd.Series(coverage[low]).round(3).astype(str)
+        text[low] = ("coverage " + shown + f" < {min_coverage}").to_numpy(dtype=object)
+    return text
 
 
 def _site_table(
@@ -159,8 +167,13 @@ def _site_table(
     )
 
 
-def _group_kpis(table: pd.DataFrame, spec: _Spec, level: Level, min_share: float) -> pd.DataFrame:
-    """One KPI per group: the ratio of the included sites' sums, with coverage and share."""
+def _group_sums(table: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame, pd.Series]:
+    """Sites expected per group, the included sites' sums per group (num, den, weighted,
+    capacity) and each group's whole IT capacity, groups sorted.
+
+    Always these pandas group sums over these frames: pandas picks its summation by the data
+    (e.g. by whether the groups' rows are sorted or hold a nan), and the API and the reports
+    are held to the same figures to the last bit."""
     expected = table[table["group"].notna()].groupby("group", sort=True)
     n_expected = expected.size()
     used = table[table["reason"] == ""]
@@ -171,39 +184,92 @@ def _group_kpis(table: pd.DataFrame, spec: _Spec, level: Level, min_share: float
         .sum()
         .reindex(n_expected.index)
     )
+    return n_expected, sums, expected["capacity"].sum()
+
+
+def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """part / whole where the whole is positive, else 0 (also where the ratio is nan)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _nan_to_0(part / np.where(whole > 0, whole, np.nan))
+
+
+def _nan_to_0(values: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(values), 0.0, values)
+
+
+def _group_kpis(
+    table: pd.DataFrame, spec: _Spec, level: Level, min_share: float
+) -> dict[str, np.ndarray]:
+    """One KPI per group, as columns: the ratio of the included sites' sums, with coverage and
+    share."""
+    n_expected, sums, capacity_all = _group_sums(table)
     counts: dict[str, int] = {}
     categories: dict[str, set[str]] = {}
-    for group, category in zip(used["group"], used["category"], strict=True):
+    rows = zip(table["group"], table["category"], table["reason"], strict=True)
+    for group, category in ((g, c) for g, c, reason in rows if reason == ""):
         counts[group] = counts.get(group, 0) + 1
         categories.setdefault(group, set()).add(category)
-    sites = pd.Series([counts.get(g, 0) for g in n_expected.index], n_expected.index, "int64")
-    capacity_all = expected["capacity"].sum()
-    capacity_used = sums["capacity"].fillna(0.0)
-    site_share = sites / n_expected.where(n_expected > 0)
-    capacity_share = (capacity_used / capacity_all.where(capacity_all > 0)).fillna(0.0)
-    value = sums["num"] / sums["den"]
+    groups = n_expected.index
+    expected = n_expected.to_numpy().astype(int)
+    sites = np.array([counts.get(g, 0) for g in groups], dtype=np.int64)
+    num, den, weighted = (sums[c].to_numpy() for c in ("num", "den", "weighted"))
+    capacity_share = _share(_nan_to_0(sums["capacity"].to_numpy()), capacity_all.to_numpy())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = num / den
+        coverage = weighted / den
+    n = len(groups)
+    return {
+        "level": np.full(n, level.value, dtype=object),
+        "group": groups.to_numpy(dtype=object),
+        "kpi": np.full(n, spec.kpi, dtype=object),
+        "value": value,
+        "unit": np.full(n, spec.unit, dtype=object),
+        "numerator": num,
+        "denominator": den,
+        "sites": sites,
+        "excluded": expected - sites,
+        "coverage": _nan_to_0(coverage),
+        "categories": np.array(
+            [",".join(sorted(categories.get(g, set()) - {""})) for g in groups], dtype=object
+        ),
+        "standard": np.full(n, spec.standard, dtype=object),
+        "expected": expected,
+        "site_share": _share(sites, expected),
+        "capacity_share": capacity_share,
+        "published": ~np.isnan(value) & (capacity_share >= min_share),
+    }
+
+
+def _dropped(table: pd.DataFrame, spec: _Spec, level: Level) -> dict[str, np.ndarray]:
+    """The sites one KPI leaves out, as columns of ``Rollup.excluded``."""
+    out = table["reason"].to_numpy() != ""
+    n = int(out.sum())
+    return {
+        "level": np.full(n, level.value, dtype=object),
+        "group": table["group"].to_numpy(dtype=object)[out],
+        "site": table["site"].to_numpy(dtype=object)[out],
+        "kpi": np.full(n, spec.kpi, dtype=object),
+        "reason": table["reason"].to_numpy(dtype=object)[out],
+    }
+
+
+# Column dtypes of the Rollup frames that their values do not fix (the others are inferred
+# as pandas infers them from one frame per KPI): labels are text, group and reason of the
+# excluded sites stay object (as the per-site table holds them), site keeps the input's.
+_KPI_DTYPES: dict[str, Any] = {"level": "str", "kpi": "str", "unit": "str", "standard": "str"}
+_EXCLUDED_DTYPES: dict[str, Any] = {"level": "str", "kpi": "str", "group": object, "reason": object}
+
+
+def _frame(
+    parts: list[dict[str, np.ndarray]], columns: tuple[str, ...], dtypes: dict[str, Any]
+) -> pd.DataFrame:
+    """One frame of ``columns`` from the per-KPI parts, built once (no frame per KPI, no
+    concatenation)."""
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    joined = {c: np.concatenate([p[c] for p in parts]) for c in columns}
     return pd.DataFrame(
-        {
-            "level": level.value,
-            "group": n_expected.index,
-            "kpi": spec.kpi,
-            "value": value.to_numpy(),
-            "unit": spec.unit,
-            "numerator": sums["num"].to_numpy(),
-            "denominator": sums["den"].to_numpy(),
-            "sites": sites.astype(int).to_numpy(),
-            "excluded": (n_expected - sites).astype(int).to_numpy(),
-            "coverage": (sums["weighted"] / sums["den"]).fillna(0.0).to_numpy(),
-            "categories": np.array(
-                [",".join(sorted(categories.get(g, set()) - {""})) for g in n_expected.index],
-                dtype=object,
-            ),
-            "standard": spec.standard,
-            "expected": n_expected.astype(int).to_numpy(),
-            "site_share": site_share.fillna(0.0).to_numpy(),
-            "capacity_share": capacity_share.to_numpy(),
-            "published": (value.notna() & (capacity_share >= min_share)).to_numpy(),
-        }
+        {c: pd.Series(v, dtype=dtypes[c]) if c in dtypes else v for c, v in joined.items()}
     )
 
 
@@ -241,30 +307,17 @@ def rollup(
         if level is Level.NATIONAL
         else sites[level.value].astype(object)
     )
-    rows: list[pd.DataFrame] = []
-    dropped: list[pd.DataFrame] = []
+    rows: list[dict[str, np.ndarray]] = []
+    dropped: list[dict[str, np.ndarray]] = []
     for spec in _SPECS:
         if spec.numerator not in sites.columns or (kpis is not None and spec.kpi not in kpis):
             continue
         table = _site_table(sites, spec, key, level, min_coverage)
-        out = table[table["reason"] != ""]
-        dropped.append(
-            pd.DataFrame(
-                {
-                    "level": level.value,
-                    "group": out["group"],
-                    "site": out["site"],
-                    "kpi": spec.kpi,
-                    "reason": out["reason"],
-                }
-            )
-        )
+        dropped.append(_dropped(table, spec, level))
         rows.append(_group_kpis(table, spec, level, min_share))
-    groups = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=KPI_COLUMNS)
-    excluded_sites = (
-        pd.concat(dropped, ignore_index=True) if dropped else pd.DataFrame(columns=EXCLUDED_COLUMNS)
-    )
     return Rollup(
-        kpis=groups.loc[:, list(KPI_COLUMNS)].reset_index(drop=True),
-        excluded=excluded_sites.loc[:, list(EXCLUDED_COLUMNS)].reset_index(drop=True),
+        kpis=_frame(rows, KPI_COLUMNS, _KPI_DTYPES),
+        excluded=_frame(
+            dropped, EXCLUDED_COLUMNS, _EXCLUDED_DTYPES | {"site": sites["site"].dtype}
+        ),
     )
