@@ -16,8 +16,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from greenwatch.collect import Scheduler, build_collector
-from greenwatch.model import validate_batch
+from greenwatch.collect import CollectorError, Scheduler, build_collector
+from greenwatch.collect._rows import BatchBuilder
+from greenwatch.model import concat_batches, make_batch, validate_batch
 from tests.collect.conftest import T0, fixed_clock
 from tests.collect.servers import SilentServer, StaticServer
 from tests.conftest import free_port
@@ -196,3 +197,31 @@ def test_duplicate_target_names_are_refused(dcgm: StaticServer) -> None:
     assert scheduler.targets() == []
     scheduler.add(build_collector("dcgm-exporter", _target("g", dcgm.url)))
     assert scheduler.targets() == ["g"]
+
+
+def test_a_poll_sends_the_collectors_batch_then_its_health(dcgm: StaticServer) -> None:
+    collector = build_collector("dcgm-exporter", _target("g", dcgm.url), fixed_clock)
+    out = Scheduler(Recorder(), [collector], clock=fixed_clock).poll("g")
+    took = out[out.metric == "collector_duration_seconds"].value.tolist()
+    health = make_batch(
+        pd.Timestamp(T0),
+        ["collector_up", "collector_duration_seconds"],
+        [1.0, *took],
+        {"site": "s1", "target": "g", "profile": "dcgm-exporter", "reason": None},
+    )
+    pd.testing.assert_frame_equal(out, concat_batches([collector.collect(), health]))
+
+
+def test_readings_that_make_no_valid_batch_fail_the_poll_as_malformed(
+    dcgm: StaticServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    collector = build_collector("dcgm-exporter", _target("g", dcgm.url), fixed_clock)
+    monkeypatch.setattr(BatchBuilder, "_plausible", lambda *_: -1.0)
+    with pytest.raises(CollectorError, match="malformed response") as error:
+        collector.collect()
+    sink = Recorder()
+    scheduler = Scheduler(sink, [collector], clock=fixed_clock)
+    out = scheduler.poll("g")
+    assert out.metric.tolist() == ["collector_up", "collector_duration_seconds"]
+    assert sink.health("g") == [(0.0, "malformed response")]
+    assert scheduler.health()["g"].error == str(error.value)
