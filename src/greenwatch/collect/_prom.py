@@ -28,6 +28,9 @@ from greenwatch.model import LabelFilters, Regex
 
 ACCEPT = "text/plain;version=0.0.4;q=1.0,*/*;q=0.1"
 _Filters = dict[str, re.Pattern[str]]
+# A rule that takes a sample's name: (rule, where, exclude, the name's groups).
+_Match = tuple["PromRule", _Filters, _Filters, dict[str, str]]
+NAMES_KEPT = 4096  # sample names whose matching rules a collector remembers
 
 
 class PromRule(Rule):
@@ -95,13 +98,30 @@ class PrometheusCollector(HttpCollector):
     def _map(
         self, out: BatchBuilder, names: list[str], labels: dict[str, str], value: float
     ) -> None:
-        for rule, match, where, exclude in self._compiled:
-            found = next((m for m in map(match.fullmatch, names) if m is not None), None)
-            if found is None:
-                continue
+        for rule, where, exclude, groups in self._rules_of(tuple(names)):
             if any(not p.fullmatch(labels.get(k, "")) for k, p in where.items()):
                 continue
             if any(p.fullmatch(labels.get(k, "")) for k, p in exclude.items()):
                 continue
-            groups = {k: v for k, v in found.groupdict().items() if v is not None}
             out.add(rule, value, {**labels, **groups})
+
+    @cached_property
+    def _by_name(self) -> dict[tuple[str, ...], list[_Match]]:
+        return {}
+
+    def _rules_of(self, names: tuple[str, ...]) -> list[_Match]:
+        """The rules whose ``match`` takes one of a sample's names, in order, with the groups
+        of the first name it takes; remembered per names (a page repeats them every poll)."""
+        known = self._by_name.get(names)
+        if known is not None:
+            return known
+        if len(self._by_name) >= NAMES_KEPT:
+            self._by_name.clear()
+        found = []
+        for rule, match, where, exclude in self._compiled:
+            first = next((m for m in map(match.fullmatch, names) if m is not None), None)
+            if first is not None:
+                groups = {k: v for k, v in first.groupdict().items() if v is not None}
+                found.append((rule, where, exclude, groups))
+        self._by_name[names] = found
+        return found
