@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +17,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from greenwatch.collect import CollectorError, Scheduler, build_collector
+from greenwatch.collect import _scheduler as scheduler_module
 from greenwatch.collect._rows import BatchBuilder
+from greenwatch.collect._scheduler import _Run, _Runners
 from greenwatch.model import concat_batches, make_batch, validate_batch
 from tests.collect.conftest import T0, fixed_clock
 from tests.collect.servers import SilentServer, StaticServer
@@ -225,3 +227,56 @@ def test_readings_that_make_no_valid_batch_fail_the_poll_as_malformed(
     assert out.metric.tolist() == ["collector_up", "collector_duration_seconds"]
     assert sink.health("g") == [(0.0, "malformed response")]
     assert scheduler.health()["g"].error == str(error.value)
+
+
+def _on_runner(
+    runners: _Runners, read: Callable[[], object]
+) -> tuple[_Run, list[threading.Thread]]:
+    """A read started on ``runners``, and (once it ran) the thread it ran on."""
+    ran: list[threading.Thread] = []
+
+    def call() -> object:
+        ran.append(threading.current_thread())
+        return read()
+
+    run = _Run(call)  # type: ignore[arg-type]
+    runners.start(run, "t")
+    return run, ran
+
+
+def _wait_idle(runners: _Runners, count: int) -> None:
+    deadline = time.monotonic() + 10  # bounded: a loaded machine may be slow to switch
+    while len(runners._idle) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(runners._idle) == count
+
+
+def test_reads_reuse_idle_threads_and_a_hanging_read_keeps_its_own() -> None:
+    runners, release = _Runners(), threading.Event()
+    first, first_ran = _on_runner(runners, lambda: None)
+    assert first.done.wait(10)
+    _wait_idle(runners, 1)  # the thread is back before the next read is started
+    second, second_ran = _on_runner(runners, lambda: release.wait(10))
+    third, third_ran = _on_runner(runners, lambda: None)
+    try:
+        assert third.done.wait(10)  # not held up by the hanging second read
+        assert not second.done.is_set()
+        assert second_ran == first_ran
+        assert third_ran != second_ran
+        assert third_ran[0].name == "greenwatch-poll-t"
+    finally:
+        release.set()
+        assert second.done.wait(10)
+    _wait_idle(runners, 2)
+    runners.close()
+    for thread in (*second_ran, *third_ran):
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+def test_a_runner_idle_for_long_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scheduler_module, "RUNNER_IDLE_S", 0.05)
+    run, ran = _on_runner(_Runners(), lambda: None)
+    assert run.done.wait(10)
+    ran[0].join(10)
+    assert not ran[0].is_alive()

@@ -1,19 +1,21 @@
 """The collection scheduler: one interval job per target, health as samples, never stuck.
 
 Each target gets an APScheduler interval job (its interval and jitter). A job runs the
-collector's ``read`` in a fresh daemon thread and waits at most the target's timeout, so a
-hanging device holds one worker for at most that long and never delays other targets; while
-its stuck call is still running, later polls of that target report ``timeout`` without
-starting another. At most ``max_workers`` polls run at once. Every poll, good or bad, sends
-the data batch plus two health samples — ``collector_up`` (with ``reason`` on failure) and
-``collector_duration_seconds``, the time of the read — to ``sink``, as one batch built once
-(what ``collect`` returns followed by the health rows). Polls are traced (one span each) and
-counted with the OpenTelemetry providers given, else the global (no-op unless configured) ones.
+collector's ``read`` on a thread of its own (an idle one reused, else a new daemon thread) and
+waits at most the target's timeout, so a hanging device holds one worker for at most that long
+and never delays other targets; while its stuck call is still running, later polls of that
+target report ``timeout`` without starting another. At most ``max_workers`` polls run at
+once. Every poll, good or bad, sends the data batch plus two health samples — ``collector_up``
+(with ``reason`` on failure) and ``collector_duration_seconds``, the time of the read — to
+``sink``, as one batch built once (what ``collect`` returns followed by the health rows). Polls
+are traced (one span each) and counted with the OpenTelemetry providers given, else the global
+(no-op unless configured) ones.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -69,6 +71,55 @@ class _Run:
             self.done.set()
 
 
+RUNNER_IDLE_S = 60.0  # a read thread with no read to run for this long ends
+
+
+class _Runners:
+    """Threads that run reads and then wait for the next, so a poll seldom starts a thread.
+
+    A read goes to an idle thread, or to a new daemon thread when none is idle; a read that
+    hangs keeps its thread to itself, as a fresh thread per read would. A thread idle for
+    :data:`RUNNER_IDLE_S` ends; :meth:`close` ends the idle ones now.
+    """
+
+    def __init__(self) -> None:
+        self._idle: list[queue.SimpleQueue[tuple[_Run, str] | None]] = []
+        self._lock = threading.Lock()
+
+    def start(self, run: _Run, name: str) -> None:
+        """Run ``run`` on a thread named after target ``name``."""
+        with self._lock:
+            inbox = self._idle.pop() if self._idle else None
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            threading.Thread(target=self._serve, args=(inbox,), daemon=True).start()
+        inbox.put((run, name))
+
+    def _serve(self, inbox: queue.SimpleQueue[tuple[_Run, str] | None]) -> None:
+        while True:
+            try:
+                job = inbox.get(timeout=RUNNER_IDLE_S)
+            except queue.Empty:
+                with self._lock:
+                    if inbox in self._idle:  # else a read is on its way here
+                        self._idle.remove(inbox)
+                        return
+                continue
+            if job is None:
+                return
+            threading.current_thread().name = f"greenwatch-poll-{job[1]}"
+            job[0]()
+            with self._lock:
+                self._idle.append(inbox)
+
+    def close(self) -> None:
+        """End the idle threads (busy ones go on with their read, then wait)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for inbox in idle:
+            inbox.put(None)
+
+
 def health_rows(
     ts: pd.Timestamp, target: str, profile: str, reason: str | None, duration_s: float
 ) -> list[ExtraRow]:
@@ -101,6 +152,7 @@ class Scheduler:
         self._running: dict[str, _Run] = {}
         self._health: dict[str, TargetHealth] = {}
         self._lock = threading.Lock()
+        self._runners = _Runners()
         self._aps = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -159,7 +211,7 @@ class Scheduler:
                 return None, (TIMEOUT, "previous poll still running")
             run = _Run(collector.read)
             self._running[name] = run
-        threading.Thread(target=run, name=f"greenwatch-poll-{name}", daemon=True).start()
+        self._runners.start(run, name)
         if not run.done.wait(collector.target.timeout_s):
             return None, (TIMEOUT, f"no result within {collector.target.timeout_s:g} s")
         if run.error is not None:
@@ -231,6 +283,7 @@ class Scheduler:
         """Stop scheduling, then close every collector."""
         if self._aps.running:
             self._aps.shutdown(wait=wait)
+        self._runners.close()
         for collector in self._collectors.values():
             try:
                 collector.close()
