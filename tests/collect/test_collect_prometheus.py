@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from greenwatch.collect import CollectorError, collect_once
+from greenwatch.collect import CollectorError, build_collector, collect_once
+from greenwatch.collect import _prom as prom_module
 from tests.collect.conftest import TESTDATA, assert_golden, fixed_clock
 from tests.collect.servers import StaticServer, node_exporter
 from tests.conftest import free_port, need_binary
@@ -137,3 +139,20 @@ def test_kepler_profile_maps_package_zone_and_node_level_only() -> None:
     assert _one(batch, "device_power_watts", device="worker-1/gpu0") == 138.16
     assert _one(batch, "device_utilisation_ratio", device="worker-1/cpu") == 0.42
     assert len(batch) == 4  # core/dram zones and container series are not mapped
+
+
+@pytest.mark.parametrize("kept", [4096, 1])
+def test_rules_remembered_per_sample_name_map_every_poll_alike(
+    pages: StaticServer, monkeypatch: pytest.MonkeyPatch, kept: int
+) -> None:
+    monkeypatch.setattr(prom_module, "NAMES_KEPT", kept)  # 1: forgotten at every new name
+    target = {
+        "name": "gpu-node-1",
+        "site": "wuhu-1",
+        "url": f"{pages.url}/dcgm-exporter-nvidia-l4/metrics",
+    }
+    first = collect_once("dcgm-exporter", target, clock=fixed_clock)
+    with build_collector("dcgm-exporter", target, fixed_clock) as collector:
+        polls = [collector.collect() for _ in range(3)]
+    for batch in polls:
+        pd.testing.assert_frame_equal(batch, first)

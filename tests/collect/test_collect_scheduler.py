@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -16,8 +16,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from greenwatch.collect import Scheduler, build_collector
-from greenwatch.model import validate_batch
+from greenwatch.collect import CollectorError, Scheduler, build_collector
+from greenwatch.collect import _scheduler as scheduler_module
+from greenwatch.collect._rows import BatchBuilder
+from greenwatch.collect._scheduler import _Run, _Runners
+from greenwatch.model import concat_batches, make_batch, validate_batch
 from tests.collect.conftest import T0, fixed_clock
 from tests.collect.servers import SilentServer, StaticServer
 from tests.conftest import free_port
@@ -196,3 +199,84 @@ def test_duplicate_target_names_are_refused(dcgm: StaticServer) -> None:
     assert scheduler.targets() == []
     scheduler.add(build_collector("dcgm-exporter", _target("g", dcgm.url)))
     assert scheduler.targets() == ["g"]
+
+
+def test_a_poll_sends_the_collectors_batch_then_its_health(dcgm: StaticServer) -> None:
+    collector = build_collector("dcgm-exporter", _target("g", dcgm.url), fixed_clock)
+    out = Scheduler(Recorder(), [collector], clock=fixed_clock).poll("g")
+    took = out[out.metric == "collector_duration_seconds"].value.tolist()
+    health = make_batch(
+        pd.Timestamp(T0),
+        ["collector_up", "collector_duration_seconds"],
+        [1.0, *took],
+        {"site": "s1", "target": "g", "profile": "dcgm-exporter", "reason": None},
+    )
+    pd.testing.assert_frame_equal(out, concat_batches([collector.collect(), health]))
+
+
+def test_readings_that_make_no_valid_batch_fail_the_poll_as_malformed(
+    dcgm: StaticServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    collector = build_collector("dcgm-exporter", _target("g", dcgm.url), fixed_clock)
+    monkeypatch.setattr(BatchBuilder, "_plausible", lambda *_: -1.0)
+    with pytest.raises(CollectorError, match="malformed response") as error:
+        collector.collect()
+    sink = Recorder()
+    scheduler = Scheduler(sink, [collector], clock=fixed_clock)
+    out = scheduler.poll("g")
+    assert out.metric.tolist() == ["collector_up", "collector_duration_seconds"]
+    assert sink.health("g") == [(0.0, "malformed response")]
+    assert scheduler.health()["g"].error == str(error.value)
+
+
+def _on_runner(
+    runners: _Runners, read: Callable[[], object]
+) -> tuple[_Run, list[threading.Thread]]:
+    """A read started on ``runners``, and (once it ran) the thread it ran on."""
+    ran: list[threading.Thread] = []
+
+    def call() -> object:
+        ran.append(threading.current_thread())
+        return read()
+
+    run = _Run(call)  # type: ignore[arg-type]
+    runners.start(run, "t")
+    return run, ran
+
+
+def _wait_idle(runners: _Runners, count: int) -> None:
+    deadline = time.monotonic() + 10  # bounded: a loaded machine may be slow to switch
+    while len(runners._idle) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(runners._idle) == count
+
+
+def test_reads_reuse_idle_threads_and_a_hanging_read_keeps_its_own() -> None:
+    runners, release = _Runners(), threading.Event()
+    first, first_ran = _on_runner(runners, lambda: None)
+    assert first.done.wait(10)
+    _wait_idle(runners, 1)  # the thread is back before the next read is started
+    second, second_ran = _on_runner(runners, lambda: release.wait(10))
+    third, third_ran = _on_runner(runners, lambda: None)
+    try:
+        assert third.done.wait(10)  # not held up by the hanging second read
+        assert not second.done.is_set()
+        assert second_ran == first_ran
+        assert third_ran != second_ran
+        assert third_ran[0].name == "greenwatch-poll-t"
+    finally:
+        release.set()
+        assert second.done.wait(10)
+    _wait_idle(runners, 2)
+    runners.close()
+    for thread in (*second_ran, *third_ran):
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+def test_a_runner_idle_for_long_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scheduler_module, "RUNNER_IDLE_S", 0.05)
+    run, ran = _on_runner(_Runners(), lambda: None)
+    assert run.done.wait(10)
+    ran[0].join(10)
+    assert not ran[0].is_alive()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from greenwatch.collect import CollectorError, collect_once
+from greenwatch.collect import CollectorError, build_collector, collect_once
 from tests.collect.conftest import assert_golden, fixed_clock
 from tests.collect.servers import snmpd, snmpsim
 from tests.conftest import free_port, need_binary
@@ -172,3 +172,25 @@ def test_raritan_px2_without_energy(sim: int, monkeypatch: pytest.MonkeyPatch) -
     assert power["pdu-px2/1/inlet1"] == 138.0
     assert power["pdu-px2/1/outlet3"] == 68.0
     assert_golden(batch, "snmp/raritan-px2.expected")
+
+
+def test_polls_share_one_engine_until_a_poll_fails_or_the_collector_closes(
+    agent: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with build_collector("snmp-if-mib", _target(agent, credentials=_v3(monkeypatch))) as v3:
+        first = v3.collect()
+        engine, loop = v3._engine, v3._loop
+        second = v3.collect()
+        assert v3._engine is engine
+        assert v3._loop is loop
+        series = ["metric", "interface"]
+        assert sorted(map(tuple, second[series].values)) == sorted(map(tuple, first[series].values))
+    assert v3._engine is None
+    assert loop is not None
+    assert loop.is_closed()
+    wrong = _target(agent, timeout_s=0.6, credentials=_community(monkeypatch, "not-public"))
+    with build_collector("snmp-if-mib", wrong) as collector:
+        with pytest.raises(CollectorError):
+            collector.collect()
+        assert collector._engine is None
+        assert collector._loop is None

@@ -1,6 +1,7 @@
 """A poll's few rows are checked row by row: the same batch, the same errors as the vectorised
-checks, for any rows — known, unknown and ``ext_`` metrics, labels a metric does or does not
-take, missing sites, non-finite and out-of-range values, integers and floats."""
+checks, for any rows — one timestamp or one per row, known, unknown and ``ext_`` metrics,
+labels a metric does or does not take, missing sites, non-finite and out-of-range values,
+integers and floats."""
 
 from __future__ import annotations
 
@@ -26,15 +27,17 @@ TEXT = st.one_of(st.none(), st.sampled_from(["a", "b", "", "guian-1"]))
 
 
 @st.composite
-def rows(draw: st.DrawFn) -> tuple[pd.Timestamp, list[str], list[Any], dict[str, Any]]:
+def rows(draw: st.DrawFn) -> tuple[Any, list[str], list[Any], dict[str, Any]]:
     n = draw(st.integers(min_value=1, max_value=12))
     metric = draw(st.lists(st.sampled_from(METRICS), min_size=n, max_size=n))
     value = draw(st.lists(VALUES, min_size=n, max_size=n))
     labels: dict[str, Any] = {"site": draw(st.one_of(TEXT, st.lists(TEXT, min_size=n, max_size=n)))}
     for name in draw(st.lists(st.sampled_from(LABELS), unique=True, max_size=3)):
         labels[name] = draw(st.one_of(TEXT, st.lists(TEXT, min_size=n, max_size=n)))
-    minute = draw(st.integers(min_value=0, max_value=10**7))
-    return pd.Timestamp("2000-01-01T00:00Z") + pd.Timedelta(minutes=minute), metric, value, labels
+    minutes = draw(st.lists(st.integers(min_value=0, max_value=10**7), min_size=n, max_size=n))
+    zone = draw(st.sampled_from(["UTC", "Europe/Paris"]))
+    stamps = [pd.Timestamp("2000-01-01T00:00Z", tz=zone) + pd.Timedelta(minutes=m) for m in minutes]
+    return draw(st.sampled_from([stamps[0], stamps])), metric, value, labels
 
 
 def _outcome(build: Any) -> pd.DataFrame | str:
@@ -47,7 +50,7 @@ def _outcome(build: Any) -> pd.DataFrame | str:
 @settings(max_examples=300, deadline=None)
 @given(rows())
 def test_rows_checked_one_by_one_agree_with_the_vectorised_checks(
-    case: tuple[pd.Timestamp, list[str], list[Any], dict[str, Any]],
+    case: tuple[Any, list[str], list[Any], dict[str, Any]],
 ) -> None:
     ts, metric, value, labels = case
     small = _outcome(lambda: make_batch(ts, metric, value, labels))
@@ -63,7 +66,7 @@ def test_rows_checked_one_by_one_agree_with_the_vectorised_checks(
 @settings(max_examples=100, deadline=None)
 @given(st.lists(rows(), min_size=1, max_size=3))
 def test_small_concatenation_agrees_with_pandas(
-    cases: list[tuple[pd.Timestamp, list[str], list[Any], dict[str, Any]]],
+    cases: list[tuple[Any, list[str], list[Any], dict[str, Any]]],
 ) -> None:
     outcomes = [_outcome(lambda c=c: make_batch(*c)) for c in cases]
     good = [b for b in outcomes if isinstance(b, pd.DataFrame)]

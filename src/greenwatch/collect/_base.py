@@ -8,15 +8,23 @@ or recorded data. Construction validates and does no I/O; the first poll connect
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import ClassVar, NamedTuple
 
 import pandas as pd
 
 from greenwatch.collect._errors import MALFORMED, CollectorError
 from greenwatch.collect._profile import ProfileBase, rule_label_problems
-from greenwatch.collect._rows import BatchBuilder
+from greenwatch.collect._rows import BatchBuilder, ExtraRow
 from greenwatch.collect._target import Target
 from greenwatch.model import BatchError, Clock, ConfigError, utc_now
+
+
+class Reading(NamedTuple):
+    """One poll's readings (``rows``) and the clock's time at the poll's start (``ts``)."""
+
+    ts: pd.Timestamp
+    rows: BatchBuilder
 
 
 class Collector(ABC):
@@ -50,6 +58,10 @@ class Collector(ABC):
 
     def collect(self) -> pd.DataFrame:
         """Poll the target once: a batch stamped with the clock's time at the poll's start."""
+        return self.batch(self.read())
+
+    def read(self) -> Reading:
+        """Poll the target once: its mapped readings, not yet checked as a batch."""
         ts = self.clock()
         out = BatchBuilder(self.target, self.profile.all_rules())
         try:
@@ -60,8 +72,12 @@ class Collector(ABC):
             raise CollectorError(self.target.name, exc) from exc
         finally:
             self.problems = out.problems
+        return Reading(ts, out)
+
+    def batch(self, reading: Reading, extra: Sequence[ExtraRow] = ()) -> pd.DataFrame:
+        """The batch of a reading (then ``extra`` rows: :meth:`BatchBuilder.build`)."""
         try:
-            return out.build(ts)
+            return reading.rows.build(reading.ts, extra)
         except BatchError as exc:
             raise CollectorError(self.target.name, exc, MALFORMED) from exc
 

