@@ -193,25 +193,17 @@ def timed_get(url: str, token: str, **params: str) -> tuple[float, httpx.Respons
 
 
 def overview_seconds(url: str) -> float:
-    from playwright.sync_api import sync_playwright
+    """Seconds until every panel of the overview has drawn and no callback is in flight
+    (``bench/dashboard.py``'s measure); the screenshot goes to ``test-artifacts/``."""
+    from dashboard import chromium
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
-        )
-        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    with chromium() as state:
         began = time.perf_counter()
-        page.goto(url)
-        page.wait_for_selector(".panel", timeout=600_000)
-        page.wait_for_load_state("networkidle", timeout=600_000)
-        page.wait_for_function(
-            "!document.querySelector('[data-dash-is-loading=\"true\"]')", timeout=600_000
-        )
-        took = time.perf_counter() - began
+        state.page.goto(url)
+        took = state.wait_rendered(began, timeout_s=1800)
         shot = Path(__file__).resolve().parents[1] / "test-artifacts" / "scale-overview.png"
         shot.parent.mkdir(exist_ok=True)
-        page.screenshot(path=str(shot), full_page=True)
-        browser.close()
+        state.page.screenshot(path=str(shot), full_page=True)
     return took
 
 
