@@ -188,9 +188,8 @@ class VictoriaMetricsStore:
         times: list[np.ndarray] = []
         values: list[np.ndarray] = []
         for item in self._export_items(match, lo, hi):
-            labels = {k: v for k, v in item["metric"].items() if k != "__name__"}
             stamps = np.asarray(item["timestamps"], dtype="int64") * MS
-            keys += [json.dumps(labels, sort_keys=True)] * len(stamps)
+            keys += [_series_key(item["metric"])] * len(stamps)
             times.append(stamps)
             values.append(np.asarray(item["values"], dtype="float64"))
         frame = pd.DataFrame(
@@ -377,13 +376,12 @@ class VictoriaMetricsStore:
                 },
             )
             for item in orjson.loads(answer.content)["data"]["result"]:
-                labels = {k: v for k, v in item["metric"].items() if k != "__name__"}
                 stamps = np.array([p[0] for p in item["values"]], dtype="float64")
                 bucket = np.round(stamps * 1000).astype("int64") * MS - width + MS
                 parts.append(
                     pd.DataFrame(
                         {
-                            "key": json.dumps(labels, sort_keys=True),
+                            "key": _series_key(item["metric"]),
                             "ts": bucket,
                             "agg": name,
                             "value": [float(p[1]) for p in item["values"]],
@@ -497,13 +495,9 @@ class VictoriaMetricsStore:
         """An instant query at ``at`` (ns): ``key`` (labels as JSON, no name) and ``value``."""
         answer = self._get("/api/v1/query", {"query": query, "time": _seconds(at), "nocache": "1"})
         found = orjson.loads(answer.content)["data"]["result"]
-        keys = [
-            json.dumps({k: v for k, v in r["metric"].items() if k != "__name__"}, sort_keys=True)
-            for r in found
-        ]
         return pd.DataFrame(
             {
-                "key": pd.Series(keys, dtype=object),
+                "key": pd.Series([_series_key(r["metric"]) for r in found], dtype=object),
                 "value": np.array([float(r["value"][1]) for r in found], dtype="float64"),
             }
         )
@@ -659,6 +653,11 @@ def _empty(aggs: list[str]) -> pd.DataFrame:
         {"ts": pd.Series([], dtype="datetime64[ns, UTC]")}
         | {c: pd.Series([], dtype="float64") for c in value_cols}
     )
+
+
+def _series_key(metric: dict[str, str]) -> str:
+    """A series' key in the frames read here: its labels but the name, as sorted JSON."""
+    return json.dumps({k: v for k, v in metric.items() if k != "__name__"}, sort_keys=True)
 
 
 def _key_table(keys: Sequence[str] | np.ndarray) -> pd.DataFrame:
