@@ -563,6 +563,8 @@ class VictoriaMetricsStore:
 
         def last_seen(horizon: int) -> int | None:
             rolled = "|".join(canonical(names()))
+            if not rolled:  # nothing stored yet: no series to wait for
+                return None
             query = f'min(tlast_over_time({{__name__=~"{rolled}"}}[{lookback // MS}ms]))'
             try:
                 found = self._instant(query, horizon)
