@@ -47,6 +47,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -182,25 +183,46 @@ class VictoriaMetricsStore:
     def _export(self, match: str, lo: int, hi: int) -> pd.DataFrame:
         """Raw samples of the series matching ``match`` with ``lo <= t < hi`` (ns; ms steps).
 
-        Columns: ``key`` (labels as JSON), ``t`` (ns), ``value``; one row per (key, t).
+        Columns: ``key`` (labels as JSON), ``t`` (ns), ``value``; one row per (key, t), in
+        key and time order.
         """
-        keys: list[str] = []
+        found = self._export_coded(match, lo, hi)
+        return pd.DataFrame(
+            {
+                "key": pd.Series(found.keys[found.code], dtype=object),
+                "t": found.t,
+                "value": found.value,
+            }
+        )
+
+    def _export_coded(self, match: str, lo: int, hi: int) -> _Samples:
+        """:meth:`_export` with each sample's series as a number (its key's position in key
+        order). The engine may hand a series over in several lines: samples are sorted and
+        de-duplicated as arrays, by number."""
+        ids: dict[str, int] = {}
+        codes: list[np.ndarray] = []
         times: list[np.ndarray] = []
         values: list[np.ndarray] = []
         for item in self._export_items(match, lo, hi):
             stamps = np.asarray(item["timestamps"], dtype="int64") * MS
-            keys += [_series_key(item["metric"])] * len(stamps)
+            code = ids.setdefault(_series_key(item["metric"]), len(ids))
+            codes.append(np.full(len(stamps), code, dtype="int64"))
             times.append(stamps)
             values.append(np.asarray(item["values"], dtype="float64"))
-        frame = pd.DataFrame(
-            {
-                "key": pd.Series(keys, dtype=object),
-                "t": np.concatenate(times) if times else np.array([], dtype="int64"),
-                "value": np.concatenate(values) if values else np.array([], dtype="float64"),
-            }
-        )
-        frame = frame[(frame["t"] >= lo) & (frame["t"] < hi)]
-        return frame.drop_duplicates(["key", "t"]).sort_values(["key", "t"], ignore_index=True)
+        if not ids:
+            return _Samples.empty()
+        found = np.asarray(list(ids), dtype=object)
+        by_text = np.argsort(found, kind="stable")
+        rank = np.empty(len(found), dtype="int64")
+        rank[by_text] = np.arange(len(found))
+        code, t, value = rank[np.concatenate(codes)], np.concatenate(times), np.concatenate(values)
+        inside = (t >= lo) & (t < hi)
+        code, t, value = code[inside], t[inside], value[inside]
+        order = np.lexsort((t, code))
+        code, t, value = code[order], t[order], value[order]
+        first = np.ones(len(t), dtype=bool)
+        first[1:] = (code[1:] != code[:-1]) | (t[1:] != t[:-1])
+        return _Samples(found[by_text], code[first], t[first], value[first])
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -440,14 +462,20 @@ class VictoriaMetricsStore:
         """Bucket summaries (grid ``origin + k·width``) of the raw samples in ``[lo, hi)``,
         with the look-back margins, by the embedded store's SQL; a ``key`` column."""
         lookback, max_gap = self._gaps_ns()
-        raw = self._export(match, lo - max_gap, hi + max_gap)
+        raw = self._export_coded(match, lo - max_gap, hi + max_gap)
         far = self._neighbours(match, lo - max_gap, hi + max_gap, lookback - max_gap)
-        raw = pd.concat([raw, far], ignore_index=True) if not far.empty else raw
-        if raw.empty:
+        position = {k: i for i, k in enumerate(raw.keys)}
+        keys = np.concatenate([raw.keys, [k for k in far["key"].unique() if k not in position]])
+        if not len(keys):
             return pd.DataFrame()
-        codes, keys = pd.factorize(raw["key"])
+        position |= {k: i for i, k in enumerate(keys[len(raw.keys) :], len(raw.keys))}
+        far_code = far["key"].map(position).to_numpy(dtype="int64")
         samples = pd.DataFrame(
-            {"series_id": codes.astype("int32"), "t": raw["t"], "value": raw["value"]}
+            {
+                "series_id": np.concatenate([raw.code, far_code]).astype("int32"),
+                "t": np.concatenate([raw.t, far["t"].to_numpy(dtype="int64")]),
+                "value": np.concatenate([raw.value, far["value"].to_numpy(dtype="float64")]),
+            }
         )
         ids = pd.DataFrame({"id": np.arange(len(keys), dtype="int32")})
         con = duckdb.connect()
@@ -637,6 +665,21 @@ def _import_lines(batch: pd.DataFrame) -> list[str]:
         f'"timestamps":[{",".join(stamps[lo:hi])}]}}'
         for i, (lo, hi) in enumerate(itertools.pairwise(bounds))
     ]
+
+
+@dataclass(frozen=True)
+class _Samples:
+    """Raw samples as arrays: ``keys[code]`` is each one's series (labels as JSON)."""
+
+    keys: np.ndarray
+    code: np.ndarray
+    t: np.ndarray
+    value: np.ndarray
+
+    @classmethod
+    def empty(cls) -> _Samples:
+        nothing = np.array([], dtype="int64")
+        return cls(np.array([], dtype=object), nothing, nothing, np.array([], dtype="float64"))
 
 
 def _summed_by(frame: pd.DataFrame, by: list[str], value_cols: list[str]) -> pd.DataFrame:

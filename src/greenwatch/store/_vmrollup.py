@@ -260,11 +260,15 @@ def summary_rows(lines: Sequence[dict[str, object]], metric: str) -> pd.DataFram
     prefix = len(summary_name(metric, ""))
     position = {c: i for i, c in enumerate(ROLLUP_COLUMNS)}
     names: dict[str, int] = {}
+    seen: dict[tuple[tuple[str, str], ...], int] = {}  # one JSON text per series, not per column
     key_ids, column_ids, stamp_parts, value_parts = [], [], [], []
     for item in lines:
         labels = dict(item["metric"])  # type: ignore[call-overload]
         column = position[str(labels.pop("__name__"))[prefix:]]
-        key = names.setdefault(json.dumps(labels, sort_keys=True), len(names))
+        shape = tuple(sorted(labels.items()))
+        key = seen.get(shape)
+        if key is None:
+            key = seen[shape] = names.setdefault(json.dumps(labels, sort_keys=True), len(names))
         stamps = np.asarray(item["timestamps"], dtype="int64") * MS
         values = np.asarray(item["values"], dtype="float64")
         if ROLLUP_COLUMNS[column] in TIME_COLUMNS:
