@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from greenwatch.collect import CollectorError, Target, build_collector, collect_once
+from greenwatch.collect._redfish import REWALK_EVERY
 from greenwatch.model import ConfigError
 from tests.collect.conftest import assert_golden, fixed_clock
 from tests.collect.servers import StaticServer, self_signed
@@ -190,3 +192,49 @@ def test_tls_is_verified_by_default(tmp_path: Path, shared_data: Path) -> None:
         assert err.value.reason == "tls error"
         assert len(collect_once("redfish", {**target, "ca_file": str(cert)})) > 0
         assert len(collect_once("redfish", {**target, "verify_tls": False})) > 0
+
+
+def test_polls_read_only_the_remembered_resources_until_one_fails(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """After a full walk a poll requests only the resources rules read; a remembered one that
+    fails sends that same poll through a full walk, so every poll's batch and problems equal
+    a fresh collector's on the tree as it is; members added show up at the next full walk."""
+    root = tmp_path / "tree"
+    shutil.copytree(shared_data / "redfish" / "dmtf-public-rackmount1", root)
+    target = {"name": "bmc-1", "site": "guian-1"}
+
+    def fresh(url: str) -> tuple[object, list[str]]:
+        with build_collector("redfish", target | {"url": url}, fixed_clock) as other:
+            batch = other.collect()
+            return batch, list(other.problems)
+
+    with (
+        StaticServer(root) as server,
+        build_collector("redfish", target | {"url": server.url}, fixed_clock) as collector,
+    ):
+        first = collector.collect()
+        walked = len(server.requests)
+        server.requests.clear()
+        again = collector.collect()
+        assert len(server.requests) < walked
+        assert "/redfish/v1" not in server.requests
+        assert "/redfish/v1/Chassis" not in server.requests
+        assert again.equals(first)
+        sensor = "/redfish/v1/Chassis/1U/Sensors/TotalEnergy"
+        server.routes[sensor] = (404, "application/json", b"{}")
+        server.requests.clear()
+        gone = collector.collect()
+        assert "/redfish/v1" in server.requests  # walked again, in the same poll
+        expected, problems = fresh(server.url)
+        assert gone.equals(expected)
+        assert not gone.equals(first)
+        assert collector.problems == problems
+        assert any(sensor in p for p in problems)
+        assert collector.collect().equals(expected)  # remembered again, the skip reported
+        assert collector.problems == problems
+        del server.routes[sensor]
+        polls = 0
+        while not collector.collect().equals(first):
+            polls += 1
+            assert polls <= REWALK_EVERY

@@ -7,6 +7,13 @@ that name, ``{var}`` segments iterate a collection's members and bind ``var`` to
 variables taken from properties of the resource (a Processor's ``Model``). Each resource is read
 once per poll. Links to other hosts are never followed; dangling links and unreadable
 sub-resources are skipped and noted. Auth: basic, or a Redfish session (``X-Auth-Token``).
+
+The walk is remembered: a poll reads again only the resources the rules read properties from
+(a chassis' ``EnvironmentMetrics``, not the service root, the collections and the chassis on
+the way), so it costs one request per such resource, and reports again what the walk skipped.
+The tree is walked in full every :data:`REWALK_EVERY` polls (members added since show up then)
+and in the same poll whenever a remembered resource cannot be read (a member removed, a link
+moved).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from greenwatch.collect._target import reveal
 _SEGMENT = re.compile(r"^(?:[A-Za-z][A-Za-z0-9]*|\{[A-Za-z_][A-Za-z0-9_]*\})$")
 _STEP = re.compile(r"^([A-Za-z@][A-Za-z0-9@#]*)(?:\[(\d+|\*)\])?$")
 HEADERS = {"Accept": "application/json", "OData-Version": "4.0"}
+REWALK_EVERY = 20  # polls between full walks of the resource tree (5 min at 15 s)
 
 
 def _steps(path: str) -> list[tuple[str, str | None]]:
@@ -129,8 +137,12 @@ class RedfishCollector(HttpCollector):
     _session_uri: str | None = None
     # What one poll has read: set afresh by each _poll.
     _cache: dict[str, Any]
-    _walks: dict[tuple[str, ...], list[tuple[Any, dict[str, str]]]]
+    _walks: dict[tuple[str, ...], list[tuple[str, Any, dict[str, str]]]]
     _notes: list[str]
+    # The resources the last full walk found per rule path (URL, variables) and polls since.
+    _leaves: dict[tuple[str, ...], list[tuple[str, dict[str, str]]]] | None = None
+    _since_walk: int = 0
+    _walk_notes: tuple[str, ...] = ()  # what that walk skipped, reported again each poll
 
     @property
     def redfish(self) -> RedfishProfile:
@@ -206,24 +218,23 @@ class RedfishCollector(HttpCollector):
 
     # -- walking ------------------------------------------------------------------------------
 
-    def _link(self, doc: Any, name: str) -> Any:
-        link = doc.get(name) if isinstance(doc, dict) else None
-        uri = link.get("@odata.id") if isinstance(link, dict) else None
-        return self._get(uri) if isinstance(uri, str) else None
-
-    def _resources(self, segments: tuple[str, ...]) -> list[tuple[Any, dict[str, str]]]:
-        """Documents at a resource path with the variables bound on the way (memoised)."""
+    def _resources(self, segments: tuple[str, ...]) -> list[tuple[str, Any, dict[str, str]]]:
+        """Documents at a resource path, each with its URI and the variables bound on the
+        way (memoised per poll)."""
         if segments in self._walks:
             return self._walks[segments]
         if not segments:
-            return [(self._get(self.redfish.root, required=True), {})]
-        found: list[tuple[Any, dict[str, str]]] = []
+            root = self.redfish.root
+            return [(root, self._get(root, required=True), {})]
+        found: list[tuple[str, Any, dict[str, str]]] = []
         last = segments[-1]
-        for doc, env in self._resources(segments[:-1]):
+        for _, doc, env in self._resources(segments[:-1]):
             if not last.startswith("{"):
-                child = self._link(doc, last)
-                if isinstance(child, dict):
-                    found.append((child, env))
+                link = doc.get(last) if isinstance(doc, dict) else None
+                uri = link.get("@odata.id") if isinstance(link, dict) else None
+                child = self._get(uri) if isinstance(uri, str) else None
+                if isinstance(uri, str) and isinstance(child, dict):
+                    found.append((uri, child, env))
                 continue
             members = doc.get("Members") if isinstance(doc, dict) else None
             for member in members if isinstance(members, list) else []:
@@ -233,14 +244,35 @@ class RedfishCollector(HttpCollector):
                 child = self._get(uri)
                 if isinstance(child, dict):
                     ident = str(child.get("Id") or uri.rstrip("/").rsplit("/", 1)[-1]).strip()
-                    found.append((child, {**env, last[1:-1]: ident}))
+                    found.append((uri, child, {**env, last[1:-1]: ident}))
         self._walks[segments] = found
         return found
 
+    def _remembered(self) -> bool:
+        """Read the resources the last walk found into ``_walks`` (True), or tell the poll
+        to walk the tree (False: none remembered, time for a full walk, or one unreadable)."""
+        self._since_walk += 1
+        if self._leaves is None or self._since_walk >= REWALK_EVERY:
+            return False
+        for segments, leaves in self._leaves.items():
+            found = [(uri, self._get(uri), env) for uri, env in leaves]
+            if not all(isinstance(doc, dict) for _, doc, _ in found):
+                return False
+            self._walks[segments] = found
+        self._notes.extend(self._walk_notes)
+        return True
+
     def _poll(self, out: BatchBuilder) -> None:
         self._cache, self._walks, self._notes = {}, {}, []
+        if not self._remembered():
+            self._cache, self._walks, self._notes = {}, {}, []
+            paths = {rule.segments() for rule in self.redfish.rules}
+            self._leaves = {
+                path: [(uri, env) for uri, _, env in self._resources(path)] for path in paths
+            }
+            self._since_walk, self._walk_notes = 0, tuple(self._notes)
         for rule in self.redfish.rules:
-            for doc, env in self._resources(rule.segments()):
+            for _, doc, env in self._resources(rule.segments()):
                 if not all(_equals(doc, key, want) for key, want in rule.where.items()):
                     continue
                 bound = _bound(doc, rule.bind)
