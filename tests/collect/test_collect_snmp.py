@@ -174,7 +174,7 @@ def test_raritan_px2_without_energy(sim: int, monkeypatch: pytest.MonkeyPatch) -
     assert_golden(batch, "snmp/raritan-px2.expected")
 
 
-def test_polls_share_one_engine_until_a_poll_fails_or_the_collector_closes(
+def test_polls_share_one_socket_or_engine_until_a_poll_fails_or_the_collector_closes(
     agent: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with build_collector("snmp-if-mib", _target(agent, credentials=_v3(monkeypatch))) as v3:
@@ -188,9 +188,17 @@ def test_polls_share_one_engine_until_a_poll_fails_or_the_collector_closes(
     assert v3._engine is None
     assert loop is not None
     assert loop.is_closed()
+    with build_collector("snmp-if-mib", _target(agent)) as v2c:  # v2c: one socket, no engine
+        v2c.collect()
+        client = v2c._client
+        v2c.collect()
+        assert v2c._client is client is not None
+        assert v2c._engine is None
+    assert v2c._client is None
     wrong = _target(agent, timeout_s=0.6, credentials=_community(monkeypatch, "not-public"))
     with build_collector("snmp-if-mib", wrong) as collector:
         with pytest.raises(CollectorError):
             collector.collect()
+        assert collector._client is None
         assert collector._engine is None
         assert collector._loop is None

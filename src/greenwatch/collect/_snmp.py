@@ -1,4 +1,4 @@
-"""SNMP collector (v2c and v3 USM) over pysnmp's asyncio API.
+"""SNMP collector: v2c on the wire (:mod:`greenwatch.collect._snmpwire`), v3 USM over pysnmp.
 
 A poll bulk-walks every column the profile names — all columns in one GETBULK stream, the way
 ``snmpbulkwalk`` does for one — then maps rows. A rule's ``index`` pattern picks rows and binds
@@ -7,8 +7,9 @@ are further columns read at an index built from those variables (``ifName`` for 
 label, a sensor's decimal digits). ``decimals`` names a lookup holding a power of ten to divide
 by (Raritan PDU2-MIB); a missing one counts as 0.
 
-A collector keeps its SNMP engine, UDP socket and event loop from poll to poll (an engine costs
-a hundred times a poll to build); a poll that fails drops them, as does ``close``.
+A collector keeps its UDP socket (v2c), or its SNMP engine, socket and event loop (v3: an
+engine costs a hundred times a poll to build), from poll to poll; a poll that fails drops
+them, as does ``close``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import re
 import threading
 import warnings
+from collections.abc import Callable
 from functools import cache
 from typing import Any, ClassVar, Literal
 
@@ -28,6 +30,7 @@ from greenwatch.collect._errors import AUTH, ERROR, MALFORMED, TIMEOUT, Collecto
 from greenwatch.collect._oids import NUMERIC, index_pattern, resolve_oid
 from greenwatch.collect._profile import ProfileBase, Rule, template_fields
 from greenwatch.collect._rows import BatchBuilder
+from greenwatch.collect._snmpwire import ERRORS, BulkClient, WireError
 from greenwatch.collect._target import Target, reveal
 from greenwatch.model import Clock, StrictModel, utc_now
 
@@ -192,6 +195,41 @@ def _reason(indication: Any) -> str:
     return AUTH if any(word in text for word in _AUTH_WORDS) else ERROR
 
 
+def _agent_error(target: str, status: str) -> CollectorError:
+    reason = AUTH if "authorization" in status.lower() else MALFORMED
+    return CollectorError(target, f"agent error {status}", reason)
+
+
+def _walk_columns(
+    columns: list[str], bulk: Callable[[list[str]], list[tuple[str, Any]]]
+) -> dict[str, dict[str, Any]]:
+    """Bulk-walk ``columns`` together, as ``snmpbulkwalk`` walks one: ``bulk(oids)`` answers
+    one GETBULK with (OID, value) pairs, repetitions interleaved; a column ends at the first
+    OID outside it or an end marker (value None)."""
+    found: dict[str, dict[str, Any]] = {c: {} for c in columns}
+    cursor = {c: c for c in columns}
+    while cursor:
+        active = list(cursor)
+        table = bulk([cursor[c] for c in active])
+        done, moved = set(), False
+        for i, (oid, value) in enumerate(table):
+            column = active[i % len(active)]
+            if column in done:
+                continue
+            if value is None or not oid.startswith(column + "."):
+                done.add(column)
+                continue
+            if oid != cursor[column]:
+                moved = True
+            found[column][oid[len(column) + 1 :]] = value
+            cursor[column] = oid
+        if not table or not moved:
+            break
+        for column in done:
+            cursor.pop(column, None)
+    return found
+
+
 class SnmpCollector(Collector):
     """Polls one SNMP agent (UDP ``address``, default port 161)."""
 
@@ -211,8 +249,9 @@ class SnmpCollector(Collector):
         self.spec = profile
         self.retries = retries
         self._address = target.host_port(161)
-        self._mibs = _mib_view()
-        # Kept from poll to poll (built at the first): an engine costs a hundred times a poll.
+        # Kept from poll to poll (built at the first): a v2c target's socket, a v3 target's
+        # engine (it costs a hundred times a poll) and loop.
+        self._client: BulkClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._engine: Any = None
         self._transport: Any = None
@@ -222,47 +261,98 @@ class SnmpCollector(Collector):
         ]
 
     def _auth(self) -> Any:
+        """pysnmp's USM user of a v3 target."""
         creds, name, snmp = self.target.credentials, self.target.name, _pysnmp()
-        if creds.username and creds.auth_key is not None:
-            priv = getattr(snmp, PRIV_PROTOCOLS[creds.priv_protocol]) if creds.priv_key else None
-            return snmp.UsmUserData(
-                creds.username,
-                authKey=reveal(creds.auth_key, name),
-                privKey=reveal(creds.priv_key, name) if creds.priv_key else None,
-                authProtocol=getattr(snmp, AUTH_PROTOCOLS[creds.auth_protocol]),
-                privProtocol=priv,
-            )
-        community = reveal(creds.community, name) if creds.community else "public"
-        return snmp.CommunityData(community, mpModel=1)
+        priv = getattr(snmp, PRIV_PROTOCOLS[creds.priv_protocol]) if creds.priv_key else None
+        assert creds.auth_key is not None  # a v3 user (see _community)
+        return snmp.UsmUserData(
+            creds.username,
+            authKey=reveal(creds.auth_key, name),
+            privKey=reveal(creds.priv_key, name) if creds.priv_key else None,
+            authProtocol=getattr(snmp, AUTH_PROTOCOLS[creds.auth_protocol]),
+            privProtocol=priv,
+        )
 
-    async def _walk(self, columns: list[str]) -> dict[str, dict[str, Any]]:
+    def _community(self) -> bytes | None:
+        """The v2c community (None for a v3 user)."""
+        creds = self.target.credentials
+        if creds.username and creds.auth_key is not None:
+            return None
+        secret = reveal(creds.community, self.target.name) if creds.community else "public"
+        return secret.encode()
+
+    async def _engine_bulk(self, oids: list[str]) -> list[tuple[str, Any]]:
+        """One GETBULK through pysnmp (v3), on the kept engine."""
+        snmp = _pysnmp()
         if self._engine is None:
-            snmp = _pysnmp()
             engine = snmp.SnmpEngine()
-            engine.cache["mibViewController"] = self._mibs
+            engine.cache["mibViewController"] = _mib_view()
             self._transport = await snmp.UdpTransportTarget.create(
                 self._address,
                 timeout=self.target.timeout_s / (self.retries + 1),
                 retries=self.retries,
             )
             self._engine = engine
-        return await self._bulk(self._engine, self._transport, columns)
+        indication, status, _, table = await snmp.bulk_cmd(
+            self._engine,
+            self._auth(),
+            self._transport,
+            snmp.ContextData(),
+            0,
+            self.spec.max_repetitions,
+            *[snmp.ObjectType(snmp.ObjectIdentity(oid)) for oid in oids],
+            lookupMib=False,
+        )
+        if indication:
+            raise CollectorError(self.target.name, str(indication), _reason(indication))
+        if status:
+            text = status.prettyPrint() if hasattr(status, "prettyPrint") else str(status)
+            raise _agent_error(self.target.name, text)
+        return [(str(name), _value(raw)) for name, raw in table]
+
+    def _wire_bulk(self, community: bytes, oids: list[str]) -> list[tuple[str, Any]]:
+        """One GETBULK on the wire (v2c), on the kept socket."""
+        name = self.target.name
+        if self._client is None:
+            host, port = self._address
+            timeout = self.target.timeout_s / (self.retries + 1)
+            self._client = BulkClient(host, port, community, timeout, self.retries)
+        try:
+            answer = self._client.bulk(oids, self.spec.max_repetitions)
+        except TimeoutError as exc:
+            raise CollectorError(name, str(exc), TIMEOUT) from None
+        except WireError as exc:
+            raise CollectorError(name, f"malformed response: {exc}", MALFORMED) from None
+        except OSError as exc:
+            raise CollectorError(name, f"agent unreachable: {exc.strerror or exc}", ERROR) from None
+        if answer.error_status:
+            status = answer.error_status
+            raise _agent_error(name, ERRORS[status] if status < len(ERRORS) else str(status))
+        return answer.varbinds
 
     def _walked(self, columns: list[str]) -> dict[str, dict[str, Any]]:
-        """Walk ``columns`` on the kept engine and loop; a poll that fails drops them both, so
-        the next starts afresh (new engine, socket, address lookup), as every poll once did."""
+        """Walk ``columns`` on the kept socket (v2c) or engine and loop (v3); a poll that
+        fails drops them, so the next starts afresh (new socket, engine, address lookup)."""
+        community = self._community()
         with self._lock:
-            if self._loop is None:
-                self._loop = asyncio.new_event_loop()
             try:
-                return self._loop.run_until_complete(self._walk(columns))
+                if community is not None:
+                    return _walk_columns(columns, lambda oids: self._wire_bulk(community, oids))
+                if self._loop is None:
+                    self._loop = asyncio.new_event_loop()
+                loop = self._loop
+                return _walk_columns(
+                    columns, lambda oids: loop.run_until_complete(self._engine_bulk(oids))
+                )
             except BaseException:
                 self._drop()
                 raise
 
     def _drop(self) -> None:
-        loop, engine = self._loop, self._engine
-        self._loop = self._engine = self._transport = None
+        client, loop, engine = self._client, self._loop, self._engine
+        self._client = self._loop = self._engine = self._transport = None
+        if client is not None:
+            client.close()
         if loop is None:
             return
         if engine is not None:
@@ -271,57 +361,13 @@ class SnmpCollector(Collector):
         loop.close()
 
     def close(self) -> None:
-        """Release the engine, its socket and loop; a poll still running keeps them."""
+        """Release the socket, or the engine, its socket and loop; a poll still running
+        keeps them."""
         if self._lock.acquire(blocking=False):
             try:
                 self._drop()
             finally:
                 self._lock.release()
-
-    async def _bulk(
-        self, engine: Any, transport: Any, columns: list[str]
-    ) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {c: {} for c in columns}
-        cursor = {c: c for c in columns}
-        snmp = _pysnmp()
-        auth, context = self._auth(), snmp.ContextData()
-        while cursor:
-            active = list(cursor)
-            indication, status, _, table = await snmp.bulk_cmd(
-                engine,
-                auth,
-                transport,
-                context,
-                0,
-                self.spec.max_repetitions,
-                *[snmp.ObjectType(snmp.ObjectIdentity(cursor[c])) for c in active],
-                lookupMib=False,
-            )
-            if indication:
-                raise CollectorError(self.target.name, str(indication), _reason(indication))
-            if status:
-                text = status.prettyPrint() if hasattr(status, "prettyPrint") else str(status)
-                reason = AUTH if "authorization" in text.lower() else MALFORMED
-                raise CollectorError(self.target.name, f"agent error {text}", reason)
-            done, moved = set(), False
-            for i, (name, raw) in enumerate(table):
-                column = active[i % len(active)]
-                oid = str(name)
-                if column in done:
-                    continue
-                value = _value(raw)
-                if value is None or not oid.startswith(column + "."):
-                    done.add(column)
-                    continue
-                if oid != cursor[column]:
-                    moved = True
-                found[column][oid[len(column) + 1 :]] = value
-                cursor[column] = oid
-            if not table or not moved:
-                break
-            for column in done:
-                cursor.pop(column, None)
-        return found
 
     def _poll(self, out: BatchBuilder) -> None:
         walked = self._walked(self.spec.columns())
