@@ -1,14 +1,16 @@
 """Collection benchmark: many targets polled every 15 s through the real collect Scheduler.
 
 ``greenwatch simulate serve`` runs in its own process (so the figures are the collecting
-process's alone); N targets scrape its per-site Prometheus pages (or its Redfish services),
-many targets sharing each server port with per-site paths. After a warm-up, prints the CPU
-share of the collecting process (process CPU time / wall time), its CPU per poll, the share of
-polls on time (goals: under 0.5 core, under 5 ms per poll, 99 % on time), the server's CPU,
-and the poll-duration percentiles from the scheduler's own ``collector_duration_seconds``
-health samples. Peer, same pages, same interval, same window: vmagent's CPU per scrape.
+process's alone); N targets scrape its per-site Prometheus pages, then its Redfish services
+(each chassis' power and energy), then its link routers' SNMP v2c IF-MIB agents (each protocol
+on its own: ``--protocol``), many targets sharing each server port with per-site paths. After
+a warm-up, prints the CPU share of the collecting process (process CPU time / wall time), its
+CPU per poll, the share of polls on time (goals: under 0.5 core, under 5 ms per poll, 99 % on
+time), the server's CPU, and the poll-duration percentiles from the scheduler's own
+``collector_duration_seconds`` health samples. Peer (Prometheus pages), same pages, same
+interval, same window: vmagent's CPU per scrape.
 
-Usage: python bench/collect.py [--targets 1000] [--seconds 60] [--protocol prometheus|redfish]
+Usage: python bench/collect.py [--targets 1000] [--seconds 30] [--protocol all|snmp|…]
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from _peers import free_port, victoriametrics
 from _results import result
 from greenwatch.collect import Scheduler, build_collector
 
-PROFILES = {"prometheus": "greenwatch", "redfish": "redfish-meters"}
+PROFILES = {"prometheus": "greenwatch", "redfish": "redfish-meters", "snmp": "snmp-if-mib"}
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -44,10 +46,11 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _serve(folder: Path) -> tuple[subprocess.Popen[bytes], list[dict[str, Any]]]:
+def _serve(folder: Path, snmp: bool) -> tuple[subprocess.Popen[bytes], list[dict[str, Any]]]:
     targets = folder / "targets.yaml"
     args = [sys.executable, "-m", "greenwatch.cli", "simulate", "serve", "--base-port", "0"]
-    args += ["--no-snmp", "--targets-out", str(targets)]
+    args += [] if snmp else ["--no-snmp"]
+    args += ["--targets-out", str(targets)]
     log = (folder / "serve.log").open("wb")
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
@@ -162,14 +165,22 @@ def _vmagent_peer(urls: list[str], seconds: float, warmup: float, folder: Path) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--targets", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=60.0, help="measured window")
-    parser.add_argument("--warmup", type=float, default=20.0)
-    parser.add_argument("--protocol", choices=sorted(PROFILES), default="prometheus")
+    parser.add_argument("--seconds", type=float, default=30.0, help="measured window")
+    parser.add_argument("--warmup", type=float, default=15.0)
+    parser.add_argument(
+        "--protocol", choices=[*sorted(PROFILES), "all"], default="all", help="default: each"
+    )
     parser.add_argument("--workers", type=int, default=16, help="scheduler max_workers")
     parser.add_argument("--jitter", type=float, default=5.0, help="jitter_s of each target")
     args = parser.parse_args()
+    for protocol in PROFILES if args.protocol == "all" else [args.protocol]:
+        _measure(argparse.Namespace(**{**vars(args), "protocol": protocol}))
+
+
+def _measure(args: argparse.Namespace) -> None:
+    """One protocol's run: its own simulator, targets and scheduler."""
     with tempfile.TemporaryDirectory() as tmp:
-        server, specs = _serve(Path(tmp))
+        server, specs = _serve(Path(tmp), args.protocol == "snmp")
         try:
             tally, skipped = Tally(), Skipped()
             logging.getLogger("apscheduler.scheduler").addFilter(skipped)
@@ -184,6 +195,7 @@ def main() -> None:
             srv = _cpu_seconds(server.pid) - srv0
             tally.measuring = False
             scheduler.shutdown()
+            logging.getLogger("apscheduler.scheduler").removeFilter(skipped)
             peer = None
             if args.protocol == "prometheus":
                 urls = [c.target.require_url() for c in collectors]
