@@ -38,8 +38,9 @@ from greenwatch.store import Store
 
 ASSETS = Path(__file__).parent / "assets"
 # Dash's page, with what the charts need fetched as the page loads rather than once the first
-# figure has arrived: the graph component, Plotly (parsed only when a chart draws) and the
-# map's topojson (the map then draws as soon as its figure arrives).
+# figure has arrived: the graph component, Plotly (parsed only when a chart draws), the map's
+# topojson (the map then draws as soon as its figure arrives) and the Markdown component that
+# draws the overview's site table.
 INDEX = """<!DOCTYPE html>
 <html>
     <head>
@@ -49,6 +50,8 @@ INDEX = """<!DOCTYPE html>
         {%css%}
         <link rel="preload" href="/assets/topojson/asia_RESm.json" as="fetch" crossorigin>
         <link rel="preload" href="/_dash-component-suites/dash/dcc/async-graph.js" as="script">
+        <link rel="preload" href="/_dash-component-suites/dash/dcc/async-markdown.js"
+            as="script">
         <link rel="preload" href="/_dash-component-suites/plotly/package_data/plotly.min.js"
             as="script">
     </head>
