@@ -12,7 +12,7 @@ from greenwatch.dashboard import load_dashboards
 from greenwatch.dashboard._auth import Auth
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._panels import block_children, graph_figure
-from greenwatch.dashboard._spec import GRAPH_TYPES
+from greenwatch.dashboard._spec import GRAPH_TYPES, AuthSettings
 from greenwatch.dashboard._warm import install, warm
 from greenwatch.inventory import load_inventory
 from greenwatch.model import shipped_dir
@@ -34,14 +34,18 @@ class CountingStore(DuckDBStore):
         return super().query(*args, **kwargs)
 
 
+def _env(store: DuckDBStore) -> Env:
+    dashboards = load_dashboards(shipped_dir("dashboards"))
+    return Env(store, load_inventory(), dashboards, lambda: END, auth=Auth(AuthSettings()))
+
+
 def test_a_visit_after_the_warm_up_reads_nothing() -> None:
     store = CountingStore(":memory:")
     backfill(Simulator(load_inventory(), seed=3, start=START), store.write, END)
-    dashboards = load_dashboards(shipped_dir("dashboards"))
-    env = Env(store, load_inventory(), dashboards, lambda: END, auth=Auth(dashboards.settings.auth))
-    page, _ = dashboards.page_for("/")
+    env = _env(store)
+    page, _ = env.dashboards.page_for("/")
     drawn = warm(env)
-    assert drawn == len(page.panels) * len(dashboards.settings.periods)
+    assert drawn == len(page.panels) * len(env.dashboards.settings.periods)
     read = store.reads
     for panel in page.panels:
         ident = {"panel": f"{page.id}/{panel.id}"}
@@ -55,28 +59,12 @@ def test_a_visit_after_the_warm_up_reads_nothing() -> None:
 
 
 def test_a_warm_up_stops_between_panels_when_told() -> None:
-    dashboards = load_dashboards(shipped_dir("dashboards"))
-    env = Env(
-        DuckDBStore(":memory:"),
-        load_inventory(),
-        dashboards,
-        lambda: END,
-        auth=Auth(dashboards.settings.auth),
-    )
-    assert warm(env, lambda: False) == 0
+    assert warm(_env(DuckDBStore(":memory:")), lambda: False) == 0
 
 
 def test_the_warm_up_runs_at_once_on_the_scheduler() -> None:
     scheduler = BackgroundScheduler(timezone="UTC")
-    dashboards = load_dashboards(shipped_dir("dashboards"))
-    env = Env(
-        DuckDBStore(":memory:"),
-        load_inventory(),
-        dashboards,
-        lambda: END,
-        auth=Auth(dashboards.settings.auth),
-    )
-    install(scheduler, env)
+    install(scheduler, _env(DuckDBStore(":memory:")))
     job = scheduler.get_job("dashboard-warm")
     assert job is not None
     run: Callable[[], None] = job.func
