@@ -3,7 +3,9 @@
 Builds the store with the simulator and ``greenwatch.service.backfill`` (or reuses one given
 with ``--store``), serves it with ``greenwatch.service.Service`` on loopback, and drives Debian
 Chromium (Playwright) through: the first visit after start (cold caches), a reload (warm), each
-time range of the picker, and the network and site pages. "Fully rendered" means every panel
+time range of the picker, and the network and site pages. The service draws the overview in
+every period in the background from its start, so the first visit races that drawing and the
+picker changes find it done. "Fully rendered" means every panel
 has drawn (charts have traces, the map its coastlines and every site, tables and tiles their
 text) and no callback is in flight. Every callback's server time comes from the
 ``Server-Timing`` header the dashboard puts on ``/_dash-update-component``.

@@ -116,6 +116,10 @@ def test_ttl_cache_computes_once_per_key_and_expires() -> None:
     cache.get("a", lambda: 1)
     cache.get("b", lambda: 2)
     assert cache.get("k", lambda: "evicted") == "evicted"
+    # A key naming the store's write count is kept until a write (or eviction), not a TTL.
+    assert cache.get("w", lambda: "kept", expires=False) == "kept"
+    clock[0] = 1000.0
+    assert cache.get("w", lambda: "again", expires=False) == "kept"
 
 
 def test_caching_store_shares_aggregates_not_raw_samples(store: DuckDBStore) -> None:

@@ -26,6 +26,7 @@ from greenwatch.dashboard import (
     _panels,
     _reports_page,
     _routing,
+    _warm,
 )
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._layout import shell
@@ -38,8 +39,9 @@ from greenwatch.store import Store
 
 ASSETS = Path(__file__).parent / "assets"
 # Dash's page, with what the charts need fetched as the page loads rather than once the first
-# figure has arrived: the graph component, Plotly (parsed only when a chart draws) and the
-# map's topojson (the map then draws as soon as its figure arrives).
+# figure has arrived: the graph component, Plotly (parsed only when a chart draws), the map's
+# topojson (the map then draws as soon as its figure arrives) and the Markdown component that
+# draws the overview's site table.
 INDEX = """<!DOCTYPE html>
 <html>
     <head>
@@ -49,6 +51,8 @@ INDEX = """<!DOCTYPE html>
         {%css%}
         <link rel="preload" href="/assets/topojson/asia_RESm.json" as="fetch" crossorigin>
         <link rel="preload" href="/_dash-component-suites/dash/dcc/async-graph.js" as="script">
+        <link rel="preload" href="/_dash-component-suites/dash/dcc/async-markdown.js"
+            as="script">
         <link rel="preload" href="/_dash-component-suites/plotly/package_data/plotly.min.js"
             as="script">
     </head>
@@ -76,6 +80,7 @@ def create_app(
     bind_host: str = "127.0.0.1",
     audit: AuditLog | None = None,
     boundary: BoundaryStats | None = None,
+    scheduler: Any = None,
 ) -> dash.Dash:
     """The Dash app over ``store`` and ``inventory``; ``server`` is a Flask app to mount on.
 
@@ -86,7 +91,9 @@ def create_app(
     registry's; None: the inventory's pools, never verified); ``bind_host`` the address the
     server listens on (anonymous visitors may operate only on loopback); ``audit`` where
     operator actions are logged (shown on the alerts page); ``boundary`` the ingest
-    boundary's counters and unregistered sources (None: ingest runs elsewhere).
+    boundary's counters and unregistered sources (None: ingest runs elsewhere); ``scheduler``
+    an APScheduler the first page is drawn on in the background, at start and every few
+    minutes, so that a first visit finds it ready (None: drawn when asked).
     """
     dashboards = load_dashboards(dashboards_dir or shipped_dir("dashboards"))
     env = Env(
@@ -109,6 +116,8 @@ def create_app(
     _panels.register(app, env)
     _alerts_actions.register(app, env)
     _theme_switch(app)
+    if scheduler is not None:
+        _warm.install(scheduler, env)
     return app
 
 

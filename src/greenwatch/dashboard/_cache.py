@@ -4,9 +4,10 @@ Every panel of a page asks for the same period at once (and again on each refres
 dashboard floors the period's end to the refresh quantum, so identical questions have identical
 keys. Concurrent callers of one key wait for the first one's answer instead of asking the store
 again (single flight). A store that counts its writes (``generation``) has every key taken
-under its current count, so a write makes what was read before it unreachable at once; entries
-also expire after ``ttl_s`` (late data may still change a closed period in a store that does
-not count its writes), and the cache never holds more than ``max_entries``.
+under its current count, so a write makes what was read before it unreachable at once, and
+what it answered is kept until then; other entries expire after ``ttl_s`` (late data may still
+change a closed period in a store that does not count its writes). The cache never holds more
+than ``max_entries``.
 """
 
 from __future__ import annotations
@@ -42,24 +43,25 @@ class TtlCache:
         self.hits = 0
         self.misses = 0
 
-    def _fresh(self, key: Hashable) -> tuple[bool, Any]:
+    def _fresh(self, key: Hashable, expires: bool) -> tuple[bool, Any]:
         entry = self._entries.get(key)
-        if entry is None or self._monotonic() - entry[0] > self.ttl_s:
+        if entry is None or (expires and self._monotonic() - entry[0] > self.ttl_s):
             return False, None
         self._entries.move_to_end(key)
         return True, entry[1]
 
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """The cached value of ``key``, computing it (once, whoever asks) when absent or stale."""
+    def get(self, key: Hashable, compute: Callable[[], T], *, expires: bool = True) -> T:
+        """The cached value of ``key``, computing it (once, whoever asks) when absent or stale;
+        ``expires=False``: kept until evicted (a key that names the store's write count)."""
         with self._lock:
-            found, value = self._fresh(key)
+            found, value = self._fresh(key, expires)
             if found:
                 self.hits += 1
                 return value  # type: ignore[no-any-return]
             gate = self._inflight.setdefault(key, threading.Lock())
         with gate:
             with self._lock:
-                found, value = self._fresh(key)
+                found, value = self._fresh(key, expires)
                 if found:
                     self.hits += 1
                     return value  # type: ignore[no-any-return]
@@ -119,10 +121,12 @@ class CachingStore:
         if agg is None:
             return self._store.query(metric, start, end, labels=labels, step=step)
         aggs = agg if isinstance(agg, str) else tuple(agg)
-        key = ("query", generation_of(self._store), metric, start, end, _freeze(labels), step, aggs)
+        generation = generation_of(self._store)
+        key = ("query", generation, metric, start, end, _freeze(labels), step, aggs)
         frame = self._cache.get(
             key,
             lambda: self._store.query(metric, start, end, labels=labels, step=step, agg=agg),
+            expires=generation is None,
         )
         return frame.copy()
 

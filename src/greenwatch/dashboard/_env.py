@@ -48,16 +48,23 @@ class Env:
         self.sites: dict[str, Site] = {s.id: s for s in self.inventory.sites}
         self.links = {lk.id: lk for lk in self.inventory.links}
 
-    def memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+    def memo(
+        self, key: tuple[object, ...], compute: Callable[[], T], *, store_only: bool = False
+    ) -> T:
         """A derived value shared by panels for one period (same TTL as the queries, and not
-        past the store's next write)."""
-        return self.cache.get(("memo", generation_of(self.raw_store), *key), compute)
+        past the store's next write). ``store_only``: a function of the store alone, kept until
+        that write where the store counts its writes (what else a value reads, the registry or
+        the ingest counters, changes without one)."""
+        generation = generation_of(self.raw_store)
+        expires = not store_only or generation is None
+        return self.cache.get(("memo", generation, *key), compute, expires=expires)
 
     def overview(self, view: View) -> pd.DataFrame:
         """Per-site totals of the view's period (one computation for every panel)."""
         return self.memo(
             ("overview", view.start, view.end),
             lambda: _data.overview(self.store, self.inventory, view.start, view.end),
+            store_only=True,
         )
 
     def compute_figures(self, view: View) -> ComputeFigures:
@@ -75,6 +82,7 @@ class Env:
         return self.memo(
             ("links", start, end),
             lambda: _links.link_health(self.store, self.inventory, start, end),
+            store_only=True,
         )
 
     def graph_positions(self) -> dict[str, tuple[float, float]]:

@@ -63,6 +63,7 @@ def trend(panel: TrendPanel, view: View, env: Env, theme: str | None) -> go.Figu
     totals = env.memo(
         ("step-totals", tuple(s.id for s in sites), start, end, view.step, panel.kpis),
         lambda: _data.step_totals(env.store, sites, start, end, view.step, panel.kpis, view.now),
+        store_only=True,
     )
     group = None
     if panel.by is not None:

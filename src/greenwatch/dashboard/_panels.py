@@ -51,12 +51,7 @@ def register(app: dash.Dash, env: Env) -> None:
         pathname: str | None,
         ident: dict[str, str],
     ) -> Any:
-        panel, view = panel_view(env, pathname, search, ident)
-        # A figure is a function of its panel, the view and the theme: drawn once per minute.
-        return env.memo(
-            ("graph", ident["panel"], view.key, view.now, theme),
-            lambda: render_graph(panel, view, env, theme).to_plotly_json(),
-        )
+        return graph_figure(env, pathname, search, theme, ident)
 
     @app.callback(
         Output({"gw": "html", "panel": MATCH}, "children"),
@@ -86,6 +81,18 @@ def register(app: dash.Dash, env: Env) -> None:
         search: str | None, _tick: int | None, pathname: str | None, idents: list[dict[str, str]]
     ) -> list[Any]:
         return [block_children(env, pathname, search, ident) for ident in idents]
+
+
+def graph_figure(
+    env: Env, pathname: str | None, search: str | None, theme: str | None, ident: dict[str, str]
+) -> Any:
+    """The figure of a chart panel, as JSON-ready dicts: a function of its panel, the view and
+    the theme, drawn once per minute."""
+    panel, view = panel_view(env, pathname, search, ident)
+    return env.memo(
+        ("graph", ident["panel"], view.key, view.now, theme),
+        lambda: render_graph(panel, view, env, theme).to_plotly_json(),
+    )
 
 
 def block_children(

@@ -141,13 +141,13 @@ class Service:
             compute=self.compute,
         )
         self.context.exports = self.exports
+        self.scheduler = BackgroundScheduler(timezone="UTC")
         self.app = self._flask_app()
         self.http = HttpServer(self.app, self.host, self.port)
         self._collected: list[pd.DataFrame] = []
         self._collected_lock = threading.Lock()
         self.collection: Scheduler | None = None
         self.report_scheduler: ReportScheduler | None = None
-        self.scheduler = BackgroundScheduler(timezone="UTC")
         self._add_jobs()
 
     def _resource_registry(self) -> ResourceRegistry:
@@ -194,6 +194,7 @@ class Service:
             bind_host=self.host,
             audit=self.audit,
             boundary=self.boundary.stats,
+            scheduler=self.scheduler,
         )
         return flask_app
 

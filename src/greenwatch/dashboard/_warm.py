@@ -1,0 +1,59 @@
+"""The national overview drawn before anyone asks, so that a first visit finds it ready.
+
+The first page's panels cost seconds to compute from the store (every site's totals of the
+period, the hourly trends), and a visitor would wait for them. A job on the service's scheduler
+draws them in the background as soon as the server starts, then every few minutes: each period
+of the picker, the longest (the slowest to compute) first, through the callbacks' own caches.
+The store reads it makes are kept until the store's next write (``greenwatch.query``), the
+figures for a minute, so a visit that comes later still reads nothing again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from greenwatch.dashboard._env import Env
+from greenwatch.dashboard._panels import LIVE_BLOCKS, block_children, graph_figure
+from greenwatch.dashboard._spec import GRAPH_TYPES
+from greenwatch.dashboard._view import period_span
+
+WARM_EVERY_MIN = 10
+# The theme a visitor sees first (the ``theme`` store's default).
+THEME = "light"
+
+
+def install(scheduler: Any, env: Env) -> None:
+    """Draw the first page on ``scheduler`` (APScheduler) at once, then every few minutes;
+    a run stops between panels once the scheduler shuts down."""
+    scheduler.add_job(
+        lambda: warm(env, lambda: bool(scheduler.running)),
+        "interval",
+        minutes=WARM_EVERY_MIN,
+        id="dashboard-warm",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC),
+    )
+
+
+def warm(env: Env, going: Callable[[], bool] = lambda: True) -> int:
+    """Draw every panel of the first page in each period, as its callback would (the
+    URL ``/?period=P``); the count of panels drawn. Stops when ``going()`` turns false."""
+    page, _ = env.dashboards.page_for("/")
+    drawn = 0
+    for period in sorted(env.dashboards.settings.periods, key=period_span, reverse=True):
+        search = f"?period={period}"
+        for panel in page.panels:
+            if not going():
+                return drawn
+            ident = {"panel": f"{page.id}/{panel.id}"}
+            if panel.type in LIVE_BLOCKS:
+                continue  # drawn anew on every visit
+            if panel.type in GRAPH_TYPES:
+                graph_figure(env, page.path, search, THEME, ident)
+            else:
+                block_children(env, page.path, search, ident)
+            drawn += 1
+    return drawn

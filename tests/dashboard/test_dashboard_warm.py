@@ -1,0 +1,72 @@
+"""The first page drawn in the background: a visit afterwards reads nothing again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from greenwatch.dashboard import load_dashboards
+from greenwatch.dashboard._auth import Auth
+from greenwatch.dashboard._env import Env
+from greenwatch.dashboard._panels import block_children, graph_figure
+from greenwatch.dashboard._spec import GRAPH_TYPES, AuthSettings
+from greenwatch.dashboard._warm import install, warm
+from greenwatch.inventory import load_inventory
+from greenwatch.model import shipped_dir
+from greenwatch.service import backfill
+from greenwatch.simulate import Simulator
+from greenwatch.store import DuckDBStore
+
+START = pd.Timestamp("2026-03-02T00:00:00Z")
+END = START + pd.Timedelta(hours=8)
+
+
+class CountingStore(DuckDBStore):
+    """Counts aggregate reads."""
+
+    reads = 0
+
+    def query(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        self.reads += 1
+        return super().query(*args, **kwargs)
+
+
+def _env(store: DuckDBStore) -> Env:
+    dashboards = load_dashboards(shipped_dir("dashboards"))
+    return Env(store, load_inventory(), dashboards, lambda: END, auth=Auth(AuthSettings()))
+
+
+def test_a_visit_after_the_warm_up_reads_nothing() -> None:
+    store = CountingStore(":memory:")
+    backfill(Simulator(load_inventory(), seed=3, start=START), store.write, END)
+    env = _env(store)
+    page, _ = env.dashboards.page_for("/")
+    drawn = warm(env)
+    assert drawn == len(page.panels) * len(env.dashboards.settings.periods)
+    read = store.reads
+    for panel in page.panels:
+        ident = {"panel": f"{page.id}/{panel.id}"}
+        if panel.type in GRAPH_TYPES:
+            figure = graph_figure(env, "/", "?period=6h", "light", ident)
+            assert figure["data"] or figure["layout"].get("annotations")
+        else:
+            assert block_children(env, "/", "?period=6h", ident)
+    assert store.reads == read
+    store.close()
+
+
+def test_a_warm_up_stops_between_panels_when_told() -> None:
+    assert warm(_env(DuckDBStore(":memory:")), lambda: False) == 0
+
+
+def test_the_warm_up_runs_at_once_on_the_scheduler() -> None:
+    scheduler = BackgroundScheduler(timezone="UTC")
+    install(scheduler, _env(DuckDBStore(":memory:")))
+    job = scheduler.get_job("dashboard-warm")
+    assert job is not None
+    run: Callable[[], None] = job.func
+    run()  # not started: stops before the first panel
+    assert job.next_run_time is not None
