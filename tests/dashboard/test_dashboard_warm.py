@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import flask
 import pandas as pd
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from greenwatch.dashboard import load_dashboards
+from greenwatch.dashboard import create_app, load_dashboards
 from greenwatch.dashboard._auth import Auth
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._panels import block_children, graph_figure
@@ -18,10 +19,11 @@ from greenwatch.inventory import load_inventory
 from greenwatch.model import shipped_dir
 from greenwatch.service import backfill
 from greenwatch.simulate import Simulator
-from greenwatch.store import DuckDBStore
+from greenwatch.store import DuckDBStore, VictoriaMetricsStore
 
 START = pd.Timestamp("2026-03-02T00:00:00Z")
 END = START + pd.Timedelta(hours=8)
+NOWHERE = "http://127.0.0.1:9"  # never asked: the app reads nothing until a visit
 
 
 class CountingStore(DuckDBStore):
@@ -70,3 +72,13 @@ def test_the_warm_up_runs_at_once_on_the_scheduler() -> None:
     run: Callable[[], None] = job.func
     run()  # not started: stops before the first panel
     assert job.next_run_time is not None
+
+
+def test_only_a_store_that_counts_its_writes_is_drawn_ahead() -> None:
+    """Answers from a store without a write count are kept a minute only: drawing them ahead
+    every few minutes would cost without serving a visit (a VictoriaMetrics store at scale)."""
+    for store, drawn in ((DuckDBStore(":memory:"), True), (VictoriaMetricsStore(NOWHERE), False)):
+        scheduler = BackgroundScheduler(timezone="UTC")
+        create_app(store, load_inventory(), server=flask.Flask("t"), scheduler=scheduler)
+        assert (scheduler.get_job("dashboard-warm") is not None) is drawn
+        store.close()
