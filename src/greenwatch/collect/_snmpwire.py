@@ -135,9 +135,16 @@ def _int_at(data: bytes, at: int) -> tuple[int, int]:
     return int.from_bytes(data[start:end], "big", signed=True), end
 
 
-@lru_cache(maxsize=65536)  # a table's OIDs come back every poll
 def decode_oid(body: bytes) -> str:
-    """A dotted OID from the value octets of an OBJECT IDENTIFIER."""
+    """A dotted OID from the value octets of an OBJECT IDENTIFIER (a table's OIDs come back
+    every poll: short ones are remembered, at most :data:`_OIDS_KEPT` of them)."""
+    return _known_oid(body) if len(body) <= _OID_KEPT_BYTES else _oid_text(body)
+
+
+_OIDS_KEPT, _OID_KEPT_BYTES = 65536, 48  # at most ~10 MiB of remembered OIDs
+
+
+def _oid_text(body: bytes) -> str:
     if not body or body[-1] & 0x80:
         raise WireError("bad OID")
     arcs: list[int] = []
@@ -150,6 +157,9 @@ def decode_oid(body: bytes) -> str:
     first = arcs[0]
     head = [first // 40, first % 40] if first < 80 else [2, first - 80]
     return ".".join(map(str, head + arcs[1:]))
+
+
+_known_oid = lru_cache(maxsize=_OIDS_KEPT)(_oid_text)
 
 
 def _value(tag: int, body: bytes) -> Value:
