@@ -54,7 +54,7 @@ from greenwatch.store._retention import RetentionError
 
 INPUT, SYSTEM = 2, 1
 # Exceptions that are signals between two parts of the code, never shown to a user.
-SIGNALS = {"NvmlUnavailable"}
+SIGNALS = {"NvmlUnavailable", "WireError"}
 TOKEN = TokenInfo("t1", "guian", ("write",), "0" * 64, "2026-06-01", sites=("guian-1",))
 
 

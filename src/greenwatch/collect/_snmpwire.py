@@ -51,7 +51,8 @@ ERRORS = (
 
 
 class WireError(ValueError):
-    """A datagram that is not a well-formed SNMPv2c response."""
+    """A datagram that is not a well-formed SNMPv2c response (a signal to the collector,
+    which reports it as a malformed answer: never shown as such)."""
 
 
 @dataclass(frozen=True)
