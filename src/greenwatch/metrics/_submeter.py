@@ -62,10 +62,11 @@ def submeter_findings(
     reason = np.where(
         no_parent, "parent meter missing", np.where(no_child, "child meter missing", "drift")
     )
-    found["reason"] = reason
     finding = no_parent | no_child | (np.abs(drift) > tolerance)
-    out = pd.DataFrame({k: found[k][finding] for k in FINDING_COLUMNS})
-    return out.astype({"reason": object})  # names, not a string column
+    found["reason"] = pd.Series(reason[finding], dtype=object)  # names, not a string column
+    return pd.DataFrame(
+        {k: found[k] if k == "reason" else found[k][finding] for k in FINDING_COLUMNS}
+    )
 
 
 def _children(table: pd.DataFrame) -> dict[str, Any]:
@@ -113,7 +114,7 @@ def _with_parents(table: pd.DataFrame, sums: dict[str, Any]) -> dict[str, Any]:
     energy = table["energy_j"].to_numpy("float64")
     coverage = table["coverage"].to_numpy("float64")
     rows: dict[tuple[object, object], list[int]] = {}
-    for i, key in enumerate(zip(table["site"].array, table["meter"].array, strict=True)):
+    for i, key in enumerate(zip(table["site"].tolist(), table["meter"].tolist(), strict=True)):
         rows.setdefault(key, []).append(i)
     matches = [rows.get(key, [-1]) for key in zip(sums["site"], sums["parent"], strict=True)]
     group = np.repeat(np.arange(len(matches)), [len(m) for m in matches])
