@@ -147,6 +147,11 @@ def _joined(
     at = np.arange(len(c))
     if p.empty:
         return c[keys].reset_index(drop=True), at, np.full(len(c), -1)
+    if c[keys].equals(p[keys]):  # every meter read both ways (a window of both): no concat
+        key = _sorted_key(c[keys], [True] * len(keys))
+        order = np.argsort(key, kind="stable") if key is not None else np.zeros(0, "int64")
+        if key is not None and not (np.diff(key[order]) == 0).any():
+            return c[keys].iloc[order].reset_index(drop=True), order, order
     both = pd.concat([c[keys], p[keys]], ignore_index=True)
     key = _sorted_key(both, [c[k].dtype == p[k].dtype for k in keys])
     row = _union_rows(key) if key is not None else None
