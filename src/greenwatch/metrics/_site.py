@@ -102,12 +102,12 @@ def meter_energy(counter: pd.DataFrame, power: pd.DataFrame, keys: Sequence[str]
     keys = list(keys)
     c = counter.reindex(columns=[*keys, "increase", "coverage", "resets", "fill_j", "filled_s"])
     p = power.reindex(columns=[*keys, "integral", "coverage"])
-    out, ci, pi = _joined(c, p, keys)
+    key_columns, ci, pi = _joined(c, p, keys)
     has_power = pi >= 0
 
     def taken(frame: pd.DataFrame, at: np.ndarray, column: str) -> np.ndarray:
         # The row's value where it has one on that side, else NaN (as an outer join).
-        values = frame[column].astype("float64").to_numpy()
+        values = frame[column].to_numpy("float64", na_value=np.nan)
         return np.where(at >= 0, values[at] if len(values) else np.nan, np.nan)
 
     increase, coverage_c = taken(c, ci, "increase"), taken(c, ci, "coverage")
@@ -129,37 +129,41 @@ def meter_energy(counter: pd.DataFrame, power: pd.DataFrame, keys: Sequence[str]
         np.where(power_known, _BITS["power"], _BITS[""]),
     )
     resets = np.nan_to_num(taken(c, ci, "resets"), nan=0.0)
-    out["energy_j"] = energy
-    out["coverage"] = np.clip(coverage, 0.0, 1.0)
-    out["provenance"] = _named(bits)
-    out["resets"] = np.where(use_counter, resets, 0).astype("int64")
-    out["filled_s"] = np.where(use_counter, filled, 0.0)
-    return out
+    out: dict[str, object] = {
+        **key_columns,
+        "energy_j": energy,
+        "coverage": np.clip(coverage, 0.0, 1.0),
+        "provenance": _named(bits),
+        "resets": np.where(use_counter, resets, 0).astype("int64"),
+        "filled_s": np.where(use_counter, filled, 0.0),
+    }
+    return pd.DataFrame(out)
 
 
 def _joined(
     c: pd.DataFrame, p: pd.DataFrame, keys: list[str]
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """The keys of a full outer join of counter and power rows, in the order ``pd.merge``
-    gives them, and each row's position in ``c`` and in ``p`` (-1: none there). Without
-    power rows (the common case) the counter rows as they are; where each side's keys are
-    unique and known, in numpy (sorted as the merge sorts them); else the merge itself."""
+) -> tuple[dict[str, pd.Series], np.ndarray, np.ndarray]:
+    """The key columns of a full outer join of counter and power rows, in the order
+    ``pd.merge`` gives them, and each row's position in ``c`` and in ``p`` (-1: none there).
+    Without power rows (the common case) the counter rows as they are; where each side's keys
+    are unique and known, in numpy (sorted as the merge sorts them); else the merge itself.
+    Columns are read one by one: taking a list of them copies them all."""
     at = np.arange(len(c))
     if p.empty:
-        return c[keys].reset_index(drop=True), at, np.full(len(c), -1)
-    if c[keys].equals(p[keys]):  # every meter read both ways (a window of both): no concat
-        key = _sorted_key(c[keys], [True] * len(keys))
-        order = np.argsort(key, kind="stable") if key is not None else np.zeros(0, "int64")
+        return {k: c[k].reset_index(drop=True) for k in keys}, at, np.full(len(c), -1)
+    if all(c[k].equals(p[k]) for k in keys):  # every meter read both ways: no concat
+        key = _sorted_key([c[k] for k in keys], [True] * len(keys))
+        order = np.argsort(key, kind="stable") if key is not None else at
         if key is not None and not (np.diff(key[order]) == 0).any():
-            return c[keys].iloc[order].reset_index(drop=True), order, order
-    both = pd.concat([c[keys], p[keys]], ignore_index=True)
+            return {k: _taken(c[k], order) for k in keys}, order, order
+    both = [pd.concat([c[k], p[k]], ignore_index=True) for k in keys]
     key = _sorted_key(both, [c[k].dtype == p[k].dtype for k in keys])
     row = _union_rows(key) if key is not None else None
     if row is None or _repeats(row[: len(c)]) or _repeats(row[len(c) :]):
         sides = [c[keys].assign(_c=at), p[keys].assign(_p=np.arange(len(p)))]
         merged = sides[0].merge(sides[1], on=keys, how="outer")
         return (
-            merged[keys],
+            {k: merged[k] for k in keys},
             merged["_c"].fillna(-1).to_numpy("int64"),
             merged["_p"].fillna(-1).to_numpy("int64"),
         )
@@ -168,15 +172,20 @@ def _joined(
     ci[row[: len(c)]] = at
     pi[row[len(c) :]] = np.arange(len(p))
     first = np.where(ci >= 0, ci, len(c) + pi)
-    return both.iloc[first].reset_index(drop=True), ci, pi
+    return {k: _taken(column, first) for k, column in zip(keys, both, strict=True)}, ci, pi
 
 
-def _sorted_key(keys: pd.DataFrame, alike: list[bool]) -> np.ndarray | None:
+def _taken(column: pd.Series, rows: np.ndarray) -> pd.Series:
+    """These rows of a column, of its dtype (objects stay objects), indexed from 0."""
+    return pd.Series(column.array.take(rows), dtype=column.dtype)
+
+
+def _sorted_key(columns: list[pd.Series], alike: list[bool]) -> np.ndarray | None:
     """One integer per row ordered as the rows' keys sort (column by column); None where
     a key is missing or a column's dtype differs between the sides (``alike``)."""
-    combined = np.zeros(len(keys), dtype="int64")
-    for column, same in zip(keys.columns, alike, strict=True):
-        codes, uniques = pd.factorize(keys[column], sort=True)
+    combined = np.zeros(len(columns[0]) if columns else 0, dtype="int64")
+    for column, same in zip(columns, alike, strict=True):
+        codes, uniques = pd.factorize(column, sort=True)
         if not same or (codes < 0).any():
             return None
         combined = combined * len(uniques) + codes
