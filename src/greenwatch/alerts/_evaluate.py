@@ -300,7 +300,13 @@ class _Run:
         on = list(div.join_on) if div.join_on else [c for c in present if c in other.labels.columns]
         if not on or table.labels.empty or other.labels.empty:
             return np.full(len(table.labels), np.nan)
-        right = other.labels[on].assign(_den=other.values[div.agg]).dropna(subset=["_den"])
+        values = other.values[div.agg]
+        sources = (table.labels, other.labels)
+        key = ("joined", id(table.labels), id(other.labels), tuple(on))
+        rows = self.ev._kept.get(key, sources, lambda: _joined_rows(*sources, on))
+        if rows is not None:  # each divisor series' row, kept while both label tables are
+            return np.where(rows >= 0, values[rows], np.nan)  # -1 indexes a row, masked
+        right = other.labels[on].assign(_den=values).dropna(subset=["_den"])
         right = right.drop_duplicates(subset=on, keep="last")
         left = table.labels[on].reset_index(drop=True)
         den: F64 = left.merge(right, on=on, how="left")["_den"].to_numpy(dtype=np.float64)
@@ -411,6 +417,17 @@ class _Run:
     def _raw_labels(self, metric: str) -> pd.DataFrame:
         raw = self._raw.get(metric)
         return raw.labels if raw is not None else pd.DataFrame()
+
+
+def _joined_rows(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> np.ndarray | None:
+    """Each ``left`` row's row in ``right`` with the same ``on`` labels (-1: none), where
+    those are unique in ``right``; None where a divisor's labels repeat (which one divides
+    then depends on its values)."""
+    if right.duplicated(subset=on).any():
+        return None
+    rows = right[on].assign(_row=np.arange(len(right)))
+    joined = left[on].reset_index(drop=True).merge(rows, on=on, how="left")["_row"]
+    return np.asarray(joined.fillna(-1).to_numpy(dtype=np.int64))
 
 
 @lru_cache(maxsize=256)

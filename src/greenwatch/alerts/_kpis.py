@@ -45,6 +45,8 @@ from greenwatch.metrics import (
 from greenwatch.model import format_duration
 
 TableFn = Callable[[str, timedelta], Table]
+# A label table's site and label columns as strings and its (site, label) pairs numbered.
+Keyed = tuple[pd.api.extensions.ExtensionArray, pd.api.extensions.ExtensionArray, np.ndarray]
 Total = tuple[float, float]  # (value, coverage)
 Figure = tuple[dict[str, str], dict[str, str], float, float, float | None]
 MISSING: Total = (math.nan, 0.0)
@@ -71,32 +73,45 @@ _NONE = Table(
 
 
 def _per_label(
-    table: Table, label: str, *, scale: bool = False, agg: str = "increase"
+    table: Table, label: str, keyed: Keyed | None, *, scale: bool = False, agg: str = "increase"
 ) -> pd.DataFrame:
-    """``agg`` (as ``value``) and coverage by site and ``label``, summed over other labels.
+    """``agg`` (as ``value``) and coverage by site and ``label``, summed over other labels;
+    ``keyed``: :func:`_keyed` of the table's labels.
 
     With ``scale``, each value is divided by its coverage: the total over the whole window
     at the rate its covered part shows. Two meters with different gaps then compare like with
     like in a ratio (PUE of a window where the facility meter missed 5 minutes is not 8 %
     low); the coverage still says how much of the window evidences it.
     """
-    labels = table.labels
-    if labels.empty or "site" not in labels.columns:
+    if keyed is None:
         return pd.DataFrame(columns=["site", label, "value", "coverage"])
-    keys = labels[label] if label in labels.columns else pd.Series("", index=labels.index)
-    frame = pd.DataFrame(
-        {
-            "site": labels["site"].astype(str),
-            label: keys.astype(object).where(keys.notna(), "").astype(str),
-            "value": table.values[agg],
-            "coverage": table.values["coverage"],
-        }
-    ).dropna(subset=["value"])
+    site, key, pair = keyed
+    value = np.asarray(table.values[agg], dtype="float64")
+    coverage = np.asarray(table.values["coverage"], dtype="float64")
+    rows = np.flatnonzero(~np.isnan(value))
     if scale:
-        frame["value"] = frame["value"] / frame["coverage"].where(frame["coverage"] > 0)
-    if len(frame) and not frame.duplicated(["site", label]).any():
+        value = value / np.where(coverage > 0, coverage, np.nan)
+    columns = {"site": site[rows], label: key[rows], "value": value[rows]}
+    frame = pd.DataFrame(columns | {"coverage": coverage[rows]})
+    if len(rows) and np.bincount(pair[rows]).max() == 1:
         return _one_per_group(frame)
     return _summed(frame, label)
+
+
+def _keyed(labels: pd.DataFrame, label: str) -> Keyed | None:
+    """The site and ``label`` columns of a label table as strings ('' for a missing label)
+    and each row's (site, label) pair numbered; None where the table has no site. Computed
+    once per label table: its series stay while the store's do."""
+    if labels.empty or "site" not in labels.columns:
+        return None
+    keys = labels[label] if label in labels.columns else pd.Series("", index=labels.index)
+    site = labels["site"].astype(str)
+    key = keys.astype(object).where(keys.notna(), "").astype(str)
+    pair = np.zeros(len(labels), dtype="int64")
+    for column in (site, key):  # a missing site is one value, as duplicated() counts it
+        codes, uniques = pd.factorize(column, use_na_sentinel=False)
+        pair = pair * len(uniques) + codes
+    return site.array, key.array, pd.factorize(pair)[0]
 
 
 def _summed(frame: pd.DataFrame, label: str) -> pd.DataFrame:
@@ -229,7 +244,18 @@ class KpiEvaluator:
         """:func:`_per_label` of a table, once per table (KPI and sub-meter rules share the
         energy per meter)."""
         key = ("labelled", id(table), label, scale, agg)
-        return self._kept.get(key, (table,), lambda: _per_label(table, label, scale=scale, agg=agg))
+        return self._kept.get(
+            key,
+            (table,),
+            lambda: _per_label(table, label, self._keyed(table, label), scale=scale, agg=agg),
+        )
+
+    def _keyed(self, table: Table, label: str) -> Keyed | None:
+        """:func:`_keyed` of a table's labels, kept while they are the same table."""
+        labels = table.labels
+        return self._kept.get(
+            ("keyed", id(labels), label), (labels,), lambda: _keyed(labels, label)
+        )
 
     def _end(self, window: timedelta) -> pd.Timestamp:
         return self.now if pd.Timedelta(window) <= RAW_LIMIT else self.hour
@@ -264,17 +290,19 @@ class KpiEvaluator:
         if scale and energy is not _NONE and power_w is not _NONE:
             # A reset pair covered by power counts its energy, not the counter's restart.
             fills = _reset_fills(energy, power_w, span)
-            counter = counter.merge(fills, on=["site", "meter"], how="left")
-            counter["fill_j"] = counter["fill_j"] / counter["coverage"].where(
-                counter["coverage"] > 0
-            )
+            if len(fills):  # without (most windows), meter_energy fills nothing alike
+                counter = counter.merge(fills, on=["site", "meter"], how="left")
+                counter["fill_j"] = counter["fill_j"] / counter["coverage"].where(
+                    counter["coverage"] > 0
+                )
         totals = site_energy_totals(
             meter_energy(counter, power, ["site", "meter"]),
             self._sites,
             water=read(water, "meter"),
             green=read(green, "instrument"),
         )
-        return self._sites_meta.merge(totals, on="site")
+        # One row per inventory site in its order, as _sites_meta: side by side, no join.
+        return pd.concat([self._sites_meta, totals.drop(columns="site")], axis=1)
 
     def kpi_rule(self, rule: KpiRule, table: TableFn) -> list[Outcome]:
         """The rule's outcome and its data-quality companion's."""
@@ -329,7 +357,9 @@ class KpiEvaluator:
 
     def _per_site(self, totals: pd.DataFrame, kpi: str) -> list[Figure]:
         out: list[Figure] = []
-        for row in totals.to_dict("records"):
+        columns = totals.to_dict("list")  # a list per column: cheaper than a dict per row
+        for values in zip(*columns.values(), strict=True):
+            row = dict(zip(columns, values, strict=True))
             k = _site_kpi(row, kpi)
             site = str(row["site"])
             attrs = {a: str(row[a]) for a in ("site", "hub", "region", "kind", "province")}

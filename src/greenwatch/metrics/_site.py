@@ -17,7 +17,6 @@ meter with neither has no energy: NaN (no data is null, never zero), coverage 0.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -80,17 +79,6 @@ def provenance_by(names: pd.Series, by: pd.Series) -> pd.Series:
     return pd.Series(_named(either), index=uniques, dtype=object)
 
 
-def _flags(bits: pd.Series) -> dict[str, pd.Series]:
-    """Provenance bits as two columns, each maximised per group by :func:`_either`."""
-    return {"counter": bits & 1, "power": bits & 2}
-
-
-def _either(grouped: pd.api.typing.DataFrameGroupBy[Any, Any]) -> pd.Series:
-    """Bitwise OR of provenance bits per group of rows with :func:`_flags` columns."""
-    either = grouped[["counter", "power"]].max()
-    return either["counter"] | either["power"]
-
-
 def _per_site(site: pd.Series, table: pd.Series) -> np.ndarray:
     """``table`` (indexed by site) looked up for each row of ``site``, NaN where absent: one
     lookup per distinct site, not per row."""
@@ -113,45 +101,108 @@ def meter_energy(counter: pd.DataFrame, power: pd.DataFrame, keys: Sequence[str]
     """
     keys = list(keys)
     c = counter.reindex(columns=[*keys, "increase", "coverage", "resets", "fill_j", "filled_s"])
-    c = c.assign(
-        resets=c["resets"].fillna(0).astype("int64"),
-        fill_j=c["fill_j"].fillna(0.0).astype("float64"),
-        filled_s=c["filled_s"].fillna(0.0).astype("float64"),
-        coverage=c["coverage"].fillna(0.0).astype("float64"),
-    )
     p = power.reindex(columns=[*keys, "integral", "coverage"])
-    if p.empty:  # the common case: every meter has a counter; no join needed
-        both = c.rename(columns={"coverage": "coverage_c"}).assign(
-            integral=np.nan, coverage_p=np.nan, _merge="left_only"
-        )
-    else:
-        both = c.merge(p, on=keys, how="outer", suffixes=("_c", "_p"), indicator=True)
-    has_counter = both["_merge"] != "right_only"
-    has_power = both["_merge"] != "left_only"
-    increase = both["increase"].astype("float64")
-    evidence = (both["coverage_c"] > 0) | (increase.fillna(0.0) != 0.0)
-    use_counter = has_counter & (evidence | ~has_power)
-    counter_j = increase + both["fill_j"].fillna(0.0)
+    key_columns, ci, pi = _joined(c, p, keys)
+    has_power = pi >= 0
+
+    def taken(frame: pd.DataFrame, at: np.ndarray, column: str) -> np.ndarray:
+        # The row's value where it has one on that side, else NaN (as an outer join).
+        values = frame[column].to_numpy("float64", na_value=np.nan)
+        return np.where(at >= 0, values[at] if len(values) else np.nan, np.nan)
+
+    increase, coverage_c = taken(c, ci, "increase"), taken(c, ci, "coverage")
+    coverage_c = np.where(ci >= 0, np.nan_to_num(coverage_c, nan=0.0), np.nan)
+    evidence = (coverage_c > 0) | (np.nan_to_num(increase, nan=0.0) != 0.0)
+    use_counter = (ci >= 0) & (evidence | ~has_power)
+    counter_j = increase + np.nan_to_num(taken(c, ci, "fill_j"), nan=0.0)
     counter_known = use_counter & evidence
-    power_cov = both["coverage_p"].fillna(0.0).astype("float64")
+    power_cov = np.nan_to_num(taken(p, pi, "coverage"), nan=0.0)
     power_known = ~use_counter & (power_cov > 0)
     energy = np.where(
-        counter_known, counter_j, np.where(power_known, both["integral"], np.nan)
-    ).astype("float64")
-    coverage = np.where(use_counter, both["coverage_c"].fillna(0.0), power_cov).astype("float64")
-    filled = both["filled_s"].fillna(0.0).astype("float64")
+        counter_known, counter_j, np.where(power_known, taken(p, pi, "integral"), np.nan)
+    )
+    coverage = np.where(use_counter, np.nan_to_num(coverage_c, nan=0.0), power_cov)
+    filled = np.nan_to_num(taken(c, ci, "filled_s"), nan=0.0)
     bits = np.where(
         counter_known,
         np.where(filled > 0, _BITS["mixed"], _BITS["counter"]),
         np.where(power_known, _BITS["power"], _BITS[""]),
     )
-    out = both[keys].copy()
-    out["energy_j"] = energy
-    out["coverage"] = np.clip(coverage, 0.0, 1.0)
-    out["provenance"] = _named(bits)
-    out["resets"] = np.where(use_counter, both["resets"].fillna(0), 0).astype("int64")
-    out["filled_s"] = np.where(use_counter, filled, 0.0)
-    return out.reset_index(drop=True)
+    resets = np.nan_to_num(taken(c, ci, "resets"), nan=0.0)
+    out: dict[str, object] = {
+        **key_columns,
+        "energy_j": energy,
+        "coverage": np.clip(coverage, 0.0, 1.0),
+        "provenance": _named(bits),
+        "resets": np.where(use_counter, resets, 0).astype("int64"),
+        "filled_s": np.where(use_counter, filled, 0.0),
+    }
+    return pd.DataFrame(out)
+
+
+def _joined(
+    c: pd.DataFrame, p: pd.DataFrame, keys: list[str]
+) -> tuple[dict[str, pd.Series], np.ndarray, np.ndarray]:
+    """The key columns of a full outer join of counter and power rows, in the order
+    ``pd.merge`` gives them, and each row's position in ``c`` and in ``p`` (-1: none there).
+    Without power rows (the common case) the counter rows as they are; where each side's keys
+    are unique and known, in numpy (sorted as the merge sorts them); else the merge itself.
+    Columns are read one by one: taking a list of them copies them all."""
+    at = np.arange(len(c))
+    if p.empty:
+        return {k: c[k].reset_index(drop=True) for k in keys}, at, np.full(len(c), -1)
+    if all(c[k].equals(p[k]) for k in keys):  # every meter read both ways: no concat
+        key = _sorted_key([c[k] for k in keys], [True] * len(keys))
+        order = np.argsort(key, kind="stable") if key is not None else at
+        if key is not None and not (np.diff(key[order]) == 0).any():
+            return {k: _taken(c[k], order) for k in keys}, order, order
+    both = [pd.concat([c[k], p[k]], ignore_index=True) for k in keys]
+    key = _sorted_key(both, [c[k].dtype == p[k].dtype for k in keys])
+    row = _union_rows(key) if key is not None else None
+    if row is None or _repeats(row[: len(c)]) or _repeats(row[len(c) :]):
+        sides = [c[keys].assign(_c=at), p[keys].assign(_p=np.arange(len(p)))]
+        merged = sides[0].merge(sides[1], on=keys, how="outer")
+        return (
+            {k: merged[k] for k in keys},
+            merged["_c"].fillna(-1).to_numpy("int64"),
+            merged["_p"].fillna(-1).to_numpy("int64"),
+        )
+    size = int(row.max(initial=-1)) + 1
+    ci, pi = np.full(size, -1), np.full(size, -1)
+    ci[row[: len(c)]] = at
+    pi[row[len(c) :]] = np.arange(len(p))
+    first = np.where(ci >= 0, ci, len(c) + pi)
+    return {k: _taken(column, first) for k, column in zip(keys, both, strict=True)}, ci, pi
+
+
+def _taken(column: pd.Series, rows: np.ndarray) -> pd.Series:
+    """These rows of a column, of its dtype (objects stay objects), indexed from 0."""
+    return pd.Series(column.array.take(rows), dtype=column.dtype)
+
+
+def _sorted_key(columns: list[pd.Series], alike: list[bool]) -> np.ndarray | None:
+    """One integer per row ordered as the rows' keys sort (column by column); None where
+    a key is missing or a column's dtype differs between the sides (``alike``)."""
+    combined = np.zeros(len(columns[0]) if columns else 0, dtype="int64")
+    for column, same in zip(columns, alike, strict=True):
+        codes, uniques = pd.factorize(column, sort=True)
+        if not same or (codes < 0).any():
+            return None
+        combined = combined * len(uniques) + codes
+    return combined
+
+
+def _union_rows(key: np.ndarray) -> np.ndarray:
+    """Each row's place among the distinct keys in sorted order."""
+    order = np.argsort(key, kind="stable")
+    rises = np.diff(key[order], prepend=-1) != 0  # keys are >= 0
+    row = np.empty(len(key), dtype="int64")
+    row[order] = np.cumsum(rises) - 1
+    return row
+
+
+def _repeats(row: np.ndarray) -> bool:
+    return bool(len(row) and np.bincount(row).max() > 1)
 
 
 # Meters site totals read: facility, each category's IT meter, cooling.
@@ -168,27 +219,68 @@ def meter_columns(
     ``energy``: :func:`meter_energy` rows with a ``meter`` key. This is the part of
     :func:`site_energy_totals` that does not depend on the inventory; per hour it is what a
     store may keep (greenwatch.query), and :func:`totals_from_meters` finishes the totals.
+    Rows come in order of first appearance of their keys; a row with a missing key counts
+    nowhere. Computed in numpy over (keys, meter) cells: these frames are small and many.
     """
-    keys = list(keys)
-    rows = energy[energy["meter"].isin(meters)]
-    flagged = rows[[*keys, "meter", "energy_j", "coverage"]].assign(
-        **_flags(_bits(rows["provenance"]))
-    )
-    g = flagged.groupby([*keys, "meter"], sort=False)
-    parts = pd.DataFrame(
-        {"j": g["energy_j"].sum(min_count=1), "coverage": g["coverage"].min(), "bits": _either(g)}
-    )
-    if len(parts):
-        wide = parts.unstack("meter", sort=False)
-    else:
-        empty = pd.MultiIndex.from_arrays([rows[k].iloc[0:0] for k in keys], names=keys)
-        wide = pd.DataFrame(index=empty)
-    out = pd.DataFrame(index=wide.index)
-    for m in meters:
-        for what in ("j", "coverage", "bits"):
-            found = (what, m) in wide.columns
-            out[f"{m}_{what}"] = wide[(what, m)].astype("float64") if found else np.nan
-    return out.reset_index()
+    keys, meters = list(keys), list(meters)
+    slot = _slots(energy["meter"], meters)
+    group = _groups([energy[k] for k in keys], slot >= 0)
+    at = np.flatnonzero(group >= 0)
+    # Groups are numbered in order of first appearance: a group's first row is where the
+    # running maximum of the numbers rises.
+    rises = np.diff(np.maximum.accumulate(group[at]), prepend=-1) > 0
+    cell = group[at] * len(meters) + slot[at]
+    size = int(rises.sum()) * len(meters)
+    counts = np.bincount(cell, minlength=size)
+    least = np.full(size, np.inf)
+    np.fmin.at(least, cell, energy["coverage"].to_numpy("float64")[at])  # NaN counts nowhere
+    bits = np.zeros(size, dtype="int64")
+    np.bitwise_or.at(bits, cell, _bits(energy["provenance"]).to_numpy()[at])
+    j = energy["energy_j"].to_numpy("float64")[at]
+    figures = {
+        "j": _cell_sums(j, cell, size, several=bool(counts.max(initial=0) > 1)),
+        "coverage": np.where(least < np.inf, least, np.nan),
+        "bits": np.where(counts > 0, bits, np.nan),
+    }
+    out = {k: energy[k].iloc[at[rises]].array for k in keys}
+    for i, m in enumerate(meters):
+        for what, values in figures.items():
+            out[f"{m}_{what}"] = values.reshape(-1, len(meters))[:, i]
+    return pd.DataFrame(out)
+
+
+def _slots(meter: pd.Series, meters: list[str]) -> np.ndarray:
+    """Each row's position in ``meters`` (-1: none of them), one lookup per distinct name."""
+    codes, uniques = pd.factorize(meter)
+    where = {m: i for i, m in enumerate(meters)}
+    table = np.array([*(where.get(u, -1) for u in uniques), -1], dtype="int64")
+    return np.asarray(table[codes])  # code -1 (missing meter): the last, -1
+
+
+def _groups(columns: list[pd.Series], kept: np.ndarray) -> np.ndarray:
+    """Each ``kept`` row's group of key values, numbered in order of first appearance; -1
+    for the other rows and where a key is missing (such a row counts nowhere, as in a
+    groupby)."""
+    combined, counted = np.zeros(len(kept), dtype="int64"), kept.copy()
+    for column in columns:
+        codes, uniques = pd.factorize(column)
+        counted &= codes >= 0
+        combined = combined * (len(uniques) + 1) + codes + 1
+    out = np.full(len(kept), -1, dtype="int64")
+    out[counted] = pd.factorize(combined[counted])[0]
+    return out
+
+
+def _cell_sums(values: np.ndarray, cell: np.ndarray, size: int, *, several: bool) -> np.ndarray:
+    """Sum of the known ``values`` per cell, NaN where none is known (``sum(min_count=1)``);
+    pandas' own sum where a cell has ``several`` rows, so that the sums are its to the bit."""
+    if several:
+        sums = pd.Series(values).groupby(cell).sum(min_count=1)
+        return np.asarray(sums.reindex(range(size)).to_numpy("float64"))
+    known = ~np.isnan(values)
+    out = np.full(size, np.nan)
+    out[cell[known]] = values[known]
+    return out
 
 
 def site_energy_totals(

@@ -7,6 +7,9 @@ within metering accuracy and unmetered losses. Drift beyond a tolerance is a fin
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pandas as pd
 
 DEFAULT_TOLERANCE = 0.02
@@ -46,26 +49,78 @@ def submeter_findings(
         coverage=meters["coverage"] if "coverage" in meters.columns else 1.0,
         energy_j=meters["energy_j"].astype(float),
     )
-    children = table[table["parent"].notna() & (table["parent"] != "")]
-    sums = children.groupby(["site", "parent"], sort=True).agg(
-        children_j=("energy_j", lambda e: e.sum(min_count=len(e))),
-        children=("meter", "count"),
-        children_coverage=("coverage", "min"),
+    found = _with_parents(table, _children(table))
+    parent_j = found["parent_j"]
+    no_parent = ~(parent_j > 0)
+    no_child = np.isnan(found["children_j"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drift = np.where(no_parent, np.nan, (found["children_j"] - parent_j) / parent_j)
+    found["drift_ratio"] = drift
+    found["tolerance"] = np.full(len(parent_j), float(tolerance))
+    # The least coverage of the parent and its children (NaN only where both are).
+    found["coverage"] = np.fmin(found.pop("parent_coverage"), found.pop("children_coverage"))
+    reason = np.where(
+        no_parent, "parent meter missing", np.where(no_child, "child meter missing", "drift")
     )
-    parents = table.set_index(["site", "meter"])[["energy_j", "coverage"]]
-    parents.index = parents.index.set_names(["site", "parent"])
-    joined = sums.join(parents, how="left").reset_index()
-    no_parent = ~(joined["energy_j"] > 0)
-    no_child = joined["children_j"].isna()
-    drift = ((joined["children_j"] - joined["energy_j"]) / joined["energy_j"]).where(~no_parent)
-    reason = pd.Series("drift", index=joined.index, dtype=object)
-    reason = reason.mask(no_child, "child meter missing").mask(no_parent, "parent meter missing")
-    joined = joined.assign(
-        parent_j=joined["energy_j"],
-        drift_ratio=drift,
-        tolerance=tolerance,
-        coverage=pd.concat([joined["coverage"], joined["children_coverage"]], axis=1).min(axis=1),
-        reason=reason,
+    finding = no_parent | no_child | (np.abs(drift) > tolerance)
+    found["reason"] = pd.Series(reason[finding], dtype=object)  # names, not a string column
+    return pd.DataFrame(
+        {k: found[k] if k == "reason" else found[k][finding] for k in FINDING_COLUMNS}
     )
-    finding = no_parent | no_child | (drift.abs() > tolerance)
-    return joined.loc[finding, list(FINDING_COLUMNS)].reset_index(drop=True)
+
+
+def _children(table: pd.DataFrame) -> dict[str, Any]:
+    """Per (site, parent) with children, sorted by both: the children's summed energy (NaN
+    where any is unknown), count (of named meters) and least coverage. In numpy over the
+    rows sorted by group; each group's sum is the very sum pandas makes of its values."""
+    rows = table[table["parent"].notna() & (table["parent"] != "")]
+    group, known = np.zeros(len(rows), dtype="int64"), np.ones(len(rows), dtype=bool)
+    for column in ("site", "parent"):
+        codes, uniques = pd.factorize(rows[column], sort=True)
+        known &= codes >= 0
+        group = group * len(uniques) + codes
+    at = np.flatnonzero(known)[np.argsort(group[known], kind="stable")]
+    starts = np.flatnonzero(np.diff(group[at], prepend=-1) != 0)
+    ends = np.append(starts[1:], len(at)) if len(at) else starts
+    energy = rows["energy_j"].to_numpy("float64")[at]
+    named = rows["meter"].notna().to_numpy()[at].astype("int64")
+    coverage = rows["coverage"].to_numpy("float64")[at]
+    some = len(at) > 0  # reduceat needs a row
+    return {
+        "site": _keys(rows["site"], at[starts]),
+        "parent": _keys(rows["parent"], at[starts]),
+        "children_j": np.array(
+            [energy[i:j].sum() for i, j in zip(starts, ends, strict=True)], dtype="float64"
+        ),
+        "children": np.add.reduceat(named, starts) if some else np.zeros(0, "int64"),
+        "children_coverage": np.fmin.reduceat(coverage, starts) if some else np.zeros(0),
+    }
+
+
+def _keys(column: pd.Series, at: np.ndarray) -> pd.Index:
+    """The groups' values of a key column, typed as a groupby types them: strings held as
+    objects become a string column where any key is known."""
+    taken = column.iloc[at]
+    strings = column.dtype == object and column.notna().any()
+    named = strings and all(isinstance(v, str) for v in taken)
+    keys: pd.Index = pd.Index(taken, dtype="str" if named else None)
+    return keys
+
+
+def _with_parents(table: pd.DataFrame, sums: dict[str, Any]) -> dict[str, Any]:
+    """``sums`` with each parent's own energy and coverage (the rows whose site and meter
+    are the group's; NaN where none is, a group repeated where several are), as a left
+    join of the parents' rows."""
+    energy = table["energy_j"].to_numpy("float64")
+    coverage = table["coverage"].to_numpy("float64")
+    rows: dict[tuple[object, object], list[int]] = {}
+    for i, key in enumerate(zip(table["site"].tolist(), table["meter"].tolist(), strict=True)):
+        rows.setdefault(key, []).append(i)
+    matches = [rows.get(key, [-1]) for key in zip(sums["site"], sums["parent"], strict=True)]
+    group = np.repeat(np.arange(len(matches)), [len(m) for m in matches])
+    found = np.array([i for m in matches for i in m], dtype="int64")
+    out = {name: values[group] for name, values in sums.items()}
+    # A group's rows come from the table: -1 (no parent row) indexes a row, masked here.
+    out["parent_j"] = np.where(found >= 0, energy[found], np.nan)
+    out["parent_coverage"] = np.where(found >= 0, coverage[found], np.nan)
+    return out
