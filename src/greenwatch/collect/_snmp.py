@@ -317,6 +317,7 @@ class SnmpCollector(Collector):
             host, port = self._address
             timeout = self.target.timeout_s / (self.retries + 1)
             self._client = BulkClient(host, port, community, timeout, self.retries)
+        self._client.community = community  # a rotated secret is sent from the next poll on
         try:
             answer = self._client.bulk(oids, self.spec.max_repetitions)
         except TimeoutError as exc:
