@@ -180,16 +180,28 @@ def _taken(column: pd.Series, rows: np.ndarray) -> pd.Series:
     return pd.Series(column.array.take(rows), dtype=column.dtype)
 
 
+def key_codes(
+    columns: Sequence[pd.Series], rows: int, *, sort: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per row (of ``rows``) for its key values (ordered as the keys sort,
+    column by column, with ``sort``) and which rows have every key; a missing key's row gets
+    a meaningless integer."""
+    combined = np.zeros(rows, dtype="int64")
+    known = np.ones(rows, dtype=bool)
+    for column in columns:
+        codes, uniques = pd.factorize(column, sort=sort)
+        known &= codes >= 0
+        combined = combined * len(uniques) + codes
+    return combined, known
+
+
 def _sorted_key(columns: list[pd.Series], alike: list[bool]) -> np.ndarray | None:
     """One integer per row ordered as the rows' keys sort (column by column); None where
     a key is missing or a column's dtype differs between the sides (``alike``)."""
-    combined = np.zeros(len(columns[0]) if columns else 0, dtype="int64")
-    for column, same in zip(columns, alike, strict=True):
-        codes, uniques = pd.factorize(column, sort=True)
-        if not same or (codes < 0).any():
-            return None
-        combined = combined * len(uniques) + codes
-    return combined
+    if not all(alike):
+        return None
+    combined, known = key_codes(columns, len(columns[0]) if columns else 0, sort=True)
+    return combined if known.all() else None
 
 
 def _union_rows(key: np.ndarray) -> np.ndarray:
@@ -261,11 +273,8 @@ def _groups(columns: list[pd.Series], kept: np.ndarray) -> np.ndarray:
     """Each ``kept`` row's group of key values, numbered in order of first appearance; -1
     for the other rows and where a key is missing (such a row counts nowhere, as in a
     groupby)."""
-    combined, counted = np.zeros(len(kept), dtype="int64"), kept.copy()
-    for column in columns:
-        codes, uniques = pd.factorize(column)
-        counted &= codes >= 0
-        combined = combined * (len(uniques) + 1) + codes + 1
+    combined, known = key_codes(columns, len(kept), sort=False)
+    counted = kept & known
     out = np.full(len(kept), -1, dtype="int64")
     out[counted] = pd.factorize(combined[counted])[0]
     return out

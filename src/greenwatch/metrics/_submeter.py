@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from greenwatch.metrics._site import key_codes
+
 DEFAULT_TOLERANCE = 0.02
 FINDING_COLUMNS = (
     "site",
@@ -74,11 +76,7 @@ def _children(table: pd.DataFrame) -> dict[str, Any]:
     where any is unknown), count (of named meters) and least coverage. In numpy over the
     rows sorted by group; each group's sum is the very sum pandas makes of its values."""
     rows = table[table["parent"].notna() & (table["parent"] != "")]
-    group, known = np.zeros(len(rows), dtype="int64"), np.ones(len(rows), dtype=bool)
-    for column in ("site", "parent"):
-        codes, uniques = pd.factorize(rows[column], sort=True)
-        known &= codes >= 0
-        group = group * len(uniques) + codes
+    group, known = key_codes([rows["site"], rows["parent"]], len(rows), sort=True)
     at = np.flatnonzero(known)[np.argsort(group[known], kind="stable")]
     starts = np.flatnonzero(np.diff(group[at], prepend=-1) != 0)
     ends = np.append(starts[1:], len(at)) if len(at) else starts
