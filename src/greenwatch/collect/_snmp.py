@@ -281,8 +281,8 @@ class SnmpCollector(Collector):
         secret = reveal(creds.community, self.target.name) if creds.community else "public"
         return secret.encode()
 
-    async def _engine_bulk(self, oids: list[str]) -> list[tuple[str, Any]]:
-        """One GETBULK through pysnmp (v3), on the kept engine."""
+    async def _engine_bulk(self, auth: Any, oids: list[str]) -> list[tuple[str, Any]]:
+        """One GETBULK through pysnmp (v3, ``auth`` the USM user), on the kept engine."""
         snmp = _pysnmp()
         if self._engine is None:
             engine = snmp.SnmpEngine()
@@ -295,7 +295,7 @@ class SnmpCollector(Collector):
             self._engine = engine
         indication, status, _, table = await snmp.bulk_cmd(
             self._engine,
-            self._auth(),
+            auth,
             self._transport,
             snmp.ContextData(),
             0,
@@ -341,9 +341,9 @@ class SnmpCollector(Collector):
                     return _walk_columns(columns, lambda oids: self._wire_bulk(community, oids))
                 if self._loop is None:
                     self._loop = asyncio.new_event_loop()
-                loop = self._loop
+                loop, auth = self._loop, self._auth()  # the user's keys revealed once a poll
                 return _walk_columns(
-                    columns, lambda oids: loop.run_until_complete(self._engine_bulk(oids))
+                    columns, lambda oids: loop.run_until_complete(self._engine_bulk(auth, oids))
                 )
             except BaseException:
                 self._drop()
