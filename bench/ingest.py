@@ -45,6 +45,7 @@ from greenwatch.ingest import (
 )
 from greenwatch.ingest._mapping import to_batch
 from greenwatch.inventory import load_inventory
+from greenwatch.model import validate_batch
 from greenwatch.service._tokens import TokenStore
 from greenwatch.simulate import Simulator
 from greenwatch.store import DuckDBStore
@@ -158,6 +159,60 @@ def boundary_share(batches: list[bytes]) -> None:
     )
 
 
+def stage_costs(batches: list[bytes]) -> None:
+    """CPU per request of each stage of a push, in process, over consecutive requests (the
+    store a DuckDB file as ``serve`` keeps it): where the time goes, and the rate each stage
+    alone would allow on one core. The store write is the part a write-ahead log with a
+    background merger would take off the request."""
+    mapper = Mapper(default_profiles())
+    boundary = Boundary(InventorySites(load_inventory()))
+    now = pd.Timestamp.now(tz="UTC")
+    cpu = dict.fromkeys(("parse", "map", "boundary", "validate", "store write"), 0.0)
+    lines = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        store = DuckDBStore(Path(tmp) / "stages.duckdb")
+        for body in batches:
+            clock = time.process_time()
+            parsed = parse_lines(body.decode("utf-8"), "ns", 0)
+            rows = parsed.rows.rename(columns={"line": "ref"})
+            result = to_batch(mapper, "influx", parsed.series, rows, None)
+            after_map = time.process_time()
+            checked = boundary.check(result.batch, result.refs, now)
+            after_check = time.process_time()
+            batch = validate_batch(checked.batch)
+            after_validate = time.process_time()
+            store.write(batch)
+            end = time.process_time()
+            lines += len(batch)
+            # parsing and mapping split by a second parse (the first also warms caches)
+            t0 = time.process_time()
+            parse_lines(body.decode("utf-8"), "ns", 0)
+            parse_s = time.process_time() - t0
+            cpu["parse"] += parse_s
+            cpu["map"] += max(after_map - clock - parse_s, 0.0)
+            cpu["boundary"] += after_check - after_map
+            cpu["validate"] += after_validate - after_check
+            cpu["store write"] += end - after_validate
+        store.close()
+    per = lines / len(batches)
+    total = sum(cpu.values())
+    print(
+        f"CPU per request of {per:,.0f} lines, by stage (process time, DuckDB's threads included):"
+    )
+    for stage, seconds in cpu.items():
+        ms = seconds / len(batches) * 1e3
+        print(
+            f"  {stage:<12} {ms:7.1f} ms  {seconds / total:6.1%}  "
+            f"alone: {lines / seconds:12,.0f} samples/s"
+        )
+    before = total - cpu["store write"]
+    print(
+        f"  all stages {total / len(batches) * 1e3:7.1f} ms = "
+        f"{lines / total:,.0f} samples/s per core; "
+        f"without the store write {lines / before:,.0f} samples/s per core"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--hours", type=int, default=24, help="simulated hours (default 24)")
@@ -173,6 +228,7 @@ def main() -> None:
     )
     parse_rates(batches)
     boundary_share(batches)
+    stage_costs(batches[:12])
     vm_binary = shutil.which("victoria-metrics")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "greenwatch"

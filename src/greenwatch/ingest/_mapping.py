@@ -340,6 +340,13 @@ def _combinations(rows: pd.DataFrame) -> tuple[np.ndarray, list[tuple[int, str |
     return codes, list(zip((uniques // width).tolist(), keys, strict=True))
 
 
+def _rows_of(per_combo: Sequence[str | None], codes: np.ndarray) -> pd.Categorical:
+    """A column given per (series, field) combination, as rows: a categorical over its
+    distinct values (None: no value), so a batch's text is held once per distinct value."""
+    value_codes, values = pd.factorize(np.array(per_combo, dtype=object))
+    return pd.Categorical.from_codes(value_codes[codes], pd.Index(values, dtype=object))
+
+
 def to_batch(
     mapper: Mapper,
     protocol: Protocol,
@@ -387,21 +394,21 @@ def to_batch(
         dropped_attributes = np.array([m.dropped > 0 for m in mapped], dtype=bool)[codes]
         counts["dropped_attributes"] = int(dropped_attributes.sum())
     names = sorted({k for m in mapped for k, _ in m.labels} - {"site"})
-    metric = np.array([m.metric for m in mapped], dtype=object)
+    metric = [m.metric for m in mapped]
     columns: dict[str, object] = {}
     labelled = [dict(m.labels) for m in mapped]
     for label in ["site", *names]:
-        per_combo = np.array([d.get(label) for d in labelled], dtype=object)
-        columns[label] = per_combo[codes] if mapped else np.array([], dtype=object)
+        columns[label] = _rows_of([d.get(label) for d in labelled], codes)
     batch = pd.DataFrame(
         {
             "ts": pd.DatetimeIndex(t.astype("datetime64[ns]")).tz_localize("UTC"),
-            "metric": metric[codes] if mapped else np.array([], dtype=object),
+            "metric": _rows_of(metric, codes),
             "value": values,
             **columns,
         }
     )  # validated by Ingest.submit, once
-    counts["ext"] = int(batch["metric"].str.startswith("ext_").sum()) if len(batch) else 0
+    ext = np.array([name.startswith("ext_") for name in metric], dtype=bool)
+    counts["ext"] = int(ext[codes].sum()) if mapped else 0
     counts["accepted"] = len(batch)
     errors.sort()
     return PushResult(batch, errors, counts, refs[keep])

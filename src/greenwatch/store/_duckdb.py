@@ -262,6 +262,8 @@ class DuckDBStore:
         self._kept = kept_tables(self._con)
         self._lock = threading.Lock()
         self._series_cache: pd.DataFrame | None = None
+        # Series key -> id of the series this store has written (ids never change).
+        self._ids: dict[str, int] = {}
         self._by_metric: tuple[pd.DataFrame | None, dict[str, tuple[np.ndarray, pd.DataFrame]]]
         self._by_metric = (None, {})
         # Bumped after a commit that added series: a reader that began before it must not
@@ -323,6 +325,7 @@ class DuckDBStore:
             finally:
                 cur.close()
             if added:
+                self._ids.update(added)
                 self._series_generation += 1
                 self._series_cache = None
             if stored:
@@ -338,25 +341,46 @@ class DuckDBStore:
 
     def _series_ids(
         self, cur: duckdb.DuckDBPyConnection, combos: pd.DataFrame, labels: list[str]
-    ) -> tuple[np.ndarray, bool]:
-        """Series id of each label combination, creating series not seen before (then True)."""
-        keys = [_series_key(rec, labels) for rec in combos.itertuples(index=False)]
-        known = self._key_ids(cur)
-        missing = [k for k in dict.fromkeys(keys) if k not in known]
-        if missing:
-            next_id = max(known.values(), default=0) + 1
-            records = []
-            for offset, key in enumerate(missing):
-                metric, label_map = _parse_key(key)
-                records.append(
-                    (next_id + offset, key, metric, json.dumps(label_map, sort_keys=True))
-                )
-                known[key] = next_id + offset
-            cur.executemany("INSERT INTO series VALUES (?, ?, ?, ?)", records)
-        return np.array([known[k] for k in keys], dtype="int32"), bool(missing)
+    ) -> tuple[np.ndarray, dict[str, int]]:
+        """Series id of each label combination, creating series not seen before, and the
+        ids not yet in :attr:`_ids` (to remember once the write commits).
 
-    def _key_ids(self, cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
-        return {key: int(i) for i, key in cur.execute("SELECT id, key FROM series").fetchall()}
+        Ids never change once stored, so the ids seen are kept: a write asks the database only
+        for keys it has not seen (another store over the same database may have added them),
+        and inserts those still missing as one table.
+        """
+        keys = [_series_key(rec, labels) for rec in combos.itertuples(index=False)]
+        known = self._ids
+        missing = [k for k in dict.fromkeys(keys) if k not in known]
+        seen: dict[str, int] = {}
+        if missing:
+            cur.register("_keys", pa.table({"key": pa.array(missing, pa.string())}))
+            found = cur.execute("SELECT key, id FROM series WHERE key IN (SELECT key FROM _keys)")
+            seen = {key: int(i) for key, i in found.fetchall()}
+            cur.unregister("_keys")
+            new = [k for k in missing if k not in seen]
+            if new:
+                top = cur.execute("SELECT coalesce(max(id), 0) FROM series").fetchall()
+                first = int(top[0][0]) + 1
+                parsed = [_parse_key(k) for k in new]
+                rows = pa.table(
+                    {
+                        "id": pa.array(range(first, first + len(new)), pa.int32()),
+                        "key": pa.array(new, pa.string()),
+                        "metric": pa.array([m for m, _ in parsed], pa.string()),
+                        "labels": pa.array(
+                            [json.dumps(lab, sort_keys=True) for _, lab in parsed], pa.string()
+                        ),
+                    }
+                )
+                cur.register("_new_series", rows)
+                cur.execute("INSERT INTO series SELECT * FROM _new_series")
+                cur.unregister("_new_series")
+                seen.update(zip(new, range(first, first + len(new)), strict=True))
+        ids = np.fromiter(
+            (known[k] if k in known else seen[k] for k in keys), dtype="int32", count=len(keys)
+        )
+        return ids, seen
 
     def _update_rollups(
         self, cur: duckdb.DuckDBPyConnection, source: str, t_lo: int, t_hi: int
