@@ -42,13 +42,6 @@ _PLAIN = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%?]*")  # a request target se
 _SAFE = "/?&=:@!$'()*+,;~%"  # kept by the quoting of any other target (as httpx did)
 
 
-class HttpProtocolError(ConnectionError):
-    """The server broke HTTP/1.1: no reply, a bad status line or headers, a short body.
-
-    A connection error, so a poll it ends is ``unreachable``, as it was under httpx.
-    """
-
-
 class Reply:
     """A response: status, headers (case-insensitive ``get``) and the decoded body."""
 
@@ -130,7 +123,11 @@ class HttpClient:
         headers: Mapping[str, str],
         body: str | bytes | None = None,
     ) -> Reply:
-        """Send one request and read its whole response; a failure closes the connection."""
+        """Send one request and read its whole response; a failure closes the connection.
+
+        A reply that breaks HTTP/1.1 (none, a bad status line or headers, a short body) raises
+        :class:`ConnectionError`, so a poll it ends is ``unreachable``, as under httpx.
+        """
         parts = urlsplit(url)
         target = _request_target(parts)
         sent = dict(_DEFAULTS)
@@ -154,7 +151,7 @@ class HttpClient:
             except http.client.IncompleteRead as exc:
                 got = len(exc.partial)
                 size = "" if exc.expected is None else f", expected {got + exc.expected}"
-                raise HttpProtocolError(
+                raise ConnectionError(
                     "peer closed connection without sending complete message body "
                     f"(received {got} bytes{size})"
                 ) from exc
@@ -165,7 +162,7 @@ class HttpClient:
             )
         except http.client.HTTPException as exc:
             self.close()
-            raise HttpProtocolError(str(exc) or type(exc).__name__) from exc
+            raise ConnectionError(str(exc) or type(exc).__name__) from exc
         except BaseException:
             self.close()
             raise
@@ -182,9 +179,9 @@ class HttpClient:
             conn.request(method, target, body=body, headers=headers)
             return conn.getresponse()
         except http.client.RemoteDisconnected as exc:
-            raise HttpProtocolError("Server disconnected without sending a response.") from exc
+            raise ConnectionError("Server disconnected without sending a response.") from exc
         except http.client.BadStatusLine as exc:
-            raise HttpProtocolError(f"illegal status line: {str(exc).strip()!r}") from exc
+            raise ConnectionError(f"illegal status line: {str(exc).strip()!r}") from exc
 
     def _connection(self, parts: SplitResult) -> tuple[http.client.HTTPConnection, bool]:
         """The connection for a URL, and whether it was used before (kept, seemingly open)."""
