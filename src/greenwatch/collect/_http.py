@@ -213,7 +213,7 @@ class HttpClient:
 
 
 # What a request may raise besides a reply's own problems (closing a session ignores them).
-TRANSPORT_ERRORS = (OSError, http.client.HTTPException, zlib.error)
+TRANSPORT_ERRORS = (OSError, zlib.error)
 
 
 @lru_cache(maxsize=64)
