@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,27 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        srv = self.server
+        if srv.keep_alive:
+            self.protocol_version = "HTTP/1.1"  # the connection stays open between requests
+            # Headers and body go out as two writes: without this, Nagle's algorithm holds the
+            # body until the client's delayed ACK of the headers (40 ms a request).
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with srv.lock:
+            srv.connections.append(self.connection)
+
+    def _dropped(self) -> bool:
+        """Close the connection without an answer (the server's ``drop`` requests)."""
+        srv = self.server
+        with srv.lock:
+            if srv.drop <= 0:
+                return False
+            srv.drop -= 1
+        self.close_connection = True
+        return True
 
     def _send(
         self, status: int, body: bytes, ctype: str = "application/json", **extra: str
@@ -58,11 +79,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         srv = self.server
+        if self._dropped():
+            return
         srv.requests.append(self.path)
         path = self.path.split("?", 1)[0].split("#", 1)[0].rstrip("/") or "/"
         if path in srv.routes:
-            status, ctype, body = srv.routes[path]
-            self._send(status, body, ctype)
+            status, ctype, body, *headers = srv.routes[path]
+            self._send(status, body, ctype, **(headers[0] if headers else {}))
             return
         if not self._authorised():
             self._send(401, b'{"error": "unauthorised"}')
@@ -99,18 +122,24 @@ class Handler(BaseHTTPRequestHandler):
 
 class StaticServer(ThreadingHTTPServer):
     """Serves ``root/<path>/index.json`` for GET ``<path>`` (a Redfish mockup tree), plus
-    fixed ``routes`` (path -> status, content type, body). With ``users``, requests need
-    basic auth or a session token from POST ``…/SessionService/Sessions``."""
+    fixed ``routes`` (path -> status, content type, body, optionally more headers as
+    ``{"Content_Encoding": "gzip"}``). With ``users``, requests need basic auth or a session
+    token from POST ``…/SessionService/Sessions``.
+
+    HTTP/1.0 (a connection per request) unless ``keep_alive``; ``connections`` lists the
+    connections accepted, ``drop`` is how many next GETs to answer by closing the connection,
+    and :meth:`close_idle` closes every connection from the server's side."""
 
     daemon_threads = True
 
     def __init__(
         self,
         root: Path | None = None,
-        routes: Mapping[str, tuple[int, str, bytes]] | None = None,
+        routes: Mapping[str, tuple[Any, ...]] | None = None,
         users: dict[str, str] | None = None,
         allow_basic: bool = True,
         tls: ssl.SSLContext | None = None,
+        keep_alive: bool = False,
     ) -> None:
         super().__init__((LOOPBACK, 0), Handler)
         if tls is not None:
@@ -123,7 +152,18 @@ class StaticServer(ThreadingHTTPServer):
         self.sessions: set[str] = set()
         self.deleted: list[str] = []
         self.requests: list[str] = []
+        self.keep_alive = keep_alive
+        self.connections: list[socket.socket] = []
+        self.drop = 0
+        self.lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True)
+
+    def close_idle(self) -> None:
+        """Close every connection accepted so far, as a server ending idle keep-alives does."""
+        with self.lock:
+            for conn in self.connections:
+                with suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
 
     @property
     def url(self) -> str:

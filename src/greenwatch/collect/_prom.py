@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from typing import ClassVar, Literal
+from urllib.parse import urlsplit
 
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import Field
 
@@ -76,12 +76,10 @@ class PrometheusCollector(HttpCollector):
 
     def _url(self) -> str:
         base = self._base
-        return base if httpx.URL(base).path not in ("", "/") else base + self.prom.path
+        return base if urlsplit(base).path not in ("", "/") else base + self.prom.path
 
     def _poll(self, out: BatchBuilder) -> None:
-        response = self._http().get(
-            self._url(), headers={"Accept": ACCEPT}, auth=request_auth(self.target)
-        )
+        response = self._http().get(self._url(), {"Accept": ACCEPT, **request_auth(self.target)})
         if response.status_code != 200:
             reason = status_reason(response.status_code)
             raise CollectorError(self.target.name, f"HTTP {response.status_code}", reason)

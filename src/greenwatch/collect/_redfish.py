@@ -24,11 +24,10 @@ import re
 from typing import Any, ClassVar, Literal
 from urllib.parse import urljoin, urlsplit
 
-import httpx
 from pydantic import Field, model_validator
 
 from greenwatch.collect._errors import AUTH, MALFORMED, CollectorError, status_reason
-from greenwatch.collect._http import HttpCollector, request_auth
+from greenwatch.collect._http import TRANSPORT_ERRORS, HttpCollector, Reply, request_auth
 from greenwatch.collect._profile import ProfileBase, Rule
 from greenwatch.collect._rows import BatchBuilder
 from greenwatch.collect._target import reveal
@@ -139,6 +138,9 @@ class RedfishCollector(HttpCollector):
     _cache: dict[str, Any]
     _walks: dict[tuple[str, ...], list[tuple[str, Any, dict[str, str]]]]
     _notes: list[str]
+    # A poll's request headers, with basic or bearer auth as revealed at its start (None: a
+    # session's, with its token).
+    _headers: dict[str, str] | None
     # The resources the last full walk found per rule path (URL, variables) and polls since.
     _leaves: dict[tuple[str, ...], list[tuple[str, dict[str, str]]]] | None = None
     _since_walk: int = 0
@@ -156,7 +158,7 @@ class RedfishCollector(HttpCollector):
         password = reveal(creds.password, self.target.name) if creds.password else ""
         url = self._base + self.redfish.root + "/SessionService/Sessions"
         body = {"UserName": creds.username or "", "Password": password}
-        response = self._http().post(url, json=body, headers=HEADERS)
+        response = self._http().post_json(url, body, HEADERS)
         if response.status_code not in (200, 201):
             reason = status_reason(response.status_code)
             raise CollectorError(
@@ -171,18 +173,16 @@ class RedfishCollector(HttpCollector):
         # The token is only ever sent back to the service it came from.
         self._session_uri = uri if uri and self._same_origin(uri) else None
 
-    def _send(self, url: str) -> httpx.Response:
-        if self.target.credentials.method == "session" and self.target.credentials.password:
+    def _send(self, url: str) -> Reply:
+        if self._headers is None:
             if self._token is None:
                 self._login()
-            response = self._http().get(url, headers={**HEADERS, "X-Auth-Token": self._token or ""})
+            response = self._http().get(url, {**HEADERS, "X-Auth-Token": self._token or ""})
             if response.status_code == 401:  # session expired: log in again, once
                 self._login()
-                response = self._http().get(
-                    url, headers={**HEADERS, "X-Auth-Token": self._token or ""}
-                )
+                response = self._http().get(url, {**HEADERS, "X-Auth-Token": self._token or ""})
             return response
-        return self._http().get(url, headers=HEADERS, auth=request_auth(self.target))
+        return self._http().get(url, self._headers)
 
     def _get(self, uri: str, *, required: bool = False) -> Any:
         """The JSON document at ``uri`` (cached per poll); None when it cannot be read."""
@@ -264,6 +264,11 @@ class RedfishCollector(HttpCollector):
 
     def _poll(self, out: BatchBuilder) -> None:
         self._cache, self._walks, self._notes = {}, {}, []
+        creds = self.target.credentials
+        if creds.method == "session" and creds.password is not None:
+            self._headers = None  # each request sends the session's token
+        else:
+            self._headers = {**HEADERS, **request_auth(self.target)}
         if not self._remembered():
             self._cache, self._walks, self._notes = {}, {}, []
             paths = {rule.segments() for rule in self.redfish.rules}
@@ -288,8 +293,8 @@ class RedfishCollector(HttpCollector):
 
     def close(self) -> None:
         if self._token and self._session_uri and self._client is not None:
-            with contextlib.suppress(httpx.HTTPError):  # the BMC expires sessions itself
-                self._client.delete(self._session_uri, headers={"X-Auth-Token": self._token})
+            with contextlib.suppress(*TRANSPORT_ERRORS):  # the BMC expires sessions itself
+                self._client.delete(self._session_uri, {"X-Auth-Token": self._token})
         self._token = self._session_uri = None
         super().close()
 
