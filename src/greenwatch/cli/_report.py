@@ -74,6 +74,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 smtp=smtp,
                 retention=Retention(keep=args.keep, days=args.keep_days),
                 compute=source,
+                pdf_in_child=True,  # WeasyPrint loads on the other core while this computes
             )
     finally:
         store.close()
