@@ -78,12 +78,12 @@ __all__ = [
 
 __getattr__ = lazy_face(
     __name__,
+    "_pdf",  # first: render_pdf without pandas, for greenwatch report's PDF child
     "_archive",
     "_build",
     "_config",
     "_jobs",
     "_mail",
-    "_pdf",
     "_period",
     "_render",
     "_schedule",

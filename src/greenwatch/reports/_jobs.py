@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,7 @@ from greenwatch.reports._config import (
 )
 from greenwatch.reports._mail import send_report
 from greenwatch.reports._names import TIMEZONE
-from greenwatch.reports._pdf import PdfProcess, render_pdf
+from greenwatch.reports._pdf import render_pdf
 from greenwatch.reports._period import Period
 from greenwatch.reports._render import render_csv, render_html
 from greenwatch.store import Store
@@ -51,26 +50,20 @@ def make_report(
     smtp: SmtpSettings | None = None,
     retention: Retention | None = None,
     compute: ComputeSource | None = None,
-    pdf_in_child: bool = False,
+    pdf_renderer: Callable[[str], bytes] | None = None,
 ) -> ArchivedReport:
     """Build the report, write the asked formats to ``archive_dir/<name>/``, mail the PDF with
     the summary inline to ``email`` (if any), then apply ``retention`` to the archive.
     ``compute`` lists the compute pools and verification records (default: the inventory's).
 
-    ``pdf_in_child``: render the PDF in a child process started before the report is computed,
-    which loads WeasyPrint meanwhile on another core: for a process that makes one report (a
-    process that has WeasyPrint loaded already gains nothing). If the child fails, the PDF is
-    rendered here, with the same result or error as without it."""
+    ``pdf_renderer`` renders the PDF instead of :func:`render_pdf` (``greenwatch report`` passes
+    a child process's, started before it loaded pandas and the store)."""
     if email and smtp is None:
         raise ReportError("e-mail delivery needs SMTP settings (--smtp HOST:PORT)")
-    needs_pdf = "pdf" in formats or bool(email)
-    with PdfProcess() if needs_pdf and pdf_in_child else nullcontext() as child:
-        report = build_report(store, inventory, period, scope, config, compute=compute)
-        html = render_html(report, generated_at)
-        pdf = b""
-        if needs_pdf:
-            pdf = child.render(html) if child is not None else render_pdf(html)
+    report = build_report(store, inventory, period, scope, config, compute=compute)
     files: dict[str, bytes] = {}
+    html = render_html(report, generated_at)
+    pdf = (pdf_renderer or render_pdf)(html) if "pdf" in formats or email else b""
     if "html" in formats:
         files[f"{report.name}.html"] = html.encode("utf-8")
     if "pdf" in formats:
