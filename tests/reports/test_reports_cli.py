@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from greenwatch.cli import main
-from greenwatch.reports import list_reports
+from greenwatch.reports import list_reports, render_pdf
 from tests.reports._golden import INVENTORY, golden_store
 
 
@@ -30,7 +30,11 @@ def test_report_command_writes_all_formats(
     assert "[2026-10-05T00:00+08:00, 2026-10-06T00:00+08:00) (Asia/Shanghai)" in out
     (report,) = list_reports(golden_data_dir / "reports")  # the default archive
     assert [f.format for f in report.files] == ["html", "pdf"] + ["csv"] * 12
-    assert (report.path / "greenwatch-national-2026-10-05.pdf").read_bytes().startswith(b"%PDF")
+    pdf = (report.path / "greenwatch-national-2026-10-05.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")
+    # rendered by the child process the command starts: the same as rendered here
+    html = (report.path / "greenwatch-national-2026-10-05.html").read_text(encoding="utf-8")
+    assert pdf == render_pdf(html)
 
 
 def test_same_data_and_configuration_give_byte_identical_csv(

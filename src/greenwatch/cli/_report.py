@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import pandas as pd
 
 from greenwatch.cli._common import open_store, say
+from greenwatch.cli._pdf_child import PdfChild
 from greenwatch.cli._remote import ask, find_server
 from greenwatch.inventory import load_inventory
 from greenwatch.reports import (
@@ -74,6 +76,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 smtp=smtp,
                 retention=Retention(keep=args.keep, days=args.keep_days),
                 compute=source,
+                pdf_renderer=_pdf_renderer(args),
             )
     finally:
         store.close()
@@ -83,6 +86,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if email:
         say(f"mailed to {', '.join(email)} via {args.smtp}")
     return 0
+
+
+def _pdf_renderer(args: argparse.Namespace) -> Callable[[str], bytes] | None:
+    """The render of the PDF child the command started (see ``_args/report.py``), if any."""
+    child: PdfChild | None = getattr(args, "pdf_child", None)
+    return child.render if child is not None else None
 
 
 def _remote_report(server: LocalServer, args: argparse.Namespace) -> int:

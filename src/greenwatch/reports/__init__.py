@@ -34,16 +34,13 @@ if TYPE_CHECKING:
     )
     from greenwatch.reports._jobs import make_report, report_scheduler
     from greenwatch.reports._mail import DeliveryError
+    from greenwatch.reports._pdf import render_pdf
     from greenwatch.reports._period import (
         Period,
         PeriodError,
         parse_period,
     )
-    from greenwatch.reports._render import (
-        render_csv,
-        render_html,
-        render_pdf,
-    )
+    from greenwatch.reports._render import render_csv, render_html
     from greenwatch.reports._schedule import ReportScheduler
 
 
@@ -80,5 +77,14 @@ __all__ = [
 ]
 
 __getattr__ = lazy_face(
-    __name__, "_archive", "_build", "_config", "_jobs", "_mail", "_period", "_render", "_schedule"
+    __name__,
+    "_pdf",  # first: render_pdf without pandas, for greenwatch report's PDF child
+    "_archive",
+    "_build",
+    "_config",
+    "_jobs",
+    "_mail",
+    "_period",
+    "_render",
+    "_schedule",
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,8 +24,9 @@ from greenwatch.reports._config import (
 )
 from greenwatch.reports._mail import send_report
 from greenwatch.reports._names import TIMEZONE
+from greenwatch.reports._pdf import render_pdf
 from greenwatch.reports._period import Period
-from greenwatch.reports._render import render_csv, render_html, render_pdf
+from greenwatch.reports._render import render_csv, render_html
 from greenwatch.store import Store
 
 if TYPE_CHECKING:
@@ -49,16 +50,20 @@ def make_report(
     smtp: SmtpSettings | None = None,
     retention: Retention | None = None,
     compute: ComputeSource | None = None,
+    pdf_renderer: Callable[[str], bytes] | None = None,
 ) -> ArchivedReport:
     """Build the report, write the asked formats to ``archive_dir/<name>/``, mail the PDF with
     the summary inline to ``email`` (if any), then apply ``retention`` to the archive.
-    ``compute`` lists the compute pools and verification records (default: the inventory's)."""
+    ``compute`` lists the compute pools and verification records (default: the inventory's).
+
+    ``pdf_renderer`` renders the PDF instead of :func:`render_pdf` (``greenwatch report`` passes
+    a child process's, started before it loaded pandas and the store)."""
     if email and smtp is None:
         raise ReportError("e-mail delivery needs SMTP settings (--smtp HOST:PORT)")
     report = build_report(store, inventory, period, scope, config, compute=compute)
     files: dict[str, bytes] = {}
     html = render_html(report, generated_at)
-    pdf = render_pdf(html) if "pdf" in formats or email else b""
+    pdf = (pdf_renderer or render_pdf)(html) if "pdf" in formats or email else b""
     if "html" in formats:
         files[f"{report.name}.html"] = html.encode("utf-8")
     if "pdf" in formats:

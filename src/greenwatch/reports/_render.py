@@ -1,4 +1,4 @@
-"""Rendering a report: HTML (Jinja2 template), PDF (WeasyPrint, from the HTML) and CSV.
+"""Rendering a report: HTML (Jinja2 template), PDF (WeasyPrint, from the HTML: ``_pdf``) and CSV.
 
 CSV is one file per table (``<report>--<table>.csv``), UTF-8, comma-separated, a header row,
 ``\\n`` line ends, floats with exactly six decimals (``%.6f``), missing values as empty cells,
@@ -9,11 +9,8 @@ on when it was made, so the same data and configuration give byte-identical file
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
@@ -182,39 +179,6 @@ def _factor_groups(report: Report) -> list[tuple[int, str, list[tuple[str, float
     for year, source, province, factor in report.methodology.factors:
         groups.setdefault((year, source), []).append((province, factor))
     return [(y, s, rows) for (y, s), rows in groups.items()]
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Cyclic garbage collection off for the block, then one young-generation collection.
-
-    WeasyPrint allocates some 10^5 objects in reference cycles (boxes, styles) per report:
-    with the collector on, each generation-2 pass over them also walks every object the
-    process holds (data frames, the store), about 15 % of a PDF's time in a service or the
-    benchmark. Reference counting still frees the rest, and the one collection at the end
-    frees the cycles, so the peak memory of a render stays about the same.
-    """
-    if not gc.isenabled():  # someone else's pause: leave it to them
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.collect(0)
-
-
-def render_pdf(html: str) -> bytes:
-    """A4 PDF of the report HTML (page numbers, header and footer come from its CSS)."""
-    # Imported here: loading WeasyPrint and Pango takes ~0.5 s, which the service and the
-    # HTML- and CSV-only paths need not pay.
-    from weasyprint import HTML  # type: ignore[import-untyped]  # noqa: PLC0415
-
-    with _cyclic_gc_paused():
-        pdf = HTML(string=html).write_pdf()
-    assert pdf is not None
-    return bytes(pdf)
 
 
 def summary_lines(report: Report) -> list[tuple[str, str]]:

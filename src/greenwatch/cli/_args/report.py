@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 from pathlib import Path
 
 from greenwatch.cli._args.shared import add_server_args, common_args, lazy
 from greenwatch.cli._common import Subparsers
+from greenwatch.cli._pdf_child import PdfChild
 from greenwatch.metrics import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_SHARE
 from greenwatch.reports import PERIOD_KINDS, TIMEZONE
 
@@ -23,6 +25,16 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _start_pdf_then_report(args: argparse.Namespace) -> int:
+    """``greenwatch report``: start the PDF's child process (it loads WeasyPrint on the other
+    core meanwhile), then load the command (pandas, the store) and run it; the child is ended
+    when the command is done, used or not."""
+    formats = {f.strip() for f in str(args.format).split(",")}
+    with PdfChild() if "pdf" in formats or args.email else nullcontext() as child:
+        args.pdf_child = child
+        return lazy("_report", "_cmd_report")(args)
 
 
 def add_commands(sub: Subparsers) -> None:
@@ -79,4 +91,4 @@ def add_commands(sub: Subparsers) -> None:
         "--smtp-password-env", metavar="VAR", help="environment variable holding the password"
     )
     mail.add_argument("--smtp-from", default="greenwatch@localhost", help="sender address")
-    report.set_defaults(handler=lazy("_report", "_cmd_report"))
+    report.set_defaults(handler=_start_pdf_then_report)
