@@ -11,7 +11,7 @@ from typing import Any
 
 import dash
 import pandas as pd
-from dash import ALL, Input, Output, State, ctx
+from dash import ALL, Input, Output, State
 
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._layout import page_layout, view_note
@@ -39,24 +39,39 @@ def register(app: dash.Dash, env: Env) -> None:
         view = view_of(env, pathname, search)
         return page_layout(env, view, search or ""), view_note(view)
 
-    @app.callback(
+    # The picker sets the URL in the browser (no round trip before the panels' own callbacks):
+    # the period set, a custom start dropped, as ``with_params(search, period=p, start=None)``.
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        """function(period, search) {
+            const params = new URLSearchParams(search || '');
+            if (!period || (params.get('period') === period && !params.has('start'))) {
+                return window.dash_clientside.no_update;
+            }
+            params.set('period', period);
+            params.delete('start');
+            return '?' + params.toString();
+        }""",
         Output("url", "search", allow_duplicate=True),
+        Input("period", "value"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
         Output("period", "value"),
         Output("view-note", "children", allow_duplicate=True),
-        Input("period", "value"),
         Input("url", "search"),
         State("url", "pathname"),
+        State("period", "value"),
         prevent_initial_call="initial_duplicate",
     )
-    def sync_period(period: str, search: str | None, pathname: str | None) -> tuple[Any, Any, Any]:
-        if ctx.triggered_id == "period":
-            changed = with_params(search, period=period, start=None)
-            # A callback is not re-run by its own output: the note follows here.
-            return changed, dash.no_update, view_note(view_of(env, pathname, changed))
+    def sync_period(search: str | None, pathname: str | None, shown: str | None) -> tuple[Any, Any]:
+        # The picker shows the URL's period; set only when it differs, as setting it would
+        # run the picker's callback above for nothing.
         view = view_of(env, pathname, search)
+        known = view.period in env.dashboards.settings.periods
         return (
-            dash.no_update,
-            view.period if view.period in env.dashboards.settings.periods else dash.no_update,
+            view.period if known and view.period != shown else dash.no_update,
             view_note(view),
         )
 
