@@ -122,7 +122,7 @@ def create_app(
     app = _dash_app(env, server)
     _install_server(app.server, env)
     app.layout = shell(env, dashboards.settings.refresh_s)
-    _routing.register(app, env)
+    _routing.register(app, env, _panels.drawn)
     _navigation.register(app, env)
     _panels.register(app, env)
     _alerts_actions.register(app, env)

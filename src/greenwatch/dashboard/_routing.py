@@ -7,6 +7,7 @@ site, ``?period=7d`` (``&end=…`` to pin a past period).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import dash
@@ -15,9 +16,11 @@ from dash import ALL, Input, Output, State
 
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._layout import page_layout, view_note
+from greenwatch.dashboard._spec import Panel
 from greenwatch.dashboard._view import View, parse_view, with_params
 
 QUANTUM = pd.Timedelta(minutes=1)
+Drawn = Callable[[Env, Panel, View, str | None, str | None], tuple[bool, Any]]
 
 
 def view_of(env: Env, pathname: str | None, search: str | None) -> View:
@@ -25,8 +28,10 @@ def view_of(env: Env, pathname: str | None, search: str | None) -> View:
     return parse_view(pathname, search, env.dashboards, env.clock(), QUANTUM)
 
 
-def register(app: dash.Dash, env: Env) -> None:
-    """Callbacks: the page for the URL, the period picker, the navigation links, the refresh."""
+def register(app: dash.Dash, env: Env, drawn: Drawn) -> None:
+    """Callbacks: the page for the URL (with its panels that ``drawn`` has already: panel,
+    view, theme, search → whether, and the content), the period picker, the navigation links,
+    the refresh."""
     pages = {p.id: p for p in env.dashboards.pages}
 
     @app.callback(
@@ -34,10 +39,12 @@ def register(app: dash.Dash, env: Env) -> None:
         Output("view-note", "children"),
         Input("url", "pathname"),
         State("url", "search"),
+        State("theme", "data"),
     )
-    def route(pathname: str | None, search: str | None) -> tuple[Any, Any]:
+    def route(pathname: str | None, search: str | None, theme: str | None) -> tuple[Any, Any]:
         view = view_of(env, pathname, search)
-        return page_layout(env, view, search or ""), view_note(view)
+        page = page_layout(env, view, lambda panel: drawn(env, panel, view, theme, search))
+        return page, view_note(view)
 
     # The picker sets the URL in the browser (no round trip before the panels' own callbacks):
     # the period set, a custom start dropped, as ``with_params(search, period=p, start=None)``.
