@@ -46,9 +46,11 @@ ASSETS = Path(__file__).parent / "assets"
 # for, else Dash's full bundle is.
 PLOTLY_BUNDLE = "vendor/plotly-gw-{version}.min.js"
 # Dash's polyfill bundle rewrites built-ins a current browser has (String.prototype.trim, that
-# Plotly calls per label, among them): only its regenerator runtime is put on the page.
+# Plotly calls per label, among them): only its regenerator runtime is put on the page. Nor is
+# the DataTable's bundle: no dashboard draws one.
 POLYFILL = re.compile(r'<script src="[^"]*/polyfill@[^"]*"></script>')
 REGENERATOR = '<script src="/assets/vendor/regenerator-runtime-0.13.11.min.js"></script>'
+DATA_TABLE = re.compile(r'<script src="[^"]*/dash_table/[^"]*"></script>\n?')
 # Dash's page, with what the charts need fetched as the page loads rather than once the first
 # figure has arrived: the graph component, Plotly, the map's topojson (the map then draws as
 # soon as its figure arrives) and the Markdown component that draws the overview's site table.
@@ -158,10 +160,11 @@ def _index(settings: Any) -> str:
 
 
 class _Dash(dash.Dash):
-    """Dash, with its polyfill bundle replaced by the regenerator runtime."""
+    """Dash, with its polyfill bundle replaced by the regenerator runtime, and without the
+    DataTable's bundle."""
 
     def interpolate_index(self, scripts: str = "", **kwargs: Any) -> Any:  # type: ignore[override]
-        scripts = POLYFILL.sub(REGENERATOR, scripts)
+        scripts = DATA_TABLE.sub("", POLYFILL.sub(REGENERATOR, scripts))
         return super().interpolate_index(scripts=scripts, **kwargs)  # type: ignore[no-untyped-call]
 
 

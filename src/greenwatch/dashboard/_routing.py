@@ -67,38 +67,35 @@ def register(app: dash.Dash, env: Env, drawn: Drawn) -> None:
     @app.callback(
         Output("period", "value"),
         Output("view-note", "children", allow_duplicate=True),
+        Output({"gw": "nav", "page": ALL}, "href"),
+        Output("refresh", "interval"),
+        Output("refresh", "disabled"),
         Input("url", "search"),
+        Input("refresh-every", "value"),
         State("url", "pathname"),
         State("period", "value"),
+        State({"gw": "nav", "page": ALL}, "id"),
         prevent_initial_call="initial_duplicate",
     )
-    def sync_period(search: str | None, pathname: str | None, shown: str | None) -> tuple[Any, Any]:
-        # The picker shows the URL's period; set only when it differs, as setting it would
-        # run the picker's callback above for nothing.
+    def follow_url(
+        search: str | None,
+        seconds: int | None,
+        pathname: str | None,
+        shown: str | None,
+        ids: list[dict[str, str]],
+    ) -> tuple[Any, Any, list[str], int, bool]:
+        """What follows the URL, in one answer (the browser redraws for each answer it gets):
+        the picker shows the URL's period (set only when it differs, as setting it would run
+        the picker's callback above for nothing), the note the view, the navigation links keep
+        the time range (page-specific choices do not follow the operator from page to page),
+        and the refresh runs only on live views."""
         view = view_of(env, pathname, search)
         known = view.period in env.dashboards.settings.periods
+        keep = with_params(search, link=None, edge=None, state=None, severity=None, q=None)
         return (
             view.period if known and view.period != shown else dash.no_update,
             view_note(view),
+            [pages[i["page"]].path + keep for i in ids],
+            max(int(seconds or 0), 1) * 1000,
+            not seconds or not view.live,
         )
-
-    @app.callback(
-        Output({"gw": "nav", "page": ALL}, "href"),
-        Input("url", "search"),
-        State({"gw": "nav", "page": ALL}, "id"),
-    )
-    def nav_links(search: str | None, ids: list[dict[str, str]]) -> list[str]:
-        # The time range follows the operator from page to page; page-specific choices do not.
-        keep = with_params(search, link=None, edge=None, state=None, severity=None, q=None)
-        return [pages[i["page"]].path + keep for i in ids]
-
-    @app.callback(
-        Output("refresh", "interval"),
-        Output("refresh", "disabled"),
-        Input("refresh-every", "value"),
-        Input("url", "search"),
-        State("url", "pathname"),
-    )
-    def refresh_every(seconds: int, search: str | None, pathname: str | None) -> tuple[int, bool]:
-        live = view_of(env, pathname, search).live
-        return max(int(seconds or 0), 1) * 1000, not seconds or not live
