@@ -9,10 +9,13 @@ import flask
 import pandas as pd
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from greenwatch.dashboard import create_app, load_dashboards
+from greenwatch.dashboard import _panels, create_app, load_dashboards
 from greenwatch.dashboard._auth import Auth
+from greenwatch.dashboard._blocks import PREFILLED
 from greenwatch.dashboard._env import Env
+from greenwatch.dashboard._layout import page_layout
 from greenwatch.dashboard._panels import block_children, graph_figure
+from greenwatch.dashboard._routing import view_of
 from greenwatch.dashboard._spec import GRAPH_TYPES, AuthSettings
 from greenwatch.dashboard._warm import install, warm
 from greenwatch.inventory import load_inventory
@@ -57,6 +60,35 @@ def test_a_visit_after_the_warm_up_reads_nothing() -> None:
         else:
             assert block_children(env, "/", "?period=6h", ident)
     assert store.reads == read
+    store.close()
+
+
+def test_a_page_laid_out_after_the_warm_up_comes_drawn() -> None:
+    """The browser then draws each chart once, with its figure, not an empty one first."""
+    store = DuckDBStore(":memory:")
+    backfill(Simulator(load_inventory(), seed=3, start=START), store.write, END)
+    env = _env(store)
+    search = "?period=6h"
+    view = view_of(env, "/", search)
+
+    def bodies() -> list[Any]:
+        head, grid = page_layout(env, view, lambda p: _panels.drawn(env, p, view, "light", search))
+        assert head.children
+        return [section.children[-1] for section in grid.children]
+
+    assert not any(PREFILLED in body.className for body in bodies())
+    warm(env)
+    for panel, body in zip(view.page.panels, bodies(), strict=True):
+        assert PREFILLED in body.className
+        ident = {"panel": f"{view.page.id}/{panel.id}"}
+        if panel.type in GRAPH_TYPES:
+            assert body.figure == graph_figure(env, "/", search, "light", ident)
+        else:
+            assert body.children == block_children(env, "/", search, ident)
+    dark = page_layout(env, view, lambda p: _panels.drawn(env, p, view, "dark", search))[1]
+    charts = [s.children[-1] for s in dark.children if s.children[-1].id["gw"] == "graph"]
+    assert charts
+    assert not any(PREFILLED in chart.className for chart in charts)  # drawn for light only
     store.close()
 
 

@@ -202,6 +202,24 @@ def test_url_encodes_the_view(served: Served, browser: Chromium) -> None:
     assert "2026-06-02 00:00 → 2026-07-02 00:00" in note
 
 
+def test_the_picker_drops_a_custom_start_and_keeps_the_rest(
+    served: Served, browser: Chromium
+) -> None:
+    """The picker sets the URL in the browser, as the server would (``with_params``): other
+    parameters stay, as they do from page to page."""
+    pinned = "/?end=2026-07-01T00%3A00Z&start=2026-06-30T00%3A00Z&edge=loss"
+    with browser.page() as (page, log):
+        open_dashboard(page, served.url + pinned)
+        page.locator("#period label", has_text="7d").click()  # type: ignore[attr-defined]
+        page.wait_for_url(re.compile(r"period=7d"), timeout=10_000)  # type: ignore[attr-defined]
+        settle(page)
+        query = page.evaluate("location.search")  # type: ignore[attr-defined]
+        note = page.inner_text("#view-note")  # type: ignore[attr-defined]
+    assert query == "?end=2026-07-01T00%3A00Z&edge=loss&period=7d"
+    assert "pinned · 2026-06-24 00:00 → 2026-07-01 00:00 UTC" in note
+    assert log.console_errors == []
+
+
 def test_click_a_link_for_its_history(served: Served, browser: Chromium) -> None:
     with browser.page() as (page, log):
         open_dashboard(page, served.url + "/network")

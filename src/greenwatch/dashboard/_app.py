@@ -9,6 +9,7 @@ operator actions on alerts (``_alerts_actions``).
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import dash
 import flask
 from dash import Input, Output, State
 from dash.exceptions import DependencyException
+from plotly.offline import get_plotlyjs_version
 
 from greenwatch.alerts import AuditLog
 from greenwatch.dashboard import (
@@ -39,10 +41,19 @@ from greenwatch.query import ComputeSource
 from greenwatch.store import Store
 
 ASSETS = Path(__file__).parent / "assets"
+# plotly.js with only the trace types the dashboards draw (tools/plotly-bundle), a third of the
+# full bundle's size and evaluation time; used when it is the version plotly.py writes figures
+# for, else Dash's full bundle is.
+PLOTLY_BUNDLE = "vendor/plotly-gw-{version}.min.js"
+# Dash's polyfill bundle rewrites built-ins a current browser has (String.prototype.trim, that
+# Plotly calls per label, among them): only its regenerator runtime is put on the page. Nor is
+# the DataTable's bundle: no dashboard draws one.
+POLYFILL = re.compile(r'<script src="[^"]*/polyfill@[^"]*"></script>')
+REGENERATOR = '<script src="/assets/vendor/regenerator-runtime-0.13.11.min.js"></script>'
+DATA_TABLE = re.compile(r'<script src="[^"]*/dash_table/[^"]*"></script>\n?')
 # Dash's page, with what the charts need fetched as the page loads rather than once the first
-# figure has arrived: the graph component, Plotly (parsed only when a chart draws), the map's
-# topojson (the map then draws as soon as its figure arrives) and the Markdown component that
-# draws the overview's site table.
+# figure has arrived: the graph component, Plotly, the map's topojson (the map then draws as
+# soon as its figure arrives) and the Markdown component that draws the overview's site table.
 INDEX = """<!DOCTYPE html>
 <html>
     <head>
@@ -54,14 +65,14 @@ INDEX = """<!DOCTYPE html>
         <link rel="preload" href="/_dash-component-suites/dash/dcc/async-graph.js" as="script">
         <link rel="preload" href="/_dash-component-suites/dash/dcc/async-markdown.js"
             as="script">
-        <link rel="preload" href="/_dash-component-suites/plotly/package_data/plotly.min.js"
-            as="script">
+        PLOTLY_PRELOAD
     </head>
     <body>
         {%app_entry%}
         <footer>
             {%config%}
             {%scripts%}
+            PLOTLY_SCRIPT
             {%renderer%}
         </footer>
     </body>
@@ -113,7 +124,7 @@ def create_app(
     app = _dash_app(env, server)
     _install_server(app.server, env)
     app.layout = shell(env, dashboards.settings.refresh_s)
-    _routing.register(app, env)
+    _routing.register(app, env, _panels.drawn)
     _navigation.register(app, env)
     _panels.register(app, env)
     _alerts_actions.register(app, env)
@@ -123,17 +134,53 @@ def create_app(
     return app
 
 
+def plotly_bundle() -> str | None:
+    """The asset path of the partial plotly.js bundle for plotly.py's version, if shipped."""
+    path = PLOTLY_BUNDLE.format(version=get_plotlyjs_version())
+    return path if (ASSETS / path).is_file() else None
+
+
+def _index(settings: Any) -> str:
+    """The page: Plotly defined by the partial bundle before the renderer starts (dcc.Graph
+    uses ``window.Plotly`` when defined), else Dash's full bundle fetched as the page loads."""
+    bundle = plotly_bundle()
+    if bundle is None:
+        preload = (
+            '<link rel="preload" as="script"'
+            ' href="/_dash-component-suites/plotly/package_data/plotly.min.js">'
+        )
+        script = ""
+    else:
+        preload, script = "", f'<script src="/assets/{bundle}"></script>'
+    return (
+        INDEX.replace("RES", str(settings.map.resolution))
+        .replace("PLOTLY_PRELOAD", preload)
+        .replace("PLOTLY_SCRIPT", script)
+    )
+
+
+class _Dash(dash.Dash):
+    """Dash, with its polyfill bundle replaced by the regenerator runtime, and without the
+    DataTable's bundle."""
+
+    def interpolate_index(self, scripts: str = "", **kwargs: Any) -> Any:  # type: ignore[override]
+        scripts = DATA_TABLE.sub("", POLYFILL.sub(REGENERATOR, scripts))
+        return super().interpolate_index(scripts=scripts, **kwargs)  # type: ignore[no-untyped-call]
+
+
 def _dash_app(env: Env, server: Any) -> dash.Dash:
     settings = env.dashboards.settings
-    return dash.Dash(
+    return _Dash(
         __name__,
         server=server,
         assets_folder=str(ASSETS),
+        # The vendored scripts are put on the page by INDEX and _Dash, where they fit.
+        assets_ignore=r"^(plotly-gw|regenerator-runtime)-[\d.]+\.min\.js$",
         title=settings.title,
         serve_locally=True,
         suppress_callback_exceptions=True,
         update_title="",
-        index_string=INDEX.replace("RES", str(settings.map.resolution)),
+        index_string=_index(settings),
     )
 
 

@@ -31,6 +31,8 @@ from greenwatch.dashboard._view import View
 Block = Callable[[Any, View, Env, str], Any]
 GRAPH_CONFIG: Any = {"topojsonURL": "assets/topojson/", "displaylogo": False}
 GEO_CONFIG: Any = {**GRAPH_CONFIG, "responsive": True}
+# The class of a panel body that came drawn with its page (``_panels.drawn``).
+PREFILLED = "prefilled"
 
 
 def _stat(panel: StatPanel, view: View, env: Env, _search: str) -> Any:
@@ -63,28 +65,38 @@ BLOCKS: dict[str, Block] = {
 STATIC: dict[str, Callable[[Any, View, Env], Any]] = {"alerts": _alerts_page.controls}
 
 
-def panel_section(page: Page, panel: Panel, env: Env, view: View) -> html.Section:
-    """A panel's frame on the page grid: title, note and an empty body its callback fills."""
+def panel_section(
+    page: Page, panel: Panel, env: Env, view: View, drawn: tuple[bool, Any] = (False, None)
+) -> html.Section:
+    """A panel's frame on the page grid: title, note and a body its callback fills, or that
+    comes filled where the panel is ``drawn`` already (whether, and its figure or children)."""
     key = f"{page.id}/{panel.id}"
+    filled, content = drawn
+    mark = f" {PREFILLED}" if filled else ""
     body: Any
     if panel.type in GEO_TYPES:
         body = dcc.Graph(
             id={"gw": "graph", "panel": key},
             config=GEO_CONFIG,
             style={"aspectRatio": str(MAP_ASPECT), "width": "100%"},
-            className="chart",
+            className="chart" + mark,
+            **({"figure": content} if filled else {}),
         )
     elif panel.type in GRAPH_TYPES:
         body = dcc.Graph(
             id={"gw": "graph", "panel": key},
             config=GRAPH_CONFIG,
-            figure={"layout": {"height": panel.height}},
-            className="chart",
+            figure=content if filled else {"layout": {"height": panel.height}},
+            className="chart" + mark,
         )
     else:
         # A page's tiles are filled by one callback (one request for them all, not one each).
         kind = "tile" if panel.type in TILE_TYPES else "html"
-        body = html.Div(id={"gw": kind, "panel": key}, className=f"panel-body body-{panel.type}")
+        body = html.Div(
+            content if filled else None,
+            id={"gw": kind, "panel": key},
+            className=f"panel-body body-{panel.type}{mark}",
+        )
     parts: list[Any] = [html.H3(panel.title, className="panel-title")]
     if panel.note:
         parts.append(html.Div(panel.note, className="panel-note"))

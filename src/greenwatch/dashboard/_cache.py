@@ -50,6 +50,11 @@ class TtlCache:
         self._entries.move_to_end(key)
         return True, entry[1]
 
+    def peek(self, key: Hashable, *, expires: bool = True) -> tuple[bool, Any]:
+        """Whether ``key`` has a fresh value, and the value (None when not), computing nothing."""
+        with self._lock:
+            return self._fresh(key, expires)
+
     def get(self, key: Hashable, compute: Callable[[], T], *, expires: bool = True) -> T:
         """The cached value of ``key``, computing it (once, whoever asks) when absent or stale;
         ``expires=False``: kept until evicted (a key that names the store's write count)."""

@@ -59,6 +59,11 @@ class Env:
         expires = not store_only or generation is None
         return self.cache.get(("memo", generation, *key), compute, expires=expires)
 
+    def peek(self, key: tuple[object, ...]) -> tuple[bool, Any]:
+        """Whether :meth:`memo` has a fresh value of ``key`` (not ``store_only``), and the
+        value; computes nothing."""
+        return self.cache.peek(("memo", generation_of(self.raw_store), *key))
+
     def overview(self, view: View) -> pd.DataFrame:
         """Per-site totals of the view's period (one computation for every panel)."""
         return self.memo(

@@ -9,7 +9,7 @@ from dash import dcc, html
 
 from greenwatch.dashboard._blocks import panel_section
 from greenwatch.dashboard._env import Env
-from greenwatch.dashboard._spec import Dashboards
+from greenwatch.dashboard._spec import Dashboards, Panel
 from greenwatch.dashboard._view import View
 
 REFRESH_CHOICES = (0, 15, 30, 60, 300)
@@ -105,7 +105,11 @@ def shell(env: Env, refresh_s: int) -> Callable[[], html.Div]:
     return layout
 
 
-def page_layout(env: Env, view: View, _search: str) -> list[Any]:
+Drawn = Callable[[Panel], tuple[bool, Any]]
+
+
+def page_layout(env: Env, view: View, drawn: Drawn = lambda _panel: (False, None)) -> list[Any]:
+    """The page of ``view``, each panel with its body where ``drawn`` has it (else empty)."""
     page = view.page
     head: list[Any] = [html.H2(page.title, className="page-title")]
     if page.scope == "site":
@@ -143,7 +147,7 @@ def page_layout(env: Env, view: View, _search: str) -> list[Any]:
                 className="edge-mode",
             )
         )
-    sections = [panel_section(page, panel, env, view) for panel in page.panels]
+    sections = [panel_section(page, panel, env, view, drawn(panel)) for panel in page.panels]
     return [html.Div(head, className="page-head"), html.Div(sections, className="grid")]
 
 

@@ -1,20 +1,25 @@
 """Every panel renders in its own callback (pattern-matching ids), so the browser fetches a
 page's panels in parallel and the slowest panel bounds the page, not their sum; a page's stat
-tiles, each a few figures of data other panels read too, are filled by one callback."""
+tiles, each a few figures of data other panels read too, are filled by one callback.
+
+A panel already drawn when its page is laid out (the first page, drawn ahead) comes with the
+page (:func:`drawn`, marked ``prefilled``): its callback then leaves it as it is when the page
+appears, and the browser draws each chart once, with its figure, instead of an empty chart
+first."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import dash
-from dash import ALL, MATCH, Input, Output, State
+from dash import ALL, MATCH, Input, Output, State, ctx
 from dash.exceptions import PreventUpdate
 
-from greenwatch.dashboard._blocks import BLOCKS
+from greenwatch.dashboard._blocks import BLOCKS, PREFILLED
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._graphs import render_graph
 from greenwatch.dashboard._routing import view_of
-from greenwatch.dashboard._spec import Panel
+from greenwatch.dashboard._spec import GRAPH_TYPES, TILE_TYPES, Panel
 from greenwatch.dashboard._view import View
 
 # Panels that show state changed by the user (not by the clock): never served from the cache.
@@ -43,6 +48,7 @@ def register(app: dash.Dash, env: Env) -> None:
         Input("theme", "data"),
         State("url", "pathname"),
         State({"gw": "graph", "panel": MATCH}, "id"),
+        State({"gw": "graph", "panel": MATCH}, "className"),
     )
     def graph(
         search: str | None,
@@ -50,7 +56,9 @@ def register(app: dash.Dash, env: Env) -> None:
         theme: str | None,
         pathname: str | None,
         ident: dict[str, str],
+        classes: str | None,
     ) -> Any:
+        _keep_prefilled([classes])
         return graph_figure(env, pathname, search, theme, ident)
 
     @app.callback(
@@ -60,6 +68,7 @@ def register(app: dash.Dash, env: Env) -> None:
         Input("alerts-version", "data"),
         State("url", "pathname"),
         State({"gw": "html", "panel": MATCH}, "id"),
+        State({"gw": "html", "panel": MATCH}, "className"),
     )
     def block(
         search: str | None,
@@ -67,7 +76,9 @@ def register(app: dash.Dash, env: Env) -> None:
         _v: int | None,
         pathname: str | None,
         ident: dict[str, str],
+        classes: str | None,
     ) -> Any:
+        _keep_prefilled([classes])
         return block_children(env, pathname, search, ident)
 
     @app.callback(
@@ -76,11 +87,32 @@ def register(app: dash.Dash, env: Env) -> None:
         Input("refresh", "n_intervals"),
         State("url", "pathname"),
         State({"gw": "tile", "panel": ALL}, "id"),
+        State({"gw": "tile", "panel": ALL}, "className"),
     )
     def tiles(
-        search: str | None, _tick: int | None, pathname: str | None, idents: list[dict[str, str]]
+        search: str | None,
+        _tick: int | None,
+        pathname: str | None,
+        idents: list[dict[str, str]],
+        classes: list[str | None],
     ) -> list[Any]:
+        _keep_prefilled(classes)
         return [block_children(env, pathname, search, ident) for ident in idents]
+
+
+def _keep_prefilled(classes: list[str | None]) -> None:
+    """Leave panels that came drawn with their page as they are when the page appears (the
+    call no input triggered); any later change draws them again."""
+    if ctx.triggered_id is None and classes and all(PREFILLED in (c or "") for c in classes):
+        raise PreventUpdate
+
+
+def _graph_key(key: str, view: View, theme: str | None) -> tuple[object, ...]:
+    return ("graph", key, view.key, view.now, theme)
+
+
+def _block_key(key: str, view: View, search: str | None) -> tuple[object, ...]:
+    return ("block", key, view.key, view.now, search)
 
 
 def graph_figure(
@@ -90,7 +122,7 @@ def graph_figure(
     the theme, drawn once per minute."""
     panel, view = panel_view(env, pathname, search, ident)
     return env.memo(
-        ("graph", ident["panel"], view.key, view.now, theme),
+        _graph_key(ident["panel"], view, theme),
         lambda: render_graph(panel, view, env, theme).to_plotly_json(),
     )
 
@@ -103,6 +135,21 @@ def block_children(
     if panel.type in LIVE_BLOCKS:
         return BLOCKS[panel.type](panel, view, env, search or "")
     return env.memo(
-        ("block", ident["panel"], view.key, view.now, search),
+        _block_key(ident["panel"], view, search),
         lambda: BLOCKS[panel.type](panel, view, env, search or ""),
     )
+
+
+def drawn(
+    env: Env, panel: Panel, view: View, theme: str | None, search: str | None
+) -> tuple[bool, Any]:
+    """Whether ``panel`` of ``view``'s page is drawn already (its callback would answer from
+    the cache), and its figure or children; draws nothing."""
+    key = f"{view.page.id}/{panel.id}"
+    if panel.type in LIVE_BLOCKS:
+        return False, None
+    if panel.type in GRAPH_TYPES:
+        return env.peek(_graph_key(key, view, theme))
+    if panel.type in TILE_TYPES or panel.type in BLOCKS:
+        return env.peek(_block_key(key, view, search))
+    return False, None

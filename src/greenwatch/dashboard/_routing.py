@@ -7,17 +7,20 @@ site, ``?period=7d`` (``&end=…`` to pin a past period).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import dash
 import pandas as pd
-from dash import ALL, Input, Output, State, ctx
+from dash import ALL, Input, Output, State
 
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._layout import page_layout, view_note
+from greenwatch.dashboard._spec import Panel
 from greenwatch.dashboard._view import View, parse_view, with_params
 
 QUANTUM = pd.Timedelta(minutes=1)
+Drawn = Callable[[Env, Panel, View, str | None, str | None], tuple[bool, Any]]
 
 
 def view_of(env: Env, pathname: str | None, search: str | None) -> View:
@@ -25,8 +28,10 @@ def view_of(env: Env, pathname: str | None, search: str | None) -> View:
     return parse_view(pathname, search, env.dashboards, env.clock(), QUANTUM)
 
 
-def register(app: dash.Dash, env: Env) -> None:
-    """Callbacks: the page for the URL, the period picker, the navigation links, the refresh."""
+def register(app: dash.Dash, env: Env, drawn: Drawn) -> None:
+    """Callbacks: the page for the URL (with its panels that ``drawn`` has already: panel,
+    view, theme, search → whether, and the content), the period picker, the navigation links,
+    the refresh."""
     pages = {p.id: p for p in env.dashboards.pages}
 
     @app.callback(
@@ -34,49 +39,63 @@ def register(app: dash.Dash, env: Env) -> None:
         Output("view-note", "children"),
         Input("url", "pathname"),
         State("url", "search"),
+        State("theme", "data"),
     )
-    def route(pathname: str | None, search: str | None) -> tuple[Any, Any]:
+    def route(pathname: str | None, search: str | None, theme: str | None) -> tuple[Any, Any]:
         view = view_of(env, pathname, search)
-        return page_layout(env, view, search or ""), view_note(view)
+        page = page_layout(env, view, lambda panel: drawn(env, panel, view, theme, search))
+        return page, view_note(view)
+
+    # The picker sets the URL in the browser (no round trip before the panels' own callbacks):
+    # the period set, a custom start dropped, as ``with_params(search, period=p, start=None)``.
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        """function(period, search) {
+            const params = new URLSearchParams(search || '');
+            if (!period || (params.get('period') === period && !params.has('start'))) {
+                return window.dash_clientside.no_update;
+            }
+            params.set('period', period);
+            params.delete('start');
+            return '?' + params.toString();
+        }""",
+        Output("url", "search", allow_duplicate=True),
+        Input("period", "value"),
+        State("url", "search"),
+        prevent_initial_call=True,
+    )
 
     @app.callback(
-        Output("url", "search", allow_duplicate=True),
         Output("period", "value"),
         Output("view-note", "children", allow_duplicate=True),
-        Input("period", "value"),
-        Input("url", "search"),
-        State("url", "pathname"),
-        prevent_initial_call="initial_duplicate",
-    )
-    def sync_period(period: str, search: str | None, pathname: str | None) -> tuple[Any, Any, Any]:
-        if ctx.triggered_id == "period":
-            changed = with_params(search, period=period, start=None)
-            # A callback is not re-run by its own output: the note follows here.
-            return changed, dash.no_update, view_note(view_of(env, pathname, changed))
-        view = view_of(env, pathname, search)
-        return (
-            dash.no_update,
-            view.period if view.period in env.dashboards.settings.periods else dash.no_update,
-            view_note(view),
-        )
-
-    @app.callback(
         Output({"gw": "nav", "page": ALL}, "href"),
-        Input("url", "search"),
-        State({"gw": "nav", "page": ALL}, "id"),
-    )
-    def nav_links(search: str | None, ids: list[dict[str, str]]) -> list[str]:
-        # The time range follows the operator from page to page; page-specific choices do not.
-        keep = with_params(search, link=None, edge=None, state=None, severity=None, q=None)
-        return [pages[i["page"]].path + keep for i in ids]
-
-    @app.callback(
         Output("refresh", "interval"),
         Output("refresh", "disabled"),
-        Input("refresh-every", "value"),
         Input("url", "search"),
+        Input("refresh-every", "value"),
         State("url", "pathname"),
+        State("period", "value"),
+        State({"gw": "nav", "page": ALL}, "id"),
+        prevent_initial_call="initial_duplicate",
     )
-    def refresh_every(seconds: int, search: str | None, pathname: str | None) -> tuple[int, bool]:
-        live = view_of(env, pathname, search).live
-        return max(int(seconds or 0), 1) * 1000, not seconds or not live
+    def follow_url(
+        search: str | None,
+        seconds: int | None,
+        pathname: str | None,
+        shown: str | None,
+        ids: list[dict[str, str]],
+    ) -> tuple[Any, Any, list[str], int, bool]:
+        """What follows the URL, in one answer (the browser redraws for each answer it gets):
+        the picker shows the URL's period (set only when it differs, as setting it would run
+        the picker's callback above for nothing), the note the view, the navigation links keep
+        the time range (page-specific choices do not follow the operator from page to page),
+        and the refresh runs only on live views."""
+        view = view_of(env, pathname, search)
+        known = view.period in env.dashboards.settings.periods
+        keep = with_params(search, link=None, edge=None, state=None, severity=None, q=None)
+        return (
+            view.period if known and view.period != shown else dash.no_update,
+            view_note(view),
+            [pages[i["page"]].path + keep for i in ids],
+            max(int(seconds or 0), 1) * 1000,
+            not seconds or not view.live,
+        )
