@@ -7,12 +7,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.reports._golden import golden_compute, golden_inventory, golden_store
 
 from greenwatch.cli._pdf_child import PdfChild
 from greenwatch.inventory import Inventory
@@ -25,15 +23,9 @@ from greenwatch.reports import (
     render_pdf,
 )
 from greenwatch.store import DuckDBStore
+from tests.reports._golden import golden_compute
 
 GENERATED = pd.Timestamp("2026-11-01T02:00+08:00")
-
-
-@pytest.fixture
-def golden() -> Iterator[tuple[DuckDBStore, Inventory]]:
-    store = golden_store()
-    yield store, golden_inventory()
-    store.close()
 
 
 @pytest.fixture
