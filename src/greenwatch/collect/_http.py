@@ -4,9 +4,9 @@ A collector's requests go through :class:`HttpClient`: HTTP/1.1 over one connect
 between requests and polls (the standard library's ``http.client``), with the target's timeout,
 TLS policy (one context per policy, shared by every target that has it) and auth. It keeps what
 the httpx client it replaced did, at about a third of the CPU per request (bench/RESULTS.md,
-"Collectors, fourth pass"): redirects are not followed, no proxy or CA settings are taken from
-the environment, gzip and deflate bodies are decoded, and failures raise what reason them the
-same way (``connection refused``, ``timeout``, ``tls error``, ``unreachable`` for a dropped
+"Single-box speed, fourth pass"): redirects are not followed, no proxy or CA settings are taken
+from the environment, gzip and deflate bodies are decoded, and failures are reported with the
+same reasons (``connection refused``, ``timeout``, ``tls error``, ``unreachable`` for a dropped
 connection or a reply that is not HTTP). A kept connection the server has closed is noticed
 before it is used and opened again; one closed while a GET or DELETE went out is retried once
 on a new connection.
