@@ -13,7 +13,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from greenwatch.model import make_batch
 from greenwatch.store import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -130,3 +133,49 @@ def test_a_store_locked_by_another_process_names_its_pid(tmp_path: Path) -> None
             DuckDBStore(path, create=False)
     finally:
         holder.communicate("")
+
+
+@given(
+    rounds=st.lists(
+        st.tuples(st.booleans(), st.lists(st.integers(0, 5), min_size=1, max_size=6)),
+        min_size=1,
+        max_size=6,
+    )
+)
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_two_stores_over_one_file_share_series_ids(
+    tmp_path_factory: pytest.TempPathFactory, rounds: list[tuple[bool, list[int]]]
+) -> None:
+    """Each store keeps the series ids it has seen; writes through two stores over one file,
+    in any order and with any overlap, give each series one id and lose no sample."""
+    path = tmp_path_factory.mktemp("shared") / "greenwatch.duckdb"
+    stores = (DuckDBStore(path), DuckDBStore(path))
+    expected: set[tuple[str, pd.Timestamp]] = set()
+    try:
+        for k, (second, devices) in enumerate(rounds):
+            ts = pd.Timestamp("2026-10-01T00:00Z") + pd.Timedelta(minutes=k)
+            names = [f"srv-{d}" for d in devices]
+            batch = make_batch(
+                ts,
+                "device_power_watts",
+                [100.0 + d for d in devices],
+                {"site": "guian-1", "device": names, "device_kind": "server"},
+            )
+            stores[second].write(batch)
+            expected |= {(name, ts) for name in names}
+    finally:
+        for store in stores:
+            store.close()
+    store = DuckDBStore(path)
+    try:
+        assert store.series()["device"].is_unique
+        raw = store.query(
+            "device_power_watts",
+            pd.Timestamp("2026-10-01T00:00Z"),
+            pd.Timestamp("2026-10-02T00:00Z"),
+        )
+    finally:
+        store.close()
+    assert set(zip(raw["device"], raw["ts"], strict=True)) == expected
