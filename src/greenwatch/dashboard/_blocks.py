@@ -65,12 +65,17 @@ BLOCKS: dict[str, Block] = {
 STATIC: dict[str, Callable[[Any, View, Env], Any]] = {"alerts": _alerts_page.controls}
 
 
+def panel_key(page: Page, panel: Panel) -> str:
+    """A panel's id among the page's callbacks' pattern-matching ids (``page/panel``)."""
+    return f"{page.id}/{panel.id}"
+
+
 def panel_section(
     page: Page, panel: Panel, env: Env, view: View, drawn: tuple[bool, Any] = (False, None)
 ) -> html.Section:
     """A panel's frame on the page grid: title, note and a body its callback fills, or that
     comes filled where the panel is ``drawn`` already (whether, and its figure or children)."""
-    key = f"{page.id}/{panel.id}"
+    key = panel_key(page, panel)
     filled, content = drawn
     mark = f" {PREFILLED}" if filled else ""
     body: Any

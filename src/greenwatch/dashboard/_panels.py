@@ -15,11 +15,11 @@ import dash
 from dash import ALL, MATCH, Input, Output, State, ctx
 from dash.exceptions import PreventUpdate
 
-from greenwatch.dashboard._blocks import BLOCKS, PREFILLED
+from greenwatch.dashboard._blocks import BLOCKS, PREFILLED, panel_key
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._graphs import render_graph
 from greenwatch.dashboard._routing import view_of
-from greenwatch.dashboard._spec import GRAPH_TYPES, TILE_TYPES, Panel
+from greenwatch.dashboard._spec import GRAPH_TYPES, Panel
 from greenwatch.dashboard._view import View
 
 # Panels that show state changed by the user (not by the clock): never served from the cache.
@@ -145,11 +145,11 @@ def drawn(
 ) -> tuple[bool, Any]:
     """Whether ``panel`` of ``view``'s page is drawn already (its callback would answer from
     the cache), and its figure or children; draws nothing."""
-    key = f"{view.page.id}/{panel.id}"
+    key = panel_key(view.page, panel)
     if panel.type in LIVE_BLOCKS:
         return False, None
     if panel.type in GRAPH_TYPES:
         return env.peek(_graph_key(key, view, theme))
-    if panel.type in TILE_TYPES or panel.type in BLOCKS:
+    if panel.type in BLOCKS:  # the tiles' among them
         return env.peek(_block_key(key, view, search))
     return False, None

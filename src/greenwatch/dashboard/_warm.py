@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from greenwatch.dashboard._blocks import panel_key
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._panels import LIVE_BLOCKS, block_children, graph_figure
 from greenwatch.dashboard._spec import GRAPH_TYPES
@@ -48,7 +49,7 @@ def warm(env: Env, going: Callable[[], bool] = lambda: True) -> int:
         for panel in page.panels:
             if not going():
                 return drawn
-            ident = {"panel": f"{page.id}/{panel.id}"}
+            ident = {"panel": panel_key(page, panel)}
             if panel.type in LIVE_BLOCKS:
                 continue  # drawn anew on every visit
             if panel.type in GRAPH_TYPES:
