@@ -28,7 +28,7 @@ from greenwatch.model import make_batch
 from greenwatch.query import kpi_answer, site_totals
 from greenwatch.simulate import Simulator
 from greenwatch.store import DuckDBStore, VictoriaMetricsStore
-from greenwatch.store._duckdb import HOUR
+from greenwatch.store._duckdb import HOUR, HOUR_STEP
 from greenwatch.store._sql import ROLLUP_COLUMNS
 from greenwatch.store._vmrollup import (
     LATE,
@@ -48,9 +48,18 @@ SITE_FIGURES = [c for c in SITE_TOTAL_COLUMNS if not c.endswith("provenance")]
 
 
 def month() -> pd.DataFrame:
+    """The month, where one meter's counter restarts from zero on day 10 (a replaced meter)."""
     sim = Simulator(load_inventory(), seed=5, start=START)
     batch = sim.advance(END, pd.Timedelta(minutes=5))
-    return batch[batch["site"].astype(str).isin(SITES)].reset_index(drop=True)
+    batch = batch[batch["site"].astype(str).isin(SITES)].reset_index(drop=True)
+    replaced = (
+        (batch["metric"] == "energy_joules_total")
+        & (batch["site"] == "guian-1")
+        & (batch["meter"] == "facility")
+        & (batch["ts"] >= START + 10 * DAY)
+    )
+    batch.loc[replaced, "value"] -= batch.loc[replaced, "value"].min()
+    return batch
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +134,25 @@ def test_a_month_agrees_with_the_embedded_store(
     assert_same_figures(
         embedded, engine, START + pd.Timedelta(minutes=37), END - pd.Timedelta(hours=5, minutes=3)
     )
+
+
+def test_reset_hours_are_found_in_the_engine(
+    stores: tuple[DuckDBStore, VictoriaMetricsStore],
+) -> None:
+    """The hours with a counter reset, searched among the summaries in the engine, are the
+    embedded store's (and the month's figures above fill them from power alike)."""
+    embedded, engine = stores
+    want = embedded.reset_hours("energy_joules_total", START, END)
+    got = engine.reset_hours("energy_joules_total", START, END)
+    assert len(want) == 1
+    pd.testing.assert_frame_equal(got[list(want.columns)], want, check_dtype=False)
+    one = {"site": "guian-1", "meter": "facility"}
+    pd.testing.assert_frame_equal(
+        engine.reset_hours("energy_joules_total", START, END, one)[list(want.columns)],
+        embedded.reset_hours("energy_joules_total", START, END, one),
+        check_dtype=False,
+    )
+    assert engine.reset_hours("energy_joules_total", START, END, {"site": "sc-shenzhen"}).empty
 
 
 def test_hourly_buckets_agree(stores: tuple[DuckDBStore, VictoriaMetricsStore]) -> None:
@@ -263,6 +291,32 @@ def test_summary_series_read_back_as_written(rows: list[tuple[int, int, list[flo
     want = frame.assign(key=keys[frame["series_id"]]).drop(columns="series_id")
     want = want.sort_values(["key", "bucket"], ignore_index=True)[back.columns]
     pd.testing.assert_frame_equal(back, want, check_dtype=False)
+
+
+def test_a_redone_hour_counts_once_at_its_latest_revision(
+    stores: tuple[DuckDBStore, VictoriaMetricsStore],
+) -> None:
+    """Hours summarised twice (a roller redoing them after a late write): a read over whole
+    hours merged in the engine and an hourly read both take each hour's later revision."""
+    _, engine = stores
+    base = (START + 2 * DAY).value
+    keys = np.asarray([json.dumps({"meter": "facility", "site": "redone"})], dtype=object)
+    frame = pd.DataFrame(np.nan, index=range(3), columns=list(ROLLUP_COLUMNS))
+    frame.insert(0, "bucket", [base + h * HOUR for h in range(3)])
+    frame.insert(0, "series_id", 0)
+    frame["first_t"] = frame["last_t"] = frame["bucket"].astype("float64")
+    first = frame.assign(increase=[1.0, 2.0, 3.0], covered_s=3600.0, resets=0.0)
+    later = frame.assign(increase=[10.0, 20.0, 30.0], covered_s=1800.0, resets=0.0)
+    for rows, minutes in ((first, 20), (later, 80)):
+        send = engine.roller().send
+        now = base + 3 * HOUR + minutes * 60 * 10**9  # after the hours, as the roller runs
+        send(list(summary_lines(rows, keys, "energy_joules_total", now)))
+    start, end = pd.Timestamp(base, tz="UTC"), pd.Timestamp(base + 3 * HOUR, tz="UTC")
+    labels = {"site": "redone"}
+    whole = engine.query("energy_joules_total", start, end, labels, agg=["increase", "coverage"])
+    assert whole[["increase", "coverage"]].to_numpy().tolist() == [[60.0, 0.5]]
+    hourly = engine.query("energy_joules_total", start, end, labels, HOUR_STEP, "increase")
+    assert hourly["value"].tolist() == [10.0, 20.0, 30.0]
 
 
 def test_two_shards_of_the_rollup_command_cover_every_series(

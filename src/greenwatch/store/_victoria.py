@@ -65,7 +65,14 @@ from greenwatch.store._base import (
     match_labels,
     normalise_aggs,
 )
-from greenwatch.store._duckdb import HOUR, _finish, _merge_columns, _regroup
+from greenwatch.store._duckdb import (
+    _MERGE,
+    HOUR,
+    HOUR_STEP,
+    _finish,
+    _merge_columns,
+    _regroup,
+)
 from greenwatch.store._sql import summary_sql
 from greenwatch.store._vmrollup import (
     DIRTY,
@@ -74,6 +81,7 @@ from greenwatch.store._vmrollup import (
     NOTHING_ROLLED,
     SKEW,
     STATE_LOOKBACK,
+    TIME_COLUMNS,
     UNTIL,
     RolledHours,
     Roller,
@@ -84,11 +92,13 @@ from greenwatch.store._vmrollup import (
     oldest_marked,
     state_from_export,
     summary_match,
+    summary_name,
     summary_rows,
 )
 
 DEFAULT_SKEW = pd.Timedelta(SKEW, unit="ns")
 ADDITIVE = ("sum", "count", "increase", "integral")
+RESET_AGGS = ["resets", "reset_start", "reset_end"]
 PUSHDOWN = {
     "mean": "avg_over_time",
     "min": "min_over_time",
@@ -98,6 +108,14 @@ PUSHDOWN = {
     "first": "first_over_time",
     "last": "last_over_time",
 }
+# How the engine merges an hourly summary column over many hours, by ``_MERGE``'s rule for it
+# (``last_t``, which orders ``last_v`` there, is the latest).
+OVER_HOURS = {"sum": "sum_over_time", "min": "min_over_time", "max": "max_over_time"}
+
+
+def _merged_by(column: str) -> str:
+    """How pieces of one bucket merge ``column`` (:data:`_MERGE`)."""
+    return "max" if column == "last_t" else _MERGE[column]
 
 
 def _quote(value: str) -> str:
@@ -341,6 +359,68 @@ class VictoriaMetricsStore:
         found["ts"] = pd.to_datetime(found.pop("t"), unit="ns", utc=True)
         return _labelled(found, ["value"]).sort_values("ts", kind="stable", ignore_index=True)
 
+    def reset_hours(
+        self,
+        metric: str,
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        labels: LabelFilter | None = None,
+    ) -> pd.DataFrame:
+        """The hours of ``[start, end)`` (whole hours) in which a counter of ``metric`` reset
+        (:meth:`greenwatch.store.DuckDBStore.reset_hours`): the summarised hours are searched
+        in the engine (``last_over_time(m:1h_resets[1h]) > 0`` per hour), and only the series
+        and hours found are read; the hours not summarised are read as ``query`` reads them."""
+        check_range(start, end, HOUR_STEP)
+        lo, hi = int(start.tz_convert("UTC").value), int(end.tz_convert("UTC").value)
+        if lo % HOUR or hi % HOUR:
+            raise StoreError("reset hours are whole hours")
+        inner = self._summary_span(metric, lo, hi, HOUR)
+        everything: dict[str, str] = {}
+        if inner is None:
+            pieces = [(lo, hi, everything)]
+        else:
+            pieces = [(lo, inner[0], everything), (inner[1], hi, everything)]
+            pieces += self._reset_pieces(metric, labels, *inner)
+        parts = [
+            self.query(
+                metric,
+                pd.Timestamp(a, tz="UTC"),
+                pd.Timestamp(b, tz="UTC"),
+                {**(labels or {}), **only},
+                HOUR_STEP,
+                RESET_AGGS,
+            )
+            for a, b, only in pieces
+            if b > a
+        ]
+        found = pd.concat([p for p in parts if not p.empty] or [_empty(RESET_AGGS)])
+        found = found[found["resets"] > 0]
+        label_cols = [c for c in found.columns if c not in ("ts", *RESET_AGGS)]
+        return found.sort_values([*label_cols, "ts"], kind="stable", ignore_index=True)
+
+    def _reset_pieces(
+        self, metric: str, labels: LabelFilter | None, lo: int, hi: int
+    ) -> list[tuple[int, int, dict[str, str]]]:
+        """The summarised hours ``[lo, hi)`` with a counter reset: per series found, the span
+        from its first such hour to its last, and the labels that select it."""
+        latest = f"last_over_time({selector(summary_name(metric, 'resets'), labels)}[1h])"
+        answer = self._get(
+            "/api/v1/query_range",
+            {
+                "query": f"{latest} > 0",
+                "start": _seconds(lo + HOUR),
+                "end": _seconds(hi),
+                "step": "1h",
+                "nocache": "1",
+            },
+        )
+        pieces = []
+        for item in orjson.loads(answer.content)["data"]["result"]:
+            ends = [round(float(p[0]) * 1000) * MS for p in item["values"]]
+            only = {k: v for k, v in item["metric"].items() if k != "__name__"}
+            pieces.append((min(ends) - HOUR, max(ends), only))
+        return pieces
+
     def query_spans(self, metric: str, spans: pd.DataFrame) -> pd.DataFrame:
         """Raw samples of ``metric`` inside each of many short spans (see
         :meth:`greenwatch.store.DuckDBStore.query_spans`): spans are read together, one export
@@ -432,9 +512,13 @@ class VictoriaMetricsStore:
             self._raw_rows(selector(metric, labels), lo, width, a, b) for a, b in pieces if b > a
         ]
         if inner is not None:
-            match = selector(summary_match(metric, _merge_columns(aggs)), labels, regex=True)
-            items = self._export_items(match, inner[0], inner[1])
-            parts.append(summary_rows(items, metric))
+            columns = _merge_columns(aggs)
+            if width == hi - lo and all(_merged_by(c) in OVER_HOURS for c in columns):
+                parts.append(self._merged_hours(metric, labels, columns, *inner))
+            else:
+                match = selector(summary_match(metric, columns), labels, regex=True)
+                items = self._export_items(match, inner[0], inner[1])
+                parts.append(summary_rows(items, metric))
         found = [part for part in parts if not part.empty]
         if not found:
             return _empty(aggs)
@@ -446,6 +530,27 @@ class VictoriaMetricsStore:
         out["ts"] = pd.to_datetime(out["ts"].astype("int64"), unit="ns", utc=True)
         out["key"] = np.asarray(keys, dtype=object)[out["series_id"].to_numpy()]
         return _labelled(out.drop(columns="series_id"), ["value"] if len(aggs) == 1 else aggs)
+
+    def _merged_hours(
+        self, metric: str, labels: LabelFilter | None, columns: list[str], lo: int, hi: int
+    ) -> pd.DataFrame:
+        """The summaries of the whole hours ``[lo, hi)`` merged by the engine into one row per
+        series (``key``, ``bucket`` = ``lo``, ``columns``), as :func:`_combine` merges them:
+        one instant query per column, e.g. ``sum_over_time(last_over_time(m:1h_increase[1h])
+        [720h:1h])`` at ``hi``. The inner query, aligned to whole hours, takes each hour's
+        latest revision (stamped inside the hour); the outer one merges the hours. A month of
+        a national counter is thousands of rows handed over instead of millions."""
+        found: dict[str, pd.Series] = {}
+        for column in columns:
+            latest = f"last_over_time({selector(summary_name(metric, column), labels)}[1h])"
+            query = f"{OVER_HOURS[_merged_by(column)]}({latest}[{(hi - lo) // MS}ms:1h])"
+            values = self._instant(query, hi).set_index("key")["value"]
+            found[column] = values * MS if column in TIME_COLUMNS else values
+        rows = pd.DataFrame(found, columns=columns)
+        summed = [c for c in columns if _merged_by(c) == "sum"]
+        rows[summed] = rows[summed].fillna(0.0)  # as a sum over hours without the column
+        rows.insert(0, "bucket", lo)
+        return rows.rename_axis("key").reset_index()
 
     def _summary_span(self, metric: str, lo: int, hi: int, width: int) -> tuple[int, int] | None:
         """The whole hours of ``[lo, hi)`` a read takes from summaries, if any: on an hourly
