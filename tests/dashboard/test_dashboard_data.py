@@ -134,6 +134,23 @@ def test_caching_store_shares_aggregates_not_raw_samples(store: DuckDBStore) -> 
     assert cached._cache.misses == 1, "raw queries are never cached"
 
 
+def test_caching_store_keeps_reset_hours_where_the_store_has_them(store: DuckDBStore) -> None:
+    """Every energy figure of a page asks for the same reset hours: asked once, copies."""
+    cached = CachingStore(store, TtlCache())
+    span = (START.floor("h"), END.ceil("h"))
+    first = cached.reset_hours("energy_joules_total", *span)
+    pd.testing.assert_frame_equal(first, store.reset_hours("energy_joules_total", *span))
+    again = cached.reset_hours("energy_joules_total", *span)
+    assert again is not first, "callers get copies"
+    pd.testing.assert_frame_equal(again, first)
+    assert (cached._cache.hits, cached._cache.misses) == (1, 1)
+    assert not hasattr(CachingStore(_NoResetHours(), TtlCache()), "reset_hours")
+
+
+class _NoResetHours:
+    """A store that finds no reset hours of its own."""
+
+
 def test_the_url_encodes_the_view() -> None:
     dashboards = load_dashboards(shipped_dir("dashboards"))
     now = pd.Timestamp("2026-06-30T23:37:12Z")

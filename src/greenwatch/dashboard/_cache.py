@@ -139,7 +139,27 @@ class CachingStore:
         key = ("series", generation_of(self._store), metric, _freeze(labels))
         return self._cache.get(key, lambda: self._store.series(metric, labels)).copy()
 
+    def _reset_hours(
+        self,
+        metric: str,
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        labels: LabelFilter | None = None,
+    ) -> pd.DataFrame:
+        """The store's ``reset_hours``, kept as aggregated queries are (each energy figure of
+        a page asks it for the same period)."""
+        generation = generation_of(self._store)
+        key = ("reset_hours", generation, metric, start, end, _freeze(labels))
+        frame: pd.DataFrame = self._cache.get(
+            key,
+            lambda: self._store.reset_hours(metric, start, end, labels),  # type: ignore[attr-defined]
+            expires=generation is None,
+        )
+        return frame.copy()
+
     def __getattr__(self, name: str) -> Any:
+        if name == "reset_hours" and hasattr(self._store, name):
+            return self._reset_hours
         if name in PASSED:
             return getattr(self._store, name)
         raise AttributeError(name)

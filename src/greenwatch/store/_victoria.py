@@ -99,6 +99,7 @@ from greenwatch.store._vmrollup import (
 DEFAULT_SKEW = pd.Timedelta(SKEW, unit="ns")
 ADDITIVE = ("sum", "count", "increase", "integral")
 RESET_AGGS = ["resets", "reset_start", "reset_end"]
+ORDER_COLUMNS = ("first_t", "last_t")  # order the pieces of a bucket for ``first``, ``last``
 PUSHDOWN = {
     "mean": "avg_over_time",
     "min": "min_over_time",
@@ -539,9 +540,11 @@ class VictoriaMetricsStore:
         one instant query per column, e.g. ``sum_over_time(last_over_time(m:1h_increase[1h])
         [720h:1h])`` at ``hi``. The inner query, aligned to whole hours, takes each hour's
         latest revision (stamped inside the hour); the outer one merges the hours. A month of
-        a national counter is thousands of rows handed over instead of millions."""
+        a national counter is thousands of rows handed over instead of millions. The times
+        that order the pieces (``first_t``, ``last_t``) are left empty: only ``first`` and
+        ``last`` need them, and those are not merged here."""
         found: dict[str, pd.Series] = {}
-        for column in columns:
+        for column in (c for c in columns if c not in ORDER_COLUMNS):
             latest = f"last_over_time({selector(summary_name(metric, column), labels)}[1h])"
             query = f"{OVER_HOURS[_merged_by(column)]}({latest}[{(hi - lo) // MS}ms:1h])"
             values = self._instant(query, hi).set_index("key")["value"]
@@ -566,7 +569,12 @@ class VictoriaMetricsStore:
         with the look-back margins, by the embedded store's SQL; a ``key`` column."""
         lookback, max_gap = self._gaps_ns()
         raw = self._export_coded(match, lo - max_gap, hi + max_gap)
-        far = self._neighbours(match, lo - max_gap, hi + max_gap, lookback - max_gap)
+        known = self._series_keys(match, lo - lookback, hi + lookback)
+        sides = (
+            known is None or bool(known - set(raw.keys[np.unique(raw.code[raw.t < lo])])),
+            known is None or bool(known - set(raw.keys[np.unique(raw.code[raw.t >= hi])])),
+        )
+        far = self._neighbours(match, lo - max_gap, hi + max_gap, lookback - max_gap, sides)
         position = {k: i for i, k in enumerate(raw.keys)}
         keys = np.concatenate([raw.keys, [k for k in far["key"].unique() if k not in position]])
         if not len(keys):
@@ -601,16 +609,34 @@ class VictoriaMetricsStore:
         data["key"] = np.asarray(keys, dtype=object)[data["series_id"].to_numpy()]
         return data.drop(columns="series_id")
 
-    def _neighbours(self, match: str, lo: int, hi: int, reach: int) -> pd.DataFrame:
+    def _series_keys(self, match: str, lo: int, hi: int) -> set[str] | None:
+        """The keys of the series of ``match`` the engine's index holds for ``[lo, hi]`` (ns;
+        whole days: a superset of those with a sample in it); None where the engine will not
+        list them (e.g. more than its ``-search.maxSeries``)."""
+        params = {"match[]": match, "start": _seconds(lo), "end": _seconds(hi)}
+        try:
+            answer = self._get("/api/v1/series", params)
+        except StoreError as exc:
+            log.warning("reading every series' far neighbours: %s", exc)
+            return None
+        return {_series_key(item) for item in orjson.loads(answer.content)["data"]}
+
+    def _neighbours(
+        self, match: str, lo: int, hi: int, reach: int, sides: tuple[bool, bool]
+    ) -> pd.DataFrame:
         """Per series, the last sample in ``[lo - reach, lo)`` and the first in
         ``[hi, hi + reach)`` (ns; columns as :meth:`_export`): all a summary needs beyond
         ``[lo, hi)``, without exporting hours of samples. ``tlast_over_time`` and its kin over
-        a window ``(t - w, t]`` at the millisecond before each edge."""
-        if reach <= 0:
-            return pd.DataFrame({"key": [], "t": [], "value": []})
-        before = self._edge_samples("last", match, reach, lo - MS)
-        after = self._edge_samples("first", match, reach, hi + reach - MS)
-        return pd.concat([before, after], ignore_index=True)
+        a window ``(t - w, t]`` at the millisecond before each edge. ``sides`` says which of
+        the two are asked for: a series with a sample between ``lo`` and the range a summary
+        covers (or between that range and ``hi``) pairs its far neighbour with that sample,
+        outside the range, so the far one matters only where some series has none."""
+        found = [pd.DataFrame({"key": [], "t": [], "value": []})]
+        if reach > 0 and sides[0]:
+            found.append(self._edge_samples("last", match, reach, lo - MS))
+        if reach > 0 and sides[1]:
+            found.append(self._edge_samples("first", match, reach, hi + reach - MS))
+        return pd.concat(found, ignore_index=True)
 
     def _edge_samples(self, side: str, match: str, width: int, at: int) -> pd.DataFrame:
         """Per series of ``match``, its ``side`` (first or last) sample in ``(at - width, at]``
