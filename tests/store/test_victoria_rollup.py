@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from greenwatch.inventory import Scope, load_inventory
 from greenwatch.metrics import SITE_TOTAL_COLUMNS
 from greenwatch.model import make_batch
-from greenwatch.query import kpi_answer, site_totals
+from greenwatch.query import fresh_reads, keep_hourly_pue, kpi_answer, pue_trend, site_totals
+from greenwatch.query._hourly import NAME, _signature
 from greenwatch.simulate import Simulator
 from greenwatch.store import DuckDBStore, VictoriaMetricsStore
 from greenwatch.store._duckdb import HOUR, HOUR_STEP
@@ -355,3 +356,40 @@ def test_spans_are_read_together_as_the_embedded_store_reads_them(
     want = embedded.query_spans("power_watts", spans)
     assert len(got) > 0
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
+
+
+def test_kept_hourly_rows_agree_until_a_late_write_drops_them(
+    stores: tuple[DuckDBStore, VictoriaMetricsStore],
+) -> None:
+    """Each site's hourly PUE inputs, kept in the reading process's memory, give the embedded
+    store's hourly trend; a late write drops the rows of the hours it may change (whichever
+    site), and the trend read again agrees with the embedded store's."""
+    embedded, engine = stores
+    inventory = load_inventory()
+    sites = [s for s in inventory.sites if s.id in SITES]
+    ids = [s.id for s in sites]
+    keep_hourly_pue(engine, ids, START, END)
+    signature = _signature(engine)
+    rows = engine.kept(NAME, signature, ids, START, END)
+    assert rows is not None
+    assert len(rows) == len(SITES) * 30 * 24
+    for store in (embedded, engine):
+        with fresh_reads():
+            trend = pue_trend(store, sites, START, END, HOUR_STEP)
+        assert len(trend) == 30 * 24
+        if store is embedded:
+            want = trend
+    np.testing.assert_allclose(trend["pue"], want["pue"], rtol=1e-9)
+    late_at = END - 10 * DAY + pd.Timedelta(minutes=2, seconds=30)
+    late = make_batch([late_at], "power_watts", 5e6, {"site": "sc-shenzhen", "meter": "cooling"})
+    embedded.write(late)
+    engine.write(late)
+    left = engine.kept(NAME, signature, ids, START, END)
+    assert left is not None
+    first = (late_at - pd.Timedelta(hours=6, minutes=15)).floor("h").value
+    assert left["bucket"].max() < first
+    assert len(left) == len(SITES) * (first - START.value) // HOUR
+    with fresh_reads():
+        again = pue_trend(engine, sites, START, END, HOUR_STEP)
+        want = pue_trend(embedded, sites, START, END, HOUR_STEP)
+    np.testing.assert_allclose(again["pue"], want["pue"], rtol=1e-9)

@@ -24,7 +24,9 @@ from greenwatch.store import LabelFilter, Store
 
 T = TypeVar("T")
 # What greenwatch.query looks for on a store beyond the contract, where the store has it.
-PASSED = frozenset({"gaps", "generation", "kept", "keep", "query_spans", "reset_hours"})
+PASSED = frozenset(
+    {"gaps", "generation", "keeping_since", "kept", "keep", "query_spans", "reset_hours"}
+)
 Monotonic = Callable[[], float]
 
 

@@ -28,21 +28,23 @@ PUE_METERS = ("facility", *dict.fromkeys(PUE_CATEGORY_METERS.values()))
 # meter_columns' documented answer for them: per meter its energy, coverage and provenance bits.
 COLUMNS = tuple(f"{m}_{what}" for m in PUE_METERS for what in ("j", "coverage", "bits"))
 NAME = "pue_meters_1h"
+SITE_HOURS_PER_READ = 50_000  # site-hours computed per read when rows are missing
 KEYS = ["site", "ts"]
 
 
 @runtime_checkable
 class Keeping(Store, Protocol):
-    """A store that keeps derived rows per site and hour (:class:`greenwatch.store.DuckDBStore`;
-    not part of the store contract)."""
+    """A store that keeps derived rows per site and hour (:class:`greenwatch.store.DuckDBStore`
+    in its file, :class:`greenwatch.store.VictoriaMetricsStore` in memory; not part of the
+    store contract)."""
 
-    generation: int
+    def keeping_since(self) -> int: ...
 
     def kept(
         self, name: str, signature: str, sites: list[str], start: pd.Timestamp, end: pd.Timestamp
     ) -> pd.DataFrame | None: ...
 
-    def keep(self, name: str, signature: str, frame: pd.DataFrame, generation: int) -> bool: ...
+    def keep(self, name: str, signature: str, frame: pd.DataFrame, since: int) -> bool: ...
 
 
 def _signature(store: Store) -> str:
@@ -91,7 +93,7 @@ def _kept(
     store: Keeping, sites: list[str], start: pd.Timestamp, end: pd.Timestamp, now: pd.Timestamp
 ) -> pd.DataFrame:
     signature = _signature(store)
-    generation = store.generation
+    since = store.keeping_since()
     found = store.kept(NAME, signature, sites, start, end)
     hours = pd.date_range(start, end, freq="h", inclusive="left").as_unit("ns")
     columns = ["site", "bucket", *COLUMNS]
@@ -108,12 +110,22 @@ def _kept(
     missing = grid[~grid.isin(kept_at)]
     lo = pd.Timestamp(int(missing.get_level_values("bucket").min()), tz="UTC")
     hi = pd.Timestamp(int(missing.get_level_values("bucket").max()), tz="UTC") + HOUR
-    fresh = _computed(store, short, lo, hi, HOUR)
+    # A month of a national network is read a few days at a time (each hour's figures are
+    # its own), so that no read holds every summary of the month at once.
+    # SITE_HOURS_PER_READ is read here, not bound at import, so that tests can lower it.
+    hours_per_read = max(1, SITE_HOURS_PER_READ // len(short)) * HOUR
+    fresh = pd.concat(
+        [
+            _computed(store, short, a, min(a + hours_per_read, hi), HOUR)
+            for a in pd.date_range(lo, hi, freq=hours_per_read, inclusive="left")
+        ],
+        ignore_index=True,
+    )
     fresh.insert(1, "bucket", pd.DatetimeIndex(fresh.pop("ts")).as_unit("ns").asi8)
     new = fresh.set_index(["site", "bucket"]).reindex(missing).reset_index()[columns]
     settled = _settled(store, new, now)
     if settled.any():
-        store.keep(NAME, signature, new[settled].reset_index(drop=True), generation)
+        store.keep(NAME, signature, new[settled].reset_index(drop=True), since)
     both = pd.concat([kept, new], ignore_index=True) if len(kept) else new
     return _as_rows(both.sort_values(["site", "bucket"], kind="stable"))
 

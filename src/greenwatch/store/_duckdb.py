@@ -515,14 +515,18 @@ class DuckDBStore:
             "lookback": int(self.gaps.counter_lookback.value),
         }
 
-    def keep(self, name: str, signature: str, frame: pd.DataFrame, generation: int) -> bool:
+    def keeping_since(self) -> int:
+        """The mark to take before a read whose derived rows may be kept: the write count."""
+        return self.generation
+
+    def keep(self, name: str, signature: str, frame: pd.DataFrame, since: int) -> bool:
         """Keep rows derived per site and hour (:mod:`greenwatch.store._kept`) unless the store
-        was written to since ``generation`` (they may predate that write) or is read-only;
-        True when kept."""
+        was written to since ``since`` (:meth:`keeping_since`; they may predate that write)
+        or is read-only; True when kept."""
         if not len(frame):
             return False
         with self._lock:
-            if self._read_only or self.generation != generation:
+            if self._read_only or self.generation != since:
                 return False
             cur = self._con.cursor()
             try:

@@ -74,6 +74,7 @@ from greenwatch.store._duckdb import (
     _regroup,
 )
 from greenwatch.store._sql import summary_sql
+from greenwatch.store._vmkept import KeptInMemory
 from greenwatch.store._vmrollup import (
     DIRTY,
     FROM,
@@ -88,6 +89,7 @@ from greenwatch.store._vmrollup import (
     Shard,
     canonical,
     dirty_markers,
+    late_writes,
     log,
     oldest_marked,
     state_from_export,
@@ -177,6 +179,7 @@ class VictoriaMetricsStore:
         self._lock = threading.Lock()
         self.skew = int(skew.value)
         self._writer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._kept = KeptInMemory()
 
     # -- HTTP --------------------------------------------------------------------------------
 
@@ -662,6 +665,32 @@ class VictoriaMetricsStore:
     def _gaps_ns(self) -> tuple[int, int]:
         """The counter look-back and the longest gap, ns."""
         return int(self.gaps.counter_lookback.value), int(self.gaps.max_gap.value)
+
+    # -- rows kept for the layer above ------------------------------------------------------
+
+    def keeping_since(self) -> int:
+        """The mark to take before a read whose derived rows may be kept: now (ns)."""
+        return time.time_ns()
+
+    def keep(self, name: str, signature: str, frame: pd.DataFrame, since: int) -> bool:
+        """Keep rows derived per site and hour, read from ``since`` (:meth:`keeping_since`)
+        on, in this process's memory (:mod:`greenwatch.store._vmkept`); True when kept."""
+        if not len(frame):
+            return False
+        self._kept.keep(name, signature, frame, since)
+        return True
+
+    def kept(
+        self, name: str, signature: str, sites: list[str], start: pd.Timestamp, end: pd.Timestamp
+    ) -> pd.DataFrame | None:
+        """Rows kept under ``name`` and ``signature`` for ``sites`` in ``[start, end)`` that no
+        late write has touched since they were read (columns site, bucket in ns and the kept
+        ones); None when none are kept so."""
+        now = time.time_ns()
+        items = self._export_items(f'{{__name__="{DIRTY}"}}', now - STATE_LOOKBACK, now + MS)
+        late = late_writes(items, *self._gaps_ns())
+        lo, hi = int(start.tz_convert("UTC").value), int(end.tz_convert("UTC").value)
+        return self._kept.kept(name, signature, sites, lo, hi, late, now, self.skew)
 
     # -- hourly summaries --------------------------------------------------------------------
 

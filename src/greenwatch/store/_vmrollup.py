@@ -206,6 +206,21 @@ def oldest_marked(items: Sequence[dict[str, object]]) -> dict[str, int]:
     return oldest
 
 
+def late_writes(
+    items: Sequence[dict[str, object]], lookback: int, max_gap: int
+) -> list[tuple[int, int]]:
+    """Each sample of exported dirty marker series as (written at, first hour the marked
+    sample may change), ns."""
+    out = []
+    for item in items:
+        stamps, values = item["timestamps"], item["values"]
+        assert isinstance(stamps, list)
+        assert isinstance(values, list)
+        for t, v in zip(stamps, values, strict=True):
+            out.append((int(t) * MS, first_touched(_ns(v), lookback, max_gap)))
+    return out
+
+
 def dirty_markers(batch: pd.DataFrame, now: int, writer: str) -> list[str]:
     """Import lines marking the metrics of ``batch`` with samples older than ``LATE``."""
     ts = batch["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
