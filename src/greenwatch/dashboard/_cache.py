@@ -25,7 +25,16 @@ from greenwatch.store import LabelFilter, Store
 T = TypeVar("T")
 # What greenwatch.query looks for on a store beyond the contract, where the store has it.
 PASSED = frozenset(
-    {"gaps", "generation", "keeping_since", "kept", "keep", "query_spans", "reset_hours"}
+    {
+        "gaps",
+        "generation",
+        "keeping_since",
+        "kept",
+        "keep",
+        "query_spans",
+        "reset_hours",
+        "settled_before",
+    }
 )
 Monotonic = Callable[[], float]
 

@@ -132,10 +132,15 @@ def _kept(
 
 def _settled(store: Store, rows: pd.DataFrame, now: pd.Timestamp) -> np.ndarray:
     """Rows whose hour ended longer ago than a sample's reach (so live writes, which would
-    drop them again at once, do not churn them)."""
+    drop them again at once, do not churn them), or before the hours a store says no sample
+    still to come on time can change (:meth:`greenwatch.store.VictoriaMetricsStore.
+    settled_before`: every series reported past them)."""
     gaps = gaps_of(store)
     reach = gaps.counter_lookback + gaps.max_gap + HOUR
     cutoff = (now - reach).value
+    settled_before = getattr(store, "settled_before", None)
+    if callable(settled_before):
+        cutoff = max(cutoff, min(int(settled_before()), now.value))
     return np.asarray(rows["bucket"].to_numpy("int64") < cutoff)
 
 

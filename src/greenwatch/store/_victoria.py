@@ -680,6 +680,13 @@ class VictoriaMetricsStore:
         self._kept.keep(name, signature, frame, since)
         return True
 
+    def settled_before(self) -> int:
+        """The end (ns) of the hours that no sample still to come on time can change: the
+        hours every series had reported past when the roller last ran, less those pending
+        after late writes (whose markers drop what was kept of them)."""
+        rolled = self.rolled_hours()
+        return min([rolled.until, *(rolled.span(m)[1] for m in rolled.dirty)])
+
     def kept(
         self, name: str, signature: str, sites: list[str], start: pd.Timestamp, end: pd.Timestamp
     ) -> pd.DataFrame | None:
