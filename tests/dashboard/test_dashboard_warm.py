@@ -12,6 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from greenwatch.dashboard import _panels, create_app, load_dashboards
 from greenwatch.dashboard._auth import Auth
 from greenwatch.dashboard._blocks import PREFILLED
+from greenwatch.dashboard._cache import TtlCache
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._layout import page_layout
 from greenwatch.dashboard._panels import block_children, graph_figure
@@ -106,11 +107,80 @@ def test_the_warm_up_runs_at_once_on_the_scheduler() -> None:
     assert job.next_run_time is not None
 
 
-def test_only_a_store_that_counts_its_writes_is_drawn_ahead() -> None:
-    """Answers from a store without a write count are kept a minute only: drawing them ahead
-    every few minutes would cost without serving a visit (a VictoriaMetrics store at scale)."""
-    for store, drawn in ((DuckDBStore(":memory:"), True), (VictoriaMetricsStore(NOWHERE), False)):
+def test_every_store_is_drawn_ahead_one_without_a_write_count_at_fixed_minutes() -> None:
+    """A store that counts its writes is drawn every few minutes from the start; one that does
+    not (VictoriaMetrics) at fixed minutes, so soon after the hour a period ends on."""
+    for store, trigger in (
+        (DuckDBStore(":memory:"), "interval"),
+        (VictoriaMetricsStore(NOWHERE), "cron"),
+    ):
         scheduler = BackgroundScheduler(timezone="UTC")
         create_app(store, load_inventory(), server=flask.Flask("t"), scheduler=scheduler)
-        assert (scheduler.get_job("dashboard-warm") is not None) is drawn
+        job = scheduler.get_job("dashboard-warm")
+        assert job is not None
+        assert type(job.trigger).__name__.lower().startswith(trigger)
         store.close()
+
+
+class Uncounted:
+    """A store that does not count its writes (as VictoriaMetrics, written by others)."""
+
+    def __init__(self, store: CountingStore) -> None:
+        self._store = store
+        self.gaps = store.gaps
+
+    def query(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        return self._store.query(*args, **kwargs)
+
+    def series(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        return self._store.series(*args, **kwargs)
+
+    def write(self, batch: pd.DataFrame) -> int:
+        return self._store.write(batch)
+
+    def close(self) -> None:
+        self._store.close()
+
+
+def test_without_a_write_count_the_drawing_is_kept_until_the_next_ones() -> None:
+    """What a drawing ahead computed serves visits for ten minutes (a minute otherwise), then
+    is read again."""
+    counting = CountingStore(":memory:")
+    backfill(Simulator(load_inventory(), seed=3, start=START), counting.write, END)
+    clock = [0.0]
+    dashboards = load_dashboards(shipped_dir("dashboards"))
+    env = Env(
+        Uncounted(counting),
+        load_inventory(),
+        dashboards,
+        lambda: END,
+        auth=Auth(AuthSettings()),
+        cache=TtlCache(monotonic=lambda: clock[0]),
+    )
+    scheduler = BackgroundScheduler(timezone="UTC")
+    install(scheduler, env)
+    job = scheduler.get_job("dashboard-warm")
+    assert job is not None
+    scheduler.start(paused=True)  # running: the drawing goes on
+    try:
+        job.func()
+    finally:
+        scheduler.shutdown(wait=False)
+    page, _ = dashboards.page_for("/")
+
+    def visit() -> None:
+        for panel in page.panels:
+            ident = {"panel": f"{page.id}/{panel.id}"}
+            if panel.type in GRAPH_TYPES:
+                graph_figure(env, "/", "?period=6h", "light", ident)
+            elif panel.type not in _panels.LIVE_BLOCKS:
+                block_children(env, "/", "?period=6h", ident)
+
+    read = counting.reads
+    clock[0] = 9 * 60.0
+    visit()
+    assert counting.reads == read, "kept past the cache's minute"
+    clock[0] = 11 * 60.0
+    visit()
+    assert counting.reads > read, "read again after ten minutes"
+    counting.close()

@@ -30,7 +30,6 @@ from greenwatch.dashboard import (
     _routing,
     _warm,
 )
-from greenwatch.dashboard._cache import generation_of
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._layout import shell
 from greenwatch.dashboard._spec import load_dashboards
@@ -105,8 +104,8 @@ def create_app(
     operator actions are logged (shown on the alerts page); ``boundary`` the ingest
     boundary's counters and unregistered sources (None: ingest runs elsewhere); ``scheduler``
     an APScheduler the first page is drawn on in the background, at start and every few
-    minutes, so that a first visit finds it ready (None: drawn when asked; so is a store that
-    does not count its writes, whose answers the dashboard keeps a minute only).
+    minutes, so that a first visit finds it ready (None: drawn when asked; on a store that
+    does not count its writes, what the drawing computed is kept until the next drawings).
     """
     dashboards = load_dashboards(dashboards_dir or shipped_dir("dashboards"))
     env = Env(
@@ -129,7 +128,7 @@ def create_app(
     _panels.register(app, env)
     _alerts_actions.register(app, env)
     _theme_switch(app)
-    if scheduler is not None and generation_of(store) is not None:
+    if scheduler is not None:
         _warm.install(scheduler, env)
     return app
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -37,6 +39,20 @@ PASSED = frozenset(
     }
 )
 Monotonic = Callable[[], float]
+# How long values computed inside :func:`kept_for` are fresh (None: the cache's TTL).
+_kept_for: ContextVar[float | None] = ContextVar("kept_for", default=None)
+
+
+@contextmanager
+def kept_for(seconds: float) -> Iterator[None]:
+    """Values computed (or found) inside this block stay fresh ``seconds`` from when they were
+    computed, instead of the cache's TTL: the first page drawn ahead on a store that does not
+    count its writes is kept until the next drawing."""
+    token = _kept_for.set(seconds)
+    try:
+        yield
+    finally:
+        _kept_for.reset(token)
 
 
 class TtlCache:
@@ -48,7 +64,8 @@ class TtlCache:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self._monotonic = monotonic
-        self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        # key -> (computed at, fresh for seconds, value)
+        self._entries: OrderedDict[Hashable, tuple[float, float, Any]] = OrderedDict()
         self._inflight: dict[Hashable, threading.Lock] = {}
         self._lock = threading.Lock()
         self.hits = 0
@@ -56,10 +73,13 @@ class TtlCache:
 
     def _fresh(self, key: Hashable, expires: bool) -> tuple[bool, Any]:
         entry = self._entries.get(key)
-        if entry is None or (expires and self._monotonic() - entry[0] > self.ttl_s):
+        if entry is None or (expires and self._monotonic() - entry[0] > entry[1]):
             return False, None
+        kept = _kept_for.get()
+        if kept is not None and kept > entry[1]:  # found by a drawing ahead: kept as long
+            self._entries[key] = (entry[0], kept, entry[2])
         self._entries.move_to_end(key)
-        return True, entry[1]
+        return True, entry[2]
 
     def peek(self, key: Hashable, *, expires: bool = True) -> tuple[bool, Any]:
         """Whether ``key`` has a fresh value, and the value (None when not), computing nothing."""
@@ -88,7 +108,7 @@ class TtlCache:
                 with self._lock:
                     self._inflight.pop(key, None)
             with self._lock:
-                self._entries[key] = (self._monotonic(), value)
+                self._entries[key] = (self._monotonic(), _kept_for.get() or self.ttl_s, value)
                 self._entries.move_to_end(key)
                 while len(self._entries) > self.max_entries:
                     self._entries.popitem(last=False)
