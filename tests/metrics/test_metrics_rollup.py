@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -70,6 +71,49 @@ def test_a_rollup_of_some_kpis_is_the_full_one_for_those() -> None:
         some.excluded, full.excluded[full.excluded["kpi"] == "wue"].reset_index(drop=True)
     )
     assert rollup(_sites(), "region", kpis=("erf",)).kpis.empty  # no reuse meter: no rows
+
+
+def _many_sites(seed: int, nan_capacity: bool) -> pd.DataFrame:
+    """60 sites of 6 hubs (and none), shuffled, energies over six orders of magnitude (so the
+    order of a sum shows in its last bits), some meters missing and some coverage low."""
+    rng = np.random.default_rng(seed)
+    n = 60
+    energy = 10.0 ** rng.uniform(9, 15, n)
+    hubs = np.array(["a", "b", "c", "d", "e", "f", None], dtype=object)
+    return pd.DataFrame(
+        {
+            "site": [f"s{i}" for i in range(n)],
+            "hub": hubs[rng.integers(0, len(hubs), n)],
+            "pue_category": rng.integers(1, 4, n),
+            "it_capacity_kw": np.where(
+                nan_capacity & (rng.uniform(size=n) < 0.1), math.nan, rng.uniform(1e2, 1e5, n)
+            ),
+            "facility_j": energy * rng.uniform(1.05, 1.8, n),
+            "facility_coverage": rng.choice([1.0, 0.999, 0.9], n),
+            "it_j": np.where(rng.uniform(size=n) < 0.05, math.nan, energy),
+            "it_coverage": rng.choice([1.0, 0.97, 0.5], n),
+            "water_l": np.where(rng.uniform(size=n) < 0.3, math.nan, energy / 3.6e6),
+            "water_coverage": rng.uniform(0.9, 1.0, n),
+        }
+    )
+
+
+@pytest.mark.parametrize("nan_capacity", [False, True])
+@pytest.mark.parametrize("seed", range(4))
+def test_each_alone_gives_every_group_its_own_rollup_to_the_last_bit(
+    seed: int, nan_capacity: bool
+) -> None:
+    sites = _many_sites(seed, nan_capacity)
+    together = rollup(sites, "hub", each_alone=True)
+    for hub in sorted(sites["hub"].dropna().unique()):
+        alone = rollup(sites[sites["hub"] == hub], "hub")
+        for field in ("kpis", "excluded"):
+            frame = getattr(together, field)
+            pd.testing.assert_frame_equal(
+                frame[frame["group"] == hub].reset_index(drop=True),
+                getattr(alone, field),
+                check_exact=True,
+            )
 
 
 def test_rollup_lists_excluded_sites_with_reasons() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,3 +107,23 @@ def test_missing_period_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
         main(["report"])
     assert exit_.value.code == 2
     assert "--period" in capsys.readouterr().err
+
+
+def test_the_collector_is_off_for_the_command_and_back_after_it_in_process(
+    golden_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--period", "2026-10-05", "--format", "csv", "--data-dir", str(golden_data_dir),
+            "--inventory", str(INVENTORY)]  # fmt: skip
+    assert gc.isenabled()
+    assert _run(capsys, *args, "--out", str(tmp_path / "in-process"))[0] == 0
+    assert gc.isenabled()
+    # As the process's own command (main() without argv) it stays off until the process exits.
+    code = (
+        "import gc, sys\n"
+        "from greenwatch.cli import main\n"
+        f"sys.argv = ['greenwatch', 'report', *{[*args, '--out', str(tmp_path / 'own')]!r}]\n"
+        "status = main()\n"
+        "print(status, gc.isenabled())\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.splitlines()[-1] == "0 False"

@@ -147,7 +147,9 @@ def _with_config(argv: list[str], args: argparse.Namespace) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``greenwatch`` command."""
+    """Entry point of the ``greenwatch`` command (``argv`` None: the process's own command line,
+    and the process ends when this returns)."""
+    whole_process = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     args, extra = build_parser().parse_known_args(argv)
     if getattr(args, "takes_config", False) and args.config is not None:
@@ -164,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"unrecognized arguments: {' '.join(extra)}{_suggestion(flag, owner.options())}"
         )
     handler: Handler = args.handler
+    args.whole_process = whole_process
     try:
         return handler(args)
     except Exception as exc:

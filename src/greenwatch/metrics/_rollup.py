@@ -101,13 +101,14 @@ def _check(sites: pd.DataFrame, level: Level) -> None:
 
 
 def _site_status(
-    sites: pd.DataFrame, spec: _Spec, min_coverage: float
-) -> tuple[pd.Series, pd.Series]:
+    num: np.ndarray,
+    den: np.ndarray,
+    cov_num: np.ndarray,
+    cov_den: np.ndarray,
+    spec: _Spec,
+    min_coverage: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """Per site: the ratio's coverage (min of its inputs) and why it is excluded ('' if not)."""
-    num = sites[spec.numerator].astype(float).to_numpy()
-    den = sites[spec.denominator].astype(float).to_numpy()
-    cov_num = sites[_coverage_column(spec.numerator)].astype(float).to_numpy()
-    cov_den = sites[_coverage_column(spec.denominator)].astype(float).to_numpy()
     coverage = np.clip(np.minimum(cov_num, cov_den), 0.0, 1.0)
     low = ~(coverage >= min_coverage)
     # The first reason that holds, most basic first.
@@ -122,10 +123,7 @@ def _site_status(
         ],
         default="",
     )
-    return (
-        pd.Series(coverage, index=sites.index),
-        pd.Series(reason, index=sites.index, dtype=object),
-    )
+    return coverage, reason
 
 
 def _low_coverage(coverage: np.ndarray, low: np.ndarray, min_coverage: float) -> np.ndarray:
@@ -138,53 +136,83 @@ def _low_coverage(coverage: np.ndarray, low: np.ndarray, min_coverage: float) ->
     return text
 
 
+def _floats(sites: pd.DataFrame, column: str) -> np.ndarray:
+    return sites[column].astype(float).to_numpy()
+
+
 def _site_table(
-    sites: pd.DataFrame, spec: _Spec, key: pd.Series, level: Level, min_coverage: float
+    sites: pd.DataFrame, spec: _Spec, key: np.ndarray, level: Level, min_coverage: float
 ) -> pd.DataFrame:
     """Per site of one KPI: its group, numerator and denominator (scaled), coverage, why it is
-    excluded ("" when included), PUE category and IT capacity (1 each when unknown)."""
-    coverage, reason = _site_status(sites, spec, min_coverage)
-    reason = reason.mask(key.isna() & (reason == ""), f"no {level}")
+    excluded ("" when included), PUE category and IT capacity (1 each when unknown).
+
+    Built from arrays (a roll-up of a hub makes one per KPI, and Series arithmetic costs more
+    than the few rows it holds); the same frame as from the columns' Series."""
+    num, den = _floats(sites, spec.numerator), _floats(sites, spec.denominator)
+    coverage, reason = _site_status(
+        num,
+        den,
+        _floats(sites, _coverage_column(spec.numerator)),
+        _floats(sites, _coverage_column(spec.denominator)),
+        spec,
+        min_coverage,
+    )
+    reason = np.where(pd.isna(key) & (reason == ""), f"no {level}", reason)
     return pd.DataFrame(
         {
             "group": key,
-            "site": sites["site"],
-            "num": sites[spec.numerator].astype(float) * spec.numerator_scale,
-            "den": sites[spec.denominator].astype(float) * spec.denominator_scale,
+            "site": sites["site"].array,
+            "num": num * spec.numerator_scale,
+            "den": den * spec.denominator_scale,
             "coverage": coverage,
             "reason": reason,
             "category": (
-                sites["pue_category"].astype("Int64").astype(str)
+                sites["pue_category"].astype("Int64").astype(str).array
                 if "pue_category" in sites.columns and spec.kpi == "pue"
                 else ""
             ),
             "capacity": (
-                sites["it_capacity_kw"].astype(float)
+                _floats(sites, "it_capacity_kw")
                 if "it_capacity_kw" in sites.columns
-                else pd.Series(1.0, index=sites.index)
+                else np.ones(len(sites))
             ),
-        }
+        },
+        index=sites.index,
     )
 
 
-def _group_sums(table: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame, pd.Series]:
+_SUMMED = ["num", "den", "weighted", "capacity"]
+
+
+def _group_sums(
+    table: pd.DataFrame, each_alone: bool = False
+) -> tuple[pd.Series, pd.DataFrame, pd.Series]:
     """Sites expected per group, the included sites' sums per group (num, den, weighted,
     capacity) and each group's whole IT capacity, groups sorted.
 
     Always these pandas group sums over these frames: pandas picks its summation by the data
     (e.g. by whether the groups' rows are sorted or hold a nan), and the API and the reports
-    are held to the same figures to the last bit."""
-    expected = table[table["group"].notna()].groupby("group", sort=True)
-    n_expected = expected.size()
+    are held to the same figures to the last bit. ``each_alone`` (the rows come sorted by
+    group, see :func:`rollup`): each group's sums as these sums over its rows alone give them.
+    Over rows sorted by group and holding no nan, pandas sums each group's run of rows on its
+    own (numpy ``add.reduceat``), as it sums one group's rows; with a nan it takes another
+    summation for every group, so each group is then summed over its own rows."""
+    expected = table[table["group"].notna()]
     used = table[table["reason"] == ""]
+    used = used.assign(weighted=used["coverage"] * used["den"])
+    if each_alone and expected["group"].nunique() > 1:
+        summed = np.concatenate([used[_SUMMED].to_numpy().ravel(), expected["capacity"]])
+        if np.isnan(summed).any():
+            groups = sorted(expected["group"].unique())
+            n, sums, capacity = zip(
+                *(_group_sums(table[table["group"] == g]) for g in groups), strict=True
+            )
+            return pd.concat(n), pd.concat(sums), pd.concat(capacity)
+    grouped = expected.groupby("group", sort=True)
+    n_expected = grouped.size()
     # One pass over the included sites for every sum (each column summed as on its own).
-    sums = (
-        used.assign(weighted=used["coverage"] * used["den"])
-        .groupby("group", sort=True)[["num", "den", "weighted", "capacity"]]
-        .sum()
-        .reindex(n_expected.index)
-    )
-    return n_expected, sums, expected["capacity"].sum()
+    sums = used.groupby("group", sort=True)[_SUMMED].sum().reindex(n_expected.index)
+    return n_expected, sums, grouped["capacity"].sum()
 
 
 def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
@@ -198,11 +226,11 @@ def _nan_to_0(values: np.ndarray) -> np.ndarray:
 
 
 def _group_kpis(
-    table: pd.DataFrame, spec: _Spec, level: Level, min_share: float
+    table: pd.DataFrame, spec: _Spec, level: Level, min_share: float, each_alone: bool
 ) -> dict[str, np.ndarray]:
     """One KPI per group, as columns: the ratio of the included sites' sums, with coverage and
     share."""
-    n_expected, sums, capacity_all = _group_sums(table)
+    n_expected, sums, capacity_all = _group_sums(table, each_alone)
     counts: dict[str, int] = {}
     categories: dict[str, set[str]] = {}
     rows = zip(table["group"], table["category"], table["reason"], strict=True)
@@ -280,6 +308,7 @@ def rollup(
     min_coverage: float = DEFAULT_MIN_COVERAGE,
     min_share: float = DEFAULT_MIN_SHARE,
     kpis: Collection[str] | None = None,
+    each_alone: bool = False,
 ) -> Rollup:
     """KPIs of each hub / region / site kind, or of the whole network, as ratios of sums.
 
@@ -298,15 +327,21 @@ def rollup(
     their denominator energy. Sites without a ``level`` key (e.g. no hub) are excluded.
     The share of the scope a figure represents is reported beside its coverage (sites and IT
     capacity included vs expected); below ``min_share`` of the capacity it is not published.
-    ``kpis``: only these KPIs (default: every one the columns allow).
+    ``kpis``: only these KPIs (default: every one the columns allow). ``each_alone``: every
+    group's figures to the last bit as a roll-up of its sites alone gives them (as
+    :func:`greenwatch.query.kpi_answer` answers for one hub); pandas may sum a group in
+    another order when other groups are there. Rows of ``excluded`` then come by group.
     """
     level = Level(level)
     _check(sites, level)
     key = (
-        pd.Series("national", index=sites.index, dtype=object)
+        np.full(len(sites), "national", dtype=object)
         if level is Level.NATIONAL
-        else sites[level.value].astype(object)
+        else sites[level.value].to_numpy(dtype=object)
     )
+    if each_alone:  # each group's rows together, in their order (see _group_sums)
+        order = np.argsort(pd.factorize(key, sort=True)[0], kind="stable")
+        sites, key = sites.iloc[order], key[order]
     rows: list[dict[str, np.ndarray]] = []
     dropped: list[dict[str, np.ndarray]] = []
     for spec in _SPECS:
@@ -314,7 +349,7 @@ def rollup(
             continue
         table = _site_table(sites, spec, key, level, min_coverage)
         dropped.append(_dropped(table, spec, level))
-        rows.append(_group_kpis(table, spec, level, min_share))
+        rows.append(_group_kpis(table, spec, level, min_share, each_alone))
     return Rollup(
         kpis=_frame(rows, KPI_COLUMNS, _KPI_DTYPES),
         excluded=_frame(

@@ -107,11 +107,11 @@ def group_figures(
     """Figures of every hub / site kind (or of the network) among ``rows``, the sites' totals,
     computed exactly as ``kpi_answer`` computes a group scope.
 
-    Like ``kpi_answer``, each group gets its own :func:`rollup` over its own rows: pandas may
-    sum a group in a different order when other groups are present, and the report promises
-    the API's figures to the last bit. CO2 and IT energy are sums over the sites the group's
-    PUE includes, in inventory order, with energy-weighted coverage. Ratio KPIs other than PUE
-    that are not in ``kpis`` are not computed (nan).
+    Like ``kpi_answer``, each group gets the figures of a :func:`rollup` over its own rows
+    (``each_alone``: pandas may sum a group in a different order when other groups are
+    present, and the report promises the API's figures to the last bit). CO2 and IT energy are
+    sums over the sites the group's PUE includes, in inventory order, with energy-weighted
+    coverage. Ratio KPIs other than PUE that are not in ``kpis`` are not computed (nan).
     """
     unused = [c for k, c in _NUMERATORS.items() if k not in kpis and c in rows.columns]
     key = (
@@ -119,21 +119,24 @@ def group_figures(
         if level is not Level.NATIONAL
         else pd.Series("national", index=rows.index)
     )
+    groups = sorted(str(g) for g in key.dropna().unique())
+    if not groups:
+        return {}
+    result = rollup(
+        rows.drop(columns=unused),
+        level,
+        min_coverage=min_coverage,
+        min_share=min_share,
+        each_alone=True,
+    )
+    excluded = result.excluded[result.excluded["kpi"] == "pue"]
     out: dict[str, Figures] = {}
-    for group in sorted(str(g) for g in key.dropna().unique()):
+    for group in groups:
         mine = rows[key == group]
-        result = rollup(
-            mine.drop(columns=unused),
-            level,
-            min_coverage=min_coverage,
-            min_share=min_share,
-        )
         figures = result.kpis[result.kpis["group"] == group].set_index("kpi")
-        excluded = result.excluded[
-            (result.excluded["kpi"] == "pue") & (result.excluded["group"] == group)
-        ]
-        ok = mine[~mine["site"].isin(excluded["site"])]
-        out[group] = _figures(figures, ok, excluded)
+        left_out = excluded[excluded["group"] == group]
+        ok = mine[~mine["site"].isin(left_out["site"])]
+        out[group] = _figures(figures, ok, left_out)
     return out
 
 
@@ -142,8 +145,13 @@ def _figures(kpis: pd.DataFrame, ok: pd.DataFrame, excluded: pd.DataFrame) -> Fi
     weight = ok["facility_j"].sum(min_count=1)
     it_sum = ok["it_j"].sum(min_count=1)
 
+    numbers = {
+        column: dict(zip(kpis.index, kpis[column].to_numpy(dtype=float), strict=True))
+        for column in ("value", "coverage", "expected", "capacity_share")
+    }
+
     def value(kpi: str, column: str = "value", missing: float = NAN) -> float:
-        return float(kpis[column].astype(float)[kpi]) if kpi in kpis.index else missing
+        return float(numbers[column].get(kpi, missing))
 
     return Figures(
         pue=value("pue"),
@@ -288,9 +296,12 @@ def hub_table(members: pd.DataFrame, sites: pd.DataFrame, config: ReportConfig) 
     """One row per hub among the members: hub figures, target, verdict, grade, compliance."""
     rows = []
     figures = group_figures(members, Level.HUB, config.min_coverage, kpis=("wue", "cue", "ref"))
-    for hub, fig in figures.items():
+    pues = pd.Series([f.pue for f in figures.values()], dtype=float)
+    grades = pue_grades(pues, config.grades.table).tolist()
+    judged_sites = sites[sites["pue_verdict"].isin(["pass", "fail"])]
+    for (hub, fig), grade in zip(figures.items(), grades, strict=True):
         mine = members[members["hub"] == hub]
-        judged = sites[(sites["hub"] == hub) & sites["pue_verdict"].isin(["pass", "fail"])]
+        judged = judged_sites[judged_sites["hub"] == hub]
         target = _common(mine["target_pue"].astype(float))
         rows.append(
             {
@@ -305,7 +316,7 @@ def hub_table(members: pd.DataFrame, sites: pd.DataFrame, config: ReportConfig) 
                 "pue_coverage": fig.pue_coverage,
                 "target_pue": target,
                 "pue_verdict": _verdict(fig.pue, target, "<="),
-                "grade": pue_grades(pd.Series([fig.pue]), config.grades.table).iloc[0],
+                "grade": grade,
                 "sites_meeting_pue_target": int((judged["pue_verdict"] == "pass").sum()),
                 "sites_judged": len(judged),
                 "green_share": fig.ref,
