@@ -53,17 +53,27 @@ REGENERATOR = '<script src="/assets/vendor/regenerator-runtime-0.13.11.min.js"><
 DATA_TABLE = re.compile(r'<script src="[^"]*/dash_table/[^"]*"></script>\n?')
 # Dash's page, with what the charts need fetched as the page loads rather than once the first
 # figure has arrived: the graph component, Plotly, the map's topojson (the map then draws as
-# soon as its figure arrives) and the Markdown component that draws the overview's site table.
+# soon as its figure arrives), the Markdown component that draws the overview's site table and
+# the dropdown of the shell's refresh picker;
+# and the layout and callbacks, asked for alongside the scripts rather than after them (the
+# renderer's own requests then find them). Its referrer policy sends the page's whole URL with
+# the layout request, which lays the page out for that URL (``_routing.first_page``), to this
+# origin only.
 INDEX = """<!DOCTYPE html>
 <html>
     <head>
         {%metas%}
+        <meta name="referrer" content="same-origin">
         <title>{%title%}</title>
         {%favicon%}
         {%css%}
+        <link rel="preload" href="/_dash-layout" as="fetch" crossorigin>
+        <link rel="preload" href="/_dash-dependencies" as="fetch" crossorigin>
         <link rel="preload" href="/assets/topojson/asia_RESm.json" as="fetch" crossorigin>
         <link rel="preload" href="/_dash-component-suites/dash/dcc/async-graph.js" as="script">
         <link rel="preload" href="/_dash-component-suites/dash/dcc/async-markdown.js"
+            as="script">
+        <link rel="preload" href="/_dash-component-suites/dash/dcc/async-dropdown.js"
             as="script">
         PLOTLY_PRELOAD
     </head>
@@ -123,7 +133,7 @@ def create_app(
     )
     app = _dash_app(env, server)
     _install_server(app.server, env)
-    app.layout = shell(env, dashboards.settings.refresh_s)
+    app.layout = shell(env, dashboards.settings.refresh_s, _routing.first_page(env, _panels.drawn))
     _routing.register(app, env, _panels.drawn)
     _navigation.register(app, env)
     _panels.register(app, env)
@@ -197,13 +207,14 @@ def _install_server(flask_app: flask.Flask, env: Env) -> None:
 
 
 def _theme_switch(app: dash.Dash) -> None:
-    """The light/dark toggle runs in the browser: no round trip to the server."""
+    """The light/dark toggle runs in the browser: no round trip to the server. It runs on a
+    click only: setting the theme as the page appears would draw its charts again."""
     app.clientside_callback(  # type: ignore[no-untyped-call]
-        "function(n, theme) { if (!n) { return theme || 'light'; }"
-        " return theme === 'dark' ? 'light' : 'dark'; }",
+        "function(n, theme) { return theme === 'dark' ? 'light' : 'dark'; }",
         Output("theme", "data"),
         Input("theme-toggle", "n_clicks"),
         State("theme", "data"),
+        prevent_initial_call=True,
     )
     app.clientside_callback(  # type: ignore[no-untyped-call]
         "function(theme) { return 'gw theme-' + (theme === 'dark' ? 'dark' : 'light'); }",

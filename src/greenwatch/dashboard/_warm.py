@@ -16,13 +16,12 @@ from typing import Any
 
 from greenwatch.dashboard._blocks import panel_key
 from greenwatch.dashboard._env import Env
+from greenwatch.dashboard._layout import THEME
 from greenwatch.dashboard._panels import LIVE_BLOCKS, block_children, graph_figure
 from greenwatch.dashboard._spec import GRAPH_TYPES
 from greenwatch.dashboard._view import period_span
 
 WARM_EVERY_MIN = 10
-# The theme a visitor sees first (the ``theme`` store's default).
-THEME = "light"
 
 
 def install(scheduler: Any, env: Env) -> None:
