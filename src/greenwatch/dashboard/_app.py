@@ -52,13 +52,13 @@ POLYFILL = re.compile(r'<script src="[^"]*/polyfill@[^"]*"></script>')
 REGENERATOR = '<script src="/assets/vendor/regenerator-runtime-0.13.11.min.js"></script>'
 DATA_TABLE = re.compile(r'<script src="[^"]*/dash_table/[^"]*"></script>\n?')
 # Dash's page, with what the charts need fetched as the page loads rather than once the first
-# figure has arrived: the graph component, Plotly, the map's topojson (the map then draws as
-# soon as its figure arrives), the Markdown component that draws the overview's site table and
-# the dropdown of the shell's refresh picker;
-# and the layout and callbacks, asked for alongside the scripts rather than after them (the
-# renderer's own requests then find them). Its referrer policy sends the page's whole URL with
-# the layout request, which lays the page out for that URL (``_routing.first_page``), to this
-# origin only.
+# figure has arrived: Plotly, the map's topojson (the map then draws as soon as its figure
+# arrives), the layout and callbacks (asked for alongside the scripts rather than after them;
+# the renderer's own requests then find them), and the components that Dash's bundle loads
+# when one is first drawn (the graph, the Markdown of the overview's site table, the dropdown
+# of the shell's refresh picker), put on the page: the first page draws without waiting for
+# them. Its referrer policy sends the page's whole URL with the layout request, which lays the
+# page out for that URL (``_routing.first_page``), to this origin only.
 INDEX = """<!DOCTYPE html>
 <html>
     <head>
@@ -70,11 +70,6 @@ INDEX = """<!DOCTYPE html>
         <link rel="preload" href="/_dash-layout" as="fetch" crossorigin>
         <link rel="preload" href="/_dash-dependencies" as="fetch" crossorigin>
         <link rel="preload" href="/assets/topojson/asia_RESm.json" as="fetch" crossorigin>
-        <link rel="preload" href="/_dash-component-suites/dash/dcc/async-graph.js" as="script">
-        <link rel="preload" href="/_dash-component-suites/dash/dcc/async-markdown.js"
-            as="script">
-        <link rel="preload" href="/_dash-component-suites/dash/dcc/async-dropdown.js"
-            as="script">
         PLOTLY_PRELOAD
     </head>
     <body>
@@ -83,6 +78,9 @@ INDEX = """<!DOCTYPE html>
             {%config%}
             {%scripts%}
             PLOTLY_SCRIPT
+            <script src="/_dash-component-suites/dash/dcc/async-graph.js"></script>
+            <script src="/_dash-component-suites/dash/dcc/async-markdown.js"></script>
+            <script src="/_dash-component-suites/dash/dcc/async-dropdown.js"></script>
             {%renderer%}
         </footer>
     </body>
