@@ -201,3 +201,12 @@ def test_the_layout_comes_with_the_page_of_the_url_that_asks_for_it() -> None:
     for other in (None, "http://elsewhere.example/network?period=7d"):
         assert "pathname" not in _props(layout(other), "url")
         assert _props(layout(other), "page").get("children") is None
+
+
+def test_the_layout_comes_in_the_theme_the_browser_keeps() -> None:
+    client = create_app(DuckDBStore(":memory:"), load_inventory()).server.test_client()
+    for cookie, theme in (("dark", "dark"), ("light", "light"), ("<script>", "light")):
+        client.set_cookie("gw_theme", cookie)
+        layout = client.get("/_dash-layout").get_json()
+        assert _props(layout, "theme")["data"] == theme
+        assert layout["props"]["className"] == f"gw theme-{theme}"

@@ -144,6 +144,8 @@ def test_every_page_renders_without_errors(served: Served, browser: Chromium, na
 
 
 def test_dark_theme(served: Served, browser: Chromium) -> None:
+    """The toggle draws the page dark; the theme kept in the browser reaches the server, so the
+    next page comes laid out in it."""
     with browser.page() as (page, log):
         open_dashboard(page, served.url + "/")
         page.click("#theme-toggle")  # type: ignore[attr-defined]
@@ -155,7 +157,17 @@ def test_dark_theme(served: Served, browser: Chromium) -> None:
             ".backgroundColor"
         )
         screenshot(page, "overview-dark.png")
+        with page.expect_response("**/_dash-layout") as answer:  # type: ignore[attr-defined]
+            page.reload()  # type: ignore[attr-defined]
+        layout = answer.value.json()
+        settle(page)
+        paper = page.evaluate(  # type: ignore[attr-defined]
+            "document.querySelector('#panel-overview-pue-trend .js-plotly-plot')"
+            "._fullLayout.paper_bgcolor"
+        )
     assert background in {"rgb(28, 33, 40)", "rgba(0, 0, 0, 0)"} or "28, 33, 40" in background
+    assert layout["props"]["className"] == "gw theme-dark"
+    assert paper == "#1c2128"
     assert log.console_errors == []
 
 

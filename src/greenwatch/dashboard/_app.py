@@ -32,7 +32,7 @@ from greenwatch.dashboard import (
 )
 from greenwatch.dashboard._cache import generation_of
 from greenwatch.dashboard._env import Env
-from greenwatch.dashboard._layout import shell
+from greenwatch.dashboard._layout import THEME_COOKIE, shell
 from greenwatch.dashboard._spec import load_dashboards
 from greenwatch.ingest import BoundaryStats
 from greenwatch.inventory import Inventory
@@ -214,8 +214,11 @@ def _theme_switch(app: dash.Dash) -> None:
         State("theme", "data"),
         prevent_initial_call=True,
     )
+    # The theme also goes to a cookie: the next layout comes in it (``_layout.visitor_theme``).
     app.clientside_callback(  # type: ignore[no-untyped-call]
-        "function(theme) { return 'gw theme-' + (theme === 'dark' ? 'dark' : 'light'); }",
+        "function(theme) { const t = theme === 'dark' ? 'dark' : 'light';"
+        f" document.cookie = '{THEME_COOKIE}=' + t + '; path=/; max-age=31536000; SameSite=Lax';"
+        " return 'gw theme-' + t; }",
         Output("gw-root", "className"),
         Input("theme", "data"),
     )

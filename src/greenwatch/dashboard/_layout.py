@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import flask
 from dash import dcc, html
 
 from greenwatch.dashboard._blocks import panel_section
@@ -15,9 +16,20 @@ from greenwatch.dashboard._view import View
 REFRESH_CHOICES = (0, 15, 30, 60, 300)
 # The theme a visitor sees first (the ``theme`` store's default, kept in the browser after).
 THEME = "light"
+THEMES = frozenset({"light", "dark"})
+# The cookie that tells the server the theme kept in the browser (set there with it), so that a
+# page comes laid out in it.
+THEME_COOKIE = "gw_theme"
 Drawn = Callable[[Panel], tuple[bool, Any]]
-# The URL (path, query) the page is laid out for, its page and its note; None when unknown.
-FirstPage = Callable[[], tuple[str, str, list[Any], list[Any]] | None]
+# For a theme: the URL (path, query) the page is laid out for, its page in that theme and its
+# note; None when unknown.
+FirstPage = Callable[[str], tuple[str, str, list[Any], list[Any]] | None]
+
+
+def visitor_theme() -> str:
+    """The theme the visitor's browser keeps (its cookie), else the first one."""
+    theme = flask.request.cookies.get(THEME_COOKIE, THEME)
+    return theme if theme in THEMES else THEME
 
 
 def _nav(dashboards: Dashboards) -> list[dcc.Link]:
@@ -50,7 +62,8 @@ def shell(env: Env, refresh_s: int, first: FirstPage) -> Callable[[], html.Div]:
     settings = env.dashboards.settings
 
     def layout() -> html.Div:
-        laid_out = first()
+        theme = visitor_theme()
+        laid_out = first(theme)
         url: dict[str, str] = {}
         page: list[Any] | None = None
         note: list[Any] | None = None
@@ -60,7 +73,7 @@ def shell(env: Env, refresh_s: int, first: FirstPage) -> Callable[[], html.Div]:
         return html.Div(
             [
                 dcc.Location(id="url", refresh=False, **url),
-                dcc.Store(id="theme", storage_type="local", data=THEME),
+                dcc.Store(id="theme", storage_type="local", data=theme),
                 dcc.Store(id="alerts-version", data=0),
                 dcc.Interval(id="refresh", interval=refresh_s * 1000),
                 html.Header(
@@ -117,7 +130,7 @@ def shell(env: Env, refresh_s: int, first: FirstPage) -> Callable[[], html.Div]:
                 html.Main(page, id="page", className="page"),
             ],
             id="gw-root",
-            className="gw theme-light",
+            className=f"gw theme-{theme}",
         )
 
     return layout

@@ -19,7 +19,7 @@ import pandas as pd
 from dash import ALL, Input, Output, State
 
 from greenwatch.dashboard._env import Env
-from greenwatch.dashboard._layout import THEME, FirstPage, page_layout, view_note
+from greenwatch.dashboard._layout import FirstPage, page_layout, view_note
 from greenwatch.dashboard._spec import Panel
 from greenwatch.dashboard._view import View, parse_view, with_params
 
@@ -52,14 +52,14 @@ def _visited() -> tuple[str, str] | None:
 
 
 def first_page(env: Env, drawn: Drawn) -> FirstPage:
-    """For the layout: the URL of the visit, its page (drawn in the first theme) and note."""
+    """For the layout: the URL of the visit, its page (in the visitor's theme) and note."""
 
-    def laid_out() -> tuple[str, str, list[Any], list[Any]] | None:
+    def laid_out(theme: str) -> tuple[str, str, list[Any], list[Any]] | None:
         url = _visited()
         if url is None:
             return None
         pathname, search = url
-        return pathname, search, *_page(env, drawn, pathname, search, THEME)
+        return pathname, search, *_page(env, drawn, pathname, search, theme)
 
     return laid_out
 
