@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -169,3 +170,43 @@ def test_create_app_reads_a_dashboards_directory(pages: Path) -> None:
     assert client.get("/extra").status_code == 200
     layout = client.get("/_dash-layout").get_data(as_text=True)
     assert '"Extra"' in layout
+
+
+def _props(node: Any, ident: str) -> dict[str, Any]:
+    """The props of the component with id ``ident`` in a layout's JSON."""
+    if isinstance(node, list):
+        found = [_props(child, ident) for child in node]
+        return next((f for f in found if f), {})
+    if not isinstance(node, dict):
+        return {}
+    props = node.get("props", {})
+    if props.get("id") == ident:
+        return dict(props)
+    return _props(props.get("children"), ident)
+
+
+def test_the_layout_comes_with_the_page_of_the_url_that_asks_for_it() -> None:
+    """The page's URL comes as the referrer of the layout request (its own origin only)."""
+    client = create_app(DuckDBStore(":memory:"), load_inventory()).server.test_client()
+
+    def layout(referrer: str | None) -> Any:
+        headers = {"Referer": referrer} if referrer else {}
+        return client.get("/_dash-layout", headers=headers).get_json()
+
+    own = layout("http://localhost/network?period=7d")
+    url = _props(own, "url")
+    assert (url["pathname"], url["search"]) == ("/network", "?period=7d")
+    assert _props(own, "page")["children"]
+    assert _props(own, "view-note")["children"]
+    for other in (None, "http://elsewhere.example/network?period=7d"):
+        assert "pathname" not in _props(layout(other), "url")
+        assert _props(layout(other), "page").get("children") is None
+
+
+def test_the_layout_comes_in_the_theme_the_browser_keeps() -> None:
+    client = create_app(DuckDBStore(":memory:"), load_inventory()).server.test_client()
+    for cookie, theme in (("dark", "dark"), ("light", "light"), ("<script>", "light")):
+        client.set_cookie("gw_theme", cookie)
+        layout = client.get("/_dash-layout").get_json()
+        assert _props(layout, "theme")["data"] == theme
+        assert layout["props"]["className"] == f"gw theme-{theme}"

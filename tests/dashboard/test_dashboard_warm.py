@@ -11,7 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from greenwatch.dashboard import _panels, create_app, load_dashboards
 from greenwatch.dashboard._auth import Auth
-from greenwatch.dashboard._blocks import PREFILLED
+from greenwatch.dashboard._blocks import DRAWN
 from greenwatch.dashboard._cache import TtlCache
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._layout import page_layout
@@ -77,10 +77,10 @@ def test_a_page_laid_out_after_the_warm_up_comes_drawn() -> None:
         assert head.children
         return [section.children[-1] for section in grid.children]
 
-    assert not any(PREFILLED in body.className for body in bodies())
+    assert not any(body.id[DRAWN] for body in bodies())
     warm(env)
     for panel, body in zip(view.page.panels, bodies(), strict=True):
-        assert PREFILLED in body.className
+        assert body.id[DRAWN]
         ident = {"panel": f"{view.page.id}/{panel.id}"}
         if panel.type in GRAPH_TYPES:
             assert body.figure == graph_figure(env, "/", search, "light", ident)
@@ -89,7 +89,7 @@ def test_a_page_laid_out_after_the_warm_up_comes_drawn() -> None:
     dark = page_layout(env, view, lambda p: _panels.drawn(env, p, view, "dark", search))[1]
     charts = [s.children[-1] for s in dark.children if s.children[-1].id["gw"] == "graph"]
     assert charts
-    assert not any(PREFILLED in chart.className for chart in charts)  # drawn for light only
+    assert not any(chart.id[DRAWN] for chart in charts)  # drawn for light only
     store.close()
 
 

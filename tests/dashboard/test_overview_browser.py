@@ -144,6 +144,8 @@ def test_every_page_renders_without_errors(served: Served, browser: Chromium, na
 
 
 def test_dark_theme(served: Served, browser: Chromium) -> None:
+    """The toggle draws the page dark; the theme kept in the browser reaches the server, so the
+    next page comes laid out in it."""
     with browser.page() as (page, log):
         open_dashboard(page, served.url + "/")
         page.click("#theme-toggle")  # type: ignore[attr-defined]
@@ -155,7 +157,17 @@ def test_dark_theme(served: Served, browser: Chromium) -> None:
             ".backgroundColor"
         )
         screenshot(page, "overview-dark.png")
+        with page.expect_response("**/_dash-layout") as answer:  # type: ignore[attr-defined]
+            page.reload()  # type: ignore[attr-defined]
+        layout = answer.value.json()
+        settle(page)
+        paper = page.evaluate(  # type: ignore[attr-defined]
+            "document.querySelector('#panel-overview-pue-trend .js-plotly-plot')"
+            "._fullLayout.paper_bgcolor"
+        )
     assert background in {"rgb(28, 33, 40)", "rgba(0, 0, 0, 0)"} or "28, 33, 40" in background
+    assert layout["props"]["className"] == "gw theme-dark"
+    assert paper == "#1c2128"
     assert log.console_errors == []
 
 
@@ -200,6 +212,57 @@ def test_url_encodes_the_view(served: Served, browser: Chromium) -> None:
         page.wait_for_url(re.compile(r"/network\?period=30d"), timeout=10_000)  # type: ignore[attr-defined]
     assert checked == "7d"
     assert "2026-06-02 00:00 → 2026-07-02 00:00" in note
+
+
+def test_a_first_visit_comes_with_its_page(served: Served, browser: Chromium) -> None:
+    """The layout is laid out for the URL that asks for it: no callback draws the page."""
+    with browser.page() as (page, log):
+        asked: list[str] = []
+        page.on(  # type: ignore[attr-defined]
+            "request",
+            lambda r: asked.append(r.post_data or "") if "_dash-update" in r.url else None,
+        )
+        open_dashboard(page, served.url + "/site/guian-1?period=7d")
+        title = page.inner_text(".page-title")  # type: ignore[attr-defined]
+        checked = page.locator("#period input:checked").get_attribute("value")  # type: ignore[attr-defined]
+    assert title == next(s.name for s in served.service.inventory.sites if s.id == "guian-1")
+    assert checked == "7d"
+    assert asked
+    assert not [body for body in asked if '"page.children' in body]
+    assert log.console_errors == []
+
+
+@pytest.mark.parametrize("referrer", ["none", "origin"])
+def test_a_layout_asked_for_without_the_url_still_shows_its_page(
+    served: Served, browser: Chromium, referrer: str
+) -> None:
+    """A layout request without the page's URL (no referrer, or one cut to the origin by the
+    browser) still ends on the URL's page."""
+    with browser.page() as (page, log):
+
+        def layout(r: object) -> None:
+            """The layout as the server answers a request with that referrer."""
+            headers = {
+                k: v
+                for k, v in r.request.headers.items()  # type: ignore[attr-defined]
+                if k.lower() != "referer"
+            }
+            if referrer == "origin":
+                headers["referer"] = served.url + "/"
+            r.fulfill(response=r.fetch(headers=headers))  # type: ignore[attr-defined]
+
+        page.route("**/_dash-layout", layout)  # type: ignore[attr-defined]
+        open_dashboard(page, served.url + "/site/guian-1?period=7d")
+        page.wait_for_selector("#panel-site-power .main-svg", timeout=15_000)  # type: ignore[attr-defined]
+        title = page.inner_text(".page-title")  # type: ignore[attr-defined]
+        checked = page.locator("#period input:checked").get_attribute("value")  # type: ignore[attr-defined]
+        note = page.inner_text("#view-note")  # type: ignore[attr-defined]
+    assert title == next(s.name for s in served.service.inventory.sites if s.id == "guian-1")
+    assert checked == "7d"
+    assert "2026-06-25 00:00 → 2026-07-02 00:00" in note
+    # Cut to the origin, the layout comes with the overview, whose map is replaced while it
+    # fetches its coastlines (Plotly says so); nothing else may go wrong.
+    assert [e for e in log.console_errors if referrer == "none" or "topojson" not in e] == []
 
 
 def test_the_picker_drops_a_custom_start_and_keeps_the_rest(

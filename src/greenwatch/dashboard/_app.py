@@ -31,7 +31,7 @@ from greenwatch.dashboard import (
     _warm,
 )
 from greenwatch.dashboard._env import Env
-from greenwatch.dashboard._layout import shell
+from greenwatch.dashboard._layout import THEME_COOKIE, shell
 from greenwatch.dashboard._spec import load_dashboards
 from greenwatch.ingest import BoundaryStats
 from greenwatch.inventory import Inventory
@@ -51,19 +51,24 @@ POLYFILL = re.compile(r'<script src="[^"]*/polyfill@[^"]*"></script>')
 REGENERATOR = '<script src="/assets/vendor/regenerator-runtime-0.13.11.min.js"></script>'
 DATA_TABLE = re.compile(r'<script src="[^"]*/dash_table/[^"]*"></script>\n?')
 # Dash's page, with what the charts need fetched as the page loads rather than once the first
-# figure has arrived: the graph component, Plotly, the map's topojson (the map then draws as
-# soon as its figure arrives) and the Markdown component that draws the overview's site table.
+# figure has arrived: Plotly, the map's topojson (the map then draws as soon as its figure
+# arrives), the layout and callbacks (asked for alongside the scripts rather than after them;
+# the renderer's own requests then find them), and the components that Dash's bundle loads
+# when one is first drawn (the graph, the Markdown of the overview's site table, the dropdown
+# of the shell's refresh picker), put on the page: the first page draws without waiting for
+# them. Its referrer policy sends the page's whole URL with the layout request, which lays the
+# page out for that URL (``_routing.first_page``), to this origin only.
 INDEX = """<!DOCTYPE html>
 <html>
     <head>
         {%metas%}
+        <meta name="referrer" content="same-origin">
         <title>{%title%}</title>
         {%favicon%}
         {%css%}
+        <link rel="preload" href="/_dash-layout" as="fetch" crossorigin>
+        <link rel="preload" href="/_dash-dependencies" as="fetch" crossorigin>
         <link rel="preload" href="/assets/topojson/asia_RESm.json" as="fetch" crossorigin>
-        <link rel="preload" href="/_dash-component-suites/dash/dcc/async-graph.js" as="script">
-        <link rel="preload" href="/_dash-component-suites/dash/dcc/async-markdown.js"
-            as="script">
         PLOTLY_PRELOAD
     </head>
     <body>
@@ -72,6 +77,9 @@ INDEX = """<!DOCTYPE html>
             {%config%}
             {%scripts%}
             PLOTLY_SCRIPT
+            <script src="/_dash-component-suites/dash/dcc/async-graph.js"></script>
+            <script src="/_dash-component-suites/dash/dcc/async-markdown.js"></script>
+            <script src="/_dash-component-suites/dash/dcc/async-dropdown.js"></script>
             {%renderer%}
         </footer>
     </body>
@@ -122,7 +130,7 @@ def create_app(
     )
     app = _dash_app(env, server)
     _install_server(app.server, env)
-    app.layout = shell(env, dashboards.settings.refresh_s)
+    app.layout = shell(env, dashboards.settings.refresh_s, _routing.first_page(env, _panels.drawn))
     _routing.register(app, env, _panels.drawn)
     _navigation.register(app, env)
     _panels.register(app, env)
@@ -196,16 +204,20 @@ def _install_server(flask_app: flask.Flask, env: Env) -> None:
 
 
 def _theme_switch(app: dash.Dash) -> None:
-    """The light/dark toggle runs in the browser: no round trip to the server."""
+    """The light/dark toggle runs in the browser: no round trip to the server. It runs on a
+    click only: setting the theme as the page appears would draw its charts again."""
     app.clientside_callback(  # type: ignore[no-untyped-call]
-        "function(n, theme) { if (!n) { return theme || 'light'; }"
-        " return theme === 'dark' ? 'light' : 'dark'; }",
+        "function(n, theme) { return theme === 'dark' ? 'light' : 'dark'; }",
         Output("theme", "data"),
         Input("theme-toggle", "n_clicks"),
         State("theme", "data"),
+        prevent_initial_call=True,
     )
+    # The theme also goes to a cookie: the next layout comes in it (``_layout.visitor_theme``).
     app.clientside_callback(  # type: ignore[no-untyped-call]
-        "function(theme) { return 'gw theme-' + (theme === 'dark' ? 'dark' : 'light'); }",
+        "function(theme) { const t = theme === 'dark' ? 'dark' : 'light';"
+        f" document.cookie = '{THEME_COOKIE}=' + t + '; path=/; max-age=31536000; SameSite=Lax';"
+        " return 'gw theme-' + t; }",
         Output("gw-root", "className"),
         Input("theme", "data"),
     )

@@ -31,8 +31,9 @@ from greenwatch.dashboard._view import View
 Block = Callable[[Any, View, Env, str], Any]
 GRAPH_CONFIG: Any = {"topojsonURL": "assets/topojson/", "displaylogo": False}
 GEO_CONFIG: Any = {**GRAPH_CONFIG, "responsive": True}
-# The class of a panel body that came drawn with its page (``_panels.drawn``).
-PREFILLED = "prefilled"
+# The id key that says whether a panel body came drawn with its page (``_panels.drawn``): its
+# callback then runs on a change only, not when the page appears.
+DRAWN = "drawn"
 
 
 def _stat(panel: StatPanel, view: View, env: Env, _search: str) -> Any:
@@ -77,30 +78,29 @@ def panel_section(
     comes filled where the panel is ``drawn`` already (whether, and its figure or children)."""
     key = panel_key(page, panel)
     filled, content = drawn
-    mark = f" {PREFILLED}" if filled else ""
     body: Any
     if panel.type in GEO_TYPES:
         body = dcc.Graph(
-            id={"gw": "graph", "panel": key},
+            id={"gw": "graph", "panel": key, DRAWN: filled},
             config=GEO_CONFIG,
             style={"aspectRatio": str(MAP_ASPECT), "width": "100%"},
-            className="chart" + mark,
+            className="chart",
             **({"figure": content} if filled else {}),
         )
     elif panel.type in GRAPH_TYPES:
         body = dcc.Graph(
-            id={"gw": "graph", "panel": key},
+            id={"gw": "graph", "panel": key, DRAWN: filled},
             config=GRAPH_CONFIG,
             figure=content if filled else {"layout": {"height": panel.height}},
-            className="chart" + mark,
+            className="chart",
         )
     else:
         # A page's tiles are filled by one callback (one request for them all, not one each).
         kind = "tile" if panel.type in TILE_TYPES else "html"
         body = html.Div(
             content if filled else None,
-            id={"gw": kind, "panel": key},
-            className=f"panel-body body-{panel.type}{mark}",
+            id={"gw": kind, "panel": key, DRAWN: filled},
+            className=f"panel-body body-{panel.type}",
         )
     parts: list[Any] = [html.H3(panel.title, className="panel-title")]
     if panel.note:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import flask
 from dash import dcc, html
 
 from greenwatch.dashboard._blocks import panel_section
@@ -13,6 +14,22 @@ from greenwatch.dashboard._spec import Dashboards, Panel
 from greenwatch.dashboard._view import View
 
 REFRESH_CHOICES = (0, 15, 30, 60, 300)
+# The theme a visitor sees first (the ``theme`` store's default, kept in the browser after).
+THEME = "light"
+THEMES = frozenset({"light", "dark"})
+# The cookie that tells the server the theme kept in the browser (set there with it), so that a
+# page comes laid out in it.
+THEME_COOKIE = "gw_theme"
+Drawn = Callable[[Panel], tuple[bool, Any]]
+# For a theme: the URL (path, query) the page is laid out for, its page in that theme and its
+# note; None when unknown.
+FirstPage = Callable[[str], tuple[str, str, list[Any], list[Any]] | None]
+
+
+def visitor_theme() -> str:
+    """The theme the visitor's browser keeps (its cookie), else the first one."""
+    theme = flask.request.cookies.get(THEME_COOKIE, THEME)
+    return theme if theme in THEMES else THEME
 
 
 def _nav(dashboards: Dashboards) -> list[dcc.Link]:
@@ -25,24 +42,38 @@ def _nav(dashboards: Dashboards) -> list[dcc.Link]:
     ]
 
 
-def shell(env: Env, refresh_s: int) -> Callable[[], html.Div]:
+def _who(env: Env) -> list[Any]:
+    """Who is looking, and the way to log in or out."""
+    user = env.auth.current_user()
+    if user is None:
+        return [html.A("log in", href="/login")]
+    if user.name:
+        return [
+            html.Span(f"{user.name} · {user.role}", className="user"),
+            html.A("log out", href="/logout"),
+        ]
+    return [html.Span(f"no login · {user.role}", className="user")]
+
+
+def shell(env: Env, refresh_s: int, first: FirstPage) -> Callable[[], html.Div]:
+    """The layout of a visit: the shell, with the page of the URL where ``first`` knows it
+    (no callback then draws the page: it shows at once), else an empty one that the routing
+    fills."""
     settings = env.dashboards.settings
 
     def layout() -> html.Div:
-        user = env.auth.current_user()
-        if user is None:
-            who: list[Any] = [html.A("log in", href="/login")]
-        elif user.name:
-            who = [
-                html.Span(f"{user.name} · {user.role}", className="user"),
-                html.A("log out", href="/logout"),
-            ]
-        else:
-            who = [html.Span(f"no login · {user.role}", className="user")]
+        theme = visitor_theme()
+        laid_out = first(theme)
+        url: dict[str, str] = {}
+        page: list[Any] | None = None
+        note: list[Any] | None = None
+        if laid_out is not None:
+            pathname, search, page, note = laid_out
+            url = {"pathname": pathname, "search": search}
         return html.Div(
             [
-                dcc.Location(id="url", refresh=False),
-                dcc.Store(id="theme", storage_type="local", data="light"),
+                dcc.Location(id="url", refresh=False, **url),
+                dcc.Store(id="theme", storage_type="local", data=theme),
                 dcc.Store(id="alerts-version", data=0),
                 dcc.Interval(id="refresh", interval=refresh_s * 1000),
                 html.Header(
@@ -88,24 +119,21 @@ def shell(env: Env, refresh_s: int) -> Callable[[], html.Div]:
                                     className="button ghost",
                                     title="light / dark",
                                 ),
-                                *who,
+                                *_who(env),
                             ],
                             className="controls",
                         ),
                     ],
                     className="top",
                 ),
-                html.Div(id="view-note", className="view-note"),
-                html.Main(id="page", className="page"),
+                html.Div(note, id="view-note", className="view-note"),
+                html.Main(page, id="page", className="page"),
             ],
             id="gw-root",
-            className="gw theme-light",
+            className=f"gw theme-{theme}",
         )
 
     return layout
-
-
-Drawn = Callable[[Panel], tuple[bool, Any]]
 
 
 def page_layout(env: Env, view: View, drawn: Drawn = lambda _panel: (False, None)) -> list[Any]:

@@ -9,6 +9,7 @@ import dash
 from dash import ALL, Input, Output, State, ctx
 from dash.exceptions import PreventUpdate
 
+from greenwatch.dashboard._blocks import DRAWN
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._view import with_params
 
@@ -19,7 +20,7 @@ def register(app: dash.Dash, env: Env) -> None:
     @app.callback(
         Output("url", "pathname", allow_duplicate=True),
         Output("url", "search", allow_duplicate=True),
-        Input({"gw": "graph", "panel": ALL}, "clickData"),
+        Input({"gw": "graph", "panel": ALL, DRAWN: ALL}, "clickData"),
         State("url", "pathname"),
         State("url", "search"),
         prevent_initial_call=True,

@@ -3,19 +3,19 @@ page's panels in parallel and the slowest panel bounds the page, not their sum; 
 tiles, each a few figures of data other panels read too, are filled by one callback.
 
 A panel already drawn when its page is laid out (the first page, drawn ahead) comes with the
-page (:func:`drawn`, marked ``prefilled``): its callback then leaves it as it is when the page
-appears, and the browser draws each chart once, with its figure, instead of an empty chart
-first."""
+page (:func:`drawn`, its id says so): its callback then runs only when an input changes, so the
+page appears without a request, and the browser draws each chart once, with its figure, instead
+of an empty chart first."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import dash
-from dash import ALL, MATCH, Input, Output, State, ctx
+from dash import ALL, MATCH, Input, Output, State
 from dash.exceptions import PreventUpdate
 
-from greenwatch.dashboard._blocks import BLOCKS, PREFILLED, panel_key
+from greenwatch.dashboard._blocks import BLOCKS, DRAWN, panel_key
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._graphs import render_graph
 from greenwatch.dashboard._routing import view_of
@@ -39,16 +39,24 @@ def panel_view(
 
 
 def register(app: dash.Dash, env: Env) -> None:
-    """Callbacks: a chart's figure, an HTML block's children, a page's tiles."""
+    """Callbacks: a chart's figure, an HTML block's children, a page's tiles; each twice, for
+    the panels that come drawn with their page and those that do not."""
+    for drawn in (False, True):
+        _register(app, env, drawn)
+
+
+def _register(app: dash.Dash, env: Env, drawn: bool) -> None:
+    """The callbacks of the panels whose ids say ``drawn``: those that came drawn run only when
+    an input changes, not when the page appears (no request, and each chart drawn once)."""
 
     @app.callback(
-        Output({"gw": "graph", "panel": MATCH}, "figure"),
+        Output({"gw": "graph", "panel": MATCH, DRAWN: drawn}, "figure"),
         Input("url", "search"),
         Input("refresh", "n_intervals"),
         Input("theme", "data"),
         State("url", "pathname"),
-        State({"gw": "graph", "panel": MATCH}, "id"),
-        State({"gw": "graph", "panel": MATCH}, "className"),
+        State({"gw": "graph", "panel": MATCH, DRAWN: drawn}, "id"),
+        prevent_initial_call=drawn,
     )
     def graph(
         search: str | None,
@@ -56,19 +64,17 @@ def register(app: dash.Dash, env: Env) -> None:
         theme: str | None,
         pathname: str | None,
         ident: dict[str, str],
-        classes: str | None,
     ) -> Any:
-        _keep_prefilled([classes])
         return graph_figure(env, pathname, search, theme, ident)
 
     @app.callback(
-        Output({"gw": "html", "panel": MATCH}, "children"),
+        Output({"gw": "html", "panel": MATCH, DRAWN: drawn}, "children"),
         Input("url", "search"),
         Input("refresh", "n_intervals"),
         Input("alerts-version", "data"),
         State("url", "pathname"),
-        State({"gw": "html", "panel": MATCH}, "id"),
-        State({"gw": "html", "panel": MATCH}, "className"),
+        State({"gw": "html", "panel": MATCH, DRAWN: drawn}, "id"),
+        prevent_initial_call=drawn,
     )
     def block(
         search: str | None,
@@ -76,35 +82,24 @@ def register(app: dash.Dash, env: Env) -> None:
         _v: int | None,
         pathname: str | None,
         ident: dict[str, str],
-        classes: str | None,
     ) -> Any:
-        _keep_prefilled([classes])
         return block_children(env, pathname, search, ident)
 
     @app.callback(
-        Output({"gw": "tile", "panel": ALL}, "children"),
+        Output({"gw": "tile", "panel": ALL, DRAWN: drawn}, "children"),
         Input("url", "search"),
         Input("refresh", "n_intervals"),
         State("url", "pathname"),
-        State({"gw": "tile", "panel": ALL}, "id"),
-        State({"gw": "tile", "panel": ALL}, "className"),
+        State({"gw": "tile", "panel": ALL, DRAWN: drawn}, "id"),
+        prevent_initial_call=drawn,
     )
     def tiles(
         search: str | None,
         _tick: int | None,
         pathname: str | None,
         idents: list[dict[str, str]],
-        classes: list[str | None],
     ) -> list[Any]:
-        _keep_prefilled(classes)
         return [block_children(env, pathname, search, ident) for ident in idents]
-
-
-def _keep_prefilled(classes: list[str | None]) -> None:
-    """Leave panels that came drawn with their page as they are when the page appears (the
-    call no input triggered); any later change draws them again."""
-    if ctx.triggered_id is None and classes and all(PREFILLED in (c or "") for c in classes):
-        raise PreventUpdate
 
 
 def _graph_key(key: str, view: View, theme: str | None) -> tuple[object, ...]:

@@ -25,6 +25,7 @@ from typing import Any
 from greenwatch.dashboard._blocks import panel_key
 from greenwatch.dashboard._cache import generation_of, kept_for
 from greenwatch.dashboard._env import Env
+from greenwatch.dashboard._layout import THEME
 from greenwatch.dashboard._panels import LIVE_BLOCKS, block_children, graph_figure
 from greenwatch.dashboard._spec import GRAPH_TYPES
 from greenwatch.dashboard._view import period_span
@@ -34,8 +35,6 @@ WARM_EVERY_MIN = 10
 # and what a drawing computes kept this long.
 ENGINE_MINUTES, ENGINE_SECOND = "*/5", 30
 ENGINE_KEEP_S = 10 * 60
-# The theme a visitor sees first (the ``theme`` store's default).
-THEME = "light"
 
 
 def install(scheduler: Any, env: Env) -> None:
