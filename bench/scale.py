@@ -152,17 +152,25 @@ def rss_mib(pid: int, key: str = "VmRSS") -> float:
 
 
 def stored(vm: str, metric_regex: str, lo: pd.Timestamp, hi: pd.Timestamp) -> int:
-    """Samples VictoriaMetrics holds in ``[lo, hi)``."""
-    span = int((hi - lo).total_seconds())
-    query = f'sum(count_over_time({{__name__=~"{metric_regex}"}}[{span}s]))'
+    """Samples VictoriaMetrics holds in ``[lo, hi)``, counted a minute at a time (one count
+    over a million series and the whole run outlasts the engine's 30-s query limit on a busy
+    machine)."""
     httpx.get(f"{vm}/internal/force_flush", timeout=60)
-    answer = httpx.get(
-        f"{vm}/api/v1/query",
-        params={"query": query, "time": f"{(hi.value // 1_000_000 - 1) / 1000:.3f}"},
-        timeout=300,
-    ).json()
-    found = answer["data"]["result"]
-    return int(float(found[0]["value"][1])) if found else 0
+    total = 0
+    for a in pd.date_range(lo, hi, freq="1min", inclusive="left"):
+        b = min(hi, a + pd.Timedelta(minutes=1))
+        span_ms = (b - a).value // 1_000_000
+        query = f'sum(count_over_time({{__name__=~"{metric_regex}"}}[{span_ms}ms]))'
+        answer = httpx.get(
+            f"{vm}/api/v1/query",
+            params={"query": query, "time": f"{(b.value // 1_000_000 - 1) / 1000:.3f}"},
+            timeout=300,
+        ).json()
+        if answer.get("status") != "success":
+            raise SystemExit(f"counting the samples stored failed: {answer.get('error')}")
+        found = answer["data"]["result"]
+        total += int(float(found[0]["value"][1])) if found else 0
+    return total
 
 
 def backfill(topology: Topology, sites: list[str], hours: float) -> None:
