@@ -32,23 +32,23 @@ def test_rows_taken_are_those_no_marker_reached(
     keeps: list[tuple[int, list[tuple[str, int]]]], late: list[tuple[int, int]]
 ) -> None:
     kept = KeptInMemory()
-    latest: dict[tuple[str, int], int] = {}
-    for read_at, rows in keeps:
+    latest: dict[tuple[str, int], tuple[int, int]] = {}  # (site, bucket) -> (read at, keep)
+    for number, (read_at, rows) in enumerate(keeps):
         frame = pd.DataFrame(rows, columns=["site", "bucket"]).drop_duplicates()
-        kept.keep("x", "v1", frame.assign(value=float(read_at)), read_at)
-        latest |= dict.fromkeys(frame.itertuples(index=False), read_at)
+        kept.keep("x", "v1", frame.assign(value=float(number)), read_at)
+        latest |= dict.fromkeys(frame.itertuples(index=False), (read_at, number))
     got = kept.kept("x", "v1", ["a", "b"], 0, NOW, late, NOW, SKEW)
     assert got is not None
     want = {
         (s, b)
-        for (s, b), read_at in latest.items()
+        for (s, b), (read_at, _) in latest.items()
         if s in "ab"
         and read_at - SKEW >= NOW - STATE_LOOKBACK
         and not any(w >= read_at - SKEW and b >= first for w, first in late)
     }
     assert set(zip(got["site"], got["bucket"], strict=True)) == want
     # The latest keep of a site and hour is the one taken; its value says which.
-    assert all(latest[(s, b)] == v for s, b, v in got.itertuples(index=False))
+    assert all(latest[(s, b)][1] == v for s, b, v in got.itertuples(index=False))
     assert list(got.columns) == ["site", "bucket", "value"]
 
 
