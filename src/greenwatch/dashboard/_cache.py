@@ -157,13 +157,16 @@ class CachingStore:
         if agg is None:
             return self._store.query(metric, start, end, labels=labels, step=step)
         aggs = agg if isinstance(agg, str) else tuple(agg)
-        generation = generation_of(self._store)
-        key = ("query", generation, metric, start, end, _freeze(labels), step, aggs)
-        frame = self._cache.get(
-            key,
+        return self._cached(
+            ("query", metric, start, end, _freeze(labels), step, aggs),
             lambda: self._store.query(metric, start, end, labels=labels, step=step, agg=agg),
-            expires=generation is None,
         )
+
+    def _cached(self, key: tuple[object, ...], read: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """A copy of what ``read`` answered for ``key``: kept until the store's next write
+        where it counts its writes, else for the cache's TTL."""
+        generation = generation_of(self._store)
+        frame = self._cache.get((key[0], generation, *key[1:]), read, expires=generation is None)
         return frame.copy()
 
     def series(self, metric: str | None = None, labels: LabelFilter | None = None) -> pd.DataFrame:
@@ -179,14 +182,10 @@ class CachingStore:
     ) -> pd.DataFrame:
         """The store's ``reset_hours``, kept as aggregated queries are (each energy figure of
         a page asks it for the same period)."""
-        generation = generation_of(self._store)
-        key = ("reset_hours", generation, metric, start, end, _freeze(labels))
-        frame: pd.DataFrame = self._cache.get(
-            key,
+        return self._cached(
+            ("reset_hours", metric, start, end, _freeze(labels)),
             lambda: self._store.reset_hours(metric, start, end, labels),  # type: ignore[attr-defined]
-            expires=generation is None,
         )
-        return frame.copy()
 
     def __getattr__(self, name: str) -> Any:
         if name == "reset_hours" and hasattr(self._store, name):
