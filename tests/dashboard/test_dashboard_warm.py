@@ -184,3 +184,28 @@ def test_without_a_write_count_the_drawing_is_kept_until_the_next_ones() -> None
     visit()
     assert counting.reads > read, "read again after ten minutes"
     counting.close()
+
+
+def test_a_first_visit_minutes_after_the_drawing_finds_its_page_drawn() -> None:
+    """The default period is drawn as a first visit asks for it (``/``), and a drawn panel
+    serves a visit on a later minute of the same trend step: nothing is read or drawn again.
+    A visit in the next step (a new running hour) draws anew."""
+    store = CountingStore(":memory:")
+    backfill(Simulator(load_inventory(), seed=3, start=START), store.write, END)
+    clock = [END + pd.Timedelta(minutes=5)]
+    dashboards = load_dashboards(shipped_dir("dashboards"))
+    env = Env(store, load_inventory(), dashboards, lambda: clock[0], auth=Auth(AuthSettings()))
+    warm(env)
+    read = store.reads
+
+    def all_drawn() -> bool:
+        view = view_of(env, "/", "")
+        return all(_panels.drawn(env, p, view, "light", "")[0] for p in view.page.panels)
+
+    for later in (2, 40):
+        clock[0] = END + pd.Timedelta(minutes=5 + later)
+        assert all_drawn(), f"{later} minutes later"
+    assert store.reads == read
+    clock[0] = END + pd.Timedelta(minutes=65)
+    assert not all_drawn()
+    store.close()

@@ -103,18 +103,18 @@ def _register(app: dash.Dash, env: Env, drawn: bool) -> None:
 
 
 def _graph_key(key: str, view: View, theme: str | None) -> tuple[object, ...]:
-    return ("graph", key, view.key, view.now, theme)
+    return ("graph", key, view.key, view.clock_key, theme)
 
 
 def _block_key(key: str, view: View, search: str | None) -> tuple[object, ...]:
-    return ("block", key, view.key, view.now, search)
+    return ("block", key, view.key, view.clock_key, search)
 
 
 def graph_figure(
     env: Env, pathname: str | None, search: str | None, theme: str | None, ident: dict[str, str]
 ) -> Any:
     """The figure of a chart panel, as JSON-ready dicts: a function of its panel, the view and
-    the theme, drawn once per minute."""
+    the theme, drawn once per trend step and cache TTL."""
     panel, view = panel_view(env, pathname, search, ident)
     return env.memo(
         _graph_key(ident["panel"], view, theme),
@@ -125,7 +125,8 @@ def graph_figure(
 def block_children(
     env: Env, pathname: str | None, search: str | None, ident: dict[str, str]
 ) -> Any:
-    """The children of an HTML panel: drawn once per minute, but live blocks every time."""
+    """The children of an HTML panel: drawn once per trend step and cache TTL, but live
+    blocks every time."""
     panel, view = panel_view(env, pathname, search, ident)
     if panel.type in LIVE_BLOCKS:
         return BLOCKS[panel.type](panel, view, env, search or "")

@@ -64,6 +64,13 @@ class View:
         end = (self.now if self.live else self.end).ceil(step)
         return self.start.floor(step), max(end, self.end.ceil(step))
 
+    @property
+    def clock_key(self) -> tuple[object, ...]:
+        """What of the clock a panel's output depends on: the trend's steps and whether the
+        clock is past a step's start (the running step drawn apart). Within a step a drawn
+        panel is kept as long as the data it was drawn from (the dashboard cache's TTL)."""
+        return (*self.trend_range(), self.now > self.now.floor(self.step))
+
     def param(self, name: str) -> str | None:
         return dict(self.params).get(name)
 

@@ -2,10 +2,12 @@
 
 The first page's panels cost seconds to compute from the store (every site's totals of the
 period, the hourly trends), and a visitor would wait for them. A job on the service's scheduler
-draws them in the background as soon as the server starts, then every few minutes: each period
-of the picker, the longest (the slowest to compute) first, through the callbacks' own caches.
+draws them in the background as soon as the server starts, then every few minutes: the default
+period first (what a first visit shows), then the picker's others, the longest (the slowest to
+compute) first, through the callbacks' own caches.
 The store reads it makes are kept until the store's next write (``greenwatch.query``), the
-figures for a minute, so a visit that comes later still reads nothing again.
+figures for a minute (within a trend step), so a visit that comes later still reads nothing
+again.
 
 A store that does not count its writes (VictoriaMetrics, written by other processes) cannot say
 when an answer goes stale, so the dashboard keeps its answers a minute. For it the first page is
@@ -63,12 +65,14 @@ def install(scheduler: Any, env: Env) -> None:
 
 
 def warm(env: Env, going: Callable[[], bool] = lambda: True) -> int:
-    """Draw every panel of the first page in each period, as its callback would (the
-    URL ``/?period=P``); the count of panels drawn. Stops when ``going()`` turns false."""
+    """Draw every panel of the first page in each period, as its callback would: the
+    default period first, as a first visit asks for it (the URL ``/``), then the others
+    (``/?period=P``); the count of panels drawn. Stops when ``going()`` turns false."""
     page, _ = env.dashboards.page_for("/")
+    settings = env.dashboards.settings
+    others = sorted(set(settings.periods) - {settings.default_period}, key=period_span)[::-1]
     drawn = 0
-    for period in sorted(env.dashboards.settings.periods, key=period_span, reverse=True):
-        search = f"?period={period}"
+    for search in ["", *(f"?period={period}" for period in others)]:
         for panel in page.panels:
             if not going():
                 return drawn
