@@ -7,7 +7,9 @@ energy counters, as the simulator makes them) plus temperature sensors up to ``-
 ``--agents`` edge-agent processes push line protocol through vmauth (the one ingest URL) to
 the two ``serve --role ingest`` replicas; one ``--role ui,jobs`` process serves the dashboard
 and rolls up. Before the live run, ``--backfill-hours`` of the centres' energy and power series
-(what PUE reads) go in through the same ingest URL.
+(what PUE reads) go in through the same ingest URL. The backfill and the live run are one
+simulation (every 15 s, the backfill taking each minute's samples), so no energy counter
+restarts where the live run begins.
 
 Printed: the sustained rate and loss counted end to end (samples acknowledged by the ingest
 tier vs samples VictoriaMetrics holds for the run), CPU seconds per 1,000 samples of the
@@ -103,13 +105,12 @@ def agent(
     series: int,
     interval: float,
     span: tuple[float, float],
+    meters: pd.DataFrame,
     counts: mp.Queue,  # type: ignore[type-arg]
 ) -> None:
     """One edge agent process: at ``first``, ``first + interval`` … before ``until`` (``span``),
-    one sample per series of its centres stamped with that time."""
+    one sample per series of its centres stamped with that time (the meters' at that time)."""
     first, until = span
-    start = pd.Timestamp(first, unit="s", tz="UTC").floor("min")
-    meters = template_batch(start, start + pd.Timedelta(hours=2), pd.Timedelta(seconds=interval))
     per_time = {t: g for t, g in meters.groupby("ts")}  # noqa: C416 - dict() calls .keys
     sensors = series - int(meters.groupby("ts").size().iloc[0])
     sent = failed = 0
@@ -173,10 +174,10 @@ def stored(vm: str, metric_regex: str, lo: pd.Timestamp, hi: pd.Timestamp) -> in
     return total
 
 
-def backfill(topology: Topology, sites: list[str], hours: float) -> None:
+def backfill(topology: Topology, sites: list[str], meters: pd.DataFrame, hours: float) -> None:
+    """The centres' ``meters`` of each minute before ``now``, pushed 50 centres at a time."""
     end = pd.Timestamp.now(tz="UTC").floor("min") - pd.Timedelta(minutes=1)
-    start = end - pd.Timedelta(hours=hours)
-    meters = template_batch(start, end, pd.Timedelta(minutes=1))
+    meters = meters[(meters["ts"] < end) & (meters["ts"].dt.second == 0)]
     began = time.perf_counter()
     sent = 0
     for i in range(0, len(sites), 50):
@@ -238,11 +239,17 @@ def main() -> int:  # noqa: PLR0915 - one run, printed in order
     )
     with topology.start():
         vm = topology.url("vm")
-        backfill(topology, sites, args.backfill_hours)
+        origin = pd.Timestamp.now(tz="UTC").floor("min") - pd.Timedelta(hours=args.backfill_hours)
+        reach = origin + pd.Timedelta(hours=args.backfill_hours + 2, minutes=args.minutes)
+        meters = template_batch(origin, reach, pd.Timedelta(seconds=args.interval))
+        backfill(topology, sites, meters, args.backfill_hours)
         pids = {name: p.pid for name, p in topology.procs.items()}
         before = {name: cpu_s(pid) for name, pid in pids.items()}
         lo = pd.Timestamp.now(tz="UTC").ceil(f"{int(args.interval)}s") + pd.Timedelta(seconds=15)
         until = lo.timestamp() + args.minutes * 60
+        if pd.Timestamp(until, unit="s", tz="UTC") > reach:
+            raise SystemExit("the backfill took longer than the simulation reaches")
+        live = meters[meters["ts"] >= lo.floor("min")]
         counts: mp.Queue = mp.Queue()  # type: ignore[type-arg]
         shares = np.array_split(np.array(sites), args.agents)
         agents = [
@@ -255,6 +262,7 @@ def main() -> int:  # noqa: PLR0915 - one run, printed in order
                     args.series,
                     args.interval,
                     (lo.timestamp(), until),
+                    live,
                     counts,
                 ),
             )
