@@ -189,12 +189,19 @@ def test_without_a_write_count_the_drawing_is_kept_until_the_next_ones() -> None
 def test_a_first_visit_minutes_after_the_drawing_finds_its_page_drawn() -> None:
     """The default period is drawn as a first visit asks for it (``/``), and a drawn panel
     serves a visit on a later minute of the same trend step: nothing is read or drawn again.
-    A visit in the next step (a new running hour) draws anew."""
+    A visit in the next step (a new running hour) draws anew. (The cache's own clock stands
+    still: how long an entry lives is its TTL's business, what it is kept under is this.)"""
     store = CountingStore(":memory:")
     backfill(Simulator(load_inventory(), seed=3, start=START), store.write, END)
     clock = [END + pd.Timedelta(minutes=5)]
-    dashboards = load_dashboards(shipped_dir("dashboards"))
-    env = Env(store, load_inventory(), dashboards, lambda: clock[0], auth=Auth(AuthSettings()))
+    env = Env(
+        store,
+        load_inventory(),
+        load_dashboards(shipped_dir("dashboards")),
+        lambda: clock[0],
+        auth=Auth(AuthSettings()),
+        cache=TtlCache(monotonic=lambda: 0.0),
+    )
     warm(env)
     read = store.reads
 
