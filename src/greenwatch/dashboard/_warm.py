@@ -2,9 +2,9 @@
 
 The first page's panels cost seconds to compute from the store (every site's totals of the
 period, the hourly trends), and a visitor would wait for them. A job on the service's scheduler
-draws them in the background as soon as the server starts, then every few minutes: the default
-period first (what a first visit shows), then the picker's others, the longest (the slowest to
-compute) first, through the callbacks' own caches.
+draws them in the background as soon as the server starts, then every few minutes: each period
+of the picker, the longest (the slowest to compute) first, the default one as a first visit
+asks for it (``/``), through the callbacks' own caches.
 The store reads it makes are kept until the store's next write (``greenwatch.query``), the
 figures for a minute (within a trend step), so a visit that comes later still reads nothing
 again.
@@ -65,14 +65,14 @@ def install(scheduler: Any, env: Env) -> None:
 
 
 def warm(env: Env, going: Callable[[], bool] = lambda: True) -> int:
-    """Draw every panel of the first page in each period, as its callback would: the
-    default period first, as a first visit asks for it (the URL ``/``), then the others
-    (``/?period=P``); the count of panels drawn. Stops when ``going()`` turns false."""
+    """Draw every panel of the first page in each period, longest first, as its callback
+    would: the URL ``/?period=P``, the default period's ``/`` (as a first visit asks for it);
+    the count of panels drawn. Stops when ``going()`` turns false."""
     page, _ = env.dashboards.page_for("/")
     settings = env.dashboards.settings
-    others = sorted(set(settings.periods) - {settings.default_period}, key=period_span)[::-1]
     drawn = 0
-    for search in ["", *(f"?period={period}" for period in others)]:
+    for period in sorted(settings.periods, key=period_span, reverse=True):
+        search = "" if period == settings.default_period else f"?period={period}"
         for panel in page.panels:
             if not going():
                 return drawn
