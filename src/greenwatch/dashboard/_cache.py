@@ -166,7 +166,7 @@ class CachingStore:
         """A copy of what ``read`` answered for ``key``: kept until the store's next write
         where it counts its writes, else for the cache's TTL."""
         generation = generation_of(self._store)
-        frame = self._cache.get((key[0], generation, *key[1:]), read, expires=generation is None)
+        frame = self._cache.get((generation, *key), read, expires=generation is None)
         return frame.copy()
 
     def series(self, metric: str | None = None, labels: LabelFilter | None = None) -> pd.DataFrame:

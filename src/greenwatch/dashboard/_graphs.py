@@ -41,12 +41,6 @@ def resolve_thresholds(
     return out
 
 
-def running_step(view: View) -> pd.Timestamp | None:
-    """The start of the step the clock is in, in a live view that has begun it."""
-    start = view.now.floor(view.step)
-    return start if view.live and view.now > start else None
-
-
 def _scope(panel_scope: str, view: View) -> tuple[str, str | None]:
     """A panel's scope resolved against its page: ``page`` means the page's own scope."""
     if panel_scope != "page":
@@ -126,7 +120,7 @@ def timeseries(panel: TimeseriesPanel, view: View, env: Env, theme: str | None) 
         unit="" if q.unit == "ratio" else q.unit,
         thresholds=resolve_thresholds(panel.thresholds, target),
         percent=q.unit == "ratio",
-        running=None if q.rate else running_step(view),
+        running=None if q.rate else view.running_step,
     )
 
 
@@ -214,7 +208,7 @@ def power_breakdown(panel: WidgetPanel, view: View, env: Env, theme: str | None)
     power = _data.site_power(env.store, site, start, end, view.step)
     if power.empty:
         return _charts.empty_figure("no energy meters reported at this site", theme, panel.height)
-    running = running_step(view)
+    running = view.running_step
     if running is not None:
         # The running hour as one step of the minutes so far: its mean power, not the hour's
         # energy so far spread over a whole hour (a cliff that reads as an outage).

@@ -65,11 +65,17 @@ class View:
         return self.start.floor(step), max(end, self.end.ceil(step))
 
     @property
+    def running_step(self) -> pd.Timestamp | None:
+        """The start of the step the clock is in, in a live view that has begun it."""
+        start = self.now.floor(self.step)
+        return start if self.live and self.now > start else None
+
+    @property
     def clock_key(self) -> tuple[object, ...]:
-        """What of the clock a panel's output depends on: the trend's steps and whether the
-        clock is past a step's start (the running step drawn apart). Within a step a drawn
-        panel is kept as long as the data it was drawn from (the dashboard cache's TTL)."""
-        return (*self.trend_range(), self.now > self.now.floor(self.step))
+        """What of the clock a panel's output depends on: the trend's steps and the running
+        step (drawn apart). Within a step a drawn panel is kept as long as the data it was
+        drawn from (the dashboard cache's TTL)."""
+        return (*self.trend_range(), self.running_step)
 
     def param(self, name: str) -> str | None:
         return dict(self.params).get(name)
