@@ -117,13 +117,19 @@ def test_the_collector_is_off_for_the_command_and_back_after_it_in_process(
     assert gc.isenabled()
     assert _run(capsys, *args, "--out", str(tmp_path / "in-process"))[0] == 0
     assert gc.isenabled()
-    # As the process's own command (main() without argv) it stays off until the process exits.
+    # As the process's own command (main() without argv) it stays off until the process ends,
+    # which it does in main() once the command is done: exit functions run, output flushed.
     code = (
-        "import gc, sys\n"
+        "import atexit, gc, sys\n"
         "from greenwatch.cli import main\n"
+        "atexit.register(lambda: print('at exit, collector on:', gc.isenabled()))\n"
         f"sys.argv = ['greenwatch', 'report', *{[*args, '--out', str(tmp_path / 'own')]!r}]\n"
-        "status = main()\n"
-        "print(status, gc.isenabled())\n"
+        "main()\n"
+        "print('after main')\n"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert run.stdout.splitlines()[-1] == "0 False"
+    lines = run.stdout.splitlines()
+    assert lines[-1] == "at exit, collector on: False"
+    assert "after main" not in lines
+    assert lines[0].startswith("Daily efficiency report")  # what the command printed
+    assert len(list((tmp_path / "own").glob("*/*.csv"))) == 12  # every file written

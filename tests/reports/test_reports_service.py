@@ -1,5 +1,5 @@
 """``greenwatch serve`` with scheduled reports: a run missed while down is made once at start
-and served by ``GET /api/v1/reports``."""
+(its PDF by the service's PDF worker) and served by ``GET /api/v1/reports``."""
 
 from __future__ import annotations
 
@@ -59,8 +59,12 @@ def test_service_catches_up_a_missed_report_once(golden_data_dir: Path) -> None:
             assert pdf.headers["content-type"] == "application/pdf"
             assert pdf.content.startswith(b"%PDF")
             assert client.get("/api/v1/reports", headers={"Authorization": ""}).status_code == 401
+        worker = again.pdf._child  # the PDF came from the service's worker process
+        assert worker is not None
+        assert worker.poll() is None
     finally:
         again.stop()
+    assert worker.returncode is not None  # ended with the service
     _serve(golden_data_dir, "2026-10-06T10:00+08:00").stop()  # restart: nothing more to do
     assert [r.name for r in list_reports(archive)] == ["greenwatch-national-2026-10-05"]
     assert list_reports(archive)[0].generated_at == "2026-10-06T01:30:00+00:00"

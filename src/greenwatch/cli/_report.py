@@ -8,12 +8,12 @@ from collections.abc import Callable
 import pandas as pd
 
 from greenwatch.cli._common import open_store, say
-from greenwatch.cli._pdf_child import PdfChild
 from greenwatch.cli._remote import ask, find_server
 from greenwatch.inventory import load_inventory
 from greenwatch.reports import (
     TIMEZONE,
     GradeTable,
+    PdfWorker,
     ReportConfig,
     ReportError,
     Retention,
@@ -89,9 +89,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _pdf_renderer(args: argparse.Namespace) -> Callable[[str], bytes] | None:
-    """The render of the PDF child the command started (see ``_args/report.py``), if any."""
-    child: PdfChild | None = getattr(args, "pdf_child", None)
-    return child.render if child is not None else None
+    """The render of the PDF worker the command started (see ``_args/report.py``), if any."""
+    worker: PdfWorker | None = getattr(args, "pdf_worker", None)
+    return worker.render if worker is not None else None
 
 
 def _remote_report(server: LocalServer, args: argparse.Namespace) -> int:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from greenwatch.reports._jobs import make_report, report_scheduler
     from greenwatch.reports._mail import DeliveryError
     from greenwatch.reports._pdf import render_pdf
+    from greenwatch.reports._pdf_worker import PdfWorker
     from greenwatch.reports._period import (
         Period,
         PeriodError,
@@ -51,6 +52,7 @@ __all__ = [
     "ArchivedReport",
     "DeliveryError",
     "GradeTable",
+    "PdfWorker",
     "Period",
     "PeriodError",
     "Report",
@@ -78,7 +80,8 @@ __all__ = [
 
 __getattr__ = lazy_face(
     __name__,
-    "_pdf",  # first: render_pdf without pandas, for greenwatch report's PDF child
+    "_pdf",  # first: render_pdf and PdfWorker without pandas, for greenwatch report
+    "_pdf_worker",
     "_archive",
     "_build",
     "_config",

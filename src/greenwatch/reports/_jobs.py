@@ -56,8 +56,9 @@ def make_report(
     the summary inline to ``email`` (if any), then apply ``retention`` to the archive.
     ``compute`` lists the compute pools and verification records (default: the inventory's).
 
-    ``pdf_renderer`` renders the PDF instead of :func:`render_pdf` (``greenwatch report`` passes
-    a child process's, started before it loaded pandas and the store)."""
+    ``pdf_renderer`` renders the PDF instead of :func:`render_pdf` in this process: a
+    :class:`~greenwatch.reports.PdfWorker`'s, as ``greenwatch serve`` and ``greenwatch report``
+    pass (the latter starts it before it loads pandas and the store)."""
     if email and smtp is None:
         raise ReportError("e-mail delivery needs SMTP settings (--smtp HOST:PORT)")
     report = build_report(store, inventory, period, scope, config, compute=compute)
@@ -88,9 +89,11 @@ def report_scheduler(
     archive_dir: Path,
     clock: Clock,
     compute: ComputeSource | None = None,
+    pdf_renderer: Callable[[str], bytes] | None = None,
 ) -> ReportScheduler:
     """The scheduler of ``settings.schedules``, writing into ``archive_dir`` (its run state is
-    kept there too, in ``.schedule-state.json``); ``compute`` as for :func:`make_report`."""
+    kept there too, in ``.schedule-state.json``); ``compute`` and ``pdf_renderer`` as for
+    :func:`make_report`."""
     # Imported here: APScheduler (and asyncio) is ~20 ms that make_report's callers, e.g. a
     # ``greenwatch report`` process, need not pay.
     from greenwatch.reports._schedule import ReportScheduler  # noqa: PLC0415
@@ -113,6 +116,7 @@ def report_scheduler(
             smtp=settings.smtp,
             retention=settings.retention,
             compute=compute,
+            pdf_renderer=pdf_renderer,
         )
         log.info("scheduled report %s written to %s", archived.name, archived.path)
 

@@ -1,8 +1,7 @@
 """The PDF of a report's HTML (WeasyPrint).
 
-This module imports nothing heavy (WeasyPrint when a PDF is rendered): ``greenwatch report``
-renders in a child process that takes :func:`render_pdf` from the package's face, which loads
-this module first.
+This module imports nothing heavy (WeasyPrint when a PDF is rendered): the PDF worker
+(``_pdf_worker``) takes :func:`render_pdf` from it without loading pandas.
 """
 
 from __future__ import annotations

@@ -90,6 +90,7 @@ def register(app: flask.Flask, ctx: ApiContext) -> None:
                 generated_at=ctx.clock(),
                 config=config,
                 compute=ctx.compute_source,
+                pdf_renderer=ctx.render_pdf,
             )
         except SystemFailureError:
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ class ApiContext:
     tokens: TokenStore = field(default_factory=lambda: TokenStore(None))
     max_body_bytes: int | None = None
     exports: KpiExports | None = None
+    render_pdf: Callable[[str], bytes] | None = None  # a report's PDF; None: in this process
     throttle: FailureThrottle = field(
         default_factory=lambda: FailureThrottle(FAILURE_LIMIT, FAILURE_WINDOW_S)
     )

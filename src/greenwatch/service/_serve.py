@@ -38,7 +38,7 @@ from greenwatch.ingest import Boundary, BoundaryPolicy, Ingest, InventorySites
 from greenwatch.inventory import Inventory
 from greenwatch.model import Clock, concat_batches, utc_now
 from greenwatch.query import keep_hourly_pue
-from greenwatch.reports import ReportScheduler, ReportSettings, report_scheduler
+from greenwatch.reports import PdfWorker, ReportScheduler, ReportSettings, report_scheduler
 from greenwatch.resources import REGISTRY_FILE, ResourceRegistry
 from greenwatch.service import (
     _api_alerts,
@@ -132,6 +132,7 @@ class Service:
         self.alerts = self._alert_engine() if self.alerting and "jobs" in self.roles else None
         audit = self.data_dir / AUDIT_FILE if self.data_dir is not None else None
         self.audit = AuditLog(audit, self.clock)
+        self.pdf = PdfWorker(start=False)  # reports' PDFs: a process started at the first
         self.context = self._api_context()
         self.exports = KpiExports(
             self.store,
@@ -170,6 +171,7 @@ class Service:
             self.boundary,
             tokens=self.tokens or _auth.default_tokens(self.data_dir, self.store),
             max_body_bytes=self.max_body_bytes,
+            render_pdf=self.pdf.render,
         )
 
     def _flask_app(self) -> flask.Flask:
@@ -221,7 +223,13 @@ class Service:
             archive = _api_reports.archive_dir(self.context)
             assert archive is not None
             self.report_scheduler = report_scheduler(
-                self.store, self.inventory, self.reports, archive, self.clock, compute=self.compute
+                self.store,
+                self.inventory,
+                self.reports,
+                archive,
+                self.clock,
+                compute=self.compute,
+                pdf_renderer=self.pdf.render,
             )
             self.report_scheduler.install(self.scheduler)
         if self.collectors:
@@ -359,6 +367,7 @@ class Service:
         self.flush_collected()
         self.ingest.close()  # refuse new writes (503), let those in flight finish
         self.http.stop()
+        self.pdf.close()
         self.resources.close()
         self.store.close()
 
