@@ -6,6 +6,8 @@ from datetime import time, timedelta
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from greenwatch.alerts import (
     AlertingConfig,
@@ -16,6 +18,7 @@ from greenwatch.alerts import (
     Silence,
     SilenceError,
     fingerprint,
+    load_config,
 )
 from greenwatch.alerts._dispatch import Dispatcher, GroupState, Integration, IntegrationStats
 from greenwatch.alerts._state import Ack
@@ -277,3 +280,54 @@ def test_failed_deliveries_are_counted_retried_and_never_lost() -> None:
     assert h.sent() == [("00:03", ["a"], [])]
     assert (stats.sent, stats.failed) == (1, 2)
     assert group.failures == 0
+
+
+def _inhibitors_one_by_one(
+    config: AlertingConfig, records: dict[str, AlertRecord]
+) -> dict[str, tuple[str, ...]]:
+    """Inhibition as Alertmanager defines it, each target against every firing alert."""
+    firing = [r for r in records.values() if r.state == "firing"]
+    out: dict[str, tuple[str, ...]] = {}
+    for target in firing:
+        found = [
+            source.fingerprint
+            for rule in config.inhibit_rules
+            if all(mt.matches(target.labels) for mt in rule.target_matchers)
+            for source in firing
+            if source.fingerprint != target.fingerprint
+            and all(mt.matches(source.labels) for mt in rule.source_matchers)
+            and all(source.labels.get(k, "") == target.labels.get(k, "") for k in rule.equal)
+        ]
+        if found:
+            out[target.fingerprint] = tuple(dict.fromkeys(found))
+    return out
+
+
+_NAMES = ("NoDataArriving", "HubNoData", "SiteDown", "MeterSilent", "PueHigh", "LinkDown",
+          "LinkLossHigh")  # fmt: skip
+_ALERTS = st.lists(
+    st.tuples(
+        st.sampled_from(_NAMES),
+        st.sampled_from(("a", "b", "c")),  # site
+        st.sampled_from(("", "h1", "h2")),  # hub ("": no hub label)
+        st.sampled_from(("", "efficiency", "cooling", "network")),  # category
+        st.sampled_from(("", "l1", "l2")),  # link
+        st.sampled_from(("firing", "firing", "resolved")),
+    ),
+    max_size=40,
+)
+
+
+@given(alerts=_ALERTS)
+@settings(max_examples=300, deadline=None)
+def test_inhibitions_are_alertmanagers_for_any_set_of_alerts(
+    alerts: list[tuple[str, str, str, str, str, str]],
+) -> None:
+    shipped = load_config()  # the national pack's inhibitions, equal labels and all
+    h = Harness(shipped)
+    for name, site, hub, category, link, state in alerts:
+        extra = {k: v for k, v in (("hub", hub), ("category", category), ("link", link)) if v}
+        h.add(alert(name, site, state, **extra))
+    mutes = h.dispatcher.mutes(h.records, [], at(0))
+    got = {fp: mute.inhibited_by for fp, mute in mutes.items() if mute.inhibited_by}
+    assert got == _inhibitors_one_by_one(shipped, h.records)
