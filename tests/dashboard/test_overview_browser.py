@@ -186,9 +186,16 @@ def test_drill_down_from_map_point_and_table_row(served: Served, browser: Chromi
         open_dashboard(page, served.url + "/")
         row = page.locator(".site-row").nth(3)  # type: ignore[attr-defined]
         site = row.get_attribute("data-site")
+        overview = page.url  # type: ignore[attr-defined]
+        with page.context.expect_page() as opened:  # type: ignore[attr-defined]
+            row.locator("a").click(modifiers=["Control"])  # the browser's: a new tab
+        opened.value.close()
+        assert page.url == overview  # type: ignore[attr-defined]
+        page.evaluate("window.stayed = true")  # type: ignore[attr-defined]
         row.locator("a").click()
         page.wait_for_url(re.compile(f"/site/{site}"), timeout=15_000)  # type: ignore[attr-defined]
         settle(page)
+        in_page = page.evaluate("window.stayed === true")  # type: ignore[attr-defined]
         site_title = page.inner_text(".page-title")  # type: ignore[attr-defined]
         power = page.locator("#panel-site-power .main-svg").count()  # type: ignore[attr-defined]
     names = {s.id: s.name for s in served.service.inventory.sites}
@@ -196,6 +203,7 @@ def test_drill_down_from_map_point_and_table_row(served: Served, browser: Chromi
     assert clicked in names
     assert title == names[clicked]
     assert site_title == names[site]
+    assert in_page, "a row's link reloaded the dashboard instead of opening the site in it"
     assert power >= 1
     assert log.console_errors == []
 

@@ -54,10 +54,10 @@ DATA_TABLE = re.compile(r'<script src="[^"]*/dash_table/[^"]*"></script>\n?')
 # figure has arrived: Plotly, the map's topojson (the map then draws as soon as its figure
 # arrives), the layout and callbacks (asked for alongside the scripts rather than after them;
 # the renderer's own requests then find them), and the components that Dash's bundle loads
-# when one is first drawn (the graph, the Markdown of the overview's site table, the dropdown
-# of the shell's refresh picker), put on the page: the first page draws without waiting for
-# them. Its referrer policy sends the page's whole URL with the layout request, which lays the
-# page out for that URL (``_routing.first_page``), to this origin only.
+# when one is first drawn (the graph, the dropdown of the shell's refresh picker), put on the
+# page: the first page draws without waiting for them. Its referrer policy sends the page's
+# whole URL with the layout request, which lays the page out for that URL
+# (``_routing.first_page``), to this origin only.
 INDEX = """<!DOCTYPE html>
 <html>
     <head>
@@ -78,7 +78,6 @@ INDEX = """<!DOCTYPE html>
             {%scripts%}
             PLOTLY_SCRIPT
             <script src="/_dash-component-suites/dash/dcc/async-graph.js"></script>
-            <script src="/_dash-component-suites/dash/dcc/async-markdown.js"></script>
             <script src="/_dash-component-suites/dash/dcc/async-dropdown.js"></script>
             {%renderer%}
         </footer>

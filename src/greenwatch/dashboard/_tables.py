@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 from dash import dcc, html
 
+from greenwatch.dashboard._components import StaticHtml
 from greenwatch.dashboard._data import device_power, records
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._links import HEALTH_COLOURS
@@ -41,52 +42,49 @@ def site_link(site: str, name: str, search: str) -> dcc.Link:
     return dcc.Link(name, href=f"/site/{site}{with_params(search, link=None, edge=None)}")
 
 
-def _jsx(text: str) -> str:
-    """``text`` safe as text or a quoted attribute in the JSX a Markdown component parses."""
-    return escape(text).replace("{", "&#123;").replace("}", "&#125;")
-
-
 def _attrs(attrs: dict[str, str]) -> str:
-    return "".join(f' {name}="{_jsx(value)}"' for name, value in attrs.items())
+    return "".join(f' {name}="{escape(value)}"' for name, value in attrs.items())
 
 
 def _cell(content: str, **attrs: str) -> str:
-    """A ``<td>`` of a table drawn as one :class:`dcc.Markdown` (``content`` already HTML)."""
+    """A ``<td>`` of a table drawn as HTML (``content`` already escaped)."""
     return f"<td{_attrs(attrs)}>{content}</td>"
 
 
 def site_table(_panel: WidgetPanel, view: View, env: Env, search: str) -> html.Div:
     """Every site, furthest above its PUE target first; a row opens the site page.
 
-    Drawn as one component (HTML in a :class:`dcc.Markdown`, names as ``dccLink``) rather than
-    nine per row: the browser does work for every component of a page on every callback answer
-    it gets, and the 42 rows of components made a picker change take ~0.4 s longer.
+    Drawn on the server as one HTML table (:class:`StaticHtml`) rather than as components:
+    the browser does work for every component of a page on every callback answer it gets
+    (42 rows of nine components each made a picker change ~0.4 s slower), and the Markdown
+    component this table was before parsed its HTML as JSX, 0.5 s of the browser's CPU for
+    the 1,000 rows of a national network of that size.
     """
     frame = env.overview(view).sort_values("gap", ascending=False, na_position="last")
     keep = with_params(search, link=None, edge=None)
     rows = []
     for r in records(frame):
         href = f"/site/{r['site']}{keep}"
-        link = f"<dccLink{_attrs({'href': href})}>{_jsx(r['name'])}</dccLink>"
+        link = f"<a{_attrs({'href': href})}>{escape(r['name'])}</a>"
         cells = [
             _cell(link, title=KIND_LABELS.get(r["kind"], r["kind"])),
-            _cell(_jsx(r["hub"] if isinstance(r["hub"], str) and r["hub"] else "—")),
+            _cell(escape(r["hub"] if isinstance(r["hub"], str) and r["hub"] else "—")),
             _cell(num(r["pue"]), style=f"color: {STATUS_COLOURS[r['status']]}"),
             _cell(num(r["target_pue"], ".2f")),
             _cell(num(r["coverage"], ".0%")),
             _cell(num(r["it_power_w"] / 1e6, ".1f")),
             _cell(num(r["green_share"], ".0%")),
         ]
-        row = _attrs({"className": "site-row", "data-site": r["site"]})
+        row = _attrs({"class": "site-row", "data-site": r["site"]})
         rows.append(f"<tr{row}>{''.join(cells)}</tr>")
     head = "".join(
         f"<th>{h}</th>" for h in ("site", "hub", "PUE", "target", "coverage", "IT MW", "green")
     )
     markup = (
-        f'<table className="grid-table site-table"><thead><tr>{head}</tr></thead>'
+        f'<table class="grid-table site-table"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
-    return html.Div(dcc.Markdown(markup, dangerously_allow_html=True), className="table-scroll")
+    return html.Div(StaticHtml(markup), className="table-scroll")
 
 
 def link_table(_panel: WidgetPanel, view: View, env: Env, search: str) -> html.Div:
