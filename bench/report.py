@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
@@ -136,7 +137,7 @@ def main() -> None:
                 pdf_renderer=renderer,
             )
 
-        with worker:
+        with closing(worker):
             first_all, warm_all, cpu_all = _timed(everything, args.repeat)
         first_here, warm_here, cpu_here = _timed(lambda: everything(None), args.repeat)
         report = build_report(store, inventory, period, scope)

@@ -22,6 +22,7 @@ import pandas as pd
 from greenwatch.inventory import Inventory, load_inventory
 from greenwatch.model import concat_batches, make_batch
 from greenwatch.query import ComputeSource, declared_pools
+from greenwatch.reports import Report, build_report, parse_period, parse_scope
 from greenwatch.store import DuckDBStore
 
 INVENTORY = Path(__file__).parent / "testdata" / "golden-inventory.yaml"
@@ -105,6 +106,17 @@ def golden_compute(inventory: Inventory) -> ComputeSource:
     ).assign(at=lambda f: pd.to_datetime(f["at"], utc=True))
     pools = declared_pools(inventory)
     return lambda: (pools, records)
+
+
+def golden_day_report(store: DuckDBStore, inventory: Inventory) -> Report:
+    """The national report of the golden day (2026-10-05), with :func:`golden_compute`."""
+    return build_report(
+        store,
+        inventory,
+        parse_period("2026-10-05"),
+        parse_scope("national", inventory),
+        compute=golden_compute(inventory),
+    )
 
 
 def golden_store(path: str | Path = ":memory:") -> DuckDBStore:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +19,6 @@ import pytest
 from greenwatch.inventory import Inventory
 from greenwatch.reports import (
     PdfWorker,
-    build_report,
     make_report,
     parse_period,
     parse_scope,
@@ -26,22 +26,14 @@ from greenwatch.reports import (
     render_pdf,
 )
 from greenwatch.store import DuckDBStore
-from tests.reports._golden import golden_compute
+from tests.reports._golden import golden_compute, golden_day_report
 
 GENERATED = pd.Timestamp("2026-11-01T02:00+08:00")
 
 
 @pytest.fixture
 def html(golden: tuple[DuckDBStore, Inventory]) -> str:
-    store, inventory = golden
-    report = build_report(
-        store,
-        inventory,
-        parse_period("2026-10-05"),
-        parse_scope("national", inventory),
-        compute=golden_compute(inventory),
-    )
-    return render_html(report, GENERATED)
+    return render_html(golden_day_report(*golden), GENERATED)
 
 
 def _pid(worker: PdfWorker) -> int:
@@ -52,7 +44,7 @@ def _pid(worker: PdfWorker) -> int:
 
 
 def test_the_worker_renders_the_same_pdf(html: str) -> None:
-    with PdfWorker() as worker:
+    with closing(PdfWorker()) as worker:
         pdf = worker.render(html)
     assert pdf.startswith(b"%PDF")
     assert pdf == render_pdf(html)
@@ -61,7 +53,7 @@ def test_the_worker_renders_the_same_pdf(html: str) -> None:
 def test_one_worker_renders_many_pdfs_from_several_threads(html: str) -> None:
     pages = [html.replace("greenwatch", f"greenwatch {i}", 1) for i in range(4)]
     expected = [render_pdf(page) for page in pages]
-    with PdfWorker() as worker:
+    with closing(PdfWorker()) as worker:
         first = _pid(worker)
         with ThreadPoolExecutor(4) as pool:
             pdfs = list(pool.map(worker.render, pages))
@@ -72,7 +64,7 @@ def test_one_worker_renders_many_pdfs_from_several_threads(html: str) -> None:
 
 def test_a_worker_starts_at_its_first_render_and_again_after_it_ended(html: str) -> None:
     expected = render_pdf(html)
-    with PdfWorker(start=False, idle_s=1.0) as worker:
+    with closing(PdfWorker(start=False, idle_s=1.0)) as worker:
         assert worker._child is None  # a service's: nothing started until a report
         assert worker.render(html) == expected
         idle = worker._child
@@ -94,7 +86,7 @@ def test_a_worker_that_cannot_start_leaves_the_pdf_to_this_process(
     html: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python-here"))
-    with PdfWorker() as worker:
+    with closing(PdfWorker()) as worker:
         pdf = worker.render(html)
     assert pdf == render_pdf(html)
 
@@ -105,7 +97,7 @@ def test_a_failing_worker_leaves_the_pdf_to_this_process(
     failing = shutil.which("false")
     assert failing is not None
     monkeypatch.setattr(sys, "executable", failing)  # starts, exits 1 without a PDF
-    with PdfWorker() as worker:
+    with closing(PdfWorker()) as worker:
         pdf = worker.render(html)
     assert pdf == render_pdf(html)
 
@@ -116,7 +108,7 @@ def test_text_the_worker_cannot_take_is_rendered_here() -> None:
         expected: bytes | str = render_pdf(html)
     except UnicodeError as exc:
         expected = str(exc)
-    with PdfWorker() as worker:
+    with closing(PdfWorker()) as worker:
         try:
             got: bytes | str = worker.render(html)
         except UnicodeError as exc:
@@ -126,7 +118,7 @@ def test_text_the_worker_cannot_take_is_rendered_here() -> None:
 
 
 def test_an_unused_worker_is_ended() -> None:
-    with PdfWorker() as worker:
+    with closing(PdfWorker()) as worker:
         process = worker._child
         assert process is not None
         assert process.poll() is None  # loading WeasyPrint, then waiting for a report
@@ -138,7 +130,7 @@ def test_make_report_archives_the_same_pdf_from_a_worker(
 ) -> None:
     store, inventory = golden
     pdfs = []
-    with PdfWorker() as worker:
+    with closing(PdfWorker()) as worker:
         for renderer in (None, worker.render):
             archived = make_report(
                 store,
@@ -174,8 +166,8 @@ def test_the_worker_imports_no_pandas() -> None:
 def test_the_pdf_comes_from_the_worker() -> None:
     # in a new process: the PDF is there, and WeasyPrint was never loaded in that process
     code = (
-        "import sys; from greenwatch.reports import PdfWorker\n"
-        "with PdfWorker() as worker: pdf = worker.render('<p>PUE 1.25</p>')\n"
+        "import sys; from contextlib import closing; from greenwatch.reports import PdfWorker\n"
+        "with closing(PdfWorker()) as worker: pdf = worker.render('<p>PUE 1.25</p>')\n"
         "print(pdf[:4].decode(), 'weasyprint' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)

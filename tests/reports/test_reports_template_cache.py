@@ -10,24 +10,17 @@ import pandas as pd
 import pytest
 
 from greenwatch.inventory import Inventory
-from greenwatch.reports import Report, _render, build_report, parse_period, parse_scope, render_html
+from greenwatch.reports import Report, _render, render_html
 from greenwatch.reports._render import kept_bytecode
 from greenwatch.store import DuckDBStore
-from tests.reports._golden import golden_compute
+from tests.reports._golden import golden_day_report
 
 GENERATED = pd.Timestamp("2026-11-01T02:00+08:00")
 
 
 @pytest.fixture
 def report(golden: tuple[DuckDBStore, Inventory]) -> Report:
-    store, inventory = golden
-    return build_report(
-        store,
-        inventory,
-        parse_period("2026-10-05"),
-        parse_scope("national", inventory),
-        compute=golden_compute(inventory),
-    )
+    return golden_day_report(*golden)
 
 
 def _html_with_cache(report: Report, directory: Path, monkeypatch: pytest.MonkeyPatch) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from types import TracebackType
 from typing import IO
 
 IDLE_S = 600.0  # a worker with no PDF to render for this long ends (a new one starts on demand)
@@ -83,8 +82,8 @@ class PdfWorker:
     loads there meanwhile), else at the first render, and again on demand once it has ended
     (idle for ``idle_s``, or failed).
 
-    Thread-safe (renders queue for the one child). Use it as a context manager, or call
-    :meth:`close`, to end the child.
+    Thread-safe (renders queue for the one child). :meth:`close` ends the child (with
+    :func:`contextlib.closing` as a block).
     """
 
     def __init__(self, *, start: bool = True, idle_s: float = IDLE_S) -> None:
@@ -153,17 +152,6 @@ class PdfWorker:
             child, self._child = self._child, None
         if child is not None:
             _end(child)
-
-    def __enter__(self) -> PdfWorker:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _read(stream: IO[bytes], n: int) -> bytes:

@@ -8,7 +8,7 @@ import gc
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import closing, contextmanager, nullcontext
 from pathlib import Path
 from typing import NoReturn
 
@@ -62,7 +62,7 @@ def _start_pdf_then_report(args: argparse.Namespace) -> int:
     formats = {f.strip() for f in str(args.format).split(",")}
     with (
         _cyclic_gc_off(for_good=args.whole_process),
-        PdfWorker() if "pdf" in formats or args.email else nullcontext() as worker,
+        closing(PdfWorker()) if "pdf" in formats or args.email else nullcontext() as worker,
     ):
         args.pdf_worker = worker
         code = lazy("_report", "_cmd_report")(args)
