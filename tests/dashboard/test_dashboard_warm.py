@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import flask
 import pandas as pd
 from apscheduler.schedulers.background import BackgroundScheduler
+from plotly.utils import PlotlyJSONEncoder
 
 from greenwatch.dashboard import _panels, create_app, load_dashboards
 from greenwatch.dashboard._auth import Auth
 from greenwatch.dashboard._blocks import DRAWN
-from greenwatch.dashboard._cache import TtlCache
+from greenwatch.dashboard._cache import TtlCache, kept_for
 from greenwatch.dashboard._env import Env
 from greenwatch.dashboard._layout import page_layout
 from greenwatch.dashboard._panels import block_children, graph_figure
@@ -183,6 +185,40 @@ def test_without_a_write_count_the_drawing_is_kept_until_the_next_ones() -> None
     clock[0] = 11 * 60.0
     visit()
     assert counting.reads > read, "read again after ten minutes"
+    counting.close()
+
+
+def _json(figure: Any) -> str:
+    return json.dumps(figure, cls=PlotlyJSONEncoder, sort_keys=True)
+
+
+def test_without_a_write_count_a_page_drawn_before_any_data_is_not_kept() -> None:
+    """A new deployment: the first page is drawn as the server starts, before the engine holds
+    a sample. What read nothing is not kept, so a visit after the first samples shows them
+    (the drawing is kept ten minutes otherwise)."""
+    counting = CountingStore(":memory:")
+    dashboards = load_dashboards(shipped_dir("dashboards"))
+
+    def env_of(cache: TtlCache) -> Env:
+        return Env(
+            Uncounted(counting), load_inventory(), dashboards, lambda: END, cache=cache,
+            auth=Auth(AuthSettings()),
+        )  # fmt: skip
+
+    env = env_of(TtlCache(monotonic=lambda: 0.0))  # the cache's clock stands still
+    with kept_for(600):
+        assert warm(env) > 0  # drawn from an empty engine
+    backfill(Simulator(load_inventory(), seed=3, start=START), counting.write, END)
+    page, _ = dashboards.page_for("/")
+    fresh = env_of(TtlCache())
+    for panel in page.panels:
+        ident = {"panel": f"{page.id}/{panel.id}"}
+        if panel.type in GRAPH_TYPES:
+            shown = _json(graph_figure(env, "/", "", "light", ident))
+            assert shown == _json(graph_figure(fresh, "/", "", "light", ident)), panel.id
+        elif panel.type not in _panels.LIVE_BLOCKS:
+            shown = block_children(env, "/", "", ident)
+            assert repr(shown) == repr(block_children(fresh, "/", "", ident)), panel.id
     counting.close()
 
 

@@ -41,6 +41,15 @@ PASSED = frozenset(
 Monotonic = Callable[[], float]
 # How long values computed inside :func:`kept_for` are fresh (None: the cache's TTL).
 _kept_for: ContextVar[float | None] = ContextVar("kept_for", default=None)
+# Whether the computation in progress (a TtlCache value) read nothing from a store that does
+# not count its writes: then neither it nor what it is part of is kept (see TtlCache.get).
+_read_nothing: ContextVar[list[bool] | None] = ContextVar("read_nothing", default=None)
+
+
+def _note_nothing() -> None:
+    note = _read_nothing.get()
+    if note is not None:
+        note[0] = True
 
 
 @contextmanager
@@ -56,7 +65,15 @@ def kept_for(seconds: float) -> Iterator[None]:
 
 
 class TtlCache:
-    """Values by key for ``ttl_s`` seconds; one computation per key at a time."""
+    """Values by key for ``ttl_s`` seconds; one computation per key at a time.
+
+    A value whose computation read nothing from a store that does not count its writes (an
+    empty answer from VictoriaMetrics: no data yet, or none for that question) is not kept,
+    nor is any value computed from it: the next caller computes it again. An empty read costs
+    the engine little, and a page drawn before the first samples arrived (a new deployment,
+    whose first page is drawn as the server starts) would otherwise show them missing for as
+    long as the drawing is kept, ten minutes.
+    """
 
     def __init__(
         self, ttl_s: float = 60.0, max_entries: int = 512, monotonic: Monotonic = time.monotonic
@@ -102,11 +119,17 @@ class TtlCache:
                     self.hits += 1
                     return value  # type: ignore[no-any-return]
                 self.misses += 1
+            note = [False]
+            token = _read_nothing.set(note)
             try:
                 value = compute()
             finally:
+                _read_nothing.reset(token)
                 with self._lock:
                     self._inflight.pop(key, None)
+            if note[0]:  # read nothing: not kept, and neither is what asked for it
+                _note_nothing()
+                return value
             with self._lock:
                 self._entries[key] = (self._monotonic(), _kept_for.get() or self.ttl_s, value)
                 self._entries.move_to_end(key)
@@ -157,10 +180,14 @@ class CachingStore:
         if agg is None:
             return self._store.query(metric, start, end, labels=labels, step=step)
         aggs = agg if isinstance(agg, str) else tuple(agg)
-        return self._cached(
-            ("query", metric, start, end, _freeze(labels), step, aggs),
-            lambda: self._store.query(metric, start, end, labels=labels, step=step, agg=agg),
-        )
+
+        def read() -> pd.DataFrame:
+            frame = self._store.query(metric, start, end, labels=labels, step=step, agg=agg)
+            if frame.empty and generation_of(self._store) is None:
+                _note_nothing()  # no samples (yet) in an engine others write to
+            return frame
+
+        return self._cached(("query", metric, start, end, _freeze(labels), step, aggs), read)
 
     def _cached(self, key: tuple[object, ...], read: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         """A copy of what ``read`` answered for ``key``: kept until the store's next write

@@ -14,7 +14,8 @@ when an answer goes stale, so the dashboard keeps its answers a minute. For it t
 drawn every five minutes, half a minute past (so soon after each hour a period ends on), and
 what a drawing computes is kept ten minutes, past the next drawing: the first page's figures may
 be that old (a late write shows within ten minutes), in exchange for a first visit that computes
-nothing at a national network's size.
+nothing at a national network's size. What read no samples (a new deployment's first drawing,
+before the first data) is not kept (``_cache.TtlCache``).
 """
 
 from __future__ import annotations
