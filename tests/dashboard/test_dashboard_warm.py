@@ -8,6 +8,7 @@ from typing import Any
 
 import flask
 import pandas as pd
+import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from plotly.utils import PlotlyJSONEncoder
 
@@ -144,11 +145,16 @@ class Uncounted:
         self._store.close()
 
 
-def test_without_a_write_count_the_drawing_is_kept_until_the_next_ones() -> None:
+@pytest.mark.parametrize("missing", [None, "green_energy_joules_total", "water_litres_total"])
+def test_without_a_write_count_the_drawing_is_kept_until_the_next_ones(missing: str | None) -> None:
     """What a drawing ahead computed serves visits for ten minutes (a minute otherwise), then
-    is read again."""
+    is read again; also where a metric is metered nowhere (its reads empty, the others not)."""
     counting = CountingStore(":memory:")
-    backfill(Simulator(load_inventory(), seed=3, start=START), counting.write, END)
+
+    def write(batch: pd.DataFrame) -> int:
+        return counting.write(batch[batch["metric"] != missing])
+
+    backfill(Simulator(load_inventory(), seed=3, start=START), write, END)
     clock = [0.0]
     dashboards = load_dashboards(shipped_dir("dashboards"))
     env = Env(

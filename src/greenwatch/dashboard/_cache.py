@@ -41,15 +41,16 @@ PASSED = frozenset(
 Monotonic = Callable[[], float]
 # How long values computed inside :func:`kept_for` are fresh (None: the cache's TTL).
 _kept_for: ContextVar[float | None] = ContextVar("kept_for", default=None)
-# Whether the computation in progress (a TtlCache value) read nothing from a store that does
-# not count its writes: then neither it nor what it is part of is kept (see TtlCache.get).
-_read_nothing: ContextVar[list[bool] | None] = ContextVar("read_nothing", default=None)
+# What the computation in progress (a TtlCache value) read from a store that does not count
+# its writes: [an empty answer, an answer with samples] (see TtlCache.get).
+_reads: ContextVar[list[bool] | None] = ContextVar("reads", default=None)
+EMPTY, SAMPLES = 0, 1
 
 
-def _note_nothing() -> None:
-    note = _read_nothing.get()
+def _note(kind: int) -> None:
+    note = _reads.get()
     if note is not None:
-        note[0] = True
+        note[kind] = True
 
 
 @contextmanager
@@ -67,12 +68,13 @@ def kept_for(seconds: float) -> Iterator[None]:
 class TtlCache:
     """Values by key for ``ttl_s`` seconds; one computation per key at a time.
 
-    A value whose computation read nothing from a store that does not count its writes (an
-    empty answer from VictoriaMetrics: no data yet, or none for that question) is not kept,
-    nor is any value computed from it: the next caller computes it again. An empty read costs
-    the engine little, and a page drawn before the first samples arrived (a new deployment,
-    whose first page is drawn as the server starts) would otherwise show them missing for as
-    long as the drawing is kept, ten minutes.
+    A value whose reads from a store that does not count its writes all came back empty
+    (VictoriaMetrics with no data yet, or none for that question) is not kept, nor is a value
+    computed from nothing else: the next caller computes it again. An empty read costs the
+    engine little, and a page drawn before the first samples arrived (a new deployment, whose
+    first page is drawn as the server starts) would otherwise show them missing for as long as
+    the drawing is kept, ten minutes. A value that also read samples (a site's totals without
+    green-energy meters) is kept as any other.
     """
 
     def __init__(
@@ -81,8 +83,9 @@ class TtlCache:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self._monotonic = monotonic
-        # key -> (computed at, fresh for seconds, value)
-        self._entries: OrderedDict[Hashable, tuple[float, float, Any]] = OrderedDict()
+        # key -> (computed at, fresh for seconds, value, whether it read samples from a store
+        # that does not count its writes)
+        self._entries: OrderedDict[Hashable, tuple[float, float, Any, bool]] = OrderedDict()
         self._inflight: dict[Hashable, threading.Lock] = {}
         self._lock = threading.Lock()
         self.hits = 0
@@ -94,8 +97,10 @@ class TtlCache:
             return False, None
         kept = _kept_for.get()
         if kept is not None and kept > entry[1]:  # found by a drawing ahead: kept as long
-            self._entries[key] = (entry[0], kept, entry[2])
+            self._entries[key] = (entry[0], kept, entry[2], entry[3])
         self._entries.move_to_end(key)
+        if entry[3]:
+            _note(SAMPLES)  # what asks for it read samples too
         return True, entry[2]
 
     def peek(self, key: Hashable, *, expires: bool = True) -> tuple[bool, Any]:
@@ -119,19 +124,22 @@ class TtlCache:
                     self.hits += 1
                     return value  # type: ignore[no-any-return]
                 self.misses += 1
-            note = [False]
-            token = _read_nothing.set(note)
+            note = [False, False]
+            token = _reads.set(note)
             try:
                 value = compute()
             finally:
-                _read_nothing.reset(token)
+                _reads.reset(token)
                 with self._lock:
                     self._inflight.pop(key, None)
-            if note[0]:  # read nothing: not kept, and neither is what asked for it
-                _note_nothing()
+            if note[SAMPLES]:
+                _note(SAMPLES)
+            elif note[EMPTY]:  # read only empty answers: not kept, nor what it is part of
+                _note(EMPTY)
                 return value
             with self._lock:
-                self._entries[key] = (self._monotonic(), _kept_for.get() or self.ttl_s, value)
+                fresh_for = _kept_for.get() or self.ttl_s
+                self._entries[key] = (self._monotonic(), fresh_for, value, note[SAMPLES])
                 self._entries.move_to_end(key)
                 while len(self._entries) > self.max_entries:
                     self._entries.popitem(last=False)
@@ -183,8 +191,8 @@ class CachingStore:
 
         def read() -> pd.DataFrame:
             frame = self._store.query(metric, start, end, labels=labels, step=step, agg=agg)
-            if frame.empty and generation_of(self._store) is None:
-                _note_nothing()  # no samples (yet) in an engine others write to
+            if generation_of(self._store) is None:  # an engine others write to
+                _note(EMPTY if frame.empty else SAMPLES)
             return frame
 
         return self._cached(("query", metric, start, end, _freeze(labels), step, aggs), read)
