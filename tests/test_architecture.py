@@ -139,8 +139,8 @@ PACKAGES = sorted(
     {p.parent.name for p in SRC.glob("*/__init__.py")} | {p.stem for p in SRC.glob("[!_]*.py")}
 )
 # The public faces together (361 names before they were cut to what is used: 335); a new name
-# must earn its place (someone outside its package uses it).
-FACE_BUDGET = 340
+# must earn its place (someone outside its package uses it). 341: reports.PdfWorker (cli, service).
+FACE_BUDGET = 341
 # Exported although nothing in the tree imports them: what plugin authors implement or
 # subclass (protocols, base classes), the registry's own types, and types that callers of the
 # public functions name (a rule, a page, a device, a verification record, a parse error).
