@@ -132,7 +132,7 @@ class Service:
         self.alerts = self._alert_engine() if self.alerting and "jobs" in self.roles else None
         audit = self.data_dir / AUDIT_FILE if self.data_dir is not None else None
         self.audit = AuditLog(audit, self.clock)
-        self.pdf = PdfWorker(start=False)  # reports' PDFs, in a process started by the first
+        self.pdf = PdfWorker(start=False)  # for reports' PDFs; started by the first report
         self.context = self._api_context()
         self.exports = KpiExports(
             self.store,
